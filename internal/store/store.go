@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DB is an open, migrated metadata database.
+type DB struct {
+	*sql.DB
+	Engine Engine
+}
+
+// ErrConflict reports a unique-constraint violation: the thing already exists.
+var ErrConflict = errors.New("already exists")
+
+// ErrReferenced reports a foreign-key violation: the row is referenced by, or
+// refers to, something that does not allow the change.
+var ErrReferenced = errors.New("referenced by other data")
+
+// Open opens the database named by dsn and brings its schema up to date. An
+// empty dsn or a path opens SQLite at that path (dataDir/atelier.db when
+// empty); a postgres:// or postgresql:// URL opens PostgreSQL.
+func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
+	db, err := open(dsn, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", db.Engine, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func open(dsn, dataDir string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		sdb, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sdb.SetMaxOpenConns(32)
+		sdb.SetMaxIdleConns(32)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{DB: sdb, Engine: Postgres}, nil
+	}
+	path := dsn
+	if path == "" {
+		path = filepath.Join(dataDir, "atelier.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	// WAL lets readers run beside the single writer; busy_timeout makes a
+	// writer wait for the lock instead of failing; _txlock=immediate takes the
+	// write lock at BEGIN so two transactions never deadlock on lock upgrade.
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	sdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8)
+	return &DB{DB: sdb, Engine: SQLite}, nil
+}
+
+// InTx runs fn in one transaction: committed if fn returns nil, rolled back
+// otherwise (including on panic), so writes that belong together land together.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Classify turns engine-specific constraint errors into ErrConflict or
+// ErrReferenced (wrapping the original) and returns other errors unchanged.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return fmt.Errorf("%w: %s", ErrConflict, pgErr.ConstraintName)
+		case "23503":
+			return fmt.Errorf("%w: %s", ErrReferenced, pgErr.ConstraintName)
+		}
+		return err
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %v", ErrReferenced, err)
+		}
+	}
+	return err
+}
+
+// Millis converts a time to the stored form: Unix milliseconds (both engines
+// store BIGINT, which sorts and compares without time-zone surprises).
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// FromMillis converts a stored time back, in UTC.
+func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
