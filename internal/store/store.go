@@ -151,3 +151,9 @@ func Millis(t time.Time) int64 { return t.UnixMilli() }
 
 // FromMillis converts a stored time back, in UTC.
 func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// IsConflict reports whether err is (or classifies as) a unique violation.
+func IsConflict(err error) bool { return errors.Is(Classify(err), ErrConflict) }
+
+// IsReferenced reports whether err is (or classifies as) a foreign-key violation.
+func IsReferenced(err error) bool { return errors.Is(Classify(err), ErrReferenced) }

@@ -1,0 +1,161 @@
+// Command authload measures authenticated GET /v3/auth/projects throughput
+// against a running Atelier, with a token or with AK/SK signatures made by
+// the official Huawei Cloud SDK signer.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/signer"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/request"
+)
+
+type account struct {
+	DomainName  string `json:"domain_name"`
+	UserName    string `json:"user_name"`
+	Password    string `json:"password"`
+	AccessKey   string `json:"access_key"`
+	SecretKey   string `json:"secret_key"`
+	ProjectName string `json:"project_name"`
+	Endpoint    string `json:"endpoint"`
+}
+
+func main() {
+	bootstrap := flag.String("bootstrap", "atelier-data/bootstrap.json", "bootstrap.json of the server")
+	endpoint := flag.String("endpoint", "", "server URL (default: the bootstrap file's endpoint)")
+	clients := flag.Int("c", 32, "concurrent clients")
+	duration := flag.Duration("d", 10*time.Second, "how long to run (at most 10m)")
+	aksk := flag.Bool("aksk", false, "sign requests with AK/SK instead of sending a token")
+	flag.Parse()
+	if *duration > 10*time.Minute {
+		*duration = 10 * time.Minute
+	}
+	if err := run(*bootstrap, *endpoint, *clients, *duration, *aksk); err != nil {
+		fmt.Fprintln(os.Stderr, "authload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bootstrap, endpoint string, clients int, d time.Duration, aksk bool) error {
+	raw, err := os.ReadFile(bootstrap)
+	if err != nil {
+		return err
+	}
+	var acct account
+	if err := json.Unmarshal(raw, &acct); err != nil {
+		return fmt.Errorf("parse %s: %w", bootstrap, err)
+	}
+	if endpoint == "" {
+		endpoint = acct.Endpoint
+	}
+	tr := &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	token := ""
+	if !aksk {
+		if token, err = getToken(hc, endpoint, acct); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var ok, failed atomic.Int64
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, err := newRequest(endpoint, token, acct, aksk)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						failed.Add(1)
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat[i] = append(lat[i], time.Since(t0))
+				if resp.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(float64(len(all))*p))]
+	}
+	mode := "token"
+	if aksk {
+		mode = "aksk"
+	}
+	fmt.Printf("GET /v3/auth/projects (%s), %d clients, %s: %d ok, %d failed, %.0f req/s, p50 %s p90 %s p99 %s\n",
+		mode, clients, elapsed.Round(time.Millisecond), ok.Load(), failed.Load(), float64(ok.Load())/elapsed.Seconds(),
+		pct(0.50), pct(0.90), pct(0.99))
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d requests failed", failed.Load())
+	}
+	return nil
+}
+
+func getToken(hc *http.Client, endpoint string, a account) (string, error) {
+	body := fmt.Sprintf(`{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":%q,"password":%q,"domain":{"name":%q}}}},"scope":{"project":{"name":%q}}}}`,
+		a.UserName, a.Password, a.DomainName, a.ProjectName)
+	resp, err := hc.Post(endpoint+"/v3/auth/tokens", "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		return "", fmt.Errorf("get token: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		return "", fmt.Errorf("get token: %s: %s", resp.Status, b)
+	}
+	return resp.Header.Get("X-Subject-Token"), nil
+}
+
+func newRequest(endpoint, token string, a account, aksk bool) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodGet, endpoint+"/v3/auth/projects", nil)
+	if err != nil {
+		return nil, err
+	}
+	if !aksk {
+		req.Header.Set("X-Auth-Token", token)
+		return req, nil
+	}
+	sreq := request.NewHttpRequestBuilder().WithEndpoint(endpoint).WithPath("/v3/auth/projects").WithMethod(http.MethodGet).Build()
+	headers, err := signer.Sign(sreq, a.AccessKey, a.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return req, nil
+}

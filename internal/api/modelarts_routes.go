@@ -1,0 +1,222 @@
+package api
+
+import "net/http"
+
+// modelArtsRoutes returns the ModelArts APIs of the product, one route per row
+// of the seed permission tables (shared/seeds), in seed order. Name, method,
+// path, action and related object-storage actions are the seed's; where the
+// API reference contradicts a seed's path, the path is the reference's and the
+// action stays the seed's (seed_test.go lists those corrections). Handlers are
+// attached elsewhere, by pattern.
+func modelArtsRoutes() []Route {
+	return []Route{
+		// Seed 000, Table 1: training jobs (new version) and algorithms.
+		trainingRoute("Creating a training job", http.MethodPost, "/v2/{project_id}/training-jobs", "modelarts:trainJob:create"),
+		trainingRoute("Modifying a training job", http.MethodPut, "/v2/{project_id}/training-jobs/{training_job_id}", "modelarts:trainJob:update"),
+		trainingRoute("Deleting a training job", http.MethodDelete, "/v2/{project_id}/training-jobs/{training_job_id}", "modelarts:trainJob:delete"),
+		trainingRoute("Obtaining details about a training job", http.MethodGet, "/v2/{project_id}/training-jobs/{training_job_id}", "modelarts:trainJob:get"),
+		trainingRoute("Obtaining training jobs", http.MethodPost, "/v2/{project_id}/training-job-searches", "modelarts:trainJob:list"),
+		trainingRoute("Previewing training job logs", http.MethodGet, "/v2/{project_id}/training-jobs/{training_job_id}/tasks/{task_id}/logs/preview", "modelarts:trainJob:previewLog"),
+		trainingRoute("Downloading training job logs", http.MethodGet, "/v2/{project_id}/training-jobs/{training_job_id}/tasks/{task_id}/logs/url", "modelarts:trainJob:logExport"),
+		trainingRoute("Creating an algorithm", http.MethodPost, "/v2/{project_id}/algorithms", "modelarts:aiAlgorithm:create"),
+		trainingRoute("Modifying an algorithm", http.MethodPut, "/v2/{project_id}/algorithms/{algorithm_id}", "modelarts:aiAlgorithm:update"),
+		trainingRoute("Deleting an algorithm", http.MethodDelete, "/v2/{project_id}/algorithms/{algorithm_id}", "modelarts:aiAlgorithm:delete"),
+		trainingRoute("Obtaining algorithms", http.MethodGet, "/v2/{project_id}/algorithms", "modelarts:aiAlgorithm:get"),
+		trainingRoute("Obtaining details about an algorithm", http.MethodGet, "/v2/{project_id}/algorithms/{algorithm_id}", "modelarts:aiAlgorithm:get"),
+
+		// Seed 001, Table 1: dataset management.
+		dataRoute("Querying the Dataset List", http.MethodGet, "/v2/{project_id}/datasets", "modelarts:dataset:listDatasets"),
+		// The seed lists obs:object:PutObject twice, here and for creating a processing task.
+		dataRoute("Creating a Dataset", http.MethodPost, "/v2/{project_id}/datasets", "modelarts:dataset:createDataset",
+			"obs:bucket:HeadBucket",
+			"obs:bucket:ListBucket",
+			"obs:object:PutObject",
+			"obs:bucket:ListAllMyBuckets"),
+		dataRoute("Querying Details About a Dataset", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}", "modelarts:dataset:getDataset"),
+		dataRoute("Modifying a Dataset", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}", "modelarts:dataset:updateDataset"),
+		dataRoute("Deleting a Dataset", http.MethodDelete, "/v2/{project_id}/datasets/{dataset_id}", "modelarts:dataset:deleteDataset",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:bucket:ListBucket",
+			"obs:object:DeleteObject"),
+		dataRoute("Querying Dataset Statistics", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/stats", "modelarts:dataset:getDataset"),
+		dataRoute("Querying the Monitoring Data of a Dataset", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/metrics", "modelarts:dataset:getDataset"),
+		dataRoute("Querying Statistics for a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/stats", "modelarts:dataset:getWorkforceTask"),
+		dataRoute("Querying Statistics for the Member Labeling Progresses in a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/metrics", "modelarts:dataset:getWorkforceTask"),
+
+		// Seed 001, Table 2: dataset version management.
+		dataRoute("Querying the Dataset Version List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/versions", "modelarts:dataset:getDataset"),
+		dataRoute("Creating a Dataset Labeling Version", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/versions", "modelarts:dataset:createDatasetVersion",
+			"obs:object:PutObject"),
+		dataRoute("Querying Details About a Dataset Version", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/versions/{version_id}", "modelarts:dataset:getDataset"),
+		dataRoute("Deleting a Dataset Labeling Version", http.MethodDelete, "/v2/{project_id}/datasets/{dataset_id}/versions/{version_id}", "modelarts:dataset:deleteDatasetVersion",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:bucket:ListBucket",
+			"obs:object:DeleteObject"),
+
+		// Seed 001, Table 3: sample management.
+		dataRoute("Querying the Sample List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples", "modelarts:sample:listSamples",
+			"obs:object:GetObject"),
+		dataRoute("Adding Samples in Batches", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples", "modelarts:sample:addSamples",
+			"obs:object:PutObject"),
+		dataRoute("Deleting Samples in Batches", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples/delete", "modelarts:sample:deleteSamples",
+			"obs:object:DeleteObject"),
+		dataRoute("Querying Details About a Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples/{sample_id}", "modelarts:sample:getSample",
+			"obs:object:GetObject"),
+		dataRoute("Querying Sample Search Criteria", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/search-condition", "modelarts:sample:listSamples"),
+		dataRoute("Querying the Sample List of a Team Labeling Task by Page", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples", "modelarts:sample:listSamples",
+			"obs:object:GetObject"),
+		dataRoute("Querying Details About a Team Labeling Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples/{sample_id}", "modelarts:sample:getSample",
+			"obs:object:GetObject"),
+
+		// Seed 001, Table 4: label management.
+		dataRoute("Querying the Dataset Label List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:getDataset"),
+		dataRoute("Creating a Dataset Label", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:updateDataset"),
+		dataRoute("Modifying Labels in Batches", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:updateDataset"),
+		dataRoute("Deleting Labels in Batches", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete", "modelarts:dataset:updateDataset"),
+		dataRoute("Updating a Label by Label Name", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}", "modelarts:dataset:updateDataset"),
+		dataRoute("Deleting a Label and the Files with This Label Only", http.MethodDelete, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}", "modelarts:dataset:updateDataset",
+			"obs:object:DeleteObject"),
+
+		// Seed 001, Table 5: manual labeling.
+		dataRoute("Updating Sample Labels in Batches", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/samples", "modelarts:dataset:updateDataset",
+			"obs:object:GetObject"),
+
+		// Seed 001, Table 6: labeling task management.
+		dataRoute("Querying the Team Labeling Task List of a Dataset", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", "modelarts:dataset:listWorkforceTasks"),
+		dataRoute("Creating a Team Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", "modelarts:dataset:createWorkforceTask"),
+		dataRoute("Querying Details About a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:getWorkforceTask"),
+		// Path from the API reference; the seed says .../workforce-tasks/{workforce_task_id}/acceptance, the acceptance-task path.
+		dataRoute("Starting a Team Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Updating a Team Labeling Task", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Deleting a Team Labeling Task", http.MethodDelete, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:deleteWorkforceTask"),
+		dataRoute("Creating a Team Labeling Acceptance Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Querying the Acceptance Report of a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/report", "modelarts:dataset:getWorkforceTask"),
+		dataRoute("Updating the Status of a Team Labeling Acceptance Task", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/status", "modelarts:dataset:updateWorkforceTask"),
+
+		// Seed 001, Table 7: team labeling flow management.
+		dataRoute("Submitting Sample Review Comments for Acceptance", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/batch-comment", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Updating Labels of Team Labeling Samples in Batches", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples", "modelarts:dataset:updateWorkforceTask"),
+
+		// Seed 001, Table 8: labeling team management.
+		dataRoute("Querying the Labeling Team List", http.MethodGet, "/v2/{project_id}/workforces", "modelarts:processTask:listWorkforce"),
+		dataRoute("Creating a Labeling Team", http.MethodPost, "/v2/{project_id}/workforces", "modelarts:processTask:createWorkforce"),
+		dataRoute("Querying Details About a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:getWorkforce"),
+		dataRoute("Updating a Labeling Team", http.MethodPut, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:updateWorkforce"),
+		// Path from the API reference; the seed says .../workforces/{workforce_id}/workers/{worker_id}, the member-deletion path.
+		dataRoute("Deleting a Labeling Team", http.MethodDelete, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:updateWorkforce"),
+
+		// Seed 001, Table 9: labeling team member management.
+		dataRoute("Sending an Email to Labeling Team Members", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Querying All Labeling Team Members", http.MethodGet, "/v2/{project_id}/workforces/workers", "modelarts:processTask:getWorkforce"),
+		dataRoute("Querying Members in a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:getWorkforce"),
+		dataRoute("Creating a Labeling Team Member", http.MethodPost, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:updateWorkforce"),
+		dataRoute("Deleting Labeling Team Members in Batches", http.MethodPost, "/v2/{project_id}/workforces/{workforce_id}/workers/batch-delete", "modelarts:processTask:updateWorkforce"),
+		dataRoute("Querying Details About a Labeling Team Member", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:getWorkforce"),
+		dataRoute("Updating Labeling Team Members", http.MethodPut, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce"),
+		dataRoute("Deleting a Labeling Team Member", http.MethodDelete, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce"),
+
+		// Seed 001, Table 10: data import tasks.
+		dataRoute("Querying the Dataset Import Task List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/import-tasks", "modelarts:dataset:getDataset"),
+		dataRoute("Creating a Dataset Import Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/import-tasks", "modelarts:dataset:createImportTask"),
+		dataRoute("Querying Details About a Dataset Import Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/import-tasks/{task_id}", "modelarts:dataset:getDataset"),
+
+		// Seed 001, Table 11: data export tasks.
+		dataRoute("Querying the Dataset Export Task List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/export-tasks", "modelarts:dataset:getDataset"),
+		dataRoute("Creating a Dataset Export Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/export-tasks", "modelarts:dataset:createExportTask"),
+		dataRoute("Querying the Status of a Dataset Export Task", http.MethodGet, "/v2/{project_id}/datasets/{resource_id}/export-tasks/{task_id}", "modelarts:dataset:getDataset"),
+
+		// Seed 001, Table 12: data synchronization tasks.
+		dataRoute("Synchronizing a Dataset", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/sync-data", "modelarts:dataset:updateDataset",
+			"obs:bucket:ListBucket",
+			"obs:bucket:ListAllMyBuckets"),
+		dataRoute("Querying the Status of a Dataset Synchronization Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/sync-data/status", "modelarts:dataset:getDataset"),
+
+		// Seed 001, Table 13: auto labeling tasks.
+		dataRoute("Querying the Auto Labeling Sample List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples", "modelarts:sample:listSamples",
+			"obs:object:GetObject"),
+		dataRoute("Querying Details About an Auto Labeling Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples/{sample_id}", "modelarts:sample:getSample",
+			"obs:object:GetObject"),
+		dataRoute("Querying Auto Labeling Tasks by Page", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:getDataset"),
+		dataRoute("Starting an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:updateDataset",
+			"obs:bucket:PutBucketAcl",
+			"obs:bucket:GetBucketAcl",
+			"obs:bucket:GetBucketPolicy",
+			"obs:bucket:DeleteBucketPolicy",
+			"obs:bucket:ListBucket",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:object:DeleteObject",
+			"obs:bucket:ListBucketVersions"),
+		dataRoute("Querying Details About an Auto Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}", "modelarts:dataset:getDataset"),
+		dataRoute("Stopping an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}/stop", "modelarts:dataset:updateDataset"),
+
+		// Seed 001, Table 14: data processing tasks.
+		dataRoute("Querying the Data Processing Task List", http.MethodGet, "/v2/{project_id}/processor-tasks", "modelarts:processTask:listProcessTasks"),
+		dataRoute("Creating a Data Processing Task", http.MethodPost, "/v2/{project_id}/processor-tasks", "modelarts:processTask:createProcessTask",
+			"obs:bucket:HeadBucket",
+			"obs:bucket:ListBucket",
+			"obs:object:PutObject",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:bucket:PutBucketAcl",
+			"obs:bucket:GetBucketAcl",
+			"obs:bucket:GetBucketPolicy",
+			"obs:bucket:DeleteBucketPolicy"),
+		dataRoute("Querying the Algorithms for a Data Processing Type", http.MethodGet, "/v2/{project_id}/processor-tasks/items", "modelarts:processTask:getProcessTask"),
+		// Path from the API reference; the seed says .../processor-tasks/{task_id}/versions/{version_id}, the version-details path.
+		dataRoute("Querying Details About a Data Processing Task", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:getProcessTask"),
+		dataRoute("Updating a Data Processing Task", http.MethodPut, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:updateProcessTask"),
+		dataRoute("Deleting a Data Processing Task", http.MethodDelete, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:deleteProcessTask",
+			"obs:bucket:PutBucketAcl",
+			"obs:bucket:GetBucketAcl",
+			"obs:bucket:GetBucketPolicy",
+			"obs:bucket:DeleteBucketPolicy",
+			"obs:bucket:ListBucket",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:object:DeleteObject"),
+		dataRoute("Querying the Versions of a Data Processing Task", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions", "modelarts:processTask:getProcessTask",
+			"obs:bucket:HeadBucket",
+			"obs:bucket:ListBucket",
+			"obs:object:PutObject",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:bucket:PutBucketAcl",
+			"obs:bucket:GetBucketAcl",
+			"obs:bucket:GetBucketPolicy",
+			"obs:bucket:DeleteBucketPolicy"),
+		dataRoute("Creating a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions", "modelarts:processTask:createProcessTask"),
+		// Path from the API reference; the seed says .../processor-tasks/{task_id}/versions, the version-list path.
+		dataRoute("Querying Details About a Data Processing Task Version", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}", "modelarts:processTask:getProcessTask"),
+		dataRoute("Deleting a Data Processing Task Version", http.MethodDelete, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}", "modelarts:processTask:deleteProcessTask",
+			"obs:bucket:PutBucketAcl",
+			"obs:bucket:GetBucketAcl",
+			"obs:bucket:GetBucketPolicy",
+			"obs:bucket:DeleteBucketPolicy",
+			"obs:bucket:ListBucket",
+			"obs:bucket:ListAllMyBuckets",
+			"obs:object:DeleteObject"),
+		dataRoute("Querying the Result of a Data Processing Task Version", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/results", "modelarts:processTask:getProcessTask",
+			"obs:object:GetObject"),
+		dataRoute("Stopping a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/stop", "modelarts:processTask:updateProcessTask"),
+	}
+}
+
+// trainingRoute is a route of seed 000, which has no related actions.
+func trainingRoute(name, method, path, action string) Route {
+	return modelArtsRoute("training", name, method, path, action, nil)
+}
+
+// dataRoute is a route of seed 001; related lists its object-storage actions,
+// none for the seed's N/A.
+func dataRoute(name, method, path, action string, related ...string) Route {
+	return modelArtsRoute("data", name, method, path, action, related)
+}
+
+func modelArtsRoute(family, name, method, path, action string, related []string) Route {
+	return Route{
+		Name:    name,
+		Method:  method,
+		Path:    path,
+		Action:  action,
+		Related: related,
+		Family:  family,
+		Service: ServiceModelArts,
+	}
+}

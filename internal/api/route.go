@@ -1,0 +1,82 @@
+package api
+
+import "net/http"
+
+// Route is one API of the product: one row of the table that authentication,
+// authorization, limits and the error envelope are applied from. A route
+// cannot be served without an action: the router refuses to mount it.
+type Route struct {
+	// Name is the seed table's "Permission" column (or a short description
+	// for APIs outside the seeds), used by `atelier routes` and in logs.
+	Name string
+	// Method and Path are the reference's: Path is the template with
+	// {braced} parameters exactly as the API reference writes it.
+	Method string
+	Path   string
+	// Action is the IAM action that guards the route ("modelarts:dataset:getDataset").
+	// Public routes (health, token issue) have none.
+	Action string
+	// Related lists the object-storage actions the route also needs, from the
+	// seed table; the handler names the buckets/objects they apply to through
+	// Call.AuthorizeObjects before any side effect.
+	Related []string
+	// Family groups routes for listing: "training", "data", "iam", "system".
+	Family string
+	// Service says how the request is scoped for authorization:
+	// ServiceModelArts (project in the path, workspace/enterprise project of
+	// the target resource) or ServiceGlobal (IAM: account-wide grants only).
+	Service Service
+	// Public routes skip authentication and authorization (GET /health,
+	// POST /v3/auth/tokens).
+	Public bool
+	// Self routes are authenticated but act only on the caller's own
+	// identity (listing the projects a token may be scoped to, changing one's
+	// own password), so no policy decides them, as in Keystone.
+	Self bool
+	// Resolve loads the workspace of the resource the request targets, so that
+	// enterprise-project grants can be applied before the handler runs. Nil
+	// means the workspace comes from the request (workspace_id query or body,
+	// default "0").
+	Resolve Resolver
+	// Handler serves the route. Nil means this build does not implement the
+	// API yet: the route is listed by `atelier routes` but not mounted.
+	Handler HandlerFunc
+	// MaxBody overrides the default request body limit (bytes); 0 = default.
+	MaxBody int64
+}
+
+// Service is how a route is scoped for authorization.
+type Service uint8
+
+const (
+	// ServiceModelArts routes are project-level: /v1|v2/{project_id}/...;
+	// grants on that project, on the enterprise project of the target
+	// workspace, and account-wide grants apply.
+	ServiceModelArts Service = iota
+	// ServiceGlobal routes (IAM) are account-level: only account-wide grants apply.
+	ServiceGlobal
+)
+
+// Implemented reports whether this build serves the route.
+func (r Route) Implemented() bool { return r.Handler != nil }
+
+// Pattern is the net/http ServeMux pattern of the route.
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// HandlerFunc is the shape of every handler: it writes a success response
+// itself and returns an error for anything else; the router turns errors into
+// the API's error envelope in one place.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, c *Call) error
+
+// Resolver finds what a request targets (e.g. the dataset's workspace, or
+// the workspace a new resource is created into), or returns an error that
+// the router answers (typically a not-found error).
+type Resolver func(r *http.Request, c *Call) (Target, error)
+
+// Target is the authorization context of a ModelArts request: a workspace
+// (whose enterprise project then applies), or for requests that create into
+// an enterprise project directly (a new workspace), that enterprise project.
+type Target struct {
+	WorkspaceID         string
+	EnterpriseProjectID string
+}

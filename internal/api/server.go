@@ -1,0 +1,287 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/iam"
+	"github.com/atelier-dev/atelier/internal/iam/authn"
+	"github.com/atelier-dev/atelier/internal/obs"
+)
+
+// DefaultMaxBody bounds request bodies; routes that take larger ones say so.
+const DefaultMaxBody = 8 << 20
+
+// Config wires the server to its services.
+type Config struct {
+	IAM    *iam.Service
+	Tokens *authn.Codec
+	// Objects and Presign serve presigned object downloads; both optional.
+	Objects obs.Store
+	Presign *obs.URLSigner
+	Region  string
+	// Endpoint is the public base URL of this server (for the token catalog).
+	Endpoint string
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// TokenTTL is how long issued tokens last (24 h when zero).
+	TokenTTL time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	iam    *iam.Service
+	routes []Route
+	mux    *http.ServeMux
+	log    *slog.Logger
+	now    func() time.Time
+	ready  atomic.Bool
+}
+
+// New builds the server and mounts every implemented route of the table.
+func New(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, iam: cfg.IAM, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cfg.TokenTTL == 0 {
+		s.cfg.TokenTTL = 24 * time.Hour
+	}
+	s.routes = s.table()
+	for i := range s.routes {
+		rt := &s.routes[i]
+		if !rt.Implemented() {
+			continue
+		}
+		if rt.Action == "" && !rt.Public && !rt.Self {
+			return nil, fmt.Errorf("route %s has no action: every route must be guarded", rt.Pattern())
+		}
+		s.mux.Handle(rt.Pattern(), s.wrap(rt))
+	}
+	if cfg.Objects != nil && cfg.Presign != nil {
+		s.mux.Handle("GET /obs-presigned/", obs.PresignHandler(cfg.Objects, cfg.Presign))
+		s.mux.Handle("HEAD /obs-presigned/", obs.PresignHandler(cfg.Objects, cfg.Presign))
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	return s, nil
+}
+
+// Routes returns the whole table, implemented or not.
+func (s *Server) Routes() []Route { return s.routes }
+
+// SetReady marks the server ready (GET /health answers 200 from then on).
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+// ServeHTTP applies the outer envelope (request id, panic recovery, access
+// log) to every request, routed or not.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	rid := r.Header.Get("X-Request-Id")
+	if rid == "" || len(rid) > 64 {
+		rid = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", rid)
+	rec := &recorder{ResponseWriter: w}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !rec.wrote {
+				writeError(rec, &Error{Status: 500, Code: codeInternal, Msg: "Internal error."}, strings.HasPrefix(r.URL.Path, "/v3"))
+			}
+		}
+		s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", s.now().Sub(start))
+	}()
+	s.mux.ServeHTTP(rec, r.WithContext(ctx))
+}
+
+type requestIDKey struct{}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recorder remembers the status for the access log and whether anything was written.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	wrote   bool
+	blocked bool
+	// guard, when set, is consulted before a success status is written.
+	guard func(status int) bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.wrote {
+		return
+	}
+	if r.guard != nil && code < 300 && !r.guard(code) {
+		code = http.StatusInternalServerError
+		r.ResponseWriter.Header().Set("Content-Type", "application/json")
+		r.status, r.wrote = code, true
+		r.ResponseWriter.WriteHeader(code)
+		_, _ = io.WriteString(r.ResponseWriter, `{"error_code":"ModelArts.0010","error_msg":"Internal error."}`+"\n")
+		r.blocked = true
+		return
+	}
+	r.status, r.wrote = code, true
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.blocked {
+		return len(b), nil
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	iamPath := strings.HasPrefix(r.URL.Path, "/v3")
+	for _, rt := range s.routes {
+		if !rt.Implemented() && matchTemplate(rt.Method, rt.Path, r.Method, r.URL.Path) {
+			writeError(w, Errorf(http.StatusNotFound, codeAPINotBuilt, "API %s %s is not implemented by this Atelier build yet.", rt.Method, rt.Path), false)
+			return
+		}
+	}
+	writeError(w, Errorf(http.StatusNotFound, codePathNotFound, "Path not found: %s %s", r.Method, r.URL.Path), iamPath)
+}
+
+// matchTemplate reports whether a concrete request matches a {param} template.
+func matchTemplate(tm, tpath, method, path string) bool {
+	if tm != method {
+		return false
+	}
+	ts := strings.Split(strings.Trim(tpath, "/"), "/")
+	ps := strings.Split(strings.Trim(path, "/"), "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if strings.HasPrefix(ts[i], "{") {
+			if ps[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ts[i] != ps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// wrap is the one place where a route's table row is enforced: body limit,
+// authentication, project scoping, workspace resolution, authorization of
+// the action, and the related-actions guard, before the handler runs.
+func (s *Server) wrap(rt *Route) http.Handler {
+	iamRoute := rt.Family == "iam"
+	limit := rt.MaxBody
+	if limit == 0 {
+		limit = DefaultMaxBody
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, _ := w.(*recorder)
+		fail := func(err error) {
+			e, ok := toError(err, iamRoute)
+			if !ok {
+				s.log.Error("request failed", "request_id", requestID(r), "route", rt.Pattern(), "err", err)
+			}
+			writeError(w, e, iamRoute)
+		}
+		body, err := readBody(w, r, limit)
+		if err != nil {
+			fail(err)
+			return
+		}
+		c := &Call{Route: rt, srv: s, Request: r, Body: body}
+		if !rt.Public {
+			p, err := s.authenticate(r, body, iamRoute)
+			if err != nil {
+				fail(err)
+				return
+			}
+			c.Principal = p
+			if err := s.scope(r, c); err != nil {
+				fail(err)
+				return
+			}
+			if err := s.authorizeRoute(r, c); err != nil {
+				fail(err)
+				return
+			}
+		}
+		if len(rt.Related) > 0 && rec != nil {
+			// A handler of a route with related actions must name the
+			// objects it touches (AuthorizeObjects) before it may succeed.
+			rec.guard = func(int) bool {
+				if !c.objectsAuthorized {
+					s.log.Error("handler succeeded without authorizing its related actions", "route", rt.Pattern())
+				}
+				return c.objectsAuthorized
+			}
+		}
+		if err := rt.Handler(w, r, c); err != nil {
+			if rec != nil && rec.wrote {
+				s.log.Error("handler failed after writing a response", "route", rt.Pattern(), "err", err)
+				return
+			}
+			fail(err)
+		}
+	})
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, codeInvalid, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, Errorf(http.StatusRequestEntityTooLarge, codeInvalid, "request body exceeds the limit of %d bytes", limit)
+		}
+		return nil, BadRequest("read request body: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+func requestID(r *http.Request) string {
+	v, _ := r.Context().Value(requestIDKey{}).(string)
+	return v
+}
+
+// sourceIP is the client address of the connection (proxies are not trusted).
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,132 @@
+package iam
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+const (
+	akAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	skAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+// CreateCredential issues a permanent AK/SK pair to a user of the domain.
+// The secret is returned once, here; later reads show only the AK.
+func (s *Service) CreateCredential(ctx context.Context, domainID, userID, description string) (*Credential, error) {
+	if err := validateDescription("description", description, 255); err != nil {
+		return nil, err
+	}
+	ak, err := randomString(akAlphabet, 20)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := randomString(skAlphabet, 40)
+	if err != nil {
+		return nil, err
+	}
+	c := &Credential{AccessKey: ak, Secret: sk, UserID: userID, DomainID: domainID, Status: "active", Description: description, CreatedAt: s.clock()}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, userID)
+		if noRows(err) || err == nil && u.DomainID != domainID {
+			return notFound("user", userID)
+		}
+		if err != nil {
+			return err
+		}
+		// Count under the transaction's write lock so two concurrent
+		// requests cannot both pass the limit.
+		var n int
+		if err := tx.QueryRowContext(ctx, lockUserRow(s.db.Engine), userID).Scan(new(string)); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM credentials WHERE user_id = $1`, userID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= MaxCredentialsPerUser {
+			return &Error{Kind: KindLimit, Code: "IAM.0080", Msg: fmt.Sprintf("the user already has the maximum of %d access keys", MaxCredentialsPerUser)}
+		}
+		return insertCredential(ctx, tx, c)
+	})
+	if err != nil {
+		return nil, wrap("create access key", err)
+	}
+	return c, nil
+}
+
+// lockUserRow serializes credential creation per user: PostgreSQL locks the
+// row; SQLite's immediate transactions already hold the database write lock.
+func lockUserRow(e store.Engine) string {
+	if e == store.Postgres {
+		return `SELECT id FROM users WHERE id = $1 FOR UPDATE`
+	}
+	return `SELECT id FROM users WHERE id = $1`
+}
+
+// GetCredential returns one of the domain's access keys.
+func (s *Service) GetCredential(ctx context.Context, domainID, ak string) (*Credential, error) {
+	c, err := getCredential(ctx, s.db, ak)
+	if noRows(err) || err == nil && c.DomainID != domainID {
+		return nil, notFound("access key", ak)
+	}
+	return c, wrap("get access key", err)
+}
+
+// ListCredentials lists the domain's access keys, or one user's.
+func (s *Service) ListCredentials(ctx context.Context, domainID, userID string) ([]*Credential, error) {
+	cs, err := listCredentials(ctx, s.db, domainID, userID)
+	return cs, wrap("list access keys", err)
+}
+
+// UpdateCredential activates or deactivates a key or changes its description.
+func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, status, description *string) (*Credential, error) {
+	var out *Credential
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		c, err := getCredential(ctx, tx, ak)
+		if noRows(err) || err == nil && c.DomainID != domainID {
+			return notFound("access key", ak)
+		}
+		if err != nil {
+			return err
+		}
+		if status != nil {
+			if *status != "active" && *status != "inactive" {
+				return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "status must be active or inactive"}
+			}
+			c.Status = *status
+		}
+		if description != nil {
+			if err := validateDescription("description", *description, 255); err != nil {
+				return err
+			}
+			c.Description = *description
+		}
+		out = c
+		_, err = tx.ExecContext(ctx, `UPDATE credentials SET status=$2, description=$3 WHERE access_key=$1`, ak, c.Status, c.Description)
+		return err
+	})
+	return out, wrap("update access key", err)
+}
+
+// DeleteCredential removes an access key; requests signed with it stop verifying.
+func (s *Service) DeleteCredential(ctx context.Context, domainID, ak string) error {
+	return wrap("delete access key", s.write(ctx, func(tx *sql.Tx) error {
+		c, err := getCredential(ctx, tx, ak)
+		if noRows(err) || err == nil && c.DomainID != domainID {
+			return notFound("access key", ak)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM credentials WHERE access_key = $1`, ak)
+		return err
+	}))
+}
+
+// StoreSecret returns a named server secret, generating it on first use.
+func (s *Service) StoreSecret(ctx context.Context, name string, gen func() (string, error)) (string, error) {
+	v, err := secret(ctx, s.db, name, gen)
+	return v, wrap("load server secret "+name, err)
+}

@@ -1,0 +1,78 @@
+package iam
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/atelier-dev/atelier/internal/iam/policy"
+)
+
+// Explanation is the answer to "why may (or may not) this user do this?".
+type Explanation struct {
+	User     *User
+	Decision policy.Decision
+	// Policy and Statement are the deciding policy and statement (JSON);
+	// nil for an implicit deny.
+	Policy    *Policy
+	Statement json.RawMessage
+	// Scope is the scope of the grant through which the deciding policy applied.
+	Scope policy.Scope
+	// Considered counts the grants of the user whose scope covered the request.
+	Considered int
+}
+
+// Explain evaluates req for a user of the domain and reports which policy,
+// statement and grant decided it.
+func (s *Service) Explain(ctx context.Context, domainID, userID string, req *policy.Request) (*Explanation, error) {
+	if _, err := s.GetUser(ctx, domainID, userID); err != nil {
+		return nil, err
+	}
+	snap, err := s.Snapshot(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	ex := &Explanation{User: snap.User, Decision: snap.Set.Decide(req)}
+	for _, g := range snap.Grants {
+		if covers(g.Scope, req) {
+			ex.Considered++
+		}
+	}
+	if !ex.Decision.Matched {
+		return ex, nil
+	}
+	for _, g := range snap.Grants {
+		if g.PolicyID != ex.Decision.PolicyID || !covers(g.Scope, req) {
+			continue
+		}
+		ex.Scope = g.Scope
+		p, err := s.GetPolicy(ctx, domainID, g.PolicyID)
+		if err != nil {
+			return nil, err
+		}
+		ex.Policy = p
+		var doc struct {
+			Statement []json.RawMessage
+		}
+		raw, err := json.Marshal(p.Document)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &doc); err == nil && ex.Decision.Statement < len(doc.Statement) {
+			ex.Statement = doc.Statement[ex.Decision.Statement]
+		}
+		break
+	}
+	return ex, nil
+}
+
+// covers mirrors the policy engine's scope rule, for reporting.
+func covers(sc policy.Scope, req *policy.Request) bool {
+	switch sc.Kind {
+	case policy.ScopeProject:
+		return req.ProjectID != "" && sc.ID == req.ProjectID
+	case policy.ScopeEnterpriseProject:
+		return req.EnterpriseProjectID != "" && sc.ID == req.EnterpriseProjectID
+	default:
+		return true
+	}
+}

@@ -1,0 +1,233 @@
+package iam
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/iam/policy"
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// Service is the identity service. Reads on the request path (user state,
+// compiled policies, access keys) come from an in-memory cache that every
+// IAM write invalidates; other replicas notice writes through the revision
+// counter, polled every RefreshInterval.
+type Service struct {
+	db      *store.DB
+	catalog *Catalog
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	rev      int64
+	users    map[string]*Snapshot
+	keys     map[string]*Credential
+	projects map[string]*Project
+}
+
+// Options configures a Service.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// RefreshInterval bounds how long another replica's IAM write can take to
+// reach this replica's cache.
+const RefreshInterval = 2 * time.Second
+
+// Snapshot is what authorization needs about a user, compiled once.
+type Snapshot struct {
+	User   *User
+	Domain *Domain
+	Set    *policy.Set
+	// Grants are the policies the set was compiled from, for explanations.
+	Grants []policy.Grant
+}
+
+// NewService opens the identity service over a migrated database and brings
+// the system policies up to date.
+func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
+	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger,
+		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if err := s.syncSystemPolicies(ctx); err != nil {
+		return nil, err
+	}
+	rev, err := readRevision(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("read iam revision: %w", err)
+	}
+	s.rev = rev
+	return s, nil
+}
+
+// Catalog returns the registered actions.
+func (s *Service) Catalog() *Catalog { return s.catalog }
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Watch polls the revision counter until ctx ends, dropping the cache when
+// another replica changed identity data.
+func (s *Service) Watch(ctx context.Context) {
+	t := time.NewTicker(RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rev, err := readRevision(ctx, s.db)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("poll iam revision", "err", err)
+				}
+				continue
+			}
+			s.mu.Lock()
+			if rev != s.rev {
+				s.rev = rev
+				s.dropCache()
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// write runs fn in a transaction that also bumps the IAM revision, then
+// drops this replica's cache: every identity change goes through here.
+func (s *Service) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return bumpRevision(ctx, tx)
+	})
+	if err != nil {
+		return err
+	}
+	s.invalidate()
+	return nil
+}
+
+func (s *Service) invalidate() {
+	s.mu.Lock()
+	s.dropCache()
+	s.mu.Unlock()
+}
+
+// dropCache empties the caches; the caller holds s.mu.
+func (s *Service) dropCache() {
+	s.users = map[string]*Snapshot{}
+	s.keys = map[string]*Credential{}
+	s.projects = map[string]*Project{}
+}
+
+// Snapshot returns the cached authorization view of a user: their state
+// (for token revocation) and their compiled policies.
+func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error) {
+	s.mu.Lock()
+	snap, ok := s.users[userID]
+	s.mu.Unlock()
+	if ok {
+		return snap, nil
+	}
+	u, err := getUser(ctx, s.db, userID)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound("user", userID)
+		}
+		return nil, fmt.Errorf("load user %s: %w", userID, err)
+	}
+	d, err := getDomain(ctx, s.db, u.DomainID)
+	if err != nil {
+		return nil, fmt.Errorf("load domain of user %s: %w", userID, err)
+	}
+	rows, err := grantsOfUser(ctx, s.db, userID)
+	if err != nil {
+		return nil, fmt.Errorf("load grants of user %s: %w", userID, err)
+	}
+	grants := make([]policy.Grant, 0, len(rows))
+	docs := map[string]*policy.Document{}
+	for _, r := range rows {
+		doc, ok := docs[r.PolicyID]
+		if !ok {
+			doc, err = policy.Parse([]byte(r.Document), s.catalog)
+			if err != nil {
+				return nil, fmt.Errorf("stored policy %s (%s) no longer parses: %w", r.PolicyID, r.PolicyName, err)
+			}
+			docs[r.PolicyID] = doc
+		}
+		grants = append(grants, policy.Grant{PolicyID: r.PolicyID, PolicyName: r.PolicyName, Document: doc, Scope: r.Scope})
+	}
+	snap = &Snapshot{User: u, Domain: d, Set: policy.Compile(grants), Grants: grants}
+	s.mu.Lock()
+	s.users[userID] = snap
+	s.mu.Unlock()
+	return snap, nil
+}
+
+// AccessKey returns the active credential for ak (cached), or a
+// KindUnauthorized error.
+func (s *Service) AccessKey(ctx context.Context, ak string) (*Credential, error) {
+	s.mu.Lock()
+	c, ok := s.keys[ak]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		c, err = getCredential(ctx, s.db, ak)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errorf(KindUnauthorized, "unknown access key")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load access key: %w", err)
+		}
+		s.mu.Lock()
+		s.keys[ak] = c
+		s.mu.Unlock()
+	}
+	if c.Status != "active" {
+		return nil, errorf(KindUnauthorized, "access key is inactive")
+	}
+	return c, nil
+}
+
+// Decide answers one authorization question for a user.
+func (s *Service) Decide(ctx context.Context, userID string, req *policy.Request) (policy.Decision, error) {
+	snap, err := s.Snapshot(ctx, userID)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	return snap.Set.Decide(req), nil
+}
+
+func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// CachedProject returns a project from the cache (loading it on a miss);
+// the request path uses it to scope every ModelArts call.
+func (s *Service) CachedProject(ctx context.Context, id string) (*Project, error) {
+	s.mu.Lock()
+	p, ok := s.projects[id]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := s.ProjectByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.projects[id] = p
+	s.mu.Unlock()
+	return p, nil
+}

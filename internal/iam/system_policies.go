@@ -1,0 +1,55 @@
+package iam
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// systemPolicy is a built-in policy. Its ID is derived from its name so that
+// every installation (and every replica) agrees on it without coordination.
+type systemPolicy struct {
+	Name        string
+	Type        string
+	Catalog     string
+	Description string
+	Document    string
+}
+
+// System policy names.
+const (
+	PolicyTenantAdministrator   = "Tenant Administrator"
+	PolicyTenantGuest           = "Tenant Guest"
+	PolicySecurityAdministrator = "Security Administrator"
+	PolicyModelArtsFullAccess   = "ModelArts FullAccess"
+	PolicyModelArtsCommonOps    = "ModelArts CommonOperations"
+	PolicyOBSAdministrator      = "OBS Administrator"
+	PolicyOBSReadOnly           = "OBS ReadOnlyAccess"
+	PolicyOBSOperate            = "OBS OperateAccess"
+)
+
+// SystemPolicyID returns the fixed ID of a system policy.
+func SystemPolicyID(name string) string {
+	sum := sha256.Sum256([]byte("atelier-system-policy:" + name))
+	return hex.EncodeToString(sum[:16])
+}
+
+const obsReadOnlyActions = `"obs:bucket:ListAllMyBuckets","obs:bucket:HeadBucket","obs:bucket:ListBucket","obs:bucket:ListBucketVersions","obs:bucket:GetBucketLocation"`
+
+var systemPolicies = []systemPolicy{
+	{PolicyTenantAdministrator, "AA", "BASE", "Administrator of all services except IAM.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["modelarts:*:*","obs:*:*","eps:*:*"]}]}`},
+	{PolicyTenantGuest, "AA", "BASE", "Read-only access to all services except IAM.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["modelarts:*:get*","modelarts:*:list*","modelarts:*:preview*","obs:*:get*","obs:*:list*","obs:*:head*","eps:*:get","eps:*:list"]}]}`},
+	{PolicySecurityAdministrator, "AX", "BASE", "Full access to IAM: users, groups, policies, grants and access keys.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["iam:*:*"]}]}`},
+	{PolicyModelArtsFullAccess, "XA", "ModelArts", "All ModelArts operations.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["modelarts:*:*"]}]}`},
+	{PolicyModelArtsCommonOps, "XA", "ModelArts", "All ModelArts operations except managing dedicated resource pools.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["modelarts:*:*"]},{"Effect":"Deny","Action":["modelarts:pool:create","modelarts:pool:update","modelarts:pool:delete"]}]}`},
+	{PolicyOBSAdministrator, "AX", "OBS", "All OBS operations.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["obs:*:*"]}]}`},
+	{PolicyOBSReadOnly, "AX", "OBS", "List buckets, read bucket information and metadata, list objects.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + obsReadOnlyActions + `]}]}`},
+	{PolicyOBSOperate, "AX", "OBS", "OBS ReadOnlyAccess plus uploading, downloading and deleting objects and reading object ACLs.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + obsReadOnlyActions + `,"obs:object:GetObject","obs:object:GetObjectVersion","obs:object:PutObject","obs:object:DeleteObject","obs:object:DeleteObjectVersion","obs:object:GetObjectAcl","obs:object:GetObjectVersionAcl","obs:object:ListMultipartUploadParts","obs:object:AbortMultipartUpload"]}]}`},
+}

@@ -1,0 +1,288 @@
+package iam
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// UserInput creates a user.
+type UserInput struct {
+	Name        string
+	Password    string // empty: the user cannot log in with a password until one is set
+	Email       string
+	Description string
+	Enabled     *bool // default true
+}
+
+// UserUpdate changes a user; nil fields stay as they are.
+type UserUpdate struct {
+	Name        *string
+	Password    *string
+	Email       *string
+	Description *string
+	Enabled     *bool
+}
+
+func validateUserName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if n < 1 || n > 64 {
+		return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "user name must be 1 to 64 characters"}
+	}
+	for i, r := range name {
+		ok := r == '-' || r == '_' || r == '.' || r == ' ' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 0x7f
+		if !ok {
+			return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: fmt.Sprintf("user name: character %q is not allowed (letters, digits, spaces, '-', '_', '.')", r)}
+		}
+		if i == 0 && r >= '0' && r <= '9' {
+			return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "user name must not start with a digit"}
+		}
+	}
+	return nil
+}
+
+func validateDescription(field, s string, max int) error {
+	if utf8.RuneCountInString(s) > max {
+		return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: fmt.Sprintf("%s must be at most %d characters", field, max)}
+	}
+	if strings.ContainsAny(s, "@#%&<>\\$^*") {
+		return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: fmt.Sprintf("%s must not contain any of @#%%&<>\\$^*", field)}
+	}
+	return nil
+}
+
+func validateEmail(s string) error {
+	if s == "" {
+		return nil
+	}
+	at := strings.IndexByte(s, '@')
+	if len(s) > 255 || at < 1 || at == len(s)-1 || strings.ContainsAny(s, " \t\r\n") {
+		return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "email is not a valid address"}
+	}
+	return nil
+}
+
+// CreateUser adds a user to a domain.
+func (s *Service) CreateUser(ctx context.Context, domainID string, in UserInput) (*User, error) {
+	if err := validateUserName(in.Name); err != nil {
+		return nil, err
+	}
+	if err := validateEmail(in.Email); err != nil {
+		return nil, err
+	}
+	if err := validateDescription("description", in.Description, 255); err != nil {
+		return nil, err
+	}
+	t := s.clock()
+	u := &User{ID: store.NewID(), DomainID: domainID, Name: in.Name, Email: in.Email, Description: in.Description,
+		Enabled: in.Enabled == nil || *in.Enabled, CreatedAt: t, UpdatedAt: t}
+	if in.Password != "" {
+		if err := validatePassword(in.Password, in.Name); err != nil {
+			return nil, err
+		}
+		h, err := hashPassword(in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.passwordHash, u.PwdChangedAt = h, t
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+	if err != nil {
+		if store.IsConflict(err) {
+			return nil, &Error{Kind: KindConflict, Code: "IAM.0023", Msg: fmt.Sprintf("user name %q already exists", in.Name)}
+		}
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// GetUser returns a user of the domain.
+func (s *Service) GetUser(ctx context.Context, domainID, id string) (*User, error) {
+	u, err := getUser(ctx, s.db, id)
+	if noRows(err) || err == nil && u.DomainID != domainID {
+		return nil, notFound("user", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers lists a domain's users, optionally only the one with name.
+func (s *Service) ListUsers(ctx context.Context, domainID, name string) ([]*User, error) {
+	us, err := listUsers(ctx, s.db, domainID, name)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// UpdateUser changes a user. Changing the password or disabling the user
+// revokes every token issued before.
+func (s *Service) UpdateUser(ctx context.Context, domainID, id string, up UserUpdate) (*User, error) {
+	var out *User
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, id)
+		if noRows(err) || err == nil && u.DomainID != domainID {
+			return notFound("user", id)
+		}
+		if err != nil {
+			return err
+		}
+		if up.Name != nil {
+			if err := validateUserName(*up.Name); err != nil {
+				return err
+			}
+			u.Name = *up.Name
+		}
+		if up.Email != nil {
+			if err := validateEmail(*up.Email); err != nil {
+				return err
+			}
+			u.Email = *up.Email
+		}
+		if up.Description != nil {
+			if err := validateDescription("description", *up.Description, 255); err != nil {
+				return err
+			}
+			u.Description = *up.Description
+		}
+		if up.Enabled != nil && *up.Enabled != u.Enabled {
+			if !*up.Enabled && u.IsDomainOwner {
+				return errorf(KindForbidden, "the account administrator cannot be disabled")
+			}
+			u.Enabled = *up.Enabled
+			u.CredentialEpoch++
+		}
+		if up.Password != nil {
+			if err := s.setPassword(u, *up.Password); err != nil {
+				return err
+			}
+		}
+		u.UpdatedAt = s.clock()
+		if err := updateUserRow(ctx, tx, u); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		if store.IsConflict(err) {
+			return nil, &Error{Kind: KindConflict, Code: "IAM.0023", Msg: "user name already exists"}
+		}
+		return nil, wrap("update user", err)
+	}
+	return out, nil
+}
+
+func (s *Service) setPassword(u *User, password string) error {
+	if err := validatePassword(password, u.Name); err != nil {
+		return err
+	}
+	h, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	u.passwordHash = h
+	u.PwdChangedAt = s.clock()
+	u.CredentialEpoch++
+	return nil
+}
+
+// ChangePassword is a user changing their own password, proving the old one.
+func (s *Service) ChangePassword(ctx context.Context, userID, original, password string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, userID)
+		if noRows(err) {
+			return notFound("user", userID)
+		}
+		if err != nil {
+			return err
+		}
+		if !checkPassword(u.passwordHash, original) {
+			return &Error{Kind: KindUnauthorized, Code: "IAM.0008", Msg: "the original password is incorrect"}
+		}
+		if err := s.setPassword(u, password); err != nil {
+			return err
+		}
+		u.UpdatedAt = s.clock()
+		return updateUserRow(ctx, tx, u)
+	})
+	return wrap("change password", err)
+}
+
+// DeleteUser removes a user with their group memberships and access keys.
+func (s *Service) DeleteUser(ctx context.Context, domainID, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, id)
+		if noRows(err) || err == nil && u.DomainID != domainID {
+			return notFound("user", id)
+		}
+		if err != nil {
+			return err
+		}
+		if u.IsDomainOwner {
+			return errorf(KindForbidden, "the account administrator cannot be deleted")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+		return err
+	})
+	return wrap("delete user", err)
+}
+
+// Authenticate checks a password login. Every failure answers the same
+// message so that user names cannot be probed.
+func (s *Service) Authenticate(ctx context.Context, domainName, userName, password string) (*User, *Domain, error) {
+	fail := &Error{Kind: KindUnauthorized, Code: "IAM.0008", Msg: "the username or password is wrong"}
+	d, err := getDomainByName(ctx, s.db, domainName)
+	if noRows(err) {
+		return nil, nil, fail
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
+	}
+	u, err := getUserByName(ctx, s.db, d.ID, userName)
+	if noRows(err) {
+		return nil, nil, fail
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if u.passwordHash == "" || !checkPassword(u.passwordHash, password) {
+		return nil, nil, fail
+	}
+	if !u.Enabled {
+		return nil, nil, &Error{Kind: KindUnauthorized, Code: "IAM.0009", Msg: "the user is disabled"}
+	}
+	return u, d, nil
+}
+
+// DomainByID returns a domain.
+func (s *Service) DomainByID(ctx context.Context, id string) (*Domain, error) {
+	d, err := getDomain(ctx, s.db, id)
+	if noRows(err) {
+		return nil, notFound("domain", id)
+	}
+	return d, wrap("get domain", err)
+}
+
+// DomainByName returns a domain.
+func (s *Service) DomainByName(ctx context.Context, name string) (*Domain, error) {
+	d, err := getDomainByName(ctx, s.db, name)
+	if noRows(err) {
+		return nil, notFound("domain", name)
+	}
+	return d, wrap("get domain", err)
+}
+
+// wrap adds context to infrastructure errors and passes domain errors through.
+func wrap(what string, err error) error {
+	if err == nil || KindOf(err) != 0 {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,193 @@
+// Package server assembles a running Atelier from its configuration: the
+// database, the identity service, the object store, the first-start
+// bootstrap and the HTTP API. It owns process lifecycle, not behaviour.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/api"
+	"github.com/atelier-dev/atelier/internal/config"
+	"github.com/atelier-dev/atelier/internal/iam"
+	"github.com/atelier-dev/atelier/internal/iam/authn"
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// BootstrapFile is where the first account's credentials are written.
+const BootstrapFile = "bootstrap.json"
+
+// App is an assembled Atelier.
+type App struct {
+	Config  config.Config
+	DB      *store.DB
+	IAM     *iam.Service
+	Objects *obs.Local
+	API     *api.Server
+	Log     *slog.Logger
+}
+
+// Open assembles the application: opens and migrates the database, loads
+// the identity service, bootstraps the first account on an empty database
+// and builds the HTTP API. It does not listen.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Database, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{Config: cfg, DB: db, Log: log}
+	if err := app.open(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+func (a *App) open(ctx context.Context) error {
+	var actions []string
+	for _, rt := range api.Table() {
+		actions = append(actions, rt.Action)
+	}
+	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log})
+	if err != nil {
+		return err
+	}
+	a.IAM = svc
+	tokenKey, err := a.secretBytes(ctx, "token-signing-key")
+	if err != nil {
+		return err
+	}
+	codec, err := authn.NewCodec(tokenKey)
+	if err != nil {
+		return err
+	}
+	presignKey, err := a.secretBytes(ctx, "presign-key")
+	if err != nil {
+		return err
+	}
+	signer := obs.NewURLSigner(a.Config.Endpoint, presignKey, time.Now)
+	a.Objects, err = obs.NewLocal(filepath.Join(a.Config.DataDir, "obs"), signer)
+	if err != nil {
+		return fmt.Errorf("open object store: %w", err)
+	}
+	if err := a.bootstrap(ctx); err != nil {
+		return err
+	}
+	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: signer,
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log})
+	return err
+}
+
+// secretBytes returns a 32-byte server secret shared by all replicas.
+func (a *App) secretBytes(ctx context.Context, name string) ([]byte, error) {
+	v, err := a.IAM.StoreSecret(ctx, name, func() (string, error) {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(b[:]), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(v)
+}
+
+// bootstrap creates the first account on an empty database and writes its
+// credentials to DATA_DIR/bootstrap.json (mode 0600). Later starts find the
+// account and do nothing.
+func (a *App) bootstrap(ctx context.Context) error {
+	need, err := a.IAM.NeedsBootstrap(ctx)
+	if err != nil || !need {
+		return err
+	}
+	acct, err := a.IAM.CreateAccount(ctx, iam.AccountInput{DomainName: "atelier", Region: a.Config.Region, Endpoint: a.Config.Endpoint})
+	if err != nil {
+		return fmt.Errorf("bootstrap first account: %w", err)
+	}
+	path := filepath.Join(a.Config.DataDir, BootstrapFile)
+	if err := writeFileAtomic(path, acct, 0o600); err != nil {
+		return fmt.Errorf("write %s (the account exists; its admin password is lost unless this file is written): %w", path, err)
+	}
+	a.Log.Info("bootstrapped the first account; its credentials are in the bootstrap file",
+		"file", path, "domain", acct.DomainName, "user", acct.UserName, "project_id", acct.ProjectID)
+	return nil
+}
+
+func writeFileAtomic(path string, v any, mode os.FileMode) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Serve listens and serves until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.IAM.Watch(ctx)
+	srv := &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.API.SetReady(true)
+	a.Log.Info("atelier is serving", "listen", ln.Addr().String(), "endpoint", a.Config.Endpoint, "data_dir", a.Config.DataDir, "database", string(a.DB.Engine))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.API.SetReady(false)
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 15*time.Second)
+	defer stop()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the database and the object store.
+func (a *App) Close() error {
+	var errs []error
+	if a.Objects != nil {
+		errs = append(errs, a.Objects.Close())
+	}
+	errs = append(errs, a.DB.Close())
+	return errors.Join(errs...)
+}
