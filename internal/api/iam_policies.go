@@ -89,7 +89,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *Call) 
 		return iamBadRequest(err)
 	}
 	if b.Project.ParentID != "" && b.Project.ParentID != c.Principal.DomainID || b.Project.DomainID != nil && *b.Project.DomainID != c.Principal.DomainID {
-		return Errorf(http.StatusBadRequest, "IAM.0007", "project.parent_id and project.domain_id must be the caller's domain ID")
+		return Errorf(http.StatusForbidden, "IAM.0002", "project.parent_id and project.domain_id must be the caller's domain ID")
 	}
 	p, err := s.iam.CreateProject(r.Context(), c.Principal.DomainID, s.cfg.Region, b.Project.Name, deref(b.Project.Description))
 	if err != nil {

@@ -53,6 +53,11 @@ type Server struct {
 
 // New builds the server and mounts every implemented route of the table.
 func New(cfg Config) (*Server, error) {
+	return newServer(cfg, (*Server).table)
+}
+
+// newServer builds a server over the routes that table returns.
+func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 	s := &Server{cfg: cfg, iam: cfg.IAM, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -63,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.TokenTTL == 0 {
 		s.cfg.TokenTTL = 24 * time.Hour
 	}
-	s.routes = s.table()
+	s.routes = table(s)
 	for i := range s.routes {
 		rt := &s.routes[i]
 		if !rt.Implemented() {

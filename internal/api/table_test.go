@@ -1,0 +1,183 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/atelier-dev/atelier/internal/iam"
+)
+
+func TestTableInvariants(t *testing.T) {
+	routes := Table()
+	var actions []string
+	for _, rt := range routes {
+		actions = append(actions, rt.Action)
+	}
+	catalog := iam.NewCatalog(actions)
+	public := map[string]bool{"GET /health": true, "POST /v3/auth/tokens": true}
+	self := map[string]bool{"GET /v3/auth/tokens": true, "GET /v3/auth/projects": true, "GET /v3/auth/domains": true, "POST /v3/users/{user_id}/password": true}
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		t.Run(rt.Pattern(), func(t *testing.T) {
+			if seen[rt.Pattern()] {
+				t.Fatalf("pattern declared twice")
+			}
+			seen[rt.Pattern()] = true
+			if rt.Name == "" || rt.Family == "" {
+				t.Errorf("route needs a name and a family: %+v", rt)
+			}
+			switch {
+			case rt.Public:
+				if !public[rt.Pattern()] {
+					t.Errorf("route is public but not on the list of public routes")
+				}
+				if rt.Action != "" {
+					t.Errorf("public route declares action %q that would never be checked", rt.Action)
+				}
+			case rt.Self:
+				if !self[rt.Pattern()] {
+					t.Errorf("route is self-service but not on the list of self-service routes")
+				}
+			default:
+				if rt.Action == "" {
+					t.Fatalf("route has no action")
+				}
+				if !catalog.IsRegistered(rt.Action) {
+					t.Errorf("action %q is not in the catalog, so no policy could grant it", rt.Action)
+				}
+			}
+			for _, rel := range rt.Related {
+				if !catalog.IsRegistered(rel) {
+					t.Errorf("related action %q is not registered", rel)
+				}
+			}
+			if rt.Family == "iam" && rt.Service != ServiceGlobal {
+				t.Errorf("IAM route must be scoped as a global service")
+			}
+			if strings.Contains(rt.Path, "{project_id}") && rt.Family != "iam" && rt.Service != ServiceModelArts {
+				t.Errorf("project route of family %s must be a ModelArts-scoped route", rt.Family)
+			}
+		})
+	}
+	// Every public and self-service route named above exists.
+	for p := range public {
+		if !seen[p] {
+			t.Errorf("public route %s is missing from the table", p)
+		}
+	}
+	for p := range self {
+		if !seen[p] {
+			t.Errorf("self-service route %s is missing from the table", p)
+		}
+	}
+}
+
+func TestNewRefusesUnguardedRoute(t *testing.T) {
+	_, err := newServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, func(s *Server) []Route {
+		return []Route{{Name: "x", Method: "GET", Path: "/x", Family: "system", Handler: func(w http.ResponseWriter, r *http.Request, c *Call) error { return nil }}}
+	})
+	if err == nil || !strings.Contains(err.Error(), "no action") {
+		t.Fatalf("a route without action, public or self flag must be refused; got err=%v", err)
+	}
+}
+
+// A handler of a route with related OBS actions that succeeds without naming
+// the objects it touches must not get its success out: the client sees 500.
+func TestRelatedActionsGuard(t *testing.T) {
+	ok := func(w http.ResponseWriter, r *http.Request, c *Call) error {
+		return WriteJSON(w, http.StatusOK, map[string]string{"leaked": "yes"})
+	}
+	fails := func(w http.ResponseWriter, r *http.Request, c *Call) error {
+		return BadRequest("name: too long")
+	}
+	s, err := newServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, func(s *Server) []Route {
+		return []Route{
+			{Name: "skips", Method: "GET", Path: "/skips", Family: "system", Public: true, Related: []string{"obs:object:GetObject"}, Handler: ok},
+			{Name: "fails", Method: "GET", Path: "/fails", Family: "system", Public: true, Related: []string{"obs:object:GetObject"}, Handler: fails},
+			{Name: "plain", Method: "GET", Path: "/plain", Family: "system", Public: true, Handler: ok},
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantLeak   bool
+	}{
+		{"/skips", http.StatusInternalServerError, false},
+		{"/fails", http.StatusBadRequest, false},
+		{"/plain", http.StatusOK, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d (body %s)", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if leaked := strings.Contains(rec.Body.String(), "leaked"); leaked != tc.wantLeak {
+				t.Fatalf("body %q: leaked=%v, want %v", rec.Body, leaked, tc.wantLeak)
+			}
+			var env map[string]any
+			if rec.Code >= 400 {
+				if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env["error_code"] == nil || env["error_msg"] == nil {
+					t.Fatalf("error body is not the envelope: %s", rec.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeErrorsNameTheField(t *testing.T) {
+	type body struct {
+		Name  string `json:"name"`
+		Count int    `json:"count"`
+		Inner struct {
+			Flag bool `json:"flag"`
+		} `json:"inner"`
+	}
+	tests := []struct{ name, in, want string }{
+		{"wrong-type", `{"count":"x"}`, "count: must be a number"},
+		{"nested-wrong-type", `{"inner":{"flag":"yes"}}`, "inner.flag: must be a boolean"},
+		{"unknown-field", `{"nme":"x"}`, `unknown field "nme"`},
+		{"malformed", `{"name":`, "malformed JSON"},
+		{"empty", ``, "request body is empty"},
+		{"trailing", `{"name":"a"} {}`, "data after the JSON object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b body
+			err := Decode(httptest.NewRequest("POST", "/", strings.NewReader(tc.in)), &b)
+			e, ok := err.(*Error)
+			if !ok || e.Status != http.StatusBadRequest || !strings.Contains(e.Msg, tc.want) {
+				t.Fatalf("Decode(%s) = %v, want 400 containing %q", tc.in, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnbuiltRoutesAnswerNotImplemented(t *testing.T) {
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range s.Routes() {
+		if rt.Implemented() {
+			continue
+		}
+		path := strings.NewReplacer("{project_id}", "p1", "{dataset_id}", "d1", "{workforce_id}", "w1", "{worker_id}", "k1",
+			"{workforce_task_id}", "t1", "{task_id}", "t2", "{version_id}", "v1", "{sample_id}", "s1", "{label_name}", "l1",
+			"{resource_id}", "d1", "{training_job_id}", "j1", "{algorithm_id}", "a1").Replace(rt.Path)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(rt.Method, path, nil))
+		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), codeAPINotBuilt) {
+			t.Errorf("%s %s: got %d %s, want 404 %s", rt.Method, path, rec.Code, rec.Body, codeAPINotBuilt)
+		}
+	}
+}
