@@ -151,7 +151,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Call) er
 	if err != nil {
 		return err
 	}
-	body, err := s.tokenBody(r, cl, user, domain, project, r.URL.Query().Get("nocatalog") != "true")
+	body, err := s.tokenBody(r, cl, user, domain, project, wantCatalog(r))
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (s *Server) validateToken(w http.ResponseWriter, r *http.Request, c *Call) 
 			return Errorf(http.StatusNotFound, "IAM.0004", "the subject token's project no longer exists")
 		}
 	}
-	body, err := s.tokenBody(r, cl, snap.User, snap.Domain, project, r.URL.Query().Get("nocatalog") != "true")
+	body, err := s.tokenBody(r, cl, snap.User, snap.Domain, project, wantCatalog(r))
 	if err != nil {
 		return err
 	}
@@ -280,4 +280,15 @@ func iamBadRequest(err error) error {
 		return &Error{Status: e.Status, Code: "IAM.0007", Msg: e.Msg}
 	}
 	return err
+}
+
+// wantCatalog follows Keystone: ?nocatalog (present with any value other
+// than false/0) leaves the catalog out of the token body.
+func wantCatalog(r *http.Request) bool {
+	q := r.URL.Query()
+	if !q.Has("nocatalog") {
+		return true
+	}
+	v := strings.ToLower(q.Get("nocatalog"))
+	return v == "false" || v == "0"
 }

@@ -143,7 +143,7 @@ func (l *Local) DeleteBucket(ctx context.Context, bucket string) (err error) {
 		return err
 	}
 	defer br.Close()
-	page, err := l.list(ctx, br, bucket, ListOptions{MaxKeys: 1})
+	page, err := listBucket(ctx, br, bucket, ListOptions{MaxKeys: 1})
 	if err != nil {
 		return err
 	}
@@ -454,7 +454,7 @@ func (l *Local) List(ctx context.Context, bucket string, opts ListOptions) (_ Li
 		return ListPage{}, err
 	}
 	defer br.Close()
-	return l.list(ctx, br, bucket, opts)
+	return listBucket(ctx, br, bucket, opts)
 }
 
 // PresignGet implements Store with the store's URLSigner; the URLs are

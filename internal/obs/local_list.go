@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// list walks the bucket's directory tree in key order. Each directory's
+// listBucket walks the bucket's directory tree in key order. Each directory's
 // entries are sorted with directories compared as name+"/", which makes a
 // depth-first walk produce keys in byte order ("a.txt" < "a/b" because
 // '.' < '/'). Subtrees that cannot hold an entry after StartAfter or under
@@ -24,7 +24,7 @@ import (
 //
 // A directory is read whole and sorted in memory, so one huge flat
 // directory costs memory in proportion to its number of names.
-func (l *Local) list(ctx context.Context, br *os.Root, bucket string, opts ListOptions) (ListPage, error) {
+func listBucket(ctx context.Context, br *os.Root, bucket string, opts ListOptions) (ListPage, error) {
 	for _, s := range []string{opts.Prefix, opts.StartAfter, opts.Delimiter} {
 		if !utf8.ValidString(s) || len(s) > MaxKeyLen {
 			return ListPage{}, fmt.Errorf("list option %q is not UTF-8 of at most %d bytes: %w", s, MaxKeyLen, ErrInvalidKey)

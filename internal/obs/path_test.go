@@ -57,6 +57,9 @@ func TestParsePathRefused(t *testing.T) {
 	for _, in := range []string{
 		"", "bkt/k", "obs:/bkt/k", "obs:bkt/k", "OBS://bkt/k", "https://bkt/k", "file:///bkt/k", "gs://bkt/k",
 		"obs://", "obs:///k", "/", "//k", "s3://",
+		// Bucket names are at least 3 characters, so the short forms
+		// "obs://b/k", "/b/k/" and "s3://b/k" are refused whatever the key.
+		"obs://b/k", "/b/k/", "s3://b/k", "obs://bk/k",
 		"obs://B/k", "obs://Bkt/k", "obs://ab/k", "obs://bk_t/k", "obs://-bkt/k", "obs://192.168.0.1/k",
 		"obs://bkt/../x", "obs://bkt/a/../x", "obs://bkt/./x", "obs://bkt/a/.", "obs://bkt/..", "obs://bkt/a/../",
 		"obs://bkt//k", "obs://bkt/a//k", "/bkt//", "obs://bkt/a\x00b", "obs://bkt/a\nb", "obs://bkt/a\\..\\b",

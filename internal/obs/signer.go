@@ -95,6 +95,9 @@ func (s *URLSigner) Verify(bucket, key, expires, signature string) error {
 	return nil
 }
 
+// mac signs the string to sign. It is unambiguous because valid bucket names
+// and keys contain no newline (PresignHandler validates both before calling
+// Verify).
 func (s *URLSigner) mac(bucket, key, expires string) []byte {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte("GET\n" + bucket + "\n" + key + "\n" + expires))
