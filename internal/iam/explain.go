@@ -33,7 +33,7 @@ func (s *Service) Explain(ctx context.Context, domainID, userID string, req *pol
 	}
 	ex := &Explanation{User: snap.User, Decision: snap.Set.Decide(req)}
 	for _, g := range snap.Grants {
-		if covers(g.Scope, req) {
+		if g.Scope.Covers(req) {
 			ex.Considered++
 		}
 	}
@@ -41,7 +41,7 @@ func (s *Service) Explain(ctx context.Context, domainID, userID string, req *pol
 		return ex, nil
 	}
 	for _, g := range snap.Grants {
-		if g.PolicyID != ex.Decision.PolicyID || !covers(g.Scope, req) {
+		if g.PolicyID != ex.Decision.PolicyID || !g.Scope.Covers(req) {
 			continue
 		}
 		ex.Scope = g.Scope
@@ -63,16 +63,4 @@ func (s *Service) Explain(ctx context.Context, domainID, userID string, req *pol
 		break
 	}
 	return ex, nil
-}
-
-// covers mirrors the policy engine's scope rule, for reporting.
-func covers(sc policy.Scope, req *policy.Request) bool {
-	switch sc.Kind {
-	case policy.ScopeProject:
-		return req.ProjectID != "" && sc.ID == req.ProjectID
-	case policy.ScopeEnterpriseProject:
-		return req.EnterpriseProjectID != "" && sc.ID == req.EnterpriseProjectID
-	default:
-		return true
-	}
 }

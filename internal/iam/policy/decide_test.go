@@ -101,6 +101,13 @@ func TestDecide(t *testing.T) {
 		{"second-action-of-list", []grantSpec{acct("a", pol(`{"Effect":"Allow","Action":["modelarts:trainJob:get","modelarts:trainJob:list"]}`))}, req("modelarts:trainJob:list"), allowedBy("a", 0)},
 		{"statement-index-reported", []grantSpec{acct("a", pol(allowTrainGet, `{"Effect":"Allow","Action":["modelarts:dataset:*"]}`))}, req("modelarts:dataset:listDatasets"), allowedBy("a", 1)},
 
+		// The service:resourceType index must keep wildcard patterns in
+		// the buckets of literal pairs.
+		{"index-wildcard-service-beside-literal-pair", []grantSpec{acct("a", pol(`{"Effect":"Allow","Action":["obs:object:GetObject"],"Resource":["obs:*:*:object:x/*"]}`, `{"Effect":"Allow","Action":["*:object:*"]}`))}, obsReq("obs:object:PutObject", "obs:r:d:object:y/1"), allowedBy("a", 1)},
+		{"index-wildcard-type-beside-literal-pair", []grantSpec{acct("a", pol(allowTrainGet, `{"Effect":"Allow","Action":["modelarts:*:list*"]}`))}, req("modelarts:trainJob:list"), allowedBy("a", 1)},
+		{"index-literal-pair-other-type", []grantSpec{acct("a", pol(allowTrainGet, `{"Effect":"Allow","Action":["modelarts:*:list*"]}`))}, req("modelarts:dataset:listDatasets"), allowedBy("a", 1)},
+		{"index-wildcard-deny-upper-case-request", []grantSpec{acct("a", pol(allowTrainGet, `{"Effect":"Deny","Action":["*:trainJob:delete"]}`)), acct("b", pol(`{"Effect":"Allow","Action":["modelarts:trainJob:delete"]}`))}, req("MODELARTS:TRAINJOB:DELETE"), deniedBy("a", 1)},
+
 		// Deny precedence and implicit deny.
 		{"deny-same-policy", []grantSpec{acct("a", pol(allowAllModelArts, denyTrainDelete))}, req("modelarts:trainJob:delete"), deniedBy("a", 1)},
 		{"deny-same-policy-other-action-allowed", []grantSpec{acct("a", pol(allowAllModelArts, denyTrainDelete))}, req("modelarts:trainJob:get"), allowedBy("a", 0)},

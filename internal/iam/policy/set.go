@@ -427,3 +427,8 @@ func (e *entry) applies(x *evalCtx, parts *[3]string, res *[5]string, hasRes boo
 	}
 	return true
 }
+
+// Covers reports whether a grant at scope s takes part in deciding req: an
+// account grant always, a project grant for requests on that project, an
+// enterprise-project grant for resources in that enterprise project.
+func (s Scope) Covers(req *Request) bool { return covers(&s, req) }
