@@ -20,12 +20,12 @@ type Config struct {
 	LogLevel string
 }
 
-// Bind declares the serve flags on fs, each with its ATELIER_* variable as
+// Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
 // the default, so that precedence is flag > environment > built-in default.
 func Bind(fs *pflag.FlagSet, c *Config) {
 	str := func(p *string, name, def, usage string) {
 		env := "ATELIER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
+		if v := os.Getenv(env); v != "" {
 			def = v
 		}
 		fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/atelier-dev/atelier/internal/iam/policy"
 	"github.com/atelier-dev/atelier/internal/store"
@@ -166,9 +164,6 @@ func getGroup(ctx context.Context, q querier, id string) (*Group, error) {
 	return scanGroup(q.QueryRowContext(ctx, `SELECT `+groupCols+` FROM user_groups WHERE id = $1`, id))
 }
 
-func getGroupByName(ctx context.Context, q querier, domainID, name string) (*Group, error) {
-	return scanGroup(q.QueryRowContext(ctx, `SELECT `+groupCols+` FROM user_groups WHERE domain_id = $1 AND name = $2`, domainID, name))
-}
 
 func queryGroups(ctx context.Context, q querier, query string, args ...any) ([]*Group, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -582,11 +577,3 @@ func secret(ctx context.Context, q querier, name string, gen func() (string, err
 	err = q.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = $1`, name).Scan(&v)
 	return v, err
 }
-
-// likeEscape escapes a user string for a LIKE pattern with ESCAPE '\'.
-func likeEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
-}
-
-func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
