@@ -164,7 +164,6 @@ func getGroup(ctx context.Context, q querier, id string) (*Group, error) {
 	return scanGroup(q.QueryRowContext(ctx, `SELECT `+groupCols+` FROM user_groups WHERE id = $1`, id))
 }
 
-
 func queryGroups(ctx context.Context, q querier, query string, args ...any) ([]*Group, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
