@@ -155,6 +155,9 @@ func (s *Server) authenticate(r *http.Request, body []byte, iamRoute bool) (*iam
 	if !snap.User.Enabled {
 		return nil, Errorf(http.StatusUnauthorized, code(codeAKSKInvalid, "IAM.0001"), "Invalid AK/SK: the user is disabled.")
 	}
+	if snap.User.AccessMode == "console" {
+		return nil, Errorf(http.StatusUnauthorized, code(codeAKSKInvalid, "IAM.0001"), "Invalid AK/SK: the user's access mode is console only.")
+	}
 	p := principal(snap, "aksk", sourceIP(r))
 	p.AccessKey = cred.AccessKey
 	return p, nil

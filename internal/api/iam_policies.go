@@ -86,7 +86,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *Call) 
 		} `json:"project"`
 	}
 	if err := Decode(r, &b); err != nil {
-		return iamBadRequest(err)
+		return err
 	}
 	if b.Project.ParentID != "" && b.Project.ParentID != c.Principal.DomainID || b.Project.DomainID != nil && *b.Project.DomainID != c.Principal.DomainID {
 		return Errorf(http.StatusForbidden, "IAM.0002", "project.parent_id and project.domain_id must be the caller's domain ID")
@@ -114,7 +114,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *Call) 
 		} `json:"project"`
 	}
 	if err := Decode(r, &b); err != nil {
-		return iamBadRequest(err)
+		return err
 	}
 	p, err := s.iam.UpdateProject(r.Context(), c.Principal.DomainID, r.PathValue("project_id"), b.Project.Name, b.Project.Description)
 	if err != nil {
@@ -196,7 +196,7 @@ func decodePolicyInput(r *http.Request) (iam.PolicyInput, error) {
 		} `json:"role"`
 	}
 	if err := Decode(r, &b); err != nil {
-		return iam.PolicyInput{}, iamBadRequest(err)
+		return iam.PolicyInput{}, err
 	}
 	if len(b.Role.Policy) == 0 || string(b.Role.Policy) == "null" {
 		return iam.PolicyInput{}, Errorf(http.StatusBadRequest, "IAM.1001", "role.policy is required")
@@ -326,7 +326,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *Cal
 		} `json:"credential"`
 	}
 	if err := Decode(r, &b); err != nil {
-		return iamBadRequest(err)
+		return err
 	}
 	if b.Credential.UserID == "" {
 		return Errorf(http.StatusBadRequest, "IAM.0007", "credential.user_id is required")
@@ -366,7 +366,7 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request, c *Cal
 		} `json:"credential"`
 	}
 	if err := Decode(r, &b); err != nil {
-		return iamBadRequest(err)
+		return err
 	}
 	cr, err := s.iam.UpdateCredential(r.Context(), c.Principal.DomainID, r.PathValue("access_key"), b.Credential.Status, b.Credential.Description)
 	if err != nil {

@@ -92,7 +92,7 @@ func (s *Server) tokenRoutes() []Route {
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Call) error {
 	var req tokenRequest
 	if err := Decode(r, &req); err != nil {
-		return iamBadRequest(err)
+		return err
 	}
 	id := req.Auth.Identity
 	if len(id.Methods) != 1 || id.Methods[0] != "password" || id.Password == nil {
@@ -272,14 +272,6 @@ func (s *Server) authDomains(w http.ResponseWriter, r *http.Request, c *Call) er
 	d := map[string]any{"id": c.Principal.DomainID, "name": c.Principal.DomainName, "enabled": true, "description": "",
 		"links": map[string]string{"self": s.endpoint(r) + "/v3/domains/" + c.Principal.DomainID}}
 	return WriteJSON(w, http.StatusOK, map[string]any{"links": map[string]string{"self": s.endpoint(r) + "/v3/auth/domains"}, "domains": []any{d}})
-}
-
-// iamBadRequest re-codes a decoding error for the IAM envelope.
-func iamBadRequest(err error) error {
-	if e, ok := err.(*Error); ok && e.Status == http.StatusBadRequest {
-		return &Error{Status: e.Status, Code: "IAM.0007", Msg: e.Msg}
-	}
-	return err
 }
 
 // wantCatalog follows Keystone: ?nocatalog (present with any value other

@@ -42,7 +42,8 @@ func (s *Server) userJSON(r *http.Request, u *iam.User) map[string]any {
 	return map[string]any{
 		"id": u.ID, "name": u.Name, "domain_id": u.DomainID, "enabled": u.Enabled, "email": u.Email,
 		"description": u.Description, "is_domain_owner": u.IsDomainOwner, "links": links,
-		"password_expires_at": "", "pwd_status": false, "access_mode": "default",
+		"password_expires_at": "", "pwd_status": u.PwdStatus, "access_mode": u.AccessMode,
+		"phone": u.Phone, "areacode": u.AreaCode, "xuser_type": u.XUserType, "xuser_id": u.XUserID,
 		"create_time": isoTime(u.CreatedAt), "update_time": isoTime(u.UpdatedAt),
 		"last_login_time": isoTimeOrEmpty(u.LastLoginAt), "pwd_create_time": isoTimeOrEmpty(u.PwdChangedAt),
 		"modify_pwd_time": isoTimeOrEmpty(u.PwdChangedAt),
@@ -57,13 +58,24 @@ type userBody struct {
 		Email       *string `json:"email"`
 		Enabled     *bool   `json:"enabled"`
 		Description *string `json:"description"`
+		Phone       *string `json:"phone"`
+		AreaCode    *string `json:"areacode"`
+		AccessMode  *string `json:"access_mode"`
+		PwdStatus   *bool   `json:"pwd_status"`
+		XUserType   *string `json:"xuser_type"`
+		XUserID     *string `json:"xuser_id"`
 	} `json:"user"`
+}
+
+func (b *userBody) profile() iam.Profile {
+	return iam.Profile{Phone: b.User.Phone, AreaCode: b.User.AreaCode, AccessMode: b.User.AccessMode,
+		PwdStatus: b.User.PwdStatus, XUserType: b.User.XUserType, XUserID: b.User.XUserID}
 }
 
 func (s *Server) decodeUser(r *http.Request, c *Call) (*userBody, error) {
 	var b userBody
 	if err := Decode(r, &b); err != nil {
-		return nil, iamBadRequest(err)
+		return nil, err
 	}
 	if b.User.DomainID != nil && *b.User.DomainID != c.Principal.DomainID {
 		return nil, Errorf(http.StatusForbidden, "IAM.0002", "user.domain_id must be the caller's own domain")
@@ -76,7 +88,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *Call) err
 	if err != nil {
 		return err
 	}
-	in := iam.UserInput{Enabled: b.User.Enabled}
+	in := iam.UserInput{Enabled: b.User.Enabled, Profile: b.profile()}
 	if b.User.Name == nil {
 		return Errorf(http.StatusBadRequest, "IAM.0007", "user.name is required")
 	}
@@ -115,7 +127,8 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *Call) err
 		return err
 	}
 	u, err := s.iam.UpdateUser(r.Context(), c.Principal.DomainID, r.PathValue("user_id"), iam.UserUpdate{
-		Name: b.User.Name, Password: b.User.Password, Email: b.User.Email, Description: b.User.Description, Enabled: b.User.Enabled})
+		Name: b.User.Name, Password: b.User.Password, Email: b.User.Email, Description: b.User.Description, Enabled: b.User.Enabled,
+		Profile: b.profile()})
 	if err != nil {
 		return err
 	}
@@ -168,7 +181,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *Call)
 		} `json:"user"`
 	}
 	if err := Decode(r, &b); err != nil {
-		return iamBadRequest(err)
+		return err
 	}
 	if b.User.Password == "" || b.User.OriginalPassword == "" {
 		return Errorf(http.StatusBadRequest, "IAM.0007", "user.password and user.original_password are required")
@@ -206,7 +219,7 @@ type groupBody struct {
 func (s *Server) decodeGroup(r *http.Request, c *Call) (*groupBody, error) {
 	var b groupBody
 	if err := Decode(r, &b); err != nil {
-		return nil, iamBadRequest(err)
+		return nil, err
 	}
 	if b.Group.DomainID != nil && *b.Group.DomainID != c.Principal.DomainID {
 		return nil, Errorf(http.StatusForbidden, "IAM.0002", "group.domain_id must be the caller's own domain")

@@ -214,6 +214,11 @@ func (s *Server) wrap(rt *Route) http.Handler {
 			if !ok {
 				s.log.Error("request failed", "request_id", requestID(r), "route", rt.Pattern(), "err", err)
 			}
+			if iamRoute && strings.HasPrefix(e.Code, "ModelArts.") {
+				// Errors raised before the handler (body limits, decoding)
+				// speak ModelArts; IAM clients expect IAM codes.
+				e = &Error{Status: e.Status, Code: defaultCode(e.Status, true), Msg: e.Msg}
+			}
 			writeError(w, e, iamRoute)
 		}
 		body, err := readBody(w, r, limit)

@@ -76,7 +76,7 @@ func (s *Service) CreateAccount(ctx context.Context, in AccountInput) (*Account,
 	}
 	t := s.clock()
 	d := &Domain{ID: store.NewID(), Name: in.DomainName, CreatedAt: t}
-	u := &User{ID: store.NewID(), DomainID: d.ID, Name: in.AdminName, Enabled: true, IsDomainOwner: true,
+	u := &User{ID: store.NewID(), DomainID: d.ID, Name: in.AdminName, Enabled: true, IsDomainOwner: true, AccessMode: "default",
 		Description: "Account administrator", PwdChangedAt: t, CreatedAt: t, UpdatedAt: t, passwordHash: hash}
 	g := &Group{ID: store.NewID(), DomainID: d.ID, Name: AdminGroup, Description: "Account administrators", CreatedAt: t}
 	p := &Project{ID: store.NewID(), DomainID: d.ID, Name: in.Region, Region: in.Region, Enabled: true, CreatedAt: t}

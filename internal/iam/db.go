@@ -77,13 +77,15 @@ func nextPolicySeq(ctx context.Context, q querier, domainID string) (int64, erro
 // --- users
 
 const userCols = `id, domain_id, name, password_hash, enabled, email, description, is_domain_owner,
-	credential_epoch, pwd_changed_at, last_login_at, created_at, updated_at`
+	credential_epoch, pwd_changed_at, last_login_at, created_at, updated_at,
+	phone, areacode, access_mode, pwd_status, xuser_type, xuser_id`
 
 func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var pwd, login, created, updated int64
 	if err := sc.Scan(&u.ID, &u.DomainID, &u.Name, &u.passwordHash, &u.Enabled, &u.Email, &u.Description,
-		&u.IsDomainOwner, &u.CredentialEpoch, &pwd, &login, &created, &updated); err != nil {
+		&u.IsDomainOwner, &u.CredentialEpoch, &pwd, &login, &created, &updated,
+		&u.Phone, &u.AreaCode, &u.AccessMode, &u.PwdStatus, &u.XUserType, &u.XUserID); err != nil {
 		return nil, err
 	}
 	u.PwdChangedAt, u.LastLoginAt, u.CreatedAt, u.UpdatedAt = fromMS(pwd), fromMS(login), fromMS(created), fromMS(updated)
@@ -91,17 +93,20 @@ func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
 }
 
 func insertUser(ctx context.Context, q querier, u *User) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
 		u.ID, u.DomainID, u.Name, u.passwordHash, u.Enabled, u.Email, u.Description, u.IsDomainOwner,
-		u.CredentialEpoch, ms(u.PwdChangedAt), ms(u.LastLoginAt), ms(u.CreatedAt), ms(u.UpdatedAt))
+		u.CredentialEpoch, ms(u.PwdChangedAt), ms(u.LastLoginAt), ms(u.CreatedAt), ms(u.UpdatedAt),
+		u.Phone, u.AreaCode, u.AccessMode, u.PwdStatus, u.XUserType, u.XUserID)
 	return store.Classify(err)
 }
 
 func updateUserRow(ctx context.Context, q querier, u *User) error {
 	_, err := q.ExecContext(ctx, `UPDATE users SET name=$2, password_hash=$3, enabled=$4, email=$5, description=$6,
-		credential_epoch=$7, pwd_changed_at=$8, last_login_at=$9, updated_at=$10 WHERE id=$1`,
+		credential_epoch=$7, pwd_changed_at=$8, last_login_at=$9, updated_at=$10,
+		phone=$11, areacode=$12, access_mode=$13, pwd_status=$14, xuser_type=$15, xuser_id=$16 WHERE id=$1`,
 		u.ID, u.Name, u.passwordHash, u.Enabled, u.Email, u.Description, u.CredentialEpoch,
-		ms(u.PwdChangedAt), ms(u.LastLoginAt), ms(u.UpdatedAt))
+		ms(u.PwdChangedAt), ms(u.LastLoginAt), ms(u.UpdatedAt),
+		u.Phone, u.AreaCode, u.AccessMode, u.PwdStatus, u.XUserType, u.XUserID)
 	return store.Classify(err)
 }
 

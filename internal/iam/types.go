@@ -22,6 +22,17 @@ type User struct {
 	Description   string
 	Enabled       bool
 	IsDomainOwner bool
+	Phone         string
+	AreaCode      string
+	// AccessMode is "default" (API and console), "programmatic" or
+	// "console"; console-only users cannot use access keys.
+	AccessMode string
+	// PwdStatus true asks the user to change the password at next login;
+	// Atelier has no console, so it is recorded and reported only.
+	PwdStatus bool
+	// XUserType and XUserID link the user to an external identity system.
+	XUserType string
+	XUserID   string
 	// CredentialEpoch changes whenever earlier tokens must stop working
 	// (password change, disabling); tokens carry the epoch they were issued at.
 	CredentialEpoch int64

@@ -17,6 +17,17 @@ type UserInput struct {
 	Email       string
 	Description string
 	Enabled     *bool // default true
+	Profile     Profile
+}
+
+// Profile holds the optional attributes of Huawei IAM's extended user API.
+type Profile struct {
+	Phone      *string
+	AreaCode   *string
+	AccessMode *string
+	PwdStatus  *bool
+	XUserType  *string
+	XUserID    *string
 }
 
 // UserUpdate changes a user; nil fields stay as they are.
@@ -26,6 +37,65 @@ type UserUpdate struct {
 	Email       *string
 	Description *string
 	Enabled     *bool
+	Profile     Profile
+}
+
+func applyProfile(u *User, p Profile) error {
+	if p.AccessMode != nil {
+		switch *p.AccessMode {
+		case "default", "programmatic", "console":
+			u.AccessMode = *p.AccessMode
+		default:
+			return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "access_mode must be default, programmatic or console"}
+		}
+	}
+	if p.AreaCode != nil {
+		if *p.AreaCode != "" && !digits(*p.AreaCode, 1, 4) {
+			return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "areacode must be 1 to 4 digits"}
+		}
+		u.AreaCode = *p.AreaCode
+	}
+	if p.Phone != nil {
+		if *p.Phone != "" && !digits(*p.Phone, 4, 32) {
+			return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "phone must be 4 to 32 digits"}
+		}
+		u.Phone = *p.Phone
+	}
+	if u.Phone != "" && u.AreaCode == "" {
+		return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "phone needs areacode"}
+	}
+	if p.PwdStatus != nil {
+		u.PwdStatus = *p.PwdStatus
+	}
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  *string
+	}{{"xuser_type", p.XUserType, &u.XUserType}, {"xuser_id", p.XUserID, &u.XUserID}} {
+		if f.in == nil {
+			continue
+		}
+		if len(*f.in) > 64 {
+			return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: f.name + " must be at most 64 characters"}
+		}
+		*f.out = *f.in
+	}
+	if (u.XUserType == "") != (u.XUserID == "") {
+		return &Error{Kind: KindInvalid, Code: "IAM.0007", Msg: "xuser_type and xuser_id must be set together"}
+	}
+	return nil
+}
+
+func digits(s string, min, max int) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func validateUserName(name string) error {
@@ -79,7 +149,10 @@ func (s *Service) CreateUser(ctx context.Context, domainID string, in UserInput)
 	}
 	t := s.clock()
 	u := &User{ID: store.NewID(), DomainID: domainID, Name: in.Name, Email: in.Email, Description: in.Description,
-		Enabled: in.Enabled == nil || *in.Enabled, CreatedAt: t, UpdatedAt: t}
+		Enabled: in.Enabled == nil || *in.Enabled, AccessMode: "default", CreatedAt: t, UpdatedAt: t}
+	if err := applyProfile(u, in.Profile); err != nil {
+		return nil, err
+	}
 	if in.Password != "" {
 		if err := validatePassword(in.Password, in.Name); err != nil {
 			return nil, err
@@ -162,6 +235,9 @@ func (s *Service) UpdateUser(ctx context.Context, domainID, id string, up UserUp
 			if err := s.setPassword(u, *up.Password); err != nil {
 				return err
 			}
+		}
+		if err := applyProfile(u, up.Profile); err != nil {
+			return err
 		}
 		u.UpdatedAt = s.clock()
 		if err := updateUserRow(ctx, tx, u); err != nil {

@@ -171,7 +171,7 @@ func waitHealthy(env *Env, served <-chan error) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-served:
-			return fmt.Errorf("Serve returned early: %v", err)
+			return fmt.Errorf("server stopped before it was healthy: %v", err)
 		default:
 		}
 		resp, err := env.HTTP.Get(env.URL + "/health")
