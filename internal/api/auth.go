@@ -50,6 +50,14 @@ func (c *Call) AuthorizeObjects(refs ...ObjectRef) error {
 	return nil
 }
 
+// AuthorizeOBS checks one object-storage action on the named locations, for
+// checks a handler makes beyond the route's related actions (e.g. a training
+// job's code, input, output and log paths). A denial is a 403 naming the
+// action and the resource.
+func (c *Call) AuthorizeOBS(action string, refs ...ObjectRef) error {
+	return c.authorizeObjectAction(action, refs)
+}
+
 func (c *Call) authorizeObjectAction(action string, refs []ObjectRef) error {
 	prefix := "obs:" + c.srv.cfg.Region + ":" + c.Principal.DomainID + ":"
 	var resources []string

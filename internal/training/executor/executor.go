@@ -1,0 +1,116 @@
+// Package executor defines how training tasks are run: the Executor
+// interface that the local process executor (the embedded default) and the
+// later Slurm and Kubernetes executors implement. It knows processes and
+// schedulers, not jobs' business rules, HTTP or the database.
+package executor
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Flavor is a resource shape a job's tasks run with.
+type Flavor struct {
+	ID        string  // e.g. "local.cpu.2u4g"
+	Name      string  // human-readable
+	CPU       float64 // cores
+	MemoryMiB int64
+	GPUs      int
+	GPUType   string // "" when GPUs == 0
+	DiskGiB   int64
+}
+
+// Resources is an amount of capacity.
+type Resources struct {
+	CPU       float64
+	MemoryMiB int64
+	GPUs      int
+}
+
+// Task is one process of a job: "worker-0" … "worker-N-1".
+type Task struct {
+	ID    string // "worker-<index>"
+	Index int
+	// Dir is the task's working directory, already populated with the code
+	// (and inputs) by the caller.
+	Dir string
+	// Command is the argv to run, never shell text: hyperparameters are
+	// arguments, so shell metacharacters in them are inert.
+	Command []string
+	// Env is added to a minimal environment (PATH, HOME, LANG); the executor
+	// adds its topology variables on top (see JobSpec).
+	Env map[string]string
+	// LogPath receives the task's stdout and stderr, appended.
+	LogPath string
+	// ExitCodePath is where the executor records the task's exit status so
+	// that it survives a restart of the server.
+	ExitCodePath string
+}
+
+// JobSpec is everything needed to start a job's tasks.
+type JobSpec struct {
+	JobID  string
+	Flavor Flavor
+	Tasks  []Task
+	// The executor sets, per task, the topology variables that only it can
+	// know: VC_TASK_INDEX, VC_WORKER_NUM, VC_WORKER_HOSTS (comma-separated,
+	// one per task), MA_CURRENT_IP, MA_NUM_HOSTS, MASTER_ADDR, MASTER_PORT
+	// (a free port on task 0's host), WORLD_SIZE and RANK.
+}
+
+// Handle identifies a started task durably: the caller stores it and can
+// ask about the task after its own restart. Its content is executor-specific.
+type Handle string
+
+// State is what an executor knows about a task.
+type State struct {
+	// Running is true while the task's process (group) is alive.
+	Running bool
+	// Exited is true once the task ended and ExitCode is known.
+	Exited   bool
+	ExitCode int
+	// Lost is true when the task is neither running nor has a recorded exit
+	// status (e.g. the machine rebooted): the caller marks it Abnormal.
+	Lost      bool
+	StartedAt time.Time
+	EndedAt   time.Time
+	// Signal names the signal that ended the task, if any ("SIGTERM").
+	Signal string
+}
+
+// Usage is a sample of a running task's consumption.
+type Usage struct {
+	At time.Time
+	// CPUPercent is CPU time over wall time since the previous sample, in
+	// percent of one core (200 = two cores busy).
+	CPUPercent float64
+	MemoryMiB  float64
+}
+
+// Executor runs tasks.
+type Executor interface {
+	// Name is "local", "slurm" or "kubernetes".
+	Name() string
+	// Flavors lists the resource shapes this executor offers.
+	Flavors() []Flavor
+	// Capacity is the total resources jobs may use at once.
+	Capacity() Resources
+	// Start launches every task of a job and returns one handle per task, in
+	// order. When any task cannot start, the ones already started are
+	// stopped and the error says which task failed and why.
+	Start(ctx context.Context, spec JobSpec) ([]Handle, error)
+	// State reports a task's state; it works for handles from before a
+	// restart of the server.
+	State(ctx context.Context, h Handle) (State, error)
+	// Terminate sends SIGTERM (or the scheduler's equivalent) to the task's
+	// whole process group and SIGKILL after grace if it is still alive. It
+	// returns once the signal is sent, not when the task has ended.
+	Terminate(ctx context.Context, h Handle, grace time.Duration) error
+	// Usage samples a running task's CPU and memory.
+	Usage(ctx context.Context, h Handle) (Usage, error)
+}
+
+// ErrUnsupported reports a job the executor cannot run (e.g. a container
+// image on the local executor), with a message for the user.
+var ErrUnsupported = errors.New("not supported by this executor")
