@@ -167,6 +167,19 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	iamPath := strings.HasPrefix(r.URL.Path, "/v3")
 	for _, rt := range s.routes {
 		if !rt.Implemented() && matchTemplate(rt.Method, rt.Path, r.Method, r.URL.Path) {
+			// Authenticate first, as a built route would: callers without
+			// credentials learn nothing about which APIs exist.
+			if s.iam != nil {
+				body, err := readBody(w, r, DefaultMaxBody)
+				if err == nil {
+					_, err = s.authenticate(r, body, false)
+				}
+				if err != nil {
+					e, _ := toError(err, false)
+					writeError(w, e, false)
+					return
+				}
+			}
 			writeError(w, Errorf(http.StatusNotFound, codeAPINotBuilt, "API %s %s is not implemented by this Atelier build yet.", rt.Method, rt.Path), false)
 			return
 		}
