@@ -269,8 +269,7 @@ func (s *Server) grant(scope scopeFunc, add bool) HandlerFunc {
 		if err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return noContent(w)
 	}
 }
 
@@ -288,8 +287,7 @@ func (s *Server) checkGrant(scope scopeFunc) HandlerFunc {
 			w.WriteHeader(http.StatusNotFound)
 			return nil
 		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return noContent(w)
 	}
 }
 
@@ -379,8 +377,7 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request, c *Cal
 	if err := s.iam.DeleteCredential(r.Context(), c.Principal.DomainID, r.PathValue("access_key")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 // --- enterprise projects (the EPS API)
@@ -480,8 +477,7 @@ func (s *Server) actionEP(w http.ResponseWriter, r *http.Request, c *Call) error
 	if _, err := s.iam.UpdateEnterpriseProject(r.Context(), c.Principal.DomainID, r.PathValue("enterprise_project_id"), nil, nil, &status); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 // pageParams parses limit/offset query parameters with bounds.

@@ -166,8 +166,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *Call) err
 	if err := s.iam.DeleteUser(r.Context(), c.Principal.DomainID, r.PathValue("user_id")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *Call) error {
@@ -189,8 +188,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *Call)
 	if err := s.iam.ChangePassword(r.Context(), c.Principal.UserID, b.User.OriginalPassword, b.User.Password); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 func (s *Server) userGroups(w http.ResponseWriter, r *http.Request, c *Call) error {
@@ -285,16 +283,14 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *Call) er
 	if err := s.iam.DeleteGroup(r.Context(), c.Principal.DomainID, r.PathValue("group_id")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *Call) error {
 	if err := s.iam.AddUserToGroup(r.Context(), c.Principal.DomainID, r.PathValue("group_id"), r.PathValue("user_id")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 func (s *Server) checkMember(w http.ResponseWriter, r *http.Request, c *Call) error {
@@ -306,16 +302,14 @@ func (s *Server) checkMember(w http.ResponseWriter, r *http.Request, c *Call) er
 		w.WriteHeader(http.StatusNotFound)
 		return nil
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *Call) error {
 	if err := s.iam.RemoveUserFromGroup(r.Context(), c.Principal.DomainID, r.PathValue("group_id"), r.PathValue("user_id")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w)
 }
 
 func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request, c *Call) error {

@@ -27,3 +27,9 @@ func isoTimeOrEmpty(t time.Time) string {
 func (s *Server) links(r *http.Request) map[string]any {
 	return map[string]any{"self": s.endpoint(r) + r.URL.Path, "previous": nil, "next": nil}
 }
+
+// noContent answers 204 with no body.
+func noContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -66,11 +66,7 @@ func (s *Service) CreateAccount(ctx context.Context, in AccountInput) (*Account,
 	if err != nil {
 		return nil, err
 	}
-	ak, err := randomString(akAlphabet, 20)
-	if err != nil {
-		return nil, err
-	}
-	sk, err := randomString(skAlphabet, 40)
+	ak, sk, err := newKeyPair()
 	if err != nil {
 		return nil, err
 	}

@@ -19,11 +19,7 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 	if err := validateDescription("description", description, 255); err != nil {
 		return nil, err
 	}
-	ak, err := randomString(akAlphabet, 20)
-	if err != nil {
-		return nil, err
-	}
-	sk, err := randomString(skAlphabet, 40)
+	ak, sk, err := newKeyPair()
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +50,18 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 		return nil, wrap("create access key", err)
 	}
 	return c, nil
+}
+
+// newKeyPair generates an access key (20 upper-case letters and digits, as
+// Huawei's) and its 40-character secret.
+func newKeyPair() (ak, sk string, err error) {
+	if ak, err = randomString(akAlphabet, 20); err != nil {
+		return "", "", err
+	}
+	if sk, err = randomString(skAlphabet, 40); err != nil {
+		return "", "", err
+	}
+	return ak, sk, nil
 }
 
 // lockUserRow serializes credential creation per user: PostgreSQL locks the

@@ -21,6 +21,25 @@ type querier interface {
 }
 
 var ms = store.Millis
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 var fromMS = store.FromMillis
 
 func bumpRevision(ctx context.Context, q querier) error {
@@ -129,20 +148,7 @@ func listUsers(ctx context.Context, q querier, domainID, name string) ([]*User, 
 }
 
 func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*User, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanUser, query, args...)
 }
 
 // --- groups
@@ -170,20 +176,7 @@ func getGroup(ctx context.Context, q querier, id string) (*Group, error) {
 }
 
 func queryGroups(ctx context.Context, q querier, query string, args ...any) ([]*Group, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanGroup, query, args...)
 }
 
 // --- projects
@@ -215,20 +208,7 @@ func getProjectByName(ctx context.Context, q querier, domainID, name string) (*P
 }
 
 func queryProjects(ctx context.Context, q querier, query string, args ...any) ([]*Project, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Project
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanProject, query, args...)
 }
 
 // --- enterprise projects
@@ -262,20 +242,7 @@ func getEP(ctx context.Context, q querier, domainID, id string) (*EnterpriseProj
 }
 
 func listEPs(ctx context.Context, q querier, domainID string) ([]*EnterpriseProject, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+epCols+` FROM enterprise_projects WHERE domain_id = $1 ORDER BY created_at, id`, domainID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*EnterpriseProject
-	for rows.Next() {
-		e, err := scanEP(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanEP, `SELECT `+epCols+` FROM enterprise_projects WHERE domain_id = $1 ORDER BY created_at, id`, domainID)
 }
 
 // --- workspaces
@@ -407,20 +374,7 @@ func listCredentials(ctx context.Context, q querier, domainID, userID string) ([
 		query += ` AND user_id = $2`
 		args = append(args, userID)
 	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY created_at, access_key`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanCredential, query+` ORDER BY created_at, access_key`, args...)
 }
 
 // --- policies
@@ -468,20 +422,8 @@ func getPolicy(ctx context.Context, q querier, reg policy.ActionRegistry, id str
 }
 
 func queryPolicies(ctx context.Context, q querier, reg policy.ActionRegistry, query string, args ...any) ([]*Policy, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Policy
-	for rows.Next() {
-		p, err := scanPolicy(rows, reg)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	scan := func(sc interface{ Scan(...any) error }) (*Policy, error) { return scanPolicy(sc, reg) }
+	return queryAll(ctx, q, scan, query, args...)
 }
 
 // --- grants

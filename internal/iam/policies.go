@@ -55,33 +55,35 @@ type PolicyInput struct {
 	Document    []byte // the policy JSON
 }
 
-func (s *Service) checkPolicyInput(in PolicyInput) (*policy.Document, error) {
+// checkPolicyInput validates a custom policy and returns its parsed
+// document and the canonical JSON that is stored.
+func (s *Service) checkPolicyInput(in PolicyInput) (*policy.Document, []byte, error) {
 	if n := utf8.RuneCountInString(in.DisplayName); n < 1 || n > 128 {
-		return nil, &Error{Kind: KindInvalid, Code: "IAM.1003", Msg: "display_name must be 1 to 128 characters"}
+		return nil, nil, &Error{Kind: KindInvalid, Code: "IAM.1003", Msg: "display_name must be 1 to 128 characters"}
 	}
 	if in.Type != "AX" && in.Type != "XA" {
-		return nil, &Error{Kind: KindInvalid, Code: "IAM.1009", Msg: "type must be AX (account-level) or XA (project-level)"}
+		return nil, nil, &Error{Kind: KindInvalid, Code: "IAM.1009", Msg: "type must be AX (account-level) or XA (project-level)"}
 	}
 	if utf8.RuneCountInString(in.Description) > 1000 {
-		return nil, &Error{Kind: KindInvalid, Code: "IAM.1003", Msg: "description must be at most 1,000 characters"}
+		return nil, nil, &Error{Kind: KindInvalid, Code: "IAM.1003", Msg: "description must be at most 1,000 characters"}
 	}
 	doc, err := policy.Parse(in.Document, s.catalog)
 	if err != nil {
-		return nil, policyError(err)
+		return nil, nil, policyError(err)
 	}
-	return doc, nil
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode policy: %w", err)
+	}
+	return doc, raw, nil
 }
 
 // CreateCustomPolicy validates and stores a custom policy of the domain; an
 // invalid policy is refused with IAM's error code and never stored.
 func (s *Service) CreateCustomPolicy(ctx context.Context, domainID string, in PolicyInput) (*Policy, error) {
-	doc, err := s.checkPolicyInput(in)
+	doc, raw, err := s.checkPolicyInput(in)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encode policy: %w", err)
 	}
 	t := s.clock()
 	p := &Policy{ID: store.NewID(), DomainID: domainID, DisplayName: in.DisplayName, Type: in.Type, Description: in.Description,
@@ -103,13 +105,9 @@ func (s *Service) CreateCustomPolicy(ctx context.Context, domainID string, in Po
 // UpdateCustomPolicy replaces a custom policy; users holding it get the new
 // rules on their next request.
 func (s *Service) UpdateCustomPolicy(ctx context.Context, domainID, id string, in PolicyInput) (*Policy, error) {
-	doc, err := s.checkPolicyInput(in)
+	doc, raw, err := s.checkPolicyInput(in)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encode policy: %w", err)
 	}
 	var out *Policy
 	err = s.write(ctx, func(tx *sql.Tx) error {
