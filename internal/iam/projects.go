@@ -318,9 +318,10 @@ func (s *Service) applyWorkspace(ctx context.Context, q querier, w *Workspace, i
 	return nil
 }
 
-// GetWorkspace returns a workspace of the project.
+// GetWorkspace returns a workspace of the project (from the cache; callers
+// must not modify it).
 func (s *Service) GetWorkspace(ctx context.Context, domainID, projectID, id string) (*Workspace, error) {
-	w, err := getWorkspace(ctx, s.db, projectID, id)
+	w, err := s.cachedWorkspace(ctx, projectID, id)
 	if noRows(err) || err == nil && w.DomainID != domainID {
 		return nil, &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
 	}

@@ -28,6 +28,9 @@ type Service struct {
 	users    map[string]*Snapshot
 	keys     map[string]*Credential
 	projects map[string]*Project
+	// workspaces caches by "project_id/workspace_id"; entries are shared,
+	// never modified: writes replace the whole cache.
+	workspaces map[string]*Workspace
 }
 
 // Options configures a Service.
@@ -54,7 +57,7 @@ type Snapshot struct {
 // the system policies up to date.
 func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
 	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger,
-		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}}
+		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -131,6 +134,7 @@ func (s *Service) dropCache() {
 	s.users = map[string]*Snapshot{}
 	s.keys = map[string]*Credential{}
 	s.projects = map[string]*Project{}
+	s.workspaces = map[string]*Workspace{}
 }
 
 // Snapshot returns the cached authorization view of a user: their state
@@ -230,4 +234,23 @@ func (s *Service) CachedProject(ctx context.Context, id string) (*Project, error
 	s.projects[id] = p
 	s.mu.Unlock()
 	return p, nil
+}
+
+// cachedWorkspace returns a workspace from the cache, loading it on a miss.
+func (s *Service) cachedWorkspace(ctx context.Context, projectID, id string) (*Workspace, error) {
+	key := projectID + "/" + id
+	s.mu.Lock()
+	w, ok := s.workspaces[key]
+	s.mu.Unlock()
+	if ok {
+		return w, nil
+	}
+	w, err := getWorkspace(ctx, s.db, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.workspaces[key] = w
+	s.mu.Unlock()
+	return w, nil
 }
