@@ -5,7 +5,7 @@
 //
 // It knows nothing of datasets, manifests, IAM or API routing; the only HTTP
 // it speaks is the presigned-URL handler. Implementations other than Local
-// (an S3-compatible one for Huawei OBS, MinIO and AWS S3) must pass the
+// (package s3store, for Huawei OBS, MinIO and AWS S3) must pass the
 // contract suite in package obstest.
 //
 // # Keys

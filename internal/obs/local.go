@@ -279,7 +279,7 @@ func (l *Local) Get(ctx context.Context, bucket, key string, rng *Range) (_ io.R
 	if rng == nil {
 		return f, oi, nil
 	}
-	n, err := rng.resolve(fi.Size())
+	n, err := rng.Resolve(fi.Size())
 	if err != nil {
 		f.Close()
 		return nil, ObjectInfo{}, err
@@ -341,7 +341,7 @@ func (l *Local) Put(ctx context.Context, bucket, key string, r io.Reader, opts P
 	}
 	m := meta{Key: key, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: opts.ContentType}
 	if m.ContentType == "" {
-		m.ContentType = defaultContentType(key)
+		m.ContentType = DefaultContentType(key)
 	}
 	if err := l.commit(br, bucket, tmp, key, fi, m); err != nil {
 		return ObjectInfo{}, err
@@ -550,7 +550,7 @@ func info(mr *os.Root, bucket, key string, fi fs.FileInfo) ObjectInfo {
 	if m, ok := readMeta(mr, key, fi); ok {
 		oi.ETag, oi.ContentType = m.ETag, m.ContentType
 	} else {
-		oi.ETag, oi.ContentType = derivedETag(fi), defaultContentType(key)
+		oi.ETag, oi.ContentType = derivedETag(fi), DefaultContentType(key)
 	}
 	return oi
 }

@@ -112,7 +112,7 @@ func (h *presignHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Type", got.ContentType)
 	status, n := http.StatusOK, got.Size
 	if rng != nil {
-		n, _ = rng.resolve(got.Size)
+		n, _ = rng.Resolve(got.Size)
 		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Offset, rng.Offset+n-1, got.Size))
 		status = http.StatusPartialContent
 	}

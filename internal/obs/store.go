@@ -133,9 +133,10 @@ type Range struct {
 	Length int64
 }
 
-// resolve checks r against an object of size bytes and returns the number
-// of bytes it covers.
-func (r Range) resolve(size int64) (int64, error) {
+// Resolve checks r against an object of size bytes and returns the number
+// of bytes it covers; an error wraps ErrInvalidRange. Store
+// implementations use it to apply Range's rules.
+func (r Range) Resolve(size int64) (int64, error) {
 	switch {
 	case r.Offset < 0:
 		return 0, fmt.Errorf("offset %d is negative: %w", r.Offset, ErrInvalidRange)
@@ -199,9 +200,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// defaultContentType is the content type of an object stored without one:
-// a guess from the key's extension, as OBS and S3 clients make.
-func defaultContentType(key string) string {
+// DefaultContentType is the content type of an object stored without one:
+// a guess from the key's extension, as OBS and S3 clients make. Store
+// implementations set it when PutOptions.ContentType is empty.
+func DefaultContentType(key string) string {
 	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
 		return t
 	}
