@@ -56,7 +56,7 @@ func TestRoutesFamilyFilter(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "12 routes") || strings.Contains(out.String(), "/v3/") {
-		t.Fatalf("training family: want the 12 training routes and nothing else, got:\n%s", out.String())
+	if !strings.Contains(out.String(), "17 routes") || strings.Contains(out.String(), "/v3/") {
+		t.Fatalf("training family: want the 17 training routes and nothing else, got:\n%s", out.String())
 	}
 }

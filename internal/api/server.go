@@ -19,6 +19,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/training"
 )
 
 // DefaultMaxBody bounds request bodies; routes that take larger ones say so.
@@ -38,6 +39,9 @@ type Config struct {
 	Now      func() time.Time
 	// TokenTTL is how long issued tokens last (24 h when zero).
 	TokenTTL time.Duration
+	// Training serves algorithms and training jobs; without it (servers
+	// built for tests of other families) those routes are not mounted.
+	Training *training.Service
 }
 
 // Server is the HTTP API.
@@ -71,7 +75,7 @@ func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 	s.routes = table(s)
 	for i := range s.routes {
 		rt := &s.routes[i]
-		if !rt.Implemented() {
+		if !rt.Implemented() || rt.Family == "training" && cfg.Training == nil {
 			continue
 		}
 		if rt.Action == "" && !rt.Public && !rt.Self {

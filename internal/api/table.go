@@ -8,10 +8,11 @@ func (s *Server) table() []Route {
 	routes = append(routes, s.systemRoutes()...)
 	routes = append(routes, s.iamRoutes()...)
 	routes = append(routes, s.workspaceRoutes()...)
-	handlers := map[string]HandlerFunc{}
-	for _, rt := range modelArtsRoutes() {
+	training := &trainingAPI{svc: s.cfg.Training}
+	handlers, resolvers := training.handlers(), training.resolvers()
+	for _, rt := range append(modelArtsRoutes(), trainingExtraRoutes()...) {
 		if h, ok := handlers[rt.Pattern()]; ok {
-			rt.Handler = h
+			rt.Handler, rt.Resolve = h, resolvers[rt.Pattern()]
 		}
 		routes = append(routes, rt)
 	}

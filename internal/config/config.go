@@ -18,6 +18,14 @@ type Config struct {
 	Region   string
 	Endpoint string
 	LogLevel string
+
+	// OBS selects an S3-compatible object store (Huawei OBS, MinIO, AWS S3)
+	// instead of the local folder DATA_DIR/obs when OBSEndpoint is set.
+	OBSEndpoint  string
+	OBSAccessKey string
+	OBSSecretKey string
+	OBSRegion    string
+	OBSPathStyle bool
 }
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
@@ -36,6 +44,15 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.Region, "region", "local-1", "region name of this installation")
 	str(&c.Endpoint, "endpoint", "", "public base URL of the API (default http://<listen>)")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)")
+	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store")
+	str(&c.OBSSecretKey, "obs-secret-key", "", "secret key of the S3-compatible object store")
+	str(&c.OBSRegion, "obs-region", "us-east-1", "region of the S3-compatible object store")
+	pathStyle := true
+	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
+		pathStyle = v == "true" || v == "1"
+	}
+	fs.BoolVar(&c.OBSPathStyle, "obs-path-style", pathStyle, "address buckets path-style (endpoint/bucket/key) instead of virtual-host style (env ATELIER_OBS_PATH_STYLE)")
 }
 
 // Validate checks the configuration and fills derived defaults.
@@ -53,6 +70,14 @@ func (c *Config) Validate() error {
 		c.Endpoint = "http://" + c.Listen
 	}
 	c.Endpoint = strings.TrimRight(c.Endpoint, "/")
+	if c.OBSEndpoint != "" {
+		if !strings.HasPrefix(c.OBSEndpoint, "http://") && !strings.HasPrefix(c.OBSEndpoint, "https://") {
+			return fmt.Errorf("--obs-endpoint %q must be an http:// or https:// URL", c.OBSEndpoint)
+		}
+		if c.OBSAccessKey == "" || c.OBSSecretKey == "" {
+			return fmt.Errorf("--obs-endpoint needs --obs-access-key and --obs-secret-key")
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

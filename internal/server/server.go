@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,7 +23,11 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/obs/s3store"
 	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/training"
+	"github.com/atelier-dev/atelier/internal/training/executor"
+	"github.com/atelier-dev/atelier/internal/training/executor/local"
 )
 
 // BootstrapFile is where the first account's credentials are written.
@@ -30,12 +35,16 @@ const BootstrapFile = "bootstrap.json"
 
 // App is an assembled Atelier.
 type App struct {
-	Config  config.Config
-	DB      *store.DB
-	IAM     *iam.Service
-	Objects *obs.Local
-	API     *api.Server
-	Log     *slog.Logger
+	Config config.Config
+	DB     *store.DB
+	IAM    *iam.Service
+	// Objects is the object store: the local folder DATA_DIR/obs, or an
+	// S3-compatible service when --obs-endpoint is set.
+	Objects obs.Store
+	// Training owns algorithms and training jobs; Serve runs its scheduler.
+	Training *training.Service
+	API      *api.Server
+	Log      *slog.Logger
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -83,16 +92,59 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	signer := obs.NewURLSigner(a.Config.Endpoint, presignKey, time.Now)
-	a.Objects, err = obs.NewLocal(filepath.Join(a.Config.DataDir, "obs"), signer)
-	if err != nil {
-		return fmt.Errorf("open object store: %w", err)
+	if err := a.openObjects(ctx, signer); err != nil {
+		return err
 	}
 	if err := a.bootstrap(ctx); err != nil {
 		return err
 	}
-	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: signer,
-		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log})
+	if err := a.openTraining(); err != nil {
+		return err
+	}
+	presign := signer
+	if a.Config.OBSEndpoint != "" {
+		presign = nil // the S3 service signs its own download URLs
+	}
+	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training})
 	return err
+}
+
+// openTraining builds the training service over the local executor. A
+// machine the executor cannot run on still serves the API; jobs are refused.
+func (a *App) openTraining() error {
+	var exec executor.Executor
+	jobs := filepath.Join(a.Config.DataDir, "jobs")
+	if err := os.MkdirAll(jobs, 0o700); err != nil {
+		return fmt.Errorf("create jobs directory: %w", err)
+	}
+	if le, err := local.New(local.Options{WorkRoot: jobs, Logger: a.Log}); err != nil {
+		a.Log.Warn("training jobs cannot run on this machine", "err", err)
+	} else {
+		exec = le
+	}
+	var err error
+	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, DataDir: a.Config.DataDir, Logger: a.Log})
+	return err
+}
+
+// openObjects opens the object store the configuration names.
+func (a *App) openObjects(ctx context.Context, signer *obs.URLSigner) error {
+	if a.Config.OBSEndpoint == "" {
+		local, err := obs.NewLocal(filepath.Join(a.Config.DataDir, "obs"), signer)
+		if err != nil {
+			return fmt.Errorf("open object store: %w", err)
+		}
+		a.Objects = local
+		return nil
+	}
+	s3, err := s3store.New(ctx, s3store.Config{Endpoint: a.Config.OBSEndpoint, AccessKey: a.Config.OBSAccessKey,
+		SecretKey: a.Config.OBSSecretKey, Region: a.Config.OBSRegion, PathStyle: a.Config.OBSPathStyle})
+	if err != nil {
+		return fmt.Errorf("open S3 object store %s: %w", a.Config.OBSEndpoint, err)
+	}
+	a.Objects = s3
+	return nil
 }
 
 // secretBytes returns a 32-byte server secret shared by all replicas.
@@ -160,6 +212,16 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go a.IAM.Watch(ctx)
+	scheduled := make(chan struct{})
+	go func() {
+		defer close(scheduled)
+		a.Training.Run(ctx)
+	}()
+	// The scheduler writes to the database: it must stop before Close.
+	defer func() {
+		cancel()
+		<-scheduled
+	}()
 	srv := &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -185,8 +247,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the database and the object store.
 func (a *App) Close() error {
 	var errs []error
-	if a.Objects != nil {
-		errs = append(errs, a.Objects.Close())
+	if c, ok := a.Objects.(io.Closer); ok {
+		errs = append(errs, c.Close())
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

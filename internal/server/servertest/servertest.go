@@ -73,6 +73,9 @@ type Options struct {
 	Database string
 	// Logger defaults to one that writes warnings and errors to the test log.
 	Logger *slog.Logger
+	// Configure, when set, adjusts the server's configuration (e.g. an S3
+	// object store) before it opens.
+	Configure func(*atelierconfig.Config)
 }
 
 // Start runs a server on a fresh database of the given engine and a fresh
@@ -109,6 +112,9 @@ func StartWith(t testing.TB, opts Options) *Env {
 	addr := ln.Addr().String()
 	cfg := atelierconfig.Config{DataDir: opts.DataDir, Listen: addr, Database: opts.Database,
 		Region: Region, Endpoint: "http://" + addr, LogLevel: "info"}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	app, err := server.Open(ctx, cfg, logger)

@@ -1,0 +1,905 @@
+package training
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/training/executor"
+)
+
+// Phases and secondary phases of the reference.
+const (
+	PhaseCreating    = "Creating"
+	PhasePending     = "Pending"
+	PhaseRunning     = "Running"
+	PhaseCompleted   = "Completed"
+	PhaseFailed      = "Failed"
+	PhaseTerminating = "Terminating"
+	PhaseTerminated  = "Terminated"
+	PhaseAbnormal    = "Abnormal"
+
+	SecondaryQueuing      = "Queuing"
+	SecondaryCreateFailed = "CreateFailed"
+	SecondaryLost         = "Lost"
+)
+
+// Final reports whether a phase is final.
+func Final(phase string) bool {
+	switch phase {
+	case PhaseCompleted, PhaseFailed, PhaseTerminated, PhaseAbnormal:
+		return true
+	}
+	return false
+}
+
+// storedDoc is a job's stored document: the answer's static parts and what
+// the scheduler needs to run it.
+type storedDoc struct {
+	Kind      string          `json:"kind"`
+	Metadata  JobMetadata     `json:"metadata"`
+	Algorithm JobAlgorithm    `json:"algorithm"`
+	Spec      JobSpec         `json:"spec"`
+	Endpoints json.RawMessage `json:"endpoints,omitempty"`
+	// Run describes how tasks are started.
+	Run runSpec `json:"run"`
+}
+
+type runSpec struct {
+	Flavor   executor.Flavor   `json:"flavor"`
+	Launch   []string          `json:"launch"`
+	Image    string            `json:"image,omitempty"`
+	Env      map[string]string `json:"env,omitempty"`
+	CodeDir  string            `json:"code_dir,omitempty"`
+	BootFile string            `json:"boot_file,omitempty"`
+	LogDir   string            `json:"log_dir"` // obs://… where logs are exported
+}
+
+// runState is a job's runtime state.
+type runState struct {
+	Tasks         []taskRun       `json:"tasks,omitempty"`
+	Records       []RunningRecord `json:"records,omitempty"`
+	TerminateSent bool            `json:"terminate_sent,omitempty"`
+}
+
+type taskRun struct {
+	ID       string          `json:"id"`
+	Handle   executor.Handle `json:"handle"`
+	Exited   bool            `json:"exited,omitempty"`
+	ExitCode int             `json:"exit_code,omitempty"`
+	Lost     bool            `json:"lost,omitempty"`
+	Message  string          `json:"message,omitempty"`
+	EndedAt  int64           `json:"ended_at,omitempty"`
+}
+
+// jobRow is a job as stored.
+type jobRow struct {
+	ID, ProjectID, WorkspaceID string
+	Phase, Secondary           string
+	Priority                   int
+	CreateTime                 int64
+	StartTime, EndTime         int64
+	Deleted                    bool
+	Description                string
+	Doc                        storedDoc
+	Run                        runState
+}
+
+const jobColumns = `id, project_id, workspace_id, phase, secondary_phase, priority, create_time, start_time, end_time, deleted, description, doc, run`
+
+type scanner interface{ Scan(...any) error }
+
+func scanJob(sc scanner) (*jobRow, error) {
+	var j jobRow
+	var deleted int
+	var doc, run string
+	if err := sc.Scan(&j.ID, &j.ProjectID, &j.WorkspaceID, &j.Phase, &j.Secondary, &j.Priority, &j.CreateTime,
+		&j.StartTime, &j.EndTime, &deleted, &j.Description, &doc, &run); err != nil {
+		return nil, err
+	}
+	j.Deleted = deleted != 0
+	if err := json.Unmarshal([]byte(doc), &j.Doc); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", j.ID, err)
+	}
+	if err := json.Unmarshal([]byte(run), &j.Run); err != nil {
+		return nil, fmt.Errorf("decode job %s run state: %w", j.ID, err)
+	}
+	return &j, nil
+}
+
+// tasks lists a job's task names.
+func (j *jobRow) tasks() []string {
+	n := max(1, j.Doc.Spec.Resource.NodeCount)
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("worker-%d", i)
+	}
+	return out
+}
+
+// view is the job as the API answers it.
+func (j *jobRow) view(now time.Time) *Job {
+	d := j.Doc
+	out := &Job{Kind: d.Kind, Metadata: d.Metadata, Algorithm: d.Algorithm, Spec: d.Spec, Endpoints: d.Endpoints}
+	out.Metadata.Description = j.Description
+	st := JobStatus{Phase: j.Phase, SecondaryPhase: j.Secondary, Tasks: j.tasks(), StartTime: j.StartTime}
+	switch {
+	case j.StartTime > 0 && j.EndTime > 0:
+		st.Duration = j.EndTime - j.StartTime
+	case j.StartTime > 0:
+		st.Duration = max(0, now.UnixMilli()-j.StartTime)
+	}
+	for _, t := range j.Run.Tasks {
+		if t.Exited || t.Lost {
+			st.TaskStatuses = append(st.TaskStatuses, TaskStatus{Task: t.ID, ExitCode: t.ExitCode, Message: t.Message})
+		}
+	}
+	st.RunningRecords = j.Run.Records
+	out.Status = st
+	return out
+}
+
+// JobPlan is a validated job waiting for the caller's OBS authorization and
+// for CommitJob.
+type JobPlan struct {
+	// Reads are read with obs:object:GetObject and listed with
+	// obs:bucket:ListBucket: the code directory and the inputs.
+	Reads []obs.Path
+	// Writes are written with obs:object:PutObject: the outputs and the log path.
+	Writes []obs.Path
+
+	scope    Scope
+	row      jobRow
+	code     *obs.Path
+	boot     obs.Path
+	inputs   []obs.Path
+	outputs  []obs.Path
+	logPath  *obs.Path
+	priority int
+}
+
+// PlanJob validates a create request: everything that needs no object
+// storage I/O.
+func (s *Service) PlanJob(ctx context.Context, sc Scope, req *JobRequest) (*JobPlan, error) {
+	if s.exec == nil {
+		return nil, badRequest("this Atelier installation has no executor configured to run training jobs")
+	}
+	if req.Kind == "" {
+		req.Kind = "job"
+	}
+	if req.Kind != "job" {
+		return nil, badRequest("kind %q is not supported: only \"job\" (visualization jobs are not available)", req.Kind)
+	}
+	if req.Metadata == nil {
+		return nil, badRequest("metadata is required")
+	}
+	if err := checkName("metadata.name", req.Metadata.Name); err != nil {
+		return nil, err
+	}
+	if err := checkDescription("metadata.description", req.Metadata.Description); err != nil {
+		return nil, err
+	}
+	if len(req.Tasks) > 0 && string(req.Tasks) != "null" && string(req.Tasks) != "[]" {
+		return nil, badRequest("tasks (heterogeneous jobs) are not supported; use spec")
+	}
+	if req.Algorithm == nil {
+		return nil, badRequest("algorithm is required")
+	}
+	if req.Spec == nil || req.Spec.Resource == nil {
+		return nil, badRequest("spec.resource is required")
+	}
+	p := &JobPlan{scope: sc}
+	now := s.now()
+	id := store.NewID()
+	doc := storedDoc{Kind: req.Kind, Endpoints: req.Endpoints}
+	doc.Metadata = JobMetadata{ID: id, Name: req.Metadata.Name, WorkspaceID: sc.WorkspaceID, Description: req.Metadata.Description,
+		CreateTime: now.UnixMilli(), UserName: sc.UserName, Annotations: req.Metadata.Annotations}
+
+	alg, err := s.planAlgorithm(ctx, sc, req.Algorithm, p, &doc)
+	if err != nil {
+		return nil, err
+	}
+	doc.Algorithm = *alg
+	if err := s.planSpec(req.Spec, p, &doc); err != nil {
+		return nil, err
+	}
+	p.row = jobRow{ID: id, ProjectID: sc.ProjectID, WorkspaceID: sc.WorkspaceID, Phase: PhaseCreating, Secondary: PhaseCreating,
+		Priority: p.priority, CreateTime: now.UnixMilli(), Description: req.Metadata.Description, Doc: doc}
+	return p, nil
+}
+
+func (s *Service) planAlgorithm(ctx context.Context, sc Scope, in *JobAlgorithmIn, p *JobPlan, doc *storedDoc) (*JobAlgorithm, error) {
+	if in.SubscriptionID != "" || in.ItemVersionID != "" {
+		return nil, badRequest("algorithm.subscription_id: subscribed (AI Gallery) algorithms are not available in Atelier")
+	}
+	if in.AutosearchConfigPath != "" || in.AutosearchFrameworkPath != "" {
+		return nil, badRequest("algorithm.autosearch_*: auto search jobs are not supported")
+	}
+	out := &JobAlgorithm{Policies: in.Policies, LocalCodeDir: in.LocalCodeDir, WorkingDir: in.WorkingDir, Summary: in.Summary}
+	if len(out.Policies) == 0 {
+		out.Policies = json.RawMessage(`{}`)
+	}
+	var engine EngineRef
+	if in.Engine != nil {
+		engine = *in.Engine
+	}
+	codeDir, bootFile, command := in.CodeDir, in.BootFile, in.Command
+	params := in.Parameters
+	var algInputs []AlgorithmInput
+	var algOutputs []AlgorithmOutput
+	if in.ID != "" {
+		a, err := s.GetAlgorithm(ctx, sc.ProjectID, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		if codeDir != "" || bootFile != "" {
+			return nil, badRequest("algorithm: give either id or code_dir and boot_file, not both")
+		}
+		out.ID, out.Name = a.Metadata.ID, a.Metadata.Name
+		jc := a.JobConfig
+		codeDir, bootFile = jc.CodeDir, jc.BootFile
+		if command == "" {
+			command = jc.Command
+		}
+		if in.Engine == nil {
+			engine = jc.Engine
+		}
+		// The job's parameters override the algorithm's defaults by name.
+		merged := append([]Parameter(nil), jc.Parameters...)
+		for _, jp := range params {
+			found := false
+			for i := range merged {
+				if merged[i].Name == jp.Name {
+					if merged[i].Constraint != nil && merged[i].Constraint.Editable != nil && !*merged[i].Constraint.Editable && jp.Value != merged[i].Value {
+						return nil, badRequest("algorithm.parameters: parameter %q of algorithm %s is not editable", jp.Name, a.Metadata.ID)
+					}
+					merged[i].Value = jp.Value
+					found = true
+				}
+			}
+			if !found {
+				if jc.ParametersCustomization != nil && !*jc.ParametersCustomization {
+					return nil, badRequest("algorithm.parameters: algorithm %s does not allow custom parameter %q", a.Metadata.ID, jp.Name)
+				}
+				merged = append(merged, jp)
+			}
+		}
+		params = merged
+		algInputs, algOutputs = jc.Inputs, jc.Outputs
+	}
+	if err := checkParameters("algorithm.parameters", params); err != nil {
+		return nil, err
+	}
+	for _, prm := range params {
+		if prm.Constraint != nil && prm.Constraint.Required != nil && *prm.Constraint.Required && prm.Value == "" {
+			return nil, badRequest("algorithm.parameters: parameter %q is required", prm.Name)
+		}
+	}
+	out.Parameters = normalizeParameters(params)
+
+	// Engine and code.
+	if engine.ImageURL != "" {
+		if command == "" && bootFile == "" {
+			return nil, invalid(CodeMustHaveCmdImage, "Custom image jobs command and engine.url cannot be empty.")
+		}
+		doc.Run.Image = engine.ImageURL
+	} else if command != "" {
+		return nil, invalid(CodeMustHaveCmdImage, "Custom image jobs command and engine.url cannot be empty: algorithm.command needs algorithm.engine.image_url.")
+	}
+	if bootFile == "" && codeDir == "" && engine.ImageURL == "" {
+		return nil, badRequest("algorithm needs id, or code_dir and boot_file, or engine.image_url and command")
+	}
+	if (codeDir == "") != (bootFile == "") {
+		return nil, badRequest("algorithm.code_dir and algorithm.boot_file must be given together")
+	}
+	if bootFile != "" {
+		dir, boot, err := codeLocation(codeDir, bootFile)
+		if err != nil {
+			return nil, err
+		}
+		p.code, p.boot = &dir, boot
+		out.CodeDir, out.BootFile = dir.String(), boot.String()
+		p.Reads = append(p.Reads, dir)
+		doc.Run.CodeDir, doc.Run.BootFile = dir.String(), boot.String()
+	}
+	out.Command = command
+	if engine.ImageURL == "" {
+		var e Engine
+		var ok bool
+		if engine.EngineID != "" || engine.EngineName != "" {
+			if e, ok = s.findEngine(engine); !ok {
+				return nil, invalid(CodeInvalidParam, "Invalid parameter(algorithm.engine): no engine %q is available on this host; see GET /v2/{project_id}/training-job-engines.", engineLabel(engine))
+			}
+		} else if e, ok = s.engineForBootFile(bootFile); !ok {
+			return nil, invalid(CodeInvalidParam, "Invalid parameter(algorithm.engine): no available engine runs %q; name one (GET /v2/{project_id}/training-job-engines).", path.Base(bootFile))
+		}
+		engine = EngineRef{EngineID: e.ID, EngineName: e.Name, EngineVersion: e.Version, InstallSysPackages: engine.InstallSysPackages}
+		doc.Run.Launch = append(append([]string(nil), e.path), e.Launch[1:]...)
+	}
+	out.Engine = &engine
+
+	// Environments.
+	if len(in.Environments) > MaxEnvironments {
+		return nil, invalid(CodeParamRange, "The parameter(algorithm.environments) exceeds the upper limit %d.", MaxEnvironments)
+	}
+	for k, v := range in.Environments {
+		if len(k) > MaxEnvKeyLen || !envKeyRe.MatchString(k) {
+			return nil, badRequest("algorithm.environments: %q is not a valid variable name (letters, digits and '_', not starting with a digit)", k)
+		}
+		if len(v) > MaxEnvValueLen || strings.ContainsAny(v, "$\x00") {
+			return nil, badRequest("algorithm.environments[%s]: values are at most %d characters and cannot contain '$'", k, MaxEnvValueLen)
+		}
+		out.Environments = append(out.Environments, map[string]string{k: v})
+	}
+	doc.Run.Env = in.Environments
+
+	// Inputs and outputs.
+	if len(in.Inputs) > MaxChannels {
+		return nil, invalid(CodeParamRange, "The parameter(algorithm.inputs) exceeds the upper limit %d.", MaxChannels)
+	}
+	if len(in.Outputs) > MaxChannels {
+		return nil, invalid(CodeParamRange, "The parameter(algorithm.outputs) exceeds the upper limit %d.", MaxChannels)
+	}
+	seen := map[string]bool{}
+	for _, prm := range out.Parameters {
+		seen[prm.Name] = true
+	}
+	for i, ch := range in.Inputs {
+		field := fmt.Sprintf("algorithm.inputs[%d]", i)
+		if !paramNameRe.MatchString(ch.Name) || seen[ch.Name] {
+			return nil, badRequest("%s.name %q must be unique among inputs, outputs and parameters and contain only letters, digits, '_', '.' and '-'", field, ch.Name)
+		}
+		seen[ch.Name] = true
+		if ch.Remote == nil || (ch.Remote.OBS == nil && ch.Remote.Dataset == nil) {
+			return nil, badRequest("%s.remote needs obs.obs_url", field)
+		}
+		if ch.Remote.Dataset != nil {
+			return nil, badRequest("%s.remote.dataset: dataset inputs are not available yet (datasets arrive with the datasets issue); use remote.obs.obs_url", field)
+		}
+		loc, err := parseOBSAny(field+".remote.obs.obs_url", ch.Remote.OBS.OBSURL)
+		if err != nil {
+			return nil, err
+		}
+		p.inputs = append(p.inputs, loc)
+		p.Reads = append(p.Reads, loc)
+		ch.LocalDir = "/home/ma-user/modelarts/inputs/" + ch.Name + "/"
+		out.Inputs = append(out.Inputs, ch)
+	}
+	for i, ch := range in.Outputs {
+		field := fmt.Sprintf("algorithm.outputs[%d]", i)
+		if !paramNameRe.MatchString(ch.Name) || seen[ch.Name] {
+			return nil, badRequest("%s.name %q must be unique among inputs, outputs and parameters and contain only letters, digits, '_', '.' and '-'", field, ch.Name)
+		}
+		seen[ch.Name] = true
+		if ch.Remote == nil || ch.Remote.OBS == nil {
+			return nil, badRequest("%s.remote.obs.obs_url is required", field)
+		}
+		loc, err := parseOBSDir(field+".remote.obs.obs_url", ch.Remote.OBS.OBSURL)
+		if err != nil {
+			return nil, err
+		}
+		p.outputs = append(p.outputs, loc)
+		p.Writes = append(p.Writes, loc)
+		ch.LocalDir = "/home/ma-user/modelarts/outputs/" + ch.Name + "/"
+		out.Outputs = append(out.Outputs, ch)
+	}
+	for _, ai := range algInputs {
+		if !hasInput(in.Inputs, ai.Name) {
+			return nil, badRequest("algorithm.inputs: the algorithm's input %q needs a data source (remote.obs.obs_url)", ai.Name)
+		}
+	}
+	for _, ao := range algOutputs {
+		if !hasOutput(in.Outputs, ao.Name) {
+			return nil, badRequest("algorithm.outputs: the algorithm's output %q needs a destination (remote.obs.obs_url)", ao.Name)
+		}
+	}
+	return out, nil
+}
+
+func hasInput(ins []JobInput, name string) bool {
+	for _, in := range ins {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasOutput(outs []JobOutput, name string) bool {
+	for _, o := range outs {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) planSpec(in *JobSpecIn, p *JobPlan, doc *storedDoc) error {
+	r := in.Resource
+	if r.PoolID != "" || r.PoolGroupID != "" {
+		return badRequest("spec.resource.pool_id: dedicated resource pools are not available; use a flavor_id of GET /v2/{project_id}/training-job-flavors")
+	}
+	if r.FlavorID == "" {
+		return badRequest("spec.resource.flavor_id is required (see GET /v2/{project_id}/training-job-flavors)")
+	}
+	f, ok := s.flavor(r.FlavorID)
+	if !ok {
+		return invalid(CodeFlavorInvalid, "The selected flavor is invalid: %q is not offered here (see GET /v2/{project_id}/training-job-flavors).", r.FlavorID)
+	}
+	nodes := 1
+	if r.NodeCount != nil {
+		nodes = *r.NodeCount
+	}
+	if nodes < 1 {
+		return badRequest("spec.resource.node_count must be at least 1")
+	}
+	if nodes > f.MaxNum {
+		return invalid(CodeFlavorOutOfRange, "The number of flavor instances (%d) exceeds the maximum (%d).", nodes, f.MaxNum)
+	}
+	detail := f.Detail(true)
+	doc.Spec.Resource = JobResource{Policy: "regular", FlavorID: f.ID, FlavorName: f.Name, NodeCount: nodes, FlavorDetail: &detail}
+	doc.Run.Flavor = f.Flavor
+	doc.Spec.Volumes = in.Volumes
+	if in.LogExportPath != nil {
+		if in.LogExportPath.HostPath != "" {
+			return badRequest("spec.log_export_path.host_path is not supported; use obs_url")
+		}
+		if in.LogExportPath.OBSURL != "" {
+			loc, err := parseOBSDir("spec.log_export_path.obs_url", in.LogExportPath.OBSURL)
+			if err != nil {
+				return err
+			}
+			p.logPath = &loc
+			p.Writes = append(p.Writes, loc)
+			doc.Spec.LogExportPath = LogExportPath{OBSURL: loc.String()}
+			doc.Run.LogDir = loc.String()
+		}
+	}
+	if in.AutoStop != nil {
+		if _, err := autoStopDuration(in.AutoStop); err != nil {
+			return err
+		}
+		doc.Spec.AutoStop = in.AutoStop
+	}
+	p.priority = 1
+	if sp := in.SchedulePolicy; sp != nil {
+		doc.Spec.SchedulePolicy = *sp
+		if sp.Priority != nil {
+			if *sp.Priority < 1 || *sp.Priority > 3 {
+				return badRequest("spec.schedule_policy.priority must be 1, 2 or 3")
+			}
+			p.priority = *sp.Priority
+		}
+	}
+	prio := p.priority
+	doc.Spec.SchedulePolicy.Priority = &prio
+	return nil
+}
+
+func autoStopDuration(a *AutoStop) (time.Duration, error) {
+	if a.Duration < 1 {
+		return 0, badRequest("spec.auto_stop.duration must be at least 1")
+	}
+	if a.TimeUnit != "HOURS" {
+		return 0, badRequest("spec.auto_stop.time_unit must be HOURS")
+	}
+	return time.Duration(a.Duration) * time.Hour, nil
+}
+
+// CommitJob checks the code and inputs in object storage and stores the job
+// (phase Creating); the scheduler takes it from there.
+func (s *Service) CommitJob(ctx context.Context, p *JobPlan) (*Job, error) {
+	if p.code != nil {
+		if _, err := s.checkCodeExists(ctx, *p.code, p.boot); err != nil {
+			return nil, err
+		}
+	}
+	for i, in := range p.inputs {
+		if err := s.checkExists(ctx, fmt.Sprintf("algorithm.inputs[%d]", i), in); err != nil {
+			return nil, err
+		}
+	}
+	for i, out := range p.outputs {
+		if err := s.checkBucket(ctx, fmt.Sprintf("algorithm.outputs[%d]", i), out); err != nil {
+			return nil, err
+		}
+	}
+	if p.logPath != nil {
+		if err := s.checkBucket(ctx, "spec.log_export_path", *p.logPath); err != nil {
+			return nil, err
+		}
+	}
+	row := p.row
+	if row.Doc.Run.LogDir == "" {
+		row.Doc.Run.LogDir = obs.Path{Bucket: s.opts.LogBucket, Key: p.scope.ProjectID + "/" + row.ID + "/"}.String()
+	}
+	doc, err := json.Marshal(row.Doc)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO training_jobs (id, project_id, workspace_id, name, kind, user_id, user_name, algorithm_id,
+			algorithm_name, description, phase, secondary_phase, priority, create_time, doc, run)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '{}')`,
+			row.ID, row.ProjectID, row.WorkspaceID, row.Doc.Metadata.Name, row.Doc.Kind, p.scope.UserID, p.scope.UserName,
+			row.Doc.Algorithm.ID, row.Doc.Algorithm.Name, row.Description, row.Phase, row.Secondary, row.Priority, row.CreateTime, string(doc))
+		if err != nil {
+			return fmt.Errorf("insert job: %w", err)
+		}
+		return insertEvents(ctx, tx, row.ID, event{At: row.CreateTime, Level: "Info", Source: "Job", Message: "Training job is created."})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Wake()
+	return row.view(s.now()), nil
+}
+
+// event is an event to record.
+type event struct {
+	At      int64
+	Level   string
+	Source  string
+	Message string
+}
+
+func insertEvents(ctx context.Context, tx *sql.Tx, jobID string, evs ...event) error {
+	for _, e := range evs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO training_job_events (job_id, time, level, source, message) VALUES ($1, $2, $3, $4, $5)`,
+			jobID, e.At, e.Level, e.Source, e.Message); err != nil {
+			return fmt.Errorf("record event: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadJob loads a visible job of the project.
+func (s *Service) loadJob(ctx context.Context, projectID, id string) (*jobRow, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM training_jobs WHERE project_id=$1 AND id=$2 AND deleted=0`, projectID, id)
+	j, err := scanJob(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errJobNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load job: %w", err)
+	}
+	return j, nil
+}
+
+// GetJob returns a job of the project.
+func (s *Service) GetJob(ctx context.Context, projectID, id string) (*Job, error) {
+	j, err := s.loadJob(ctx, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	return j.view(s.now()), nil
+}
+
+// JobWorkspace returns the workspace a job lives in.
+func (s *Service) JobWorkspace(ctx context.Context, projectID, id string) (string, error) {
+	var ws string
+	err := s.db.QueryRowContext(ctx, `SELECT workspace_id FROM training_jobs WHERE project_id=$1 AND id=$2 AND deleted=0`, projectID, id).Scan(&ws)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errJobNotFound(id)
+	}
+	return ws, err
+}
+
+// transition changes a job in one transaction: fn sees the current row,
+// changes it and returns the events to record, or returns errSkip to leave
+// it unchanged. It returns the row as written (or as read, on errSkip).
+func (s *Service) transition(ctx context.Context, id string, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
+	var out *jobRow
+	lock := ""
+	if s.db.Engine == store.Postgres {
+		lock = " FOR UPDATE"
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM training_jobs WHERE id=$1`+lock, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errJobNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		evs, err := fn(j)
+		if errors.Is(err, errSkip) {
+			out = j
+			return errSkip
+		}
+		if err != nil {
+			return err
+		}
+		run, err := json.Marshal(j.Run)
+		if err != nil {
+			return err
+		}
+		deleted := 0
+		if j.Deleted {
+			deleted = 1
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE training_jobs SET phase=$2, secondary_phase=$3, start_time=$4, end_time=$5, deleted=$6,
+			description=$7, run=$8 WHERE id=$1`, j.ID, j.Phase, j.Secondary, j.StartTime, j.EndTime, deleted, j.Description, string(run)); err != nil {
+			return fmt.Errorf("update job: %w", err)
+		}
+		out = j
+		return insertEvents(ctx, tx, j.ID, evs...)
+	})
+	if errors.Is(err, errSkip) {
+		err = nil // out is the row as it is
+	}
+	return out, err
+}
+
+// errSkip makes transition leave the job unchanged.
+var errSkip = errors.New("no change")
+
+// UpdateJobDescription changes a job's description.
+func (s *Service) UpdateJobDescription(ctx context.Context, projectID, id, description string) error {
+	if err := checkDescription("description", description); err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE training_jobs SET description=$3 WHERE project_id=$1 AND id=$2 AND deleted=0`, projectID, id, description)
+	if err != nil {
+		return fmt.Errorf("update job description: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errJobNotFound(id)
+	}
+	return nil
+}
+
+// TerminateJob stops a job: a job whose tasks have not started ends
+// Terminated at once; a running one becomes Terminating and the scheduler
+// signals its tasks. Jobs in a final phase cannot be terminated.
+func (s *Service) TerminateJob(ctx context.Context, projectID, id string) (*Job, error) {
+	if _, err := s.loadJob(ctx, projectID, id); err != nil {
+		return nil, err
+	}
+	j, err := s.transition(ctx, id, func(j *jobRow) ([]event, error) {
+		if j.Deleted {
+			return nil, errJobNotFound(id)
+		}
+		return s.terminate(j, "Training job is terminated by the user.")
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Wake()
+	return j.view(s.now()), nil
+}
+
+// terminate moves j towards Terminated.
+func (s *Service) terminate(j *jobRow, why string) ([]event, error) {
+	now := s.now().UnixMilli()
+	switch j.Phase {
+	case PhaseCreating, PhasePending:
+		if len(j.Run.Tasks) > 0 {
+			// Started by an admission that has not recorded Running yet.
+			j.Phase, j.Secondary = PhaseTerminating, PhaseTerminating
+			return []event{{now, "Info", "Job", why}, {now, "Info", "Job", "Training job is terminating."}}, nil
+		}
+		j.Phase, j.Secondary, j.EndTime = PhaseTerminated, PhaseTerminated, now
+		return []event{{now, "Info", "Job", why}, {now, "Info", "Job", "Training job is terminated."}}, nil
+	case PhaseRunning:
+		j.Phase, j.Secondary = PhaseTerminating, PhaseTerminating
+		return []event{{now, "Info", "Job", why}, {now, "Info", "Job", "Training job is terminating."}}, nil
+	case PhaseTerminating:
+		return nil, nil
+	}
+	return nil, &Error{Kind: KindConflict, Code: CodeInvalidParam,
+		Msg: fmt.Sprintf("Invalid parameter(action_type): training job %s is %s; only Creating, Pending and Running jobs can be terminated.", j.ID, j.Phase)}
+}
+
+// DeleteJob deletes a job. A job with running tasks is terminated first:
+// it disappears from the API at once and its records and working directory
+// go when its tasks have ended. Outputs in object storage stay.
+func (s *Service) DeleteJob(ctx context.Context, projectID, id string) error {
+	if _, err := s.loadJob(ctx, projectID, id); err != nil {
+		return err
+	}
+	j, err := s.transition(ctx, id, func(j *jobRow) ([]event, error) {
+		if j.Deleted {
+			return nil, errJobNotFound(id)
+		}
+		j.Deleted = true
+		if Final(j.Phase) {
+			return nil, nil
+		}
+		return s.terminate(j, "Training job is deleted by the user.")
+	})
+	if err != nil {
+		return err
+	}
+	if Final(j.Phase) {
+		return s.purge(ctx, j)
+	}
+	s.Wake()
+	return nil
+}
+
+// JobQuery selects a page of jobs.
+type JobQuery struct {
+	Offset, Limit int
+	SortBy        string // create_time (default), name, phase
+	Desc          bool
+	Filters       []Filter
+}
+
+// Filter is one search filter of POST /training-job-searches.
+type Filter struct {
+	Key      string
+	Operator string // in, not, like, between
+	Value    []string
+}
+
+// SearchJobs lists a workspace's jobs matching the filters: the count of all
+// matches and one page.
+func (s *Service) SearchJobs(ctx context.Context, sc Scope, q JobQuery) (int, []*Job, error) {
+	where := []string{"project_id=$1", "workspace_id=$2", "deleted=0"}
+	args := []any{sc.ProjectID, sc.WorkspaceID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	for i, f := range q.Filters {
+		var vals []string
+		for _, v := range f.Value {
+			if v != "" {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			continue // the reference's examples send empty filters
+		}
+		col := map[string]string{"name": "name", "phase": "phase", "kind": "kind", "user_id": "user_id", "user_name": "user_name",
+			"algorithm_name": "algorithm_name", "algorithm_id": "algorithm_id", "create_time": "create_time",
+			"secondary_phase": "secondary_phase"}[f.Key]
+		if f.Key == "runtime_type" || f.Key == "train_type" {
+			continue // every local job is a plain training job
+		}
+		if col == "" {
+			return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d].key): %q cannot be filtered on.", i, f.Key)
+		}
+		switch f.Operator {
+		case "in", "not", "":
+			ph := make([]string, len(vals))
+			for k, v := range vals {
+				ph[k] = arg(v)
+			}
+			op := "IN"
+			if f.Operator == "not" {
+				op = "NOT IN"
+			}
+			where = append(where, fmt.Sprintf("%s %s (%s)", col, op, strings.Join(ph, ", ")))
+		case "like":
+			var ors []string
+			for _, v := range vals {
+				ors = append(ors, fmt.Sprintf(`LOWER(%s) LIKE %s ESCAPE '\'`, col, arg("%"+escapeLike(strings.ToLower(v))+"%")))
+			}
+			where = append(where, "("+strings.Join(ors, " OR ")+")")
+		case "between":
+			if col != "create_time" || len(f.Value) != 2 {
+				return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d]): between takes create_time and two values (milliseconds).", i)
+			}
+			for k, op := range []string{">=", "<="} {
+				if f.Value[k] == "" {
+					continue
+				}
+				var ms int64
+				if _, err := fmt.Sscan(f.Value[k], &ms); err != nil {
+					return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d].value): %q is not a time in milliseconds.", i, f.Value[k])
+				}
+				where = append(where, fmt.Sprintf("create_time %s %s", op, arg(ms)))
+			}
+		default:
+			return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d].operator): want in, not, like or between.", i)
+		}
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM training_jobs WHERE `+cond, args...).Scan(&total); err != nil {
+		return 0, nil, fmt.Errorf("count jobs: %w", err)
+	}
+	col := map[string]string{"": "create_time", "create_time": "create_time", "name": "name", "phase": "phase"}[q.SortBy]
+	if col == "" {
+		return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(sort_by): want create_time, name or phase.")
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	lim, off := arg(q.Limit), arg(q.Offset)
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM training_jobs WHERE %s ORDER BY %s %s, id %s LIMIT %s OFFSET %s`,
+		jobColumns, cond, col, dir, dir, lim, off), args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("search jobs: %w", err)
+	}
+	defer rows.Close()
+	now := s.now()
+	out := []*Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, j.view(now))
+	}
+	return total, out, rows.Err()
+}
+
+// EventQuery selects a job's events.
+type EventQuery struct {
+	Offset, Limit int
+	Desc          bool
+	Start, End    int64 // milliseconds; 0 = unbounded
+	Level         string
+	Pattern       string
+	Source        string
+}
+
+// JobEvents lists a job's events: the count of all that match and one page.
+func (s *Service) JobEvents(ctx context.Context, projectID, id string, q EventQuery) (int, []Event, error) {
+	if _, err := s.loadJob(ctx, projectID, id); err != nil {
+		return 0, nil, err
+	}
+	where := "job_id=$1"
+	args := []any{id}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if q.Start > 0 {
+		add("time >= $%d", q.Start)
+	}
+	if q.End > 0 {
+		add("time <= $%d", q.End)
+	}
+	if q.Level != "" {
+		add("level = $%d", q.Level)
+	}
+	if q.Source != "" {
+		add("LOWER(source) = $%d", strings.ToLower(q.Source))
+	}
+	if q.Pattern != "" {
+		add(`message LIKE $%d ESCAPE '\'`, "%"+escapeLike(q.Pattern)+"%")
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM training_job_events WHERE `+where, args...).Scan(&total); err != nil {
+		return 0, nil, fmt.Errorf("count events: %w", err)
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	args = append(args, q.Limit, q.Offset)
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT time, level, source, message FROM training_job_events WHERE %s
+		ORDER BY time %s, seq %s LIMIT $%d OFFSET $%d`, where, dir, dir, len(args)-1, len(args)), args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		var at int64
+		var e Event
+		if err := rows.Scan(&at, &e.Level, &e.Source, &e.Message); err != nil {
+			return 0, nil, err
+		}
+		e.Time = FormatEventTime(at)
+		out = append(out, e)
+	}
+	return total, out, rows.Err()
+}
+
+// FormatEventTime formats an event time as the reference does (RFC 3339, seconds).
+func FormatEventTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,759 @@
+package training
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/training/executor"
+)
+
+// leaseName is the scheduler's row in training_leases.
+const leaseName = "training-scheduler"
+
+// Run is the scheduler: until ctx ends it holds (or waits for) the
+// scheduler lease and, while it holds it, makes a pass over the jobs that
+// are not final on every wake-up and every Tick. Only the lease holder
+// starts, watches and finishes tasks, so several replicas sharing one
+// PostgreSQL database never run a job twice.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		held, err := s.acquireLease(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("training scheduler lease", "err", err)
+		}
+		if held {
+			if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("training scheduler pass", "err", err)
+			}
+		}
+		// Tasks give no signal when they end: while some run, they are
+		// polled every Poll so that their jobs finish promptly.
+		next := s.opts.Tick
+		if held && s.busy.Load() {
+			next = s.opts.Poll
+		}
+		t.Reset(next)
+		select {
+		case <-ctx.Done():
+			if held {
+				s.releaseLease()
+			}
+			return
+		case <-t.C:
+		case <-s.wake:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// acquireLease takes or renews the scheduler lease: it succeeds when nobody
+// holds it, when this replica does, or when the holder's lease has lapsed.
+func (s *Service) acquireLease(ctx context.Context) (bool, error) {
+	now := s.now().UnixMilli()
+	exp := now + s.opts.LeaseTTL.Milliseconds()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO training_leases (name, holder, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET holder=excluded.holder, expires_at=excluded.expires_at
+		WHERE training_leases.holder = excluded.holder OR training_leases.expires_at < $4`, leaseName, s.opts.ReplicaID, exp, now)
+	if err != nil {
+		return false, fmt.Errorf("acquire lease: %w", err)
+	}
+	var holder string
+	if err := s.db.QueryRowContext(ctx, `SELECT holder FROM training_leases WHERE name=$1`, leaseName).Scan(&holder); err != nil {
+		return false, fmt.Errorf("read lease: %w", err)
+	}
+	return holder == s.opts.ReplicaID, nil
+}
+
+// releaseLease lets another replica take over at once on a clean shutdown.
+func (s *Service) releaseLease() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = s.db.ExecContext(ctx, `DELETE FROM training_leases WHERE name=$1 AND holder=$2`, leaseName, s.opts.ReplicaID)
+}
+
+// Pass makes one scheduling pass: Creating jobs are checked and queued,
+// Running and Terminating jobs are polled (and finished when their tasks
+// have ended), and queued jobs are admitted in priority order while
+// capacity remains. Exported for tests; Run calls it.
+func (s *Service) Pass(ctx context.Context) error {
+	jobs, err := s.queryJobs(ctx, `WHERE phase IN ('Creating', 'Pending', 'Running', 'Terminating') ORDER BY priority DESC, create_time ASC, id ASC`)
+	if err != nil {
+		return fmt.Errorf("load active jobs: %w", err)
+	}
+	deleted, err := s.queryJobs(ctx, `WHERE deleted=1 AND phase NOT IN ('Creating', 'Pending', 'Running', 'Terminating')`)
+	if err != nil {
+		return fmt.Errorf("load deleted jobs: %w", err)
+	}
+	s.busy.Store(len(jobs) > 0)
+	jobs = append(jobs, deleted...)
+	var errs []error
+	var used executor.Resources
+	var pending []*jobRow
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var err error
+		switch {
+		case Final(j.Phase):
+			err = s.purge(ctx, j)
+		case j.Phase == PhaseCreating:
+			if j, err = s.queue(ctx, j); err == nil && j != nil && j.Phase == PhasePending {
+				pending = append(pending, j)
+			}
+		case j.Phase == PhasePending:
+			pending = append(pending, j)
+		case j.Phase == PhaseRunning || j.Phase == PhaseTerminating:
+			if j, err = s.watch(ctx, j); err == nil && j != nil && !Final(j.Phase) {
+				used = add(used, j.Doc.Run.Flavor, j.Doc.Spec.Resource.NodeCount)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.exec != nil {
+		capacity := s.exec.Capacity()
+		for _, j := range pending {
+			if ctx.Err() != nil || !within(add(used, j.Doc.Run.Flavor, j.Doc.Spec.Resource.NodeCount), capacity) {
+				// Strict priority and FIFO: a job that does not fit holds
+				// back the ones behind it, so big jobs are not starved.
+				break
+			}
+			started, err := s.admit(ctx, j)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if started {
+				used = add(used, j.Doc.Run.Flavor, j.Doc.Spec.Resource.NodeCount)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) queryJobs(ctx context.Context, where string) ([]*jobRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM training_jobs `+where)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var jobs []*jobRow
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+func add(r executor.Resources, f executor.Flavor, n int) executor.Resources {
+	n = max(1, n)
+	r.CPU += f.CPU * float64(n)
+	r.MemoryMiB += f.MemoryMiB * int64(n)
+	r.GPUs += f.GPUs * n
+	return r
+}
+
+func within(r, c executor.Resources) bool {
+	return r.CPU <= c.CPU+1e-9 && r.MemoryMiB <= c.MemoryMiB && r.GPUs <= c.GPUs
+}
+
+// queue moves a Creating job to Pending/Queuing, or fails it when this
+// executor cannot run it.
+func (s *Service) queue(ctx context.Context, j *jobRow) (*jobRow, error) {
+	return s.transition(ctx, j.ID, func(j *jobRow) ([]event, error) {
+		if j.Phase != PhaseCreating {
+			return nil, errSkip
+		}
+		now := s.now().UnixMilli()
+		if j.Doc.Run.Image != "" && (s.exec == nil || s.exec.Name() == "local") {
+			j.Phase, j.Secondary, j.EndTime = PhaseFailed, SecondaryCreateFailed, now
+			return []event{{now, "Error", "Job", fmt.Sprintf("Training job failed: it names the container image %q, and running an image needs the Kubernetes executor; the local executor runs code directories with an engine (see GET /v2/{project_id}/training-job-engines).", j.Doc.Run.Image)}}, nil
+		}
+		j.Phase, j.Secondary = PhasePending, SecondaryQueuing
+		return []event{{now, "Info", "Job", "Training job is queuing."}}, nil
+	})
+}
+
+// jobDir is a job's working directory.
+func (s *Service) jobDir(id string) string { return filepath.Join(s.dataDir, "jobs", id) }
+
+func (s *Service) logFile(id, task string) string {
+	return filepath.Join(s.jobDir(id), "logs", task+".log")
+}
+
+// admit materialises a queued job's code and inputs and starts its tasks.
+// started reports whether its tasks run (and so use capacity).
+func (s *Service) admit(ctx context.Context, j *jobRow) (started bool, err error) {
+	spec, err := s.materialise(ctx, j)
+	if err == nil {
+		var handles []executor.Handle
+		if handles, err = s.exec.Start(ctx, spec); err == nil {
+			return s.started(ctx, j, spec, handles)
+		}
+	}
+	if ctx.Err() != nil {
+		// Shutting down: the job stays queued and is admitted again.
+		return false, ctx.Err()
+	}
+	return false, s.failStart(ctx, j.ID, err)
+}
+
+// started records the tasks of an admitted job and makes it Running.
+func (s *Service) started(ctx context.Context, j *jobRow, spec executor.JobSpec, handles []executor.Handle) (bool, error) {
+	now := s.now()
+	tasks := make([]taskRun, len(handles))
+	for i, h := range handles {
+		tasks[i] = taskRun{ID: spec.Tasks[i].ID, Handle: h}
+	}
+	var stop bool
+	_, err := s.transition(ctx, j.ID, func(j *jobRow) ([]event, error) {
+		j.Run.Tasks = tasks
+		ms := now.UnixMilli()
+		if stop = j.Phase != PhasePending; stop {
+			// Terminated or deleted while it was being admitted: the
+			// tasks are recorded so that they are stopped and waited for.
+			j.Run.TerminateSent = true
+			if Final(j.Phase) {
+				j.Phase, j.Secondary = PhaseTerminating, PhaseTerminating
+			}
+			return nil, nil
+		}
+		j.Phase, j.Secondary, j.StartTime = PhaseRunning, PhaseRunning, ms
+		j.Run.Records = append(j.Run.Records, RunningRecord{StartAt: now.Unix(), StartType: "init_or_rescheduled"})
+		evs := []event{{ms, "Info", "Job", "Training job is running."}}
+		for _, t := range tasks {
+			evs = append(evs, event{ms, "Info", "Task", fmt.Sprintf("[%s] training started.", t.ID)})
+		}
+		return evs, nil
+	})
+	if err != nil {
+		for _, h := range handles {
+			_ = s.exec.Terminate(context.WithoutCancel(ctx), h, s.opts.Grace)
+		}
+		return false, err
+	}
+	if stop {
+		for _, h := range handles {
+			_ = s.exec.Terminate(ctx, h, s.opts.Grace)
+		}
+	}
+	return true, nil
+}
+
+// failStart ends a job whose tasks could not start: Failed, with the reason.
+func (s *Service) failStart(ctx context.Context, id string, cause error) error {
+	msg := cause.Error()
+	if errors.Is(cause, executor.ErrUnsupported) {
+		msg = "the executor cannot run this job: " + msg
+	}
+	_, err := s.transition(ctx, id, func(j *jobRow) ([]event, error) {
+		if j.Phase != PhasePending {
+			return nil, errSkip
+		}
+		now := s.now().UnixMilli()
+		j.Phase, j.Secondary, j.EndTime = PhaseFailed, SecondaryCreateFailed, now
+		return []event{{now, "Error", "Job", "Training job failed to start: " + msg}}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the failed start of job %s: %w", id, err)
+	}
+	return nil
+}
+
+// materialise prepares a job's working directory: the code, downloaded from
+// object storage into jobs/<id>/user-job-dir/<code dir name>/ (one copy
+// shared by every task: tasks are processes of one host), each input under
+// inputs/<name>/, an empty outputs/<name>/ per output and logs/. It returns
+// the executor's job spec with argv built as ModelArts builds it: the engine
+// runs the boot file with --<input>=<local path>, --<output>=<local path>
+// and --<hyperparameter>=<value>, each one argument, never shell text.
+func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec, error) {
+	dir := s.jobDir(j.ID)
+	if err := os.RemoveAll(dir); err != nil {
+		return executor.JobSpec{}, fmt.Errorf("clear working directory: %w", err)
+	}
+	d := j.Doc
+	jobDir := filepath.Join(dir, "user-job-dir")
+	logDir := filepath.Join(dir, "logs")
+	// Exit statuses live apart from everything a task is told about, so
+	// that a task cannot forge its own.
+	statusDir := filepath.Join(dir, "status")
+	for _, p := range []string{jobDir, logDir, statusDir, filepath.Join(dir, "inputs"), filepath.Join(dir, "outputs")} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return executor.JobSpec{}, fmt.Errorf("create working directory: %w", err)
+		}
+	}
+	var argv []string
+	cwd := dir
+	if d.Run.CodeDir != "" {
+		code, err := obs.ParsePath(d.Run.CodeDir)
+		if err != nil {
+			return executor.JobSpec{}, err
+		}
+		boot, err := obs.ParsePath(d.Run.BootFile)
+		if err != nil {
+			return executor.JobSpec{}, err
+		}
+		local := filepath.Join(jobDir, path.Base(strings.TrimSuffix(code.Key, "/")))
+		if _, err := s.download(ctx, code, local); err != nil {
+			return executor.JobSpec{}, fmt.Errorf("download the code directory %s: %w", code, err)
+		}
+		cwd = local
+		argv = append(argv, d.Run.Launch...)
+		argv = append(argv, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(boot.Key, code.Key))))
+	}
+	for _, in := range d.Algorithm.Inputs {
+		loc, err := obs.ParsePath(in.Remote.OBS.OBSURL)
+		if err != nil {
+			return executor.JobSpec{}, err
+		}
+		local := filepath.Join(dir, "inputs", in.Name)
+		p, err := s.download(ctx, loc, local)
+		if err != nil {
+			return executor.JobSpec{}, fmt.Errorf("download input %s from %s: %w", in.Name, loc, err)
+		}
+		argv = append(argv, "--"+in.Name+"="+p)
+	}
+	for _, out := range d.Algorithm.Outputs {
+		local := filepath.Join(dir, "outputs", out.Name)
+		if err := os.MkdirAll(local, 0o755); err != nil {
+			return executor.JobSpec{}, err
+		}
+		argv = append(argv, "--"+out.Name+"="+local+string(filepath.Separator))
+	}
+	for _, p := range d.Algorithm.Parameters {
+		argv = append(argv, "--"+p.Name+"="+p.Value)
+	}
+	env := map[string]string{}
+	for k, v := range d.Run.Env {
+		env[k] = v
+	}
+	env["MA_JOB_DIR"] = jobDir
+	env["MA_LOG_DIR"] = logDir
+	env["MA_NUM_GPUS"] = strconv.Itoa(d.Run.Flavor.GPUs)
+	env["MA_TASK_NAME"] = "worker"
+	env["MA_VJ_NAME"] = "modelarts-job-" + j.ID
+	spec := executor.JobSpec{JobID: j.ID, Flavor: d.Run.Flavor}
+	for i, t := range j.tasks() {
+		tenv := map[string]string{"MA_CURRENT_INSTANCE_NAME": "modelarts-job-" + j.ID + "-" + t}
+		for k, v := range env {
+			tenv[k] = v
+		}
+		spec.Tasks = append(spec.Tasks, executor.Task{ID: t, Index: i, Dir: cwd, Command: argv, Env: tenv,
+			LogPath: filepath.Join(logDir, t+".log"), ExitCodePath: filepath.Join(statusDir, t+".exit")})
+	}
+	if len(argv) == 0 {
+		return spec, errors.New("the job has nothing to run")
+	}
+	return spec, nil
+}
+
+// download copies an object, or every object under a directory prefix,
+// to local; it returns the local path to hand to the program (the file for
+// an object, the directory for a prefix).
+func (s *Service) download(ctx context.Context, src obs.Path, local string) (string, error) {
+	if !src.IsDir() {
+		if _, err := s.objects.Head(ctx, src.Bucket, src.Key); err == nil {
+			dst := filepath.Join(local, path.Base(src.Key))
+			return dst, s.getFile(ctx, src.Bucket, src.Key, dst)
+		}
+	}
+	prefix := src.Key
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return "", err
+	}
+	opts := obs.ListOptions{Prefix: prefix}
+	for {
+		page, err := s.objects.List(ctx, src.Bucket, opts)
+		if err != nil {
+			return "", err
+		}
+		for _, o := range page.Objects {
+			rel := strings.TrimPrefix(o.Key, prefix)
+			if rel == "" {
+				continue
+			}
+			if err := s.getFile(ctx, src.Bucket, o.Key, filepath.Join(local, filepath.FromSlash(rel))); err != nil {
+				return "", err
+			}
+		}
+		if !page.Truncated {
+			break
+		}
+		opts.StartAfter = page.NextStartAfter
+	}
+	return local + string(filepath.Separator), nil
+}
+
+func (s *Service) getFile(ctx context.Context, bucket, key, dst string) error {
+	r, _, err := s.objects.Get(ctx, bucket, key, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// watch polls a Running or Terminating job's tasks and moves it on when
+// they have ended. It returns the job as it now is.
+func (s *Service) watch(ctx context.Context, j *jobRow) (*jobRow, error) {
+	if s.exec == nil {
+		return j, nil
+	}
+	// Terminate tasks first when asked to (or when one task failed or was
+	// lost: a job is all its tasks or none).
+	states := make([]executor.State, len(j.Run.Tasks))
+	var failed, lost bool
+	for i, t := range j.Run.Tasks {
+		if t.Exited || t.Lost {
+			states[i] = executor.State{Exited: t.Exited, ExitCode: t.ExitCode, Lost: t.Lost}
+		} else {
+			st, err := s.exec.State(ctx, t.Handle)
+			if err != nil {
+				// A handle the executor cannot read will never tell
+				// anything: the task is lost rather than Running forever.
+				s.log.Warn("task state", "job", j.ID, "task", t.ID, "err", err)
+				st = executor.State{Lost: true}
+			}
+			states[i] = st
+			if st.Running {
+				s.sample(ctx, j, t)
+			}
+		}
+		failed = failed || states[i].Exited && states[i].ExitCode != 0
+		lost = lost || states[i].Lost
+	}
+	var autoStop bool
+	if j.Phase == PhaseRunning && j.Doc.Spec.AutoStop != nil && j.StartTime > 0 {
+		if d, err := autoStopDuration(j.Doc.Spec.AutoStop); err == nil && s.now().Sub(time.UnixMilli(j.StartTime)) >= d {
+			autoStop = true
+		}
+	}
+	stopping := j.Phase == PhaseTerminating || failed || lost || autoStop
+	if stopping && (!j.Run.TerminateSent || s.resignalDue(j.ID)) {
+		s.markSignalled(j.ID)
+		for i, t := range j.Run.Tasks {
+			// A Lost task may still have processes (its wrapper died):
+			// Terminate stops them, and ignores handles it cannot trust.
+			if states[i].Running || states[i].Lost {
+				if err := s.exec.Terminate(ctx, t.Handle, s.opts.Grace); err != nil {
+					s.log.Warn("terminate task", "job", j.ID, "task", t.ID, "err", err)
+				}
+			}
+		}
+	}
+	allEnded, changed := true, autoStop || (j.Phase == PhaseTerminating || failed || lost) && !j.Run.TerminateSent
+	for i, st := range states {
+		if !st.Exited && !st.Lost {
+			allEnded = false
+		}
+		if (st.Exited || st.Lost) && !j.Run.Tasks[i].Exited && !j.Run.Tasks[i].Lost {
+			changed = true
+		}
+	}
+	if !changed {
+		// Nothing to record: no write while tasks simply keep running.
+		if allEnded {
+			return s.finish(ctx, j)
+		}
+		return j, nil
+	}
+	nj, err := s.transition(ctx, j.ID, func(cur *jobRow) ([]event, error) {
+		if cur.Phase != PhaseRunning && cur.Phase != PhaseTerminating {
+			return nil, errSkip
+		}
+		now := s.now()
+		ms := now.UnixMilli()
+		var evs []event
+		if (cur.Phase == PhaseTerminating || failed || lost || autoStop) && !cur.Run.TerminateSent {
+			cur.Run.TerminateSent = true
+		}
+		if autoStop && cur.Phase == PhaseRunning {
+			cur.Phase, cur.Secondary = PhaseTerminating, PhaseTerminating
+			evs = append(evs, event{ms, "Info", "Job", "Training job reached its auto stop time and is terminating."})
+		}
+		for i := range cur.Run.Tasks {
+			t := &cur.Run.Tasks[i]
+			if t.Exited || t.Lost || i >= len(states) {
+				continue
+			}
+			st := states[i]
+			switch {
+			case st.Exited:
+				t.Exited, t.ExitCode, t.EndedAt = true, st.ExitCode, ms
+				if !st.EndedAt.IsZero() {
+					t.EndedAt = st.EndedAt.UnixMilli()
+				}
+				if st.Signal != "" {
+					t.Message = "terminated by " + st.Signal
+				} else if st.ExitCode != 0 {
+					t.Message = fmt.Sprintf("exited with code %d", st.ExitCode)
+				}
+				evs = append(evs, event{ms, "Info", "Task", fmt.Sprintf("[%s] Training finished. Exit code %d.", t.ID, st.ExitCode)})
+			case st.Lost:
+				t.Lost, t.ExitCode, t.EndedAt = true, -1, ms
+				t.Message = "the task's process was lost (neither running nor with a recorded exit status)"
+				evs = append(evs, event{ms, "Error", "Task", fmt.Sprintf("[%s] The task was lost: its process is gone and no exit status was recorded (was the host restarted?).", t.ID)})
+			}
+		}
+		return evs, nil
+	})
+	if err != nil || !allEnded || nj.Phase != PhaseRunning && nj.Phase != PhaseTerminating {
+		return nj, err
+	}
+	return s.finish(ctx, nj)
+}
+
+// finish ends a job whose tasks have all ended: outputs are uploaded and
+// logs exported, then the job becomes Completed (all tasks exited 0),
+// Failed, Terminated or Abnormal (a task was lost).
+func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
+	s.mu.Lock()
+	delete(s.signalled, j.ID)
+	s.mu.Unlock()
+	s.forgetSamples(j.ID)
+	var evs []event
+	ms := func() int64 { return s.now().UnixMilli() }
+	lost := false
+	for _, t := range j.Run.Tasks {
+		lost = lost || t.Lost
+	}
+	if !lost {
+		for _, out := range j.Doc.Algorithm.Outputs {
+			evs = append(evs, event{ms(), "Info", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s) Uploading.", out.Name)})
+			start := s.now()
+			n, err := s.uploadDir(ctx, filepath.Join(s.jobDir(j.ID), "outputs", out.Name), out.Remote.OBS.OBSURL)
+			if err != nil {
+				evs = append(evs, event{ms(), "Error", "Task", fmt.Sprintf("[worker-0] Upload training output(parameter name: %s) failed: %v", out.Name, err)})
+				continue
+			}
+			evs = append(evs, event{ms(), "Info", "Task", fmt.Sprintf("[worker-0][time used: %.3fs] Upload training output(parameter name: %s) finished: %d files.",
+				s.now().Sub(start).Seconds(), out.Name, n)})
+		}
+	}
+	for _, t := range j.Run.Tasks {
+		if _, err := s.exportLog(ctx, j, t.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
+			evs = append(evs, event{ms(), "Warning", "Task", fmt.Sprintf("[%s] Exporting the log failed: %v", t.ID, err)})
+		}
+	}
+	if ctx.Err() != nil {
+		// Shutting down mid-upload: the next start finishes the job again.
+		return j, ctx.Err()
+	}
+	return s.transition(ctx, j.ID, func(cur *jobRow) ([]event, error) {
+		if cur.Phase != PhaseRunning && cur.Phase != PhaseTerminating {
+			return nil, errSkip
+		}
+		now := s.now()
+		cur.EndTime = now.UnixMilli()
+		// The culprit is the first task to fail: the others may have
+		// been terminated because of it.
+		var culprit, reason string
+		var first int64
+		for _, t := range cur.Run.Tasks {
+			if (t.Lost || t.ExitCode != 0) && (culprit == "" || t.EndedAt < first) {
+				culprit, reason, first = t.ID, t.Message, t.EndedAt
+			}
+		}
+		switch {
+		case lost:
+			cur.Phase, cur.Secondary = PhaseAbnormal, SecondaryLost
+			evs = append(evs, event{cur.EndTime, "Error", "Job", fmt.Sprintf("Training job is abnormal: task %s was lost.", culprit)})
+		case cur.Phase == PhaseTerminating:
+			cur.Phase, cur.Secondary = PhaseTerminated, PhaseTerminated
+			reason = "terminated"
+			evs = append(evs, event{cur.EndTime, "Info", "Job", "Training job is terminated."})
+		case culprit != "":
+			cur.Phase, cur.Secondary = PhaseFailed, PhaseFailed
+			evs = append(evs, event{cur.EndTime, "Error", "Job", fmt.Sprintf("Training job failed: task %s %s.", culprit, reason)})
+		default:
+			cur.Phase, cur.Secondary = PhaseCompleted, PhaseCompleted
+			reason = "completed"
+			evs = append(evs, event{cur.EndTime, "Info", "Job", "Training job is completed."})
+		}
+		if n := len(cur.Run.Records); n > 0 && cur.Run.Records[n-1].EndAt == 0 {
+			r := &cur.Run.Records[n-1]
+			r.EndAt, r.EndReason, r.EndRelatedTask = now.Unix(), reason, culprit
+		}
+		return evs, nil
+	})
+}
+
+// uploadDir uploads every file under local to the OBS directory dst.
+func (s *Service) uploadDir(ctx context.Context, local, dst string) (int, error) {
+	loc, err := obs.ParsePath(dst)
+	if err != nil {
+		return 0, err
+	}
+	prefix := loc.Key
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	n := 0
+	err = filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(local, p)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := s.objects.Put(ctx, loc.Bucket, prefix+filepath.ToSlash(rel), f, obs.PutOptions{}); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// logObject is where a task's log is exported.
+func logObject(j *jobRow, task string) (obs.Path, error) {
+	dir, err := obs.ParsePath(j.Doc.Run.LogDir)
+	if err != nil {
+		return obs.Path{}, err
+	}
+	key := dir.Key
+	if key != "" && !strings.HasSuffix(key, "/") {
+		key += "/"
+	}
+	return obs.Path{Bucket: dir.Bucket, Key: key + "modelarts-job-" + j.ID + "-" + task + ".log"}, nil
+}
+
+// exportLog uploads a task's log file (as it is now) to the job's log path.
+func (s *Service) exportLog(ctx context.Context, j *jobRow, task string) (obs.Path, error) {
+	dst, err := logObject(j, task)
+	if err != nil {
+		return dst, err
+	}
+	f, err := os.Open(s.logFile(j.ID, task))
+	if err != nil {
+		return dst, err
+	}
+	defer f.Close()
+	if dst.Bucket == s.opts.LogBucket {
+		if err := s.objects.CreateBucket(ctx, dst.Bucket); err != nil && !errors.Is(err, obs.ErrBucketExists) {
+			return dst, err
+		}
+	}
+	_, err = s.objects.Put(ctx, dst.Bucket, dst.Key, f, obs.PutOptions{ContentType: "text/plain; charset=utf-8"})
+	return dst, err
+}
+
+// sample records a running task's usage at most every SampleEvery.
+func (s *Service) sample(ctx context.Context, j *jobRow, t taskRun) {
+	key := j.ID + "/" + t.ID
+	now := s.now()
+	s.mu.Lock()
+	due := now.Sub(s.lastSamp[key]) >= s.opts.SampleEvery
+	if due {
+		s.lastSamp[key] = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	u, err := s.exec.Usage(ctx, t.Handle)
+	if err != nil {
+		return // the task may have just ended
+	}
+	at := u.At
+	if at.IsZero() {
+		at = now
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO training_task_samples (job_id, task_id, at, cpu_percent, memory_mib)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, j.ID, t.ID, at.UnixMilli(), u.CPUPercent, u.MemoryMiB); err != nil {
+		s.log.Warn("record usage sample", "job", j.ID, "task", t.ID, "err", err)
+	}
+}
+
+func (s *Service) forgetSamples(jobID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.lastSamp {
+		if strings.HasPrefix(k, jobID+"/") {
+			delete(s.lastSamp, k)
+		}
+	}
+}
+
+// purge removes a deleted job whose tasks have ended: its records and its
+// working directory. Outputs and exported logs in object storage stay.
+func (s *Service) purge(ctx context.Context, j *jobRow) error {
+	if !j.Deleted {
+		return nil
+	}
+	if err := os.RemoveAll(s.jobDir(j.ID)); err != nil {
+		return fmt.Errorf("remove the working directory of job %s: %w", j.ID, err)
+	}
+	s.forgetSamples(j.ID)
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM training_task_samples WHERE job_id=$1`, `DELETE FROM training_job_events WHERE job_id=$1`,
+			`DELETE FROM training_jobs WHERE id=$1`} {
+			if _, err := tx.ExecContext(ctx, q, j.ID); err != nil {
+				return fmt.Errorf("purge job %s: %w", j.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// resignalDue reports whether a job whose tasks were told to terminate
+// should be told again: this process never sent it (it was sent before a
+// restart), or it sent it longer ago than the grace period and its SIGKILL
+// should have landed.
+func (s *Service) resignalDue(jobID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.signalled[jobID]
+	return !ok || s.now().Sub(at) > 2*s.opts.Grace+time.Second
+}
+
+func (s *Service) markSignalled(jobID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.signalled == nil {
+		s.signalled = map[string]time.Time{}
+	}
+	s.signalled[jobID] = s.now()
+}
