@@ -1,0 +1,407 @@
+package tasks
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// Handler runs one task. It reads its input from t.Params, resumes after
+// t.Cursor when that is set, reports through p, and returns nil when done. A
+// returned error ends the task FAILED with the error's message; per-item
+// problems go to p.Fail instead. The handler must return promptly when ctx is
+// done (cancellation, shutdown or a lost lease).
+type Handler func(ctx context.Context, t *Task, p Progress) error
+
+// Config tunes a Manager. Zero fields take the defaults noted.
+type Config struct {
+	// PostgresURL is the connection URL of the database the store uses; it
+	// is required on PostgreSQL, where River's worker needs a pgx pool.
+	PostgresURL string
+	// Logger receives the Manager's and River's logs (default: discarded).
+	Logger *slog.Logger
+	// MaxWorkers is how many tasks this replica runs at once (default 4).
+	MaxWorkers int
+	// LeaseTTL is how long a replica holds a task without renewing the lease;
+	// after that another replica may take it over (default 30 s).
+	LeaseTTL time.Duration
+	// FlushInterval is how often a running task's progress is written and
+	// its lease renewed, and its cancellation noticed (default 500 ms).
+	FlushInterval time.Duration
+	// FlushItems flushes progress early after this many items (default 1000).
+	FlushItems int
+	// SweepInterval is how often the Manager looks for active tasks that
+	// have no live River job or lease, and queues them again (default 10 s).
+	SweepInterval time.Duration
+	// FetchPollInterval is how often River polls for new jobs (default 1 s).
+	FetchPollInterval time.Duration
+	// RetryDelay is how long River waits before running a job again after a
+	// retryable failure or a rescue (default 1 s).
+	RetryDelay time.Duration
+	// RescueStuckJobsAfter is River's rescue threshold for a job left
+	// running by a dead client (default 1 h). Tasks are taken over sooner
+	// through the lease and the sweeper; this is River's own cleanup.
+	RescueStuckJobsAfter time.Duration
+	// MaxRuns fails a task that was interrupted (crash, lost lease) this
+	// many times (default 10); graceful shutdowns do not count.
+	MaxRuns int
+	// MaxFailures is how many per-item failures are kept per task (default
+	// 1000); the failed counter counts all of them.
+	MaxFailures int
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	setDefault(&c.MaxWorkers, 4)
+	setDefault(&c.LeaseTTL, 30*time.Second)
+	setDefault(&c.FlushInterval, 500*time.Millisecond)
+	setDefault(&c.FlushItems, 1000)
+	setDefault(&c.SweepInterval, 10*time.Second)
+	setDefault(&c.FetchPollInterval, time.Second)
+	setDefault(&c.RetryDelay, time.Second)
+	setDefault(&c.RescueStuckJobsAfter, time.Hour)
+	setDefault(&c.MaxRuns, 10)
+	setDefault(&c.MaxFailures, 1000)
+}
+
+func setDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// queue is the River queue every task job goes to.
+const queue = "atelier_tasks"
+
+// maxAttempts is River's attempt budget for a task job. Handler errors never
+// reach River (they end the task FAILED), so attempts are only spent by
+// rescues, snoozes and store errors; Config.MaxRuns bounds crash loops.
+const maxAttempts = 1000
+
+// taskArgs is the River job of a task: it only names the task, whose record
+// holds everything else.
+type taskArgs struct {
+	TaskID string `json:"task_id"`
+}
+
+func (taskArgs) Kind() string { return "atelier_task" }
+
+// Manager queues, runs and reports background tasks.
+type Manager struct {
+	db    *store.DB
+	cfg   Config
+	log   *slog.Logger
+	river riverClient
+	pool  *pgxpool.Pool // PostgreSQL only
+
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	started  bool
+
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
+}
+
+// riverClient hides which transaction type the engine's River client uses.
+type riverClient interface {
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+	cancelJob(ctx context.Context, id int64) error
+	// insert queues a job for taskID inside tx and returns the job's id.
+	insert(ctx context.Context, tx *sql.Tx, taskID string) (int64, error)
+}
+
+// New prepares a Manager on db: it brings River's schema up to date and
+// builds the River client. Register handlers, then Start.
+func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
+	cfg.defaults()
+	if cfg.LeaseTTL < 2*cfg.FlushInterval {
+		return nil, fmt.Errorf("tasks: LeaseTTL %v must be at least twice FlushInterval %v", cfg.LeaseTTL, cfg.FlushInterval)
+	}
+	m := &Manager{db: db, cfg: cfg, log: cfg.Logger, handlers: map[string]Handler{}}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(m.work))
+	rcfg := &river.Config{
+		FetchPollInterval:    cfg.FetchPollInterval,
+		JobTimeout:           -1, // tasks run for hours; the lease and ctx end them
+		Logger:               cfg.Logger,
+		MaxAttempts:          maxAttempts,
+		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: cfg.MaxWorkers}},
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		RetryPolicy:          fixedRetry(cfg.RetryDelay),
+		Workers:              workers,
+	}
+	switch db.Engine {
+	case store.SQLite:
+		driver := riversqlite.New(db.DB)
+		if err := migrateRiverSQLite(ctx, driver, cfg.Logger); err != nil {
+			return nil, err
+		}
+		c, err := river.NewClient(driver, rcfg)
+		if err != nil {
+			return nil, fmt.Errorf("create river client: %w", err)
+		}
+		m.river = &sqliteClient{c}
+	case store.Postgres:
+		if cfg.PostgresURL == "" {
+			return nil, errors.New("tasks: Config.PostgresURL is required on PostgreSQL")
+		}
+		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+		if err != nil {
+			return nil, fmt.Errorf("open river pool: %w", err)
+		}
+		driver := riverpgxv5.New(pool)
+		if err := migrateRiverPostgres(ctx, pool, driver, cfg.Logger); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		c, err := river.NewClient(driver, rcfg)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("create river client: %w", err)
+		}
+		m.pool = pool
+		m.river = &pgClient{c}
+	default:
+		return nil, fmt.Errorf("tasks: unsupported engine %q", db.Engine)
+	}
+	return m, nil
+}
+
+// migrateRiverSQLite applies River's outstanding migrations. SQLite serves a
+// single replica, but a second process starting at the same moment could
+// apply a version between our read of the applied ones and our write; the
+// retry then finds it applied.
+func migrateRiverSQLite(ctx context.Context, driver *riversqlite.Driver, log *slog.Logger) error {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("prepare river migrations: %w", err)
+	}
+	if _, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("apply river migrations: %w", err)
+	}
+	return nil
+}
+
+// riverMigrateLock is the advisory lock key that serialises River migrations
+// between replicas starting at the same time ("atelierr" in ASCII).
+const riverMigrateLock = 0x6174656c69657272
+
+// migrateRiverPostgres applies River's outstanding migrations while holding
+// a session advisory lock, so replicas starting together do not race.
+func migrateRiverPostgres(ctx context.Context, pool *pgxpool.Pool, driver *riverpgxv5.Driver, log *slog.Logger) error {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("prepare river migrations: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("lock river migrations: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(riverMigrateLock)); err != nil {
+		return fmt.Errorf("lock river migrations: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(riverMigrateLock))
+	}()
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("apply river migrations: %w", err)
+	}
+	return nil
+}
+
+// Register makes kind runnable by fn. Register every kind before Start.
+func (m *Manager) Register(kind string, fn Handler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started {
+		panic("tasks: Register after Start")
+	}
+	m.handlers[kind] = fn
+}
+
+func (m *Manager) handler(kind string) Handler {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.handlers[kind]
+}
+
+// Start begins working tasks on this replica and sweeping for orphans. A
+// Manager is started once; Stop ends it for good.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
+	if err := m.river.start(ctx); err != nil {
+		return fmt.Errorf("start river client: %w", err)
+	}
+	sweepCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopSweep = cancel
+	m.sweepDone = make(chan struct{})
+	go m.sweepLoop(sweepCtx)
+	return nil
+}
+
+// Stop ends this replica's work: running handlers see their context
+// cancelled, write their progress, give the task back (status stays RUNNING,
+// lease released) and River queues them again, for this replica after a
+// restart or for another one at once. Stop waits for that until ctx ends.
+func (m *Manager) Stop(ctx context.Context) error {
+	var err error
+	if m.stopSweep != nil {
+		m.stopSweep()
+		<-m.sweepDone
+		err = m.river.stop(ctx)
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("stop river client: %w", err)
+	}
+	return nil
+}
+
+// Enqueue records a new QUEUED task and queues its River job in one
+// transaction: tx when given (so the caller's writes and the task commit or
+// roll back together), else a transaction of its own. params is marshalled
+// to JSON (nil stores {}).
+func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, resourceID string, params any) (*Task, error) {
+	if m.handler(kind) == nil {
+		return nil, fmt.Errorf("enqueue task: no handler registered for kind %q", kind)
+	}
+	raw := []byte("{}")
+	if params != nil {
+		var err error
+		if raw, err = json.Marshal(params); err != nil {
+			return nil, fmt.Errorf("enqueue %s task: encode params: %w", kind, err)
+		}
+	}
+	id := store.NewID()
+	now := store.Millis(time.Now())
+	insert := func(tx *sql.Tx) error {
+		jobID, err := m.river.insert(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("queue river job: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, m.q(`INSERT INTO tasks (id, kind, project_id, resource_id, status, params, job_id, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), id, kind, projectID, resourceID, string(Queued), string(raw), jobID, now)
+		return err
+	}
+	var err error
+	if tx != nil {
+		err = insert(tx)
+	} else {
+		err = m.db.InTx(ctx, insert)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s task: %w", kind, err)
+	}
+	return &Task{ID: id, Kind: kind, ProjectID: projectID, ResourceID: resourceID, Status: Queued,
+		Params: raw, Created: store.FromMillis(now)}, nil
+}
+
+// q rewrites ? placeholders to $n on PostgreSQL. Queries here never hold a
+// literal question mark.
+func (m *Manager) q(query string) string {
+	if m.db.Engine != store.Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+type fixedRetry time.Duration
+
+func (d fixedRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(time.Duration(d)) }
+
+var (
+	_ riverClient = (*sqliteClient)(nil)
+	_ riverClient = (*pgClient)(nil)
+)
+
+// sqliteClient is River on SQLite: its transactions are database/sql ones,
+// so jobs are inserted with River's own InsertTx in the caller's transaction.
+type sqliteClient struct{ c *river.Client[*sql.Tx] }
+
+func (s *sqliteClient) start(ctx context.Context) error { return s.c.Start(ctx) }
+func (s *sqliteClient) stop(ctx context.Context) error  { return s.c.StopAndCancel(ctx) }
+func (s *sqliteClient) cancelJob(ctx context.Context, id int64) error {
+	_, err := s.c.JobCancel(ctx, id)
+	return err
+}
+func (s *sqliteClient) insert(ctx context.Context, tx *sql.Tx, taskID string) (int64, error) {
+	res, err := s.c.InsertTx(ctx, tx, taskArgs{TaskID: taskID}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
+	if err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
+}
+
+// pgClient is River on PostgreSQL through pgx. River's InsertTx there wants a
+// pgx.Tx, but callers hold a database/sql transaction (the store's), and the
+// riverdatabasesql driver that would accept one has no release matching
+// riversqlite's on the module proxy. So the job row is inserted with plain
+// SQL into river_job inside the caller's transaction — the documented table
+// River's non-Go clients insert into — followed by River's insert
+// notification; a test holds this against the River client that works it.
+type pgClient struct{ c *river.Client[pgx.Tx] }
+
+func (p *pgClient) start(ctx context.Context) error { return p.c.Start(ctx) }
+func (p *pgClient) stop(ctx context.Context) error  { return p.c.StopAndCancel(ctx) }
+func (p *pgClient) cancelJob(ctx context.Context, id int64) error {
+	_, err := p.c.JobCancel(ctx, id)
+	return err
+}
+func (p *pgClient) insert(ctx context.Context, tx *sql.Tx, taskID string) (int64, error) {
+	args, err := json.Marshal(taskArgs{TaskID: taskID})
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at)
+		VALUES ($1::jsonb, $2, $3, 1, $4, 'available', now()) RETURNING id`,
+		string(args), taskArgs{}.Kind(), maxAttempts, queue).Scan(&id)
+	if err != nil {
+		return 0, err
+	}
+	// Wakes a listening producer at once; without it the job is still
+	// fetched within FetchPollInterval.
+	payload := fmt.Sprintf(`{"queue": %q}`, queue)
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify(current_schema() || '.river_insert', $1)`, payload); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
