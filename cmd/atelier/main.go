@@ -33,7 +33,7 @@ func newRoot(out io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newRoutes(out))
+	root.AddCommand(newServe(), newRoutes(out), newTrain(out))
 	return root
 }
 
@@ -107,6 +107,6 @@ func newRoutes(out io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&family, "family", "", "only routes of this family: training, data, iam, system")
+	cmd.Flags().StringVar(&family, "family", "", "only routes of this family: training, data, iam, workspace, obs, system")
 	return cmd
 }

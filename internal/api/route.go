@@ -43,6 +43,18 @@ type Route struct {
 	Handler HandlerFunc
 	// MaxBody overrides the default request body limit (bytes); 0 = default.
 	MaxBody int64
+	// StreamBody routes get the request body unread (Call.Body is nil):
+	// the handler streams r.Body, bounded by MaxBody, instead of the router
+	// reading it into memory. AK/SK requests to them must not sign the body
+	// (X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, which the SDK signers send
+	// for every non-JSON content type); the router refuses others with 400.
+	StreamBody bool
+	// ObjectAction routes have an object-storage Action that is decided on
+	// the bucket or object the handler names, not on the route: an OBS
+	// statement with a Resource never applies to a request without one.
+	// Related must repeat the Action, so that the router refuses a success
+	// from a handler that did not call Call.AuthorizeObjects.
+	ObjectAction bool
 }
 
 // Service is how a route is scoped for authorization.

@@ -8,6 +8,7 @@ func (s *Server) table() []Route {
 	routes = append(routes, s.systemRoutes()...)
 	routes = append(routes, s.iamRoutes()...)
 	routes = append(routes, s.workspaceRoutes()...)
+	routes = append(routes, s.objectRoutes()...)
 	training := &trainingAPI{svc: s.cfg.Training}
 	handlers, resolvers := training.handlers(), training.resolvers()
 	for _, rt := range append(modelArtsRoutes(), trainingExtraRoutes()...) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -49,6 +50,10 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 					t.Fatalf("Validate accepted %+v", c)
 				}
 				return
+			}
+			if tc.want.DataDir != "" && !filepath.IsAbs(tc.want.DataDir) {
+				abs, _ := filepath.Abs(tc.want.DataDir)
+				tc.want.DataDir = abs
 			}
 			if err != nil || c != tc.want {
 				t.Fatalf("got %+v (err %v), want %+v", c, err, tc.want)
