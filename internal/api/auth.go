@@ -60,6 +60,15 @@ func (c *Call) AuthorizeOBS(action string, refs ...ObjectRef) error {
 
 func (c *Call) authorizeObjectAction(action string, refs []ObjectRef) error {
 	prefix := "obs:" + c.srv.cfg.Region + ":" + c.Principal.DomainID + ":"
+	// Buckets belong to accounts: no grant reaches another account's
+	// bucket. Creating a bucket is the exception: the handler claims it.
+	if !strings.EqualFold(action, "obs:bucket:CreateBucket") {
+		for _, ref := range refs {
+			if err := c.checkBucketOwner(action, ref.Bucket); err != nil {
+				return err
+			}
+		}
+	}
 	var resources []string
 	switch {
 	case strings.EqualFold(action, "obs:bucket:ListAllMyBuckets"):
@@ -83,6 +92,17 @@ func (c *Call) authorizeObjectAction(action string, refs []ObjectRef) error {
 		if !d.Allowed {
 			return Errorf(http.StatusForbidden, codeNotAuthorized, "You are not authorized to perform the (%s) operation on %s.%s", action, res, denialReason(d))
 		}
+	}
+	return nil
+}
+
+func (c *Call) checkBucketOwner(action, bucket string) error {
+	owner, err := c.srv.iam.BucketOwner(c.Request.Context(), bucket)
+	if err != nil {
+		return err
+	}
+	if owner != c.Principal.DomainID {
+		return Errorf(http.StatusForbidden, codeNotAuthorized, "You are not authorized to perform the (%s) operation on bucket %s: it belongs to another account.", action, bucket)
 	}
 	return nil
 }

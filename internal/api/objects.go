@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -163,6 +164,13 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request, c *Call) er
 	}
 	out := make([]map[string]string, 0, len(list))
 	for _, b := range list {
+		owner, err := s.iam.BucketOwner(r.Context(), b.Name)
+		if err != nil {
+			return err
+		}
+		if owner != c.Principal.DomainID {
+			continue // another account's bucket
+		}
 		out = append(out, map[string]string{"name": b.Name, "creation_date": isoTimeOrEmpty(b.CreatedAt)})
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"buckets": out})
@@ -182,7 +190,20 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, c *Call) e
 	if err := c.AuthorizeObjects(ObjectRef{Bucket: bucket}); err != nil {
 		return err
 	}
-	if err := store.CreateBucket(r.Context(), bucket); err != nil {
+	// Bucket names are one namespace for every account: claim the name
+	// for the caller's account first (refused when another account owns
+	// it), and give the claim back when the store cannot create it.
+	ctx := r.Context()
+	exists := store.HeadBucket(ctx, bucket) == nil
+	if err := s.iam.ClaimBucket(ctx, c.Principal.DomainID, bucket, exists); err != nil {
+		return err
+	}
+	if err := store.CreateBucket(ctx, bucket); err != nil {
+		if !exists && !errors.Is(err, obs.ErrBucketExists) {
+			if rerr := s.iam.ReleaseBucket(context.WithoutCancel(ctx), c.Principal.DomainID, bucket); rerr != nil {
+				s.log.Error("release bucket claim", "bucket", bucket, "err", rerr)
+			}
+		}
 		return objectErr(err, bucket, "")
 	}
 	return WriteJSON(w, http.StatusCreated, map[string]string{"name": bucket})

@@ -31,6 +31,8 @@ type Service struct {
 	// workspaces caches by "project_id/workspace_id"; entries are shared,
 	// never modified: writes replace the whole cache.
 	workspaces map[string]*Workspace
+	// bucketOwners caches the owning account of each bucket asked about.
+	bucketOwners map[string]string
 }
 
 // Options configures a Service.
@@ -57,7 +59,7 @@ type Snapshot struct {
 // the system policies up to date.
 func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
 	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger,
-		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}}
+		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -135,6 +137,7 @@ func (s *Service) dropCache() {
 	s.keys = map[string]*Credential{}
 	s.projects = map[string]*Project{}
 	s.workspaces = map[string]*Workspace{}
+	s.bucketOwners = map[string]string{}
 }
 
 // Snapshot returns the cached authorization view of a user: their state

@@ -1,0 +1,72 @@
+package iam
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Buckets belong to accounts, as in Huawei OBS: another account's OBS
+// grants never reach them. A bucket created through Atelier belongs to the
+// account that created it; a bucket made outside Atelier (a folder dropped
+// into DATA_DIR/obs, a bucket created on the S3 service directly) belongs to
+// the first account, the installation's operator.
+
+// BucketOwner returns the ID of the account that owns a bucket.
+func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error) {
+	s.mu.Lock()
+	owner, ok := s.bucketOwners[bucket]
+	s.mu.Unlock()
+	if ok {
+		return owner, nil
+	}
+	err := s.db.QueryRowContext(ctx, `SELECT domain_id FROM bucket_owners WHERE bucket = $1`, bucket).Scan(&owner)
+	if noRows(err) {
+		err = s.db.QueryRowContext(ctx, `SELECT id FROM domains ORDER BY created_at, id LIMIT 1`).Scan(&owner)
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up the owner of bucket %s: %w", bucket, err)
+	}
+	s.mu.Lock()
+	s.bucketOwners[bucket] = owner
+	s.mu.Unlock()
+	return owner, nil
+}
+
+// ClaimBucket records that an account owns a bucket it is creating. It is
+// refused (KindForbidden) when the bucket already belongs to another
+// account, explicitly or as a bucket made outside Atelier that the first
+// account owns; exists tells whether the bucket is already in the store.
+func (s *Service) ClaimBucket(ctx context.Context, domainID, bucket string, exists bool) error {
+	return wrap("claim bucket", s.write(ctx, func(tx *sql.Tx) error {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT domain_id FROM bucket_owners WHERE bucket = $1`, bucket).Scan(&owner)
+		switch {
+		case err == nil && owner == domainID:
+			return nil
+		case err == nil:
+			return &Error{Kind: KindForbidden, Code: "ModelArts.0108", Msg: fmt.Sprintf("bucket %q belongs to another account", bucket)}
+		case !noRows(err):
+			return err
+		}
+		if exists {
+			var first string
+			if err := tx.QueryRowContext(ctx, `SELECT id FROM domains ORDER BY created_at, id LIMIT 1`).Scan(&first); err != nil {
+				return err
+			}
+			if first != domainID {
+				return &Error{Kind: KindForbidden, Code: "ModelArts.0108", Msg: fmt.Sprintf("bucket %q belongs to another account", bucket)}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_owners (bucket, domain_id, created_at) VALUES ($1, $2, $3)`, bucket, domainID, ms(s.clock()))
+		return err
+	}))
+}
+
+// ReleaseBucket forgets a claim whose bucket could not be created.
+func (s *Service) ReleaseBucket(ctx context.Context, domainID, bucket string) error {
+	return wrap("release bucket", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM bucket_owners WHERE bucket = $1 AND domain_id = $2`, bucket, domainID)
+		return err
+	}))
+}
