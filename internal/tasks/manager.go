@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -307,8 +305,8 @@ func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, reso
 		if err != nil {
 			return fmt.Errorf("queue river job: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, m.q(`INSERT INTO tasks (id, kind, project_id, resource_id, status, params, job_id, create_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), id, kind, projectID, resourceID, string(Queued), string(raw), jobID, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO tasks (id, kind, project_id, resource_id, status, params, job_id, create_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, kind, projectID, resourceID, string(Queued), string(raw), jobID, now)
 		return err
 	}
 	var err error
@@ -322,25 +320,6 @@ func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, reso
 	}
 	return &Task{ID: id, Kind: kind, ProjectID: projectID, ResourceID: resourceID, Status: Queued,
 		Params: raw, Created: store.FromMillis(now)}, nil
-}
-
-// q rewrites ? placeholders to $n on PostgreSQL. Queries here never hold a
-// literal question mark.
-func (m *Manager) q(query string) string {
-	if m.db.Engine != store.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 type fixedRetry time.Duration

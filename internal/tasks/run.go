@@ -64,7 +64,7 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 			runs       int
 			cpVer      int64
 		)
-		err := tx.QueryRowContext(ctx, m.q(`SELECT kind, status, job_id, lease_token, lease_until, runs, cp_version FROM tasks WHERE id = ?`), taskID).
+		err := tx.QueryRowContext(ctx, `SELECT kind, status, job_id, lease_token, lease_until, runs, cp_version FROM tasks WHERE id = $1`, taskID).
 			Scan(&kind, &status, &curJob, &token, &leaseUntil, &runs, &cpVer)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -86,7 +86,7 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 			wait = store.FromMillis(leaseUntil).Sub(now) + 100*time.Millisecond
 			return nil
 		case runs >= m.cfg.MaxRuns:
-			_, err := tx.ExecContext(ctx, m.q(`UPDATE tasks SET status = ?, error_message = ?, end_time = ?, lease_token = NULL WHERE id = ?`),
+			_, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, error_message = $2, end_time = $3, lease_token = NULL WHERE id = $4`,
 				string(Failed), fmt.Sprintf("task was interrupted %d times", runs), store.Millis(now), taskID)
 			return err
 		}
@@ -94,10 +94,10 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 		nowMs := store.Millis(now)
 		// Counters go back to what the checkpoint covers, and failures
 		// reported after it are dropped: the run redoes that work.
-		res, err := tx.ExecContext(ctx, m.q(`UPDATE tasks SET status = ?, lease_token = ?, lease_until = ?, runs = runs + 1,
-				start_time = CASE WHEN start_time = 0 THEN ? ELSE start_time END,
+		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, lease_token = $2, lease_until = $3, runs = runs + 1,
+				start_time = CASE WHEN start_time = 0 THEN $4 ELSE start_time END,
 				succeeded = cp_succeeded, failed = cp_failed
-			WHERE id = ? AND job_id = ? AND status IN (?, ?) AND (lease_token IS NULL OR lease_until <= ?)`),
+			WHERE id = $5 AND job_id = $6 AND status IN ($7, $8) AND (lease_token IS NULL OR lease_until <= $9)`,
 			string(Running), tok, store.Millis(now.Add(m.cfg.LeaseTTL)), nowMs, taskID, jobID, string(Queued), string(Running), nowMs)
 		if err != nil {
 			return err
@@ -106,10 +106,10 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 			wait = m.cfg.RetryDelay
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, m.q(`DELETE FROM task_failures WHERE task_id = ? AND seq > (SELECT cp_failed FROM tasks WHERE id = ?)`), taskID, taskID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM task_failures WHERE task_id = $1 AND seq > (SELECT cp_failed FROM tasks WHERE id = $2)`, taskID, taskID); err != nil {
 			return err
 		}
-		t, err := m.scanTask(tx.QueryRowContext(ctx, m.q(`SELECT `+taskColumns+` FROM tasks WHERE id = ?`), taskID))
+		t, err := m.scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, taskID))
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (m *Manager) beat(ctx context.Context, l *lease, p *progress) (Status, erro
 	snap := p.snapshot()
 	var status string
 	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, m.q(`UPDATE tasks SET lease_until = ? WHERE id = ? AND lease_token = ? RETURNING status`),
+		err := tx.QueryRowContext(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND lease_token = $3 RETURNING status`,
 			store.Millis(time.Now().Add(m.cfg.LeaseTTL)), l.task.ID, l.token).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errLeaseLost
@@ -254,13 +254,13 @@ func (m *Manager) finish(ctx context.Context, l *lease, p *progress, status Stat
 		if err := m.writeProgress(ctx, tx, l, snap); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, m.q(`UPDATE tasks SET
-				status = CASE WHEN status = ? THEN ? ELSE status END,
-				error_message = CASE WHEN status = ? THEN ? ELSE error_message END,
-				result = ?,
-				end_time = CASE WHEN end_time = 0 THEN ? ELSE end_time END,
+		_, err := tx.ExecContext(ctx, `UPDATE tasks SET
+				status = CASE WHEN status = $1 THEN $2 ELSE status END,
+				error_message = CASE WHEN status = $3 THEN $4 ELSE error_message END,
+				result = $5,
+				end_time = CASE WHEN end_time = 0 THEN $6 ELSE end_time END,
 				lease_token = NULL, lease_until = 0
-			WHERE id = ? AND lease_token = ?`),
+			WHERE id = $7 AND lease_token = $8`,
 			string(Running), string(status), string(Running), msg, string(snap.result), now, l.task.ID, l.token)
 		return err
 	})
@@ -282,9 +282,9 @@ func (m *Manager) release(ctx context.Context, l *lease, p *progress) (bool, err
 		if err := m.writeProgress(ctx, tx, l, snap); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, m.q(`UPDATE tasks SET lease_token = NULL, lease_until = 0,
-				runs = CASE WHEN status = ? THEN runs - 1 ELSE runs END
-			WHERE id = ? AND lease_token = ? RETURNING status`), string(Running), l.task.ID, l.token).Scan(&status)
+		err := tx.QueryRowContext(ctx, `UPDATE tasks SET lease_token = NULL, lease_until = 0,
+				runs = CASE WHEN status = $1 THEN runs - 1 ELSE runs END
+			WHERE id = $2 AND lease_token = $3 RETURNING status`, string(Running), l.task.ID, l.token).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // lost meanwhile: the new holder owns it
 		}
@@ -303,14 +303,14 @@ func (m *Manager) release(ctx context.Context, l *lease, p *progress) (bool, err
 // snapshot written late never moves the cursor back. Failure rows are
 // numbered by the failed counter and inserted idempotently.
 func (m *Manager) writeProgress(ctx context.Context, tx *sql.Tx, l *lease, s *snapshot) error {
-	res, err := tx.ExecContext(ctx, m.q(`UPDATE tasks SET total = ?,
-			succeeded = CASE WHEN cp_version <= ? THEN ? ELSE succeeded END,
-			failed = CASE WHEN cp_version <= ? THEN ? ELSE failed END,
-			cursor = CASE WHEN cp_version < ? THEN ? ELSE cursor END,
-			cp_succeeded = CASE WHEN cp_version < ? THEN ? ELSE cp_succeeded END,
-			cp_failed = CASE WHEN cp_version < ? THEN ? ELSE cp_failed END,
-			cp_version = CASE WHEN cp_version < ? THEN ? ELSE cp_version END
-		WHERE id = ? AND lease_token = ?`),
+	res, err := tx.ExecContext(ctx, `UPDATE tasks SET total = $1,
+			succeeded = CASE WHEN cp_version <= $2 THEN $3 ELSE succeeded END,
+			failed = CASE WHEN cp_version <= $4 THEN $5 ELSE failed END,
+			cursor = CASE WHEN cp_version < $6 THEN $7 ELSE cursor END,
+			cp_succeeded = CASE WHEN cp_version < $8 THEN $9 ELSE cp_succeeded END,
+			cp_failed = CASE WHEN cp_version < $10 THEN $11 ELSE cp_failed END,
+			cp_version = CASE WHEN cp_version < $12 THEN $13 ELSE cp_version END
+		WHERE id = $14 AND lease_token = $15`,
 		s.total,
 		s.cpVer, s.succeeded,
 		s.cpVer, s.failed,
@@ -326,8 +326,8 @@ func (m *Manager) writeProgress(ctx context.Context, tx *sql.Tx, l *lease, s *sn
 		return errLeaseLost
 	}
 	for _, f := range s.failures {
-		if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO task_failures (task_id, seq, item, reason) VALUES (?, ?, ?, ?)
-			ON CONFLICT (task_id, seq) DO NOTHING`), l.task.ID, f.seq, f.Item, f.Reason); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO task_failures (task_id, seq, item, reason) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (task_id, seq) DO NOTHING`, l.task.ID, f.seq, f.Item, f.Reason); err != nil {
 			return err
 		}
 	}
@@ -515,11 +515,11 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 
 func (m *Manager) sweep(ctx context.Context) error {
 	now := store.Millis(time.Now())
-	rows, err := m.db.QueryContext(ctx, m.q(`SELECT t.id, COALESCE(t.job_id, 0) FROM tasks t
+	rows, err := m.db.QueryContext(ctx, `SELECT t.id, COALESCE(t.job_id, 0) FROM tasks t
 		LEFT JOIN river_job j ON j.id = t.job_id
-		WHERE t.status IN (?, ?) AND (t.lease_token IS NULL OR t.lease_until < ?)
+		WHERE t.status IN ($1, $2) AND (t.lease_token IS NULL OR t.lease_until < $3)
 		  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded')
-		       OR (j.state = 'running' AND t.status = ?))`),
+		       OR (j.state = 'running' AND t.status = $4))`,
 		string(Queued), string(Running), now, string(Running))
 	if err != nil {
 		return err
@@ -548,8 +548,8 @@ func (m *Manager) sweep(ctx context.Context) error {
 				return err
 			}
 			// Only one replica's new job wins; the others roll back.
-			res, err := tx.ExecContext(ctx, m.q(`UPDATE tasks SET job_id = ? WHERE id = ? AND COALESCE(job_id, 0) = ?
-				AND (lease_token IS NULL OR lease_until < ?)`), jobID, o.id, o.job, now)
+			res, err := tx.ExecContext(ctx, `UPDATE tasks SET job_id = $1 WHERE id = $2 AND COALESCE(job_id, 0) = $3
+				AND (lease_token IS NULL OR lease_until < $4)`, jobID, o.id, o.job, now)
 			if err != nil {
 				return err
 			}

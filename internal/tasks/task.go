@@ -99,7 +99,7 @@ func (m *Manager) scanTask(s scanner) (*Task, error) {
 
 // Get returns the task with the given id, or ErrNotFound.
 func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
-	row := m.db.QueryRowContext(ctx, m.q(`SELECT `+taskColumns+` FROM tasks WHERE id = ?`), id)
+	row := m.db.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id)
 	t, err := m.scanTask(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -113,14 +113,14 @@ func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
 // List returns the tasks of a resource, newest first; an empty kind lists
 // every kind.
 func (m *Manager) List(ctx context.Context, resourceID, kind string) ([]*Task, error) {
-	query := `SELECT ` + taskColumns + ` FROM tasks WHERE resource_id = ?`
+	query := `SELECT ` + taskColumns + ` FROM tasks WHERE resource_id = $1`
 	args := []any{resourceID}
 	if kind != "" {
-		query += ` AND kind = ?`
+		query += ` AND kind = $2`
 		args = append(args, kind)
 	}
 	query += ` ORDER BY create_time DESC, id DESC`
-	rows, err := m.db.QueryContext(ctx, m.q(query), args...)
+	rows, err := m.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks of %s: %w", resourceID, err)
 	}
@@ -143,7 +143,7 @@ func (m *Manager) List(ctx context.Context, resourceID, kind string) ([]*Task, e
 // were reported (at most Config.MaxFailures; Task.FailuresOmitted counts the
 // rest).
 func (m *Manager) Failures(ctx context.Context, id string) ([]Failure, error) {
-	rows, err := m.db.QueryContext(ctx, m.q(`SELECT item, reason FROM task_failures WHERE task_id = ? ORDER BY seq`), id)
+	rows, err := m.db.QueryContext(ctx, `SELECT item, reason FROM task_failures WHERE task_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list failures of task %s: %w", id, err)
 	}
@@ -171,7 +171,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (*Task, error) {
 	var jobID sql.NullInt64
 	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
 		var status string
-		err := tx.QueryRowContext(ctx, m.q(`SELECT status, job_id FROM tasks WHERE id = ?`), id).Scan(&status, &jobID)
+		err := tx.QueryRowContext(ctx, `SELECT status, job_id FROM tasks WHERE id = $1`, id).Scan(&status, &jobID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -182,7 +182,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (*Task, error) {
 			jobID.Valid = false
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, m.q(`UPDATE tasks SET status = ?, end_time = ? WHERE id = ?`), string(Cancelled), now, id)
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, end_time = $2 WHERE id = $3`, string(Cancelled), now, id)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {

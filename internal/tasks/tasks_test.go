@@ -131,9 +131,6 @@ func waitStatus(t *testing.T, m *Manager, id string, want Status) *Task {
 func count(t *testing.T, db *testDB, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if db.Engine == store.Postgres {
-		query = (&Manager{db: db.DB}).q(query)
-	}
 	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
@@ -314,7 +311,7 @@ func TestCancel(t *testing.T) {
 		if err != nil || got.Status != Cancelled || got.Finished.IsZero() {
 			t.Fatalf("cancel queued: %+v, %v", got, err)
 		}
-		if n := count(t, db, `SELECT count(*) FROM river_job WHERE state = 'cancelled' AND id = (SELECT job_id FROM tasks WHERE id = ?)`, queued.ID); n != 1 {
+		if n := count(t, db, `SELECT count(*) FROM river_job WHERE state = 'cancelled' AND id = (SELECT job_id FROM tasks WHERE id = $1)`, queued.ID); n != 1 {
 			t.Error("the queued task's River job was not cancelled")
 		}
 		if again, err := m.Cancel(ctx, queued.ID); err != nil || !again.Finished.Equal(got.Finished) {
@@ -350,7 +347,7 @@ func TestCancel(t *testing.T) {
 		t.Logf("handler stopped %v after Cancel", time.Since(t0))
 		// Wait for the run's final write (lease released), then check.
 		deadline := time.Now().Add(10 * time.Second)
-		for count(t, db, `SELECT count(*) FROM tasks WHERE id = ? AND lease_token IS NULL`, running.ID) != 1 {
+		for count(t, db, `SELECT count(*) FROM tasks WHERE id = $1 AND lease_token IS NULL`, running.ID) != 1 {
 			if time.Now().After(deadline) {
 				t.Fatal("lease not released")
 			}
@@ -424,7 +421,7 @@ func TestCrashChild(t *testing.T) {
 			if i < 7 {
 				return
 			}
-			for count(t, db, `SELECT count(*) FROM tasks WHERE id = ? AND failed = 2 AND cursor = '6'`, taskID) != 1 {
+			for count(t, db, `SELECT count(*) FROM tasks WHERE id = $1 AND failed = 2 AND cursor = '6'`, taskID) != 1 {
 				time.Sleep(10 * time.Millisecond)
 			}
 			fmt.Println("READY")
@@ -547,7 +544,7 @@ func TestResumeAfterStop(t *testing.T) {
 		if mid.Status != Running || mid.Cursor != "4" || mid.Runs != 0 {
 			t.Fatalf("after stop: %+v", mid)
 		}
-		if n := count(t, db, `SELECT count(*) FROM tasks WHERE id = ? AND lease_token IS NULL`, task.ID); n != 1 {
+		if n := count(t, db, `SELECT count(*) FROM tasks WHERE id = $1 AND lease_token IS NULL`, task.ID); n != 1 {
 			t.Error("lease not released on stop")
 		}
 
@@ -632,8 +629,8 @@ func TestReplicasRunATaskOnce(t *testing.T) {
 				if rescued[id] {
 					continue
 				}
-				q := a.q(`UPDATE river_job SET state = 'available'
-					WHERE state = 'running' AND id = (SELECT job_id FROM tasks WHERE id = ? AND status = 'RUNNING')`)
+				q := `UPDATE river_job SET state = 'available'
+					WHERE state = 'running' AND id = (SELECT job_id FROM tasks WHERE id = $1 AND status = 'RUNNING')`
 				res, err := db.ExecContext(ctx, q, id)
 				if err != nil {
 					t.Fatal(err)
@@ -685,7 +682,7 @@ func TestCheckpointTx(t *testing.T) {
 				for batch := range 3 {
 					err := db.InTx(ctx, func(tx *sql.Tx) error {
 						for i := range 4 {
-							if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO test_rows (task_id, n) VALUES (?, ?)`), task.ID, batch*4+i); err != nil {
+							if _, err := tx.ExecContext(ctx, `INSERT INTO test_rows (task_id, n) VALUES ($1, $2)`, task.ID, batch*4+i); err != nil {
 								return err
 							}
 						}
@@ -699,11 +696,11 @@ func TestCheckpointTx(t *testing.T) {
 				}
 				// Another replica takes the task over: the next batch
 				// must not commit.
-				if _, err := db.ExecContext(ctx, m.q(`UPDATE tasks SET lease_token = 'other' WHERE id = ?`), task.ID); err != nil {
+				if _, err := db.ExecContext(ctx, `UPDATE tasks SET lease_token = 'other' WHERE id = $1`, task.ID); err != nil {
 					return err
 				}
 				err := db.InTx(ctx, func(tx *sql.Tx) error {
-					if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO test_rows (task_id, n) VALUES (?, 99)`), task.ID); err != nil {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO test_rows (task_id, n) VALUES ($1, 99)`, task.ID); err != nil {
 						return err
 					}
 					p.Succeed(1)
@@ -757,10 +754,10 @@ func TestSweeper(t *testing.T) {
 		lostJob := enqueue(t, m, "test.noop", nil)
 		crashy := enqueue(t, m, "test.noop", nil)
 		ctx := context.Background()
-		if _, err := db.ExecContext(ctx, m.q(`DELETE FROM river_job WHERE id = (SELECT job_id FROM tasks WHERE id = ?)`), lostJob.ID); err != nil {
+		if _, err := db.ExecContext(ctx, `DELETE FROM river_job WHERE id = (SELECT job_id FROM tasks WHERE id = $1)`, lostJob.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, m.q(`UPDATE tasks SET runs = 3 WHERE id = ?`), crashy.ID); err != nil {
+		if _, err := db.ExecContext(ctx, `UPDATE tasks SET runs = 3 WHERE id = $1`, crashy.ID); err != nil {
 			t.Fatal(err)
 		}
 		start(t, m)
