@@ -85,10 +85,14 @@ func (s *Server) workspaceInput(r *http.Request, c *Call, b *workspaceBody) (iam
 	return in, nil
 }
 
-func (s *Server) workspaceJSON(r *http.Request, c *Call, w *iam.Workspace) (map[string]any, error) {
-	epName := ""
-	if ep, err := s.iam.GetEnterpriseProject(r.Context(), w.DomainID, w.EnterpriseProjectID); err == nil {
-		epName = ep.Name
+// workspaceJSON is a workspace as ModelArts returns it; epNames maps
+// enterprise project IDs to names (nil: look the one needed up).
+func (s *Server) workspaceJSON(r *http.Request, w *iam.Workspace, epNames map[string]string) map[string]any {
+	epName, ok := epNames[w.EnterpriseProjectID]
+	if !ok {
+		if ep, err := s.iam.GetEnterpriseProject(r.Context(), w.DomainID, w.EnterpriseProjectID); err == nil {
+			epName = ep.Name
+		}
 	}
 	grants := []workspaceGrant{}
 	for _, id := range w.Users {
@@ -100,7 +104,7 @@ func (s *Server) workspaceJSON(r *http.Request, c *Call, w *iam.Workspace) (map[
 	}
 	return map[string]any{"id": w.ID, "name": w.Name, "description": w.Description, "owner": w.OwnerName,
 		"create_time": w.CreatedAt.UnixMilli(), "update_time": w.UpdatedAt.UnixMilli(), "enterprise_project_id": w.EnterpriseProjectID,
-		"enterprise_project_name": epName, "auth_type": w.AuthType, "status": w.Status, "status_info": "", "grants": grants}, nil
+		"enterprise_project_name": epName, "auth_type": w.AuthType, "status": w.Status, "status_info": "", "grants": grants}
 }
 
 func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *Call) error {
@@ -116,11 +120,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *Call
 	if err != nil {
 		return err
 	}
-	out, err := s.workspaceJSON(r, c, ws)
-	if err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusOK, out)
+	return WriteJSON(w, http.StatusOK, s.workspaceJSON(r, ws, nil))
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *Call) error {
@@ -168,12 +168,17 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *Call)
 	})
 	total := len(wss)
 	page := wss[min(offset, total):min(offset+limit, total)]
+	eps, err := s.iam.ListEnterpriseProjects(r.Context(), c.Principal.DomainID)
+	if err != nil {
+		return err
+	}
+	epNames := make(map[string]string, len(eps))
+	for _, ep := range eps {
+		epNames[ep.ID] = ep.Name
+	}
 	out := make([]map[string]any, 0, len(page))
 	for _, x := range page {
-		j, err := s.workspaceJSON(r, c, x)
-		if err != nil {
-			return err
-		}
+		j := s.workspaceJSON(r, x, epNames)
 		delete(j, "grants")
 		out = append(out, j)
 	}
@@ -181,11 +186,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *Call)
 }
 
 func (s *Server) showWorkspace(w http.ResponseWriter, r *http.Request, c *Call) error {
-	out, err := s.workspaceJSON(r, c, c.Workspace)
-	if err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusOK, out)
+	return WriteJSON(w, http.StatusOK, s.workspaceJSON(r, c.Workspace, nil))
 }
 
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *Call) error {

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"testing"
 
-	iamv3 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3"
 	iammodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -295,7 +294,7 @@ func TestObjectAPIAuthorization(t *testing.T) {
 	})
 
 	t.Run("prefix-policy", func(t *testing.T) {
-		ak, sk := newUserWithOBSPolicy(t, admin, a.DomainID, "prefix-only", []iammodel.ServiceStatement{{
+		ak, sk := newUserWithPolicy(t, admin, a.DomainID, "", "prefix-only", "AX", []iammodel.ServiceStatement{{
 			Effect:   iammodel.GetServiceStatementEffectEnum().ALLOW,
 			Action:   []string{"obs:object:GetObject", "obs:object:PutObject"},
 			Resource: &[]string{"obs:*:*:object:scoped/allowed/*"},
@@ -317,41 +316,6 @@ func TestObjectAPIAuthorization(t *testing.T) {
 			t.Errorf("a denied upload was stored")
 		}
 	})
-}
-
-// newUserWithOBSPolicy creates a user whose group holds a custom policy of
-// the given statements, granted on the whole account (OBS is global).
-func newUserWithOBSPolicy(t *testing.T, admin *iamv3.IamClient, domainID, name string, statements []iammodel.ServiceStatement) (ak, sk string) {
-	t.Helper()
-	u, err := admin.CreateUser(&iammodel.CreateUserRequest{Body: &iammodel.CreateUserRequestBody{User: &iammodel.CreateUserOption{
-		Name: name, DomainId: domainID, Password: tp("Secret-Passw0rd!"), Enabled: tp(true)}}})
-	if err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	g, err := admin.KeystoneCreateGroup(&iammodel.KeystoneCreateGroupRequest{Body: &iammodel.KeystoneCreateGroupRequestBody{
-		Group: &iammodel.KeystoneCreateGroupOption{Name: name + "-group", DomainId: tp(domainID)}}})
-	if err != nil {
-		t.Fatalf("KeystoneCreateGroup: %v", err)
-	}
-	if _, err := admin.KeystoneAddUserToGroup(&iammodel.KeystoneAddUserToGroupRequest{GroupId: g.Group.Id, UserId: u.User.Id}); err != nil {
-		t.Fatalf("KeystoneAddUserToGroup: %v", err)
-	}
-	p, err := admin.CreateCloudServiceCustomPolicy(&iammodel.CreateCloudServiceCustomPolicyRequest{Body: &iammodel.CreateCloudServiceCustomPolicyRequestBody{
-		Role: &iammodel.ServicePolicyRoleOption{DisplayName: name + "-policy", Type: "AX", Description: "object API e2e",
-			Policy: &iammodel.ServicePolicy{Version: "1.1", Statement: statements}}}})
-	if err != nil {
-		t.Fatalf("CreateCloudServiceCustomPolicy: %v", err)
-	}
-	if _, err := admin.KeystoneAssociateGroupWithDomainPermission(&iammodel.KeystoneAssociateGroupWithDomainPermissionRequest{
-		DomainId: domainID, GroupId: g.Group.Id, RoleId: p.Role.Id}); err != nil {
-		t.Fatalf("KeystoneAssociateGroupWithDomainPermission: %v", err)
-	}
-	k, err := admin.CreatePermanentAccessKey(&iammodel.CreatePermanentAccessKeyRequest{Body: &iammodel.CreatePermanentAccessKeyRequestBody{
-		Credential: &iammodel.CreateCredentialOption{UserId: u.User.Id}}})
-	if err != nil {
-		t.Fatalf("CreatePermanentAccessKey: %v", err)
-	}
-	return k.Credential.Access, k.Credential.Secret
 }
 
 // Keys that would leave the bucket, or mean different things on different

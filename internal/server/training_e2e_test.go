@@ -771,10 +771,19 @@ func TestTrainingOBSDenied(t *testing.T) {
 	}
 }
 
-// newUserWithActions creates, through the IAM API, a user in a group granted
-// a custom policy allowing actions on the project and the account, and an
-// access key for it.
+// newUserWithActions creates a user granted the actions (allowed) on the
+// project and on the whole account, with an access key.
 func newUserWithActions(t *testing.T, admin *iamv3.IamClient, domainID, projectID, name string, actions ...string) (ak, sk string) {
+	t.Helper()
+	return newUserWithPolicy(t, admin, domainID, projectID, name, "XA", []iammodel.ServiceStatement{
+		{Effect: iammodel.GetServiceStatementEffectEnum().ALLOW, Action: actions}})
+}
+
+// newUserWithPolicy creates, through the SDK's IAM client, a user in a group
+// holding a custom policy of the given type and statements — granted on the
+// project when projectID is set, and on the whole account, where OBS
+// actions count (OBS is a global service) — and an access key for it.
+func newUserWithPolicy(t *testing.T, admin *iamv3.IamClient, domainID, projectID, name, typ string, statements []iammodel.ServiceStatement) (ak, sk string) {
 	t.Helper()
 	u, err := admin.CreateUser(&iammodel.CreateUserRequest{Body: &iammodel.CreateUserRequestBody{User: &iammodel.CreateUserOption{
 		Name: name, DomainId: domainID, Password: tp("Secret-Passw0rd!"), Enabled: tp(true)}}})
@@ -790,17 +799,17 @@ func newUserWithActions(t *testing.T, admin *iamv3.IamClient, domainID, projectI
 		t.Fatalf("KeystoneAddUserToGroup: %v", err)
 	}
 	p, err := admin.CreateCloudServiceCustomPolicy(&iammodel.CreateCloudServiceCustomPolicyRequest{Body: &iammodel.CreateCloudServiceCustomPolicyRequestBody{
-		Role: &iammodel.ServicePolicyRoleOption{DisplayName: name + "-policy", Type: "XA", Description: "training e2e",
-			Policy: &iammodel.ServicePolicy{Version: "1.1", Statement: []iammodel.ServiceStatement{
-				{Effect: iammodel.GetServiceStatementEffectEnum().ALLOW, Action: actions}}}}}})
+		Role: &iammodel.ServicePolicyRoleOption{DisplayName: name + "-policy", Type: typ, Description: "e2e test user",
+			Policy: &iammodel.ServicePolicy{Version: "1.1", Statement: statements}}}})
 	if err != nil {
 		t.Fatalf("CreateCloudServiceCustomPolicy: %v", err)
 	}
-	if _, err := admin.KeystoneAssociateGroupWithProjectPermission(&iammodel.KeystoneAssociateGroupWithProjectPermissionRequest{
-		ProjectId: projectID, GroupId: g.Group.Id, RoleId: p.Role.Id}); err != nil {
-		t.Fatalf("KeystoneAssociateGroupWithProjectPermission: %v", err)
+	if projectID != "" {
+		if _, err := admin.KeystoneAssociateGroupWithProjectPermission(&iammodel.KeystoneAssociateGroupWithProjectPermissionRequest{
+			ProjectId: projectID, GroupId: g.Group.Id, RoleId: p.Role.Id}); err != nil {
+			t.Fatalf("KeystoneAssociateGroupWithProjectPermission: %v", err)
+		}
 	}
-	// OBS is a global service: its actions are granted on the account.
 	if _, err := admin.KeystoneAssociateGroupWithDomainPermission(&iammodel.KeystoneAssociateGroupWithDomainPermissionRequest{
 		DomainId: domainID, GroupId: g.Group.Id, RoleId: p.Role.Id}); err != nil {
 		t.Fatalf("KeystoneAssociateGroupWithDomainPermission: %v", err)
