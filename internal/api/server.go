@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -42,6 +43,9 @@ type Config struct {
 	// Training serves algorithms and training jobs; without it (servers
 	// built for tests of other families) those routes are not mounted.
 	Training *training.Service
+	// Datasets serves datasets and their labels; without it those routes
+	// are not mounted.
+	Datasets *dataset.Service
 }
 
 // Server is the HTTP API.
@@ -75,7 +79,7 @@ func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 	s.routes = table(s)
 	for i := range s.routes {
 		rt := &s.routes[i]
-		if !rt.Implemented() || rt.Family == "training" && cfg.Training == nil {
+		if !rt.Implemented() || rt.Family == "training" && cfg.Training == nil || cfg.Datasets == nil && datasetRoute(rt) {
 			continue
 		}
 		if rt.Action == "" && !rt.Public && !rt.Self {

@@ -1,5 +1,7 @@
 package api
 
+import "maps"
+
 // table assembles the route table: every API of the product, implemented or
 // not. Handlers are attached to ModelArts seed rows by pattern, so a row's
 // method, path and action stay exactly as the seed test holds them.
@@ -11,6 +13,9 @@ func (s *Server) table() []Route {
 	routes = append(routes, s.objectRoutes()...)
 	training := &trainingAPI{svc: s.cfg.Training}
 	handlers, resolvers := training.handlers(), training.resolvers()
+	datasets := &datasetAPI{svc: s.cfg.Datasets}
+	maps.Copy(handlers, datasets.handlers())
+	maps.Copy(resolvers, datasets.resolvers())
 	for _, rt := range append(modelArtsRoutes(), trainingExtraRoutes()...) {
 		if h, ok := handlers[rt.Pattern()]; ok {
 			rt.Handler, rt.Resolve = h, resolvers[rt.Pattern()]

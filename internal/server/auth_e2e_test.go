@@ -375,7 +375,7 @@ func TestRoutingEnvelope(t *testing.T) {
 			{"health-without-auth", http.MethodGet, "/health", nil, http.StatusOK, ""},
 			{"unknown-path", http.MethodGet, "/v2/" + a.ProjectID + "/no-such-thing", map[string]string{"X-Auth-Token": token}, http.StatusNotFound, "ModelArts.2836"},
 			{"unknown-path-without-auth", http.MethodGet, "/nothing/here", nil, http.StatusNotFound, "ModelArts.2836"},
-			{"seed-route-not-built", http.MethodGet, "/v2/" + a.ProjectID + "/datasets", map[string]string{"X-Auth-Token": token}, http.StatusNotFound, "ModelArts.4204"},
+			{"seed-route-not-built", http.MethodGet, "/v2/" + a.ProjectID + "/processor-tasks", map[string]string{"X-Auth-Token": token}, http.StatusNotFound, "ModelArts.4204"},
 			{"wrong-method-on-built-route", http.MethodPatch, "/v1/" + a.ProjectID + "/workspaces", map[string]string{"X-Auth-Token": token}, http.StatusNotFound, "ModelArts.2836"},
 		}
 		for _, tc := range cases {

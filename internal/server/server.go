@@ -20,6 +20,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/api"
 	"github.com/atelier-dev/atelier/internal/config"
+	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -43,6 +44,8 @@ type App struct {
 	Objects obs.Store
 	// Training owns algorithms and training jobs; Serve runs its scheduler.
 	Training *training.Service
+	// Datasets owns datasets and their labels.
+	Datasets *dataset.Service
 	API      *api.Server
 	Log      *slog.Logger
 }
@@ -101,12 +104,15 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.openTraining(); err != nil {
 		return err
 	}
+	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
 	}
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
-		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training})
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets})
 	return err
 }
 

@@ -1,0 +1,391 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/iam"
+	"github.com/atelier-dev/atelier/internal/obs"
+)
+
+// Datasets and their labels: /v2/{project_id}/datasets[/{dataset_id}[/data-annotations/labels…]].
+
+// datasetAPI serves the dataset routes over a dataset service.
+type datasetAPI struct {
+	svc *dataset.Service
+}
+
+// handlers maps each dataset pattern to its handler.
+func (d *datasetAPI) handlers() map[string]HandlerFunc {
+	return map[string]HandlerFunc{
+		"POST /v2/{project_id}/datasets":                                                  d.create,
+		"GET /v2/{project_id}/datasets":                                                   d.list,
+		"GET /v2/{project_id}/datasets/{dataset_id}":                                      d.show,
+		"PUT /v2/{project_id}/datasets/{dataset_id}":                                      d.update,
+		"DELETE /v2/{project_id}/datasets/{dataset_id}":                                   d.delete,
+		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":              d.listLabels,
+		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":             d.createLabels,
+		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":              d.updateLabels,
+		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete":      d.deleteLabels,
+		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}": d.updateLabel,
+	}
+}
+
+// datasetRoute reports whether rt is served by the dataset service (and
+// so is not mounted without one).
+func datasetRoute(rt *Route) bool {
+	_, ok := (&datasetAPI{}).handlers()[rt.Pattern()]
+	return ok && rt.Family == "data"
+}
+
+// resolvers find the workspace each request targets: the body's
+// workspace_id (default "0") for creation, the stored dataset's for the
+// routes on one dataset; the list takes the query's (the router's default).
+func (d *datasetAPI) resolvers() map[string]Resolver {
+	stored := func(r *http.Request, c *Call) (Target, error) {
+		ws, err := d.svc.Workspace(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+		return Target{WorkspaceID: ws}, datasetErr(err)
+	}
+	body := func(r *http.Request, c *Call) (Target, error) {
+		var b struct {
+			WorkspaceID string `json:"workspace_id"`
+		}
+		return bodyWorkspace(c, &b, func() string { return b.WorkspaceID })
+	}
+	out := map[string]Resolver{"POST /v2/{project_id}/datasets": body}
+	for p := range d.handlers() {
+		if strings.Contains(p, "{dataset_id}") {
+			out[p] = stored
+		}
+	}
+	return out
+}
+
+// datasetErr maps the dataset domain's errors to API errors: 400 with the
+// reference's code, except an unknown dataset, which is 404 (ModelArts.4352),
+// as the pages' status tables list it.
+func datasetErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := dataset.AsError(err); ok {
+		switch e.Kind {
+		case dataset.KindInternal:
+			return err
+		case dataset.KindNotFound:
+			if e.Code == dataset.CodeDatasetNotFound {
+				return &Error{Status: http.StatusNotFound, Code: e.Code, Msg: e.Msg}
+			}
+		}
+		return &Error{Status: http.StatusBadRequest, Code: e.Code, Msg: e.Msg}
+	}
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return err
+}
+
+// datasetBad is a 400 naming the field with the data-management code.
+func datasetBad(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, dataset.CodeInvalid, format, args...)
+}
+
+// decodeDataset decodes a body, answering malformed ones with the
+// data-management code.
+func decodeDataset(r *http.Request, v any) error {
+	if err := Decode(r, v); err != nil {
+		var ae *Error
+		if errors.As(err, &ae) {
+			return datasetBad("%s", ae.Msg)
+		}
+		return err
+	}
+	return nil
+}
+
+func datasetScope(c *Call) dataset.Scope {
+	sc := dataset.Scope{ProjectID: c.ProjectID, WorkspaceID: iam.DefaultWorkspaceID, EnterpriseProjectID: c.EnterpriseProjectID}
+	if c.Workspace != nil {
+		sc.WorkspaceID = c.Workspace.ID
+	}
+	if sc.EnterpriseProjectID == "" {
+		sc.EnterpriseProjectID = "0"
+	}
+	return sc
+}
+
+func pathRefs(paths ...obs.Path) []ObjectRef {
+	refs := make([]ObjectRef, 0, len(paths))
+	for _, p := range paths {
+		refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+	}
+	return refs
+}
+
+func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var req dataset.CreateRequest
+	if err := decodeDataset(r, &req); err != nil {
+		return err
+	}
+	plan, err := d.svc.PlanCreate(datasetScope(c), &req)
+	if err != nil {
+		return datasetErr(err)
+	}
+	// The seed's related actions (HeadBucket, ListBucket, PutObject,
+	// ListAllMyBuckets) on the input and work directories and their buckets.
+	if err := c.AuthorizeObjects(pathRefs(append(plan.Inputs, plan.Work)...)...); err != nil {
+		return err
+	}
+	id, err := d.svc.CommitCreate(r.Context(), plan)
+	if err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusCreated, map[string]any{"dataset_id": id})
+}
+
+// boolParam parses an optional boolean query parameter.
+func boolParam(v, name string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, datasetBad("Invalid parameter(%s): want true or false.", name)
+}
+
+// datasetInt parses an optional integer query parameter within [lo, hi].
+func datasetInt(v, name string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, datasetBad("Invalid parameter(%s): want an integer from %d to %d.", name, lo, hi)
+	}
+	return n, nil
+}
+
+// checkRunningTaskParams validates check_running_task and running_task_type.
+func checkRunningTaskParams(v map[string][]string) error {
+	get := func(k string) string {
+		if len(v[k]) > 0 {
+			return v[k][0]
+		}
+		return ""
+	}
+	if _, err := boolParam(get("check_running_task"), "check_running_task"); err != nil {
+		return err
+	}
+	_, err := datasetInt(get("running_task_type"), "running_task_type", 0, 0, 7)
+	return err
+}
+
+// list answers GET /datasets with the reference's filters: dataset_type,
+// search_content (part of the name), support_export, contain_versions,
+// train_evaluate_ratio and version_format (versions' properties: a dataset
+// matches through a version), with_labels, file_preview, check_running_task,
+// running_task_type, dataset_version; sorted by sort_by (create_time or
+// dataset_name) in order (desc by default); offset (rows skipped) and
+// limit (1 to 100, default 10).
+func (d *datasetAPI) list(w http.ResponseWriter, r *http.Request, c *Call) error {
+	v := r.URL.Query()
+	q := dataset.Query{Desc: true, Search: v.Get("search_content")}
+	var err error
+	if q.Offset, err = datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1); err != nil {
+		return err
+	}
+	if q.Limit, err = datasetInt(v.Get("limit"), "limit", 10, 1, 100); err != nil {
+		return err
+	}
+	switch v.Get("order") {
+	case "", "desc":
+	case "asc":
+		q.Desc = false
+	default:
+		return datasetBad("Invalid parameter(order): want asc or desc.")
+	}
+	switch q.SortBy = v.Get("sort_by"); q.SortBy {
+	case "", "create_time", "dataset_name":
+	default:
+		return datasetBad("Invalid parameter(sort_by): want create_time or dataset_name.")
+	}
+	if s := v.Get("dataset_type"); s != "" {
+		t, err := strconv.Atoi(s)
+		if err != nil || !dataset.ValidType(t) {
+			return datasetBad("Invalid parameter(dataset_type): %q is not a dataset type.", s)
+		}
+		q.Type = &t
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"support_export", &q.SupportExport}, {"contain_versions", &q.ContainVersions}, {"with_labels", &q.WithLabels}, {"file_preview", &q.FilePreview}} {
+		if *b.dst, err = boolParam(v.Get(b.name), b.name); err != nil {
+			return err
+		}
+	}
+	if err := checkRunningTaskParams(v); err != nil {
+		return err
+	}
+	switch v.Get("dataset_version") {
+	case "", "v1", "v2", "all":
+	default:
+		return datasetBad("Invalid parameter(dataset_version): want v1, v2 or all.")
+	}
+	versionFilter := false
+	if s := v.Get("train_evaluate_ratio"); s != "" {
+		lo, hi, ok := strings.Cut(s, ",")
+		a, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+		b, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+		if !ok || err1 != nil || err2 != nil || a < 0 || b > 1 || a > b {
+			return datasetBad("Invalid parameter(train_evaluate_ratio): want min,max with 0 <= min <= max <= 1, e.g. 0.0,1.0.")
+		}
+		versionFilter = true
+	}
+	if s := v.Get("version_format"); s != "" {
+		if _, err := datasetInt(s, "version_format", 0, 0, 2); err != nil {
+			return err
+		}
+		versionFilter = true
+	}
+	if versionFilter {
+		// These filters keep datasets that have a version with that split
+		// ratio or format; datasets have no published versions yet.
+		q.ContainVersions = true
+	}
+	total, items, err := d.svc.List(r.Context(), datasetScope(c), q)
+	if err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "datasets": items})
+}
+
+func (d *datasetAPI) show(w http.ResponseWriter, r *http.Request, c *Call) error {
+	if err := checkRunningTaskParams(r.URL.Query()); err != nil {
+		return err
+	}
+	ds, err := d.svc.Get(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	if err != nil {
+		return datasetErr(err)
+	}
+	if ds.Labels == nil {
+		ds.Labels = []dataset.Label{}
+	}
+	return WriteJSON(w, http.StatusOK, ds)
+}
+
+func (d *datasetAPI) update(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var req dataset.UpdateRequest
+	if err := decodeDataset(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("dataset_id")
+	if err := d.svc.Update(r.Context(), c.ProjectID, id, &req); err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"dataset_id": id})
+}
+
+func (d *datasetAPI) delete(w http.ResponseWriter, r *http.Request, c *Call) error {
+	plan, err := d.svc.PlanDelete(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	if err != nil {
+		return datasetErr(err)
+	}
+	// The seed's related actions (ListAllMyBuckets, ListBucket,
+	// DeleteObject) on the dataset's inner work directory.
+	if err := c.AuthorizeObjects(pathRefs(plan.Files)...); err != nil {
+		return err
+	}
+	if err := d.svc.CommitDelete(r.Context(), plan); err != nil {
+		return datasetErr(err)
+	}
+	return noContent(w)
+}
+
+func (d *datasetAPI) listLabels(w http.ResponseWriter, r *http.Request, c *Call) error {
+	v := r.URL.Query()
+	offset, err := datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1)
+	if err != nil {
+		return err
+	}
+	limit, err := datasetInt(v.Get("limit"), "limit", dataset.MaxLabels, 1, dataset.MaxLabels)
+	if err != nil {
+		return err
+	}
+	if id := v.Get("version_id"); id != "" {
+		// Versions are published by the versions API; none exists yet.
+		return Errorf(http.StatusBadRequest, dataset.CodeVersionNotFound, "Dataset version does not exist: %s.", id)
+	}
+	total, labels, err := d.svc.ListLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
+	if err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "labels": labels})
+}
+
+type labelsBody struct {
+	Labels []dataset.Label `json:"labels"`
+}
+
+func (d *datasetAPI) createLabels(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var b labelsBody
+	if err := decodeDataset(r, &b); err != nil {
+		return err
+	}
+	res, err := d.svc.CreateLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
+	if err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, res)
+}
+
+func (d *datasetAPI) updateLabels(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var b labelsBody
+	if err := decodeDataset(r, &b); err != nil {
+		return err
+	}
+	res, err := d.svc.UpdateLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
+	if err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, res)
+}
+
+func (d *datasetAPI) deleteLabels(w http.ResponseWriter, r *http.Request, c *Call) error {
+	if _, err := datasetInt(r.URL.Query().Get("delete_policy"), "delete_policy", 0, 0, 2); err != nil {
+		return err
+	}
+	var b labelsBody
+	if err := decodeDataset(r, &b); err != nil {
+		return err
+	}
+	res, err := d.svc.DeleteLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
+	if err != nil {
+		return datasetErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, res)
+}
+
+func (d *datasetAPI) updateLabel(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var labelType *int
+	if s := r.URL.Query().Get("label_type"); s != "" {
+		t, err := strconv.Atoi(s)
+		if err != nil || !dataset.ValidLabelType(t) {
+			return datasetBad("Invalid parameter(label_type): %q is not a label type.", s)
+		}
+		labelType = &t
+	}
+	var prop map[string]string
+	if err := decodeDataset(r, &prop); err != nil {
+		return err
+	}
+	if err := d.svc.UpdateLabel(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("label_name"), labelType, prop); err != nil {
+		return datasetErr(err)
+	}
+	return noContent(w)
+}

@@ -1,0 +1,508 @@
+package dataset
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+)
+
+// entry is one label of a set being changed; seq identifies it across a
+// rename.
+type entry struct {
+	seq   int64
+	orig  string // stored name ("" for a new label)
+	l     Label
+	dirty bool
+}
+
+// labelSet is a dataset's labels in creation order, changed in memory one
+// operation at a time; each operation checks the set's rules against the
+// current state, so the set is valid after every successful operation and a
+// failed one leaves it unchanged.
+type labelSet struct {
+	rules   labelRules
+	byName  map[string]*entry
+	order   []*entry
+	removed []*entry
+	nextSeq int64
+}
+
+func newLabelSet(rules labelRules, existing []*entry) *labelSet {
+	s := &labelSet{rules: rules, byName: map[string]*entry{}}
+	for _, e := range existing {
+		s.byName[e.l.Name] = e
+		s.order = append(s.order, e)
+		if e.seq > s.nextSeq {
+			s.nextSeq = e.seq
+		}
+	}
+	return s
+}
+
+func (s *labelSet) list() []Label {
+	out := make([]Label, 0, len(s.order))
+	for _, e := range s.order {
+		out = append(out, e.l)
+	}
+	return out
+}
+
+// shortcutTaken reports whether another label than self uses shortcut.
+func (s *labelSet) shortcutTaken(shortcut string, self *entry) bool {
+	if shortcut == "" {
+		return false
+	}
+	for _, e := range s.order {
+		if e != self && e.l.Property[PropShortcut] == shortcut {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRelation checks that a relationship label's entities exist.
+func (s *labelSet) checkRelation(field string, l *Label) error {
+	if *l.Type != LabelTripletRelation {
+		return nil
+	}
+	for _, k := range []string{PropFromType, PropToType} {
+		e, ok := s.byName[l.Property[k]]
+		if !ok || *e.l.Type != LabelTripletEntity {
+			return invalid(CodeTripletEntity, "Triplet label's from_entity or to_entity does not exist (%s.property.%s): no entity label %q.", field, k, l.Property[k])
+		}
+	}
+	return nil
+}
+
+// usedBy returns a relationship label that refers to entity name.
+func (s *labelSet) usedBy(name string) string {
+	for _, e := range s.order {
+		if *e.l.Type == LabelTripletRelation && (e.l.Property[PropFromType] == name || e.l.Property[PropToType] == name) {
+			return e.l.Name
+		}
+	}
+	return ""
+}
+
+// add adds a new label.
+func (s *labelSet) add(field string, in Label) error {
+	l := cloneLabel(in)
+	if err := s.rules.checkLabel(field, &l); err != nil {
+		return err
+	}
+	if _, ok := l.Property[PropRenameTo]; ok {
+		return badRequest("Invalid parameter(%s.property.%s): a new label cannot be renamed.", field, PropRenameTo)
+	}
+	if _, ok := s.byName[l.Name]; ok {
+		return invalid(CodeLabelExists, "Label already exists (%s.name): %s.", field, l.Name)
+	}
+	if s.shortcutTaken(l.Property[PropShortcut], nil) {
+		return invalid(CodeShortcutExists, "Label shortcut already exists (%s.property.%s): %s.", field, PropShortcut, l.Property[PropShortcut])
+	}
+	if err := s.checkRelation(field, &l); err != nil {
+		return err
+	}
+	s.nextSeq++
+	e := &entry{seq: s.nextSeq, l: l, dirty: true}
+	s.byName[l.Name] = e
+	s.order = append(s.order, e)
+	return nil
+}
+
+// update changes the label named in.Name: the properties given replace
+// those stored (an empty value removes one), @modelarts:rename_to renames
+// it, a type or attributes given replace the stored ones.
+func (s *labelSet) update(field string, in Label) error {
+	cur, ok := s.byName[in.Name]
+	if !ok {
+		return errLabelNotFound(in.Name)
+	}
+	l := cloneLabel(cur.l)
+	if in.Type != nil {
+		t := *in.Type
+		l.Type = &t
+	}
+	if err := checkProperty(field+".property", in.Property); err != nil {
+		return err
+	}
+	newName := l.Name
+	for k, v := range in.Property {
+		switch {
+		case k == PropRenameTo:
+			newName = v
+		case v == "":
+			delete(l.Property, k)
+		default:
+			if l.Property == nil {
+				l.Property = map[string]string{}
+			}
+			l.Property[k] = v
+		}
+	}
+	if in.Attributes != nil {
+		l.Attributes = in.Attributes
+	}
+	l.Name = newName
+	if *cur.l.Type == LabelTripletEntity && *l.Type != LabelTripletEntity {
+		if rel := s.usedBy(cur.l.Name); rel != "" {
+			return invalid(CodeEntityInUse, "Entity label can not be changed because it is used by triplet label %s (%s).", rel, field)
+		}
+	}
+	if err := s.rules.checkLabel(field, &l); err != nil {
+		return err
+	}
+	if newName != cur.l.Name {
+		if _, ok := s.byName[newName]; ok {
+			return invalid(CodeLabelExists, "Label already exists (%s.property.%s): %s.", field, PropRenameTo, newName)
+		}
+	}
+	if s.shortcutTaken(l.Property[PropShortcut], cur) {
+		return invalid(CodeShortcutExists, "Label shortcut already exists (%s.property.%s): %s.", field, PropShortcut, l.Property[PropShortcut])
+	}
+	// A relationship's entities are looked up by their names after the
+	// rename, so a label cannot relate to itself.
+	old := cur.l
+	delete(s.byName, old.Name)
+	cur.l = l
+	s.byName[l.Name] = cur
+	if err := s.checkRelation(field, &l); err != nil {
+		delete(s.byName, l.Name)
+		cur.l = old
+		s.byName[old.Name] = cur
+		return err
+	}
+	cur.dirty = true
+	if newName != old.Name && *old.Type == LabelTripletEntity {
+		// Relationship labels follow their entities' renames.
+		for _, e := range s.order {
+			if *e.l.Type != LabelTripletRelation {
+				continue
+			}
+			for _, k := range []string{PropFromType, PropToType} {
+				if e.l.Property[k] == old.Name {
+					e.l = cloneLabel(e.l)
+					e.l.Property[k] = newName
+					e.dirty = true
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// remove deletes the label called name.
+func (s *labelSet) remove(field, name string) error {
+	cur, ok := s.byName[name]
+	if !ok {
+		return errLabelNotFound(name)
+	}
+	if *cur.l.Type == LabelTripletEntity {
+		if rel := s.usedBy(name); rel != "" {
+			return invalid(CodeEntityInUse, "Entity label can not be deleted because it is used by triplet label %s (%s).", rel, field)
+		}
+	}
+	delete(s.byName, name)
+	for i, e := range s.order {
+		if e == cur {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	if cur.orig != "" {
+		s.removed = append(s.removed, cur)
+	}
+	return nil
+}
+
+func cloneLabel(l Label) Label {
+	out := l
+	if l.Property != nil {
+		out.Property = maps.Clone(l.Property)
+	}
+	if l.Type != nil {
+		t := *l.Type
+		out.Type = &t
+	}
+	return out
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// labelEntries loads a dataset's labels in creation order; offset and
+// limit page them (limit < 0: all).
+func labelEntries(ctx context.Context, q querier, datasetID string, offset, limit int) ([]*entry, error) {
+	if limit < 0 {
+		limit = math.MaxInt32 // PostgreSQL refuses a negative LIMIT
+	}
+	rows, err := q.QueryContext(ctx, `SELECT seq, name, type, properties, attributes FROM dataset_labels
+		WHERE dataset_id=$1 ORDER BY seq LIMIT $2 OFFSET $3`, datasetID, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("load labels: %w", err)
+	}
+	defer rows.Close()
+	var out []*entry
+	for rows.Next() {
+		var e entry
+		var typ int
+		var props, attrs string
+		if err := rows.Scan(&e.seq, &e.l.Name, &typ, &props, &attrs); err != nil {
+			return nil, fmt.Errorf("load labels: %w", err)
+		}
+		e.l.Type = &typ
+		e.orig = e.l.Name
+		if err := json.Unmarshal([]byte(props), &e.l.Property); err != nil {
+			return nil, fmt.Errorf("decode label %s: %w", e.l.Name, err)
+		}
+		if err := json.Unmarshal([]byte(attrs), &e.l.Attributes); err != nil {
+			return nil, fmt.Errorf("decode label %s: %w", e.l.Name, err)
+		}
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Service) labels(ctx context.Context, q querier, datasetID string) ([]Label, error) {
+	es, err := labelEntries(ctx, q, datasetID, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Label, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.l)
+	}
+	return out, nil
+}
+
+func (s *Service) loadSet(ctx context.Context, tx *sql.Tx, r *row) (*labelSet, error) {
+	es, err := labelEntries(ctx, tx, r.ID, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	set := newLabelSet(labelRules{datasetType: r.Type}, es)
+	if r.LabelSeq > set.nextSeq {
+		set.nextSeq = r.LabelSeq
+	}
+	return set, nil
+}
+
+func encodeLabel(l Label) (props, attrs string, err error) {
+	p := l.Property
+	if p == nil {
+		p = map[string]string{}
+	}
+	a := l.Attributes
+	if a == nil {
+		a = []LabelAttribute{}
+	}
+	pb, err := json.Marshal(p)
+	if err != nil {
+		return "", "", err
+	}
+	ab, err := json.Marshal(a)
+	if err != nil {
+		return "", "", err
+	}
+	return string(pb), string(ab), nil
+}
+
+func insertLabel(ctx context.Context, tx *sql.Tx, datasetID string, seq int64, l Label) error {
+	props, attrs, err := encodeLabel(l)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO dataset_labels (dataset_id, name, type, seq, properties, attributes)
+		VALUES ($1, $2, $3, $4, $5, $6)`, datasetID, l.Name, *l.Type, seq, props, attrs)
+	if err != nil {
+		return fmt.Errorf("store label %s: %w", l.Name, err)
+	}
+	return nil
+}
+
+// saveSet writes the set's changes: removed labels, renamed and changed
+// ones (renames go through a name no label can have, so that two labels
+// may swap names), new ones; and the dataset's label sequence and data
+// update time.
+func (s *Service) saveSet(ctx context.Context, tx *sql.Tx, r *row, set *labelSet, now int64) error {
+	for _, e := range set.removed {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_labels WHERE dataset_id=$1 AND seq=$2`, r.ID, e.seq); err != nil {
+			return fmt.Errorf("delete label %s: %w", e.orig, err)
+		}
+	}
+	for _, e := range set.order {
+		if e.dirty && e.orig != "" && e.orig != e.l.Name {
+			if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET name=$3 WHERE dataset_id=$1 AND seq=$2`,
+				r.ID, e.seq, fmt.Sprintf("\x01%d", e.seq)); err != nil {
+				return fmt.Errorf("rename label %s: %w", e.orig, err)
+			}
+		}
+	}
+	for _, e := range set.order {
+		if !e.dirty {
+			continue
+		}
+		if e.orig == "" {
+			if err := insertLabel(ctx, tx, r.ID, e.seq, e.l); err != nil {
+				return err
+			}
+			continue
+		}
+		props, attrs, err := encodeLabel(e.l)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET name=$3, type=$4, properties=$5, attributes=$6
+			WHERE dataset_id=$1 AND seq=$2`, r.ID, e.seq, e.l.Name, *e.l.Type, props, attrs); err != nil {
+			return fmt.Errorf("update label %s: %w", e.l.Name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2, data_update_time=$3, update_time=$3 WHERE id=$1`,
+		r.ID, set.nextSeq, now); err != nil {
+		return fmt.Errorf("update dataset labels: %w", err)
+	}
+	return nil
+}
+
+// ListLabels returns a page of a dataset's labels in creation order and
+// their total number.
+func (s *Service) ListLabels(ctx context.Context, projectID, id string, offset, limit int) (int, []Label, error) {
+	if _, err := s.Workspace(ctx, projectID, id); err != nil {
+		return 0, nil, err
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_labels WHERE dataset_id=$1`, id).Scan(&total); err != nil {
+		return 0, nil, fmt.Errorf("count labels: %w", err)
+	}
+	es, err := labelEntries(ctx, s.db, id, offset, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]Label, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.l)
+	}
+	return total, out, nil
+}
+
+// ItemResult is the outcome of one item of a label batch.
+type ItemResult struct {
+	Success   bool   `json:"success"`
+	ErrorCode string `json:"error_code,omitempty"`
+	ErrorMsg  string `json:"error_msg,omitempty"`
+}
+
+// BatchResult is the answer of a label batch: each item is applied on its
+// own, in order; the items that fail are reported and change nothing.
+type BatchResult struct {
+	Success   bool         `json:"success"`
+	ErrorCode string       `json:"error_code,omitempty"`
+	ErrorMsg  string       `json:"error_msg,omitempty"`
+	Results   []ItemResult `json:"results,omitempty"`
+}
+
+// batch applies op to each item in one transaction. A domain error fails
+// only its item; any other error fails the request.
+func (s *Service) batch(ctx context.Context, projectID, id string, n int, op func(set *labelSet, i int) error) (*BatchResult, error) {
+	res := &BatchResult{Success: true, Results: make([]ItemResult, n)}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.load(ctx, tx, projectID, id, true)
+		if err != nil {
+			return err
+		}
+		set, err := s.loadSet(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			err := op(set, i)
+			if e, ok := AsError(err); ok {
+				res.Results[i] = ItemResult{ErrorCode: e.Code, ErrorMsg: e.Msg}
+				if res.Success {
+					res.Success, res.ErrorCode, res.ErrorMsg = false, e.Code, e.Msg
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			res.Results[i] = ItemResult{Success: true}
+		}
+		return s.saveSet(ctx, tx, r, set, s.now().UnixMilli())
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Success {
+		res.Results = nil
+	}
+	return res, nil
+}
+
+func checkBatch(labels []Label) error {
+	if len(labels) == 0 {
+		return badRequest("Invalid parameter(labels): at least one label is required.")
+	}
+	if len(labels) > MaxLabels {
+		return badRequest("Invalid parameter(labels): at most %d labels.", MaxLabels)
+	}
+	return nil
+}
+
+// CreateLabels adds labels to a dataset.
+func (s *Service) CreateLabels(ctx context.Context, projectID, id string, labels []Label) (*BatchResult, error) {
+	if err := checkBatch(labels); err != nil {
+		return nil, err
+	}
+	return s.batch(ctx, projectID, id, len(labels), func(set *labelSet, i int) error {
+		return set.add(fmt.Sprintf("labels[%d]", i), labels[i])
+	})
+}
+
+// UpdateLabels changes labels of a dataset, each found by its name.
+func (s *Service) UpdateLabels(ctx context.Context, projectID, id string, labels []Label) (*BatchResult, error) {
+	if err := checkBatch(labels); err != nil {
+		return nil, err
+	}
+	return s.batch(ctx, projectID, id, len(labels), func(set *labelSet, i int) error {
+		return set.update(fmt.Sprintf("labels[%d]", i), labels[i])
+	})
+}
+
+// DeleteLabels deletes labels of a dataset, each found by its name. The
+// delete policies that also delete samples (1, 2) have nothing more to
+// delete while datasets hold no samples.
+func (s *Service) DeleteLabels(ctx context.Context, projectID, id string, labels []Label) (*BatchResult, error) {
+	if err := checkBatch(labels); err != nil {
+		return nil, err
+	}
+	return s.batch(ctx, projectID, id, len(labels), func(set *labelSet, i int) error {
+		return set.remove(fmt.Sprintf("labels[%d]", i), labels[i].Name)
+	})
+}
+
+// UpdateLabel changes the properties of the label called name; labelType,
+// when not nil, must be its type.
+func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, labelType *int, property map[string]string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.load(ctx, tx, projectID, id, true)
+		if err != nil {
+			return err
+		}
+		set, err := s.loadSet(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if e, ok := set.byName[name]; !ok || labelType != nil && *e.l.Type != *labelType {
+			return errLabelNotFound(name)
+		}
+		if err := set.update("body", Label{Name: name, Property: property}); err != nil {
+			return err
+		}
+		return s.saveSet(ctx, tx, r, set, s.now().UnixMilli())
+	})
+}

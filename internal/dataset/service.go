@@ -1,0 +1,593 @@
+// Package dataset owns datasets and their labels: validation of the
+// reference's fields, the stored rows (indexed columns for what lists filter
+// and sort on, counters that sample writes maintain in the same transaction,
+// a JSON document for the rest) and the label set's rules (unique names and
+// shortcuts, label types of the dataset type, triplet relationships between
+// existing entity labels). It knows neither HTTP nor IAM: the API layer
+// authorizes the object-storage locations a plan names, then commits it.
+package dataset
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// Options configure a Service.
+type Options struct {
+	DB      *store.DB
+	Objects obs.Store
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Scope is where a request acts: every query filters by project, and
+// datasets live in a workspace of it.
+type Scope struct {
+	ProjectID           string
+	WorkspaceID         string
+	EnterpriseProjectID string
+}
+
+// Service is the dataset domain.
+type Service struct {
+	db      *store.DB
+	objects obs.Store
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New builds the service.
+func New(opts Options) (*Service, error) {
+	if opts.DB == nil || opts.Objects == nil {
+		return nil, errors.New("dataset: a database and an object store are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now}, nil
+}
+
+// CreatePlan is a validated dataset waiting for the caller's object-storage
+// authorization and for CommitCreate.
+type CreatePlan struct {
+	// Inputs are the data sources' directories; Work is the work path.
+	Inputs []obs.Path
+	Work   obs.Path
+	scope  Scope
+	row    row
+	labels []Label
+}
+
+// row is a dataset as stored.
+type row struct {
+	ID, ProjectID, WorkspaceID, Name, Description string
+	Type, Status                                  int
+	CreateTime, UpdateTime, DataUpdateTime        int64
+	Total, Annotated, Unconfirmed, Deleted        int64
+	Loading, TotalSub, AnnotatedSub               int64
+	Versions                                      int
+	LabelSeq                                      int64
+	InnerWorkPath                                 string
+	Doc                                           doc
+}
+
+// storedDoc is the JSON column: the document and the inner work path fixed
+// at creation (a later rename does not move the dataset's files).
+type storedDoc struct {
+	doc
+	InnerWorkPath string `json:"inner_work_path"`
+}
+
+// PlanCreate validates a create request.
+func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) {
+	if err := checkName("dataset_name", req.DatasetName); err != nil {
+		return nil, err
+	}
+	if err := checkDescription("description", req.Description, createDescForbidden); err != nil {
+		return nil, err
+	}
+	typ := TypeImageClassification
+	if req.DatasetType != nil {
+		typ = *req.DatasetType
+	}
+	if !ValidType(typ) {
+		return nil, badRequest("Invalid parameter(dataset_type): %d is not a dataset type.", typ)
+	}
+	format := "Default"
+	if req.DataFormat != "" {
+		switch req.DataFormat {
+		case "Default":
+		case "CarbonData":
+			if typ != TypeTable {
+				return nil, badRequest("Invalid parameter(data_format): CarbonData is supported only by table datasets.")
+			}
+		default:
+			return nil, badRequest("Invalid parameter(data_format): %q: want Default or CarbonData.", req.DataFormat)
+		}
+		format = req.DataFormat
+	}
+	if req.WorkPathType == nil {
+		return nil, badRequest("Invalid parameter(work_path_type): required; 0 is an OBS bucket.")
+	}
+	if *req.WorkPathType != 0 {
+		return nil, badRequest("Invalid parameter(work_path_type): %d: only 0 (OBS) is supported.", *req.WorkPathType)
+	}
+	switch n := len(req.WorkPath); {
+	case n == 0:
+		return nil, badRequest("Invalid parameter(work_path): required.")
+	case n < MinWorkPathLen:
+		return nil, badRequest("Invalid parameter(work_path): %d to %d characters.", MinWorkPathLen, MaxWorkPathLen)
+	case n > MaxWorkPathLen:
+		return nil, invalid(CodeWorkPathTooLong, "The work_path is too long, please select shorter folder (at most %d characters).", MaxWorkPathLen)
+	}
+	work, err := parseDir("work_path", req.WorkPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.DataSources) == 0 {
+		return nil, badRequest("Invalid parameter(data_sources): one data source is required.")
+	}
+	if len(req.DataSources) > 1 {
+		return nil, badRequest("Invalid parameter(data_sources): only one data source can be imported at a time.")
+	}
+	p := &CreatePlan{Work: work, scope: sc}
+	sources := make([]DataSource, 0, len(req.DataSources))
+	for i, ds := range req.DataSources {
+		field := fmt.Sprintf("data_sources[%d]", i)
+		if ds.DataType != 0 {
+			return nil, badRequest("Invalid parameter(%s.data_type): %d: only 0 (OBS) data sources are supported.", field, ds.DataType)
+		}
+		if ds.DataPath == "" {
+			return nil, badRequest("Invalid parameter(%s.data_path): required for an OBS data source.", field)
+		}
+		in, err := parseDir(field+".data_path", ds.DataPath)
+		if err != nil {
+			return nil, err
+		}
+		if within(work, in) {
+			return nil, invalid(CodeInvalidPath, "Invalid path (work_path): the output dataset path must differ from the input dataset path %s and its subdirectories.", ds.DataPath)
+		}
+		if ds.WithColumnHeader != nil && typ != TypeTable {
+			return nil, badRequest("Invalid parameter(%s.with_column_header): valid only for table datasets.", field)
+		}
+		if len(ds.SourceInfo) > 0 && string(ds.SourceInfo) != "null" {
+			return nil, badRequest("Invalid parameter(%s.source_info): only OBS data sources are supported.", field)
+		}
+		ds.DataPath = "/" + in.Bucket + "/" + in.Key
+		sources = append(sources, ds)
+		p.Inputs = append(p.Inputs, in)
+	}
+	if req.LabelFormat != nil {
+		if typ != TypeTextClassification {
+			return nil, badRequest("Invalid parameter(label_format): used only for text classification datasets.")
+		}
+		if err := checkLabelFormat(req.LabelFormat); err != nil {
+			return nil, err
+		}
+	}
+	if len(req.Schema) > 0 && typ != TypeTable {
+		return nil, badRequest("Invalid parameter(schema): used only for table datasets.")
+	}
+	if req.ImportData != nil && *req.ImportData && typ != TypeTable {
+		return nil, badRequest("Invalid parameter(import_data): used only for table datasets.")
+	}
+	if len(req.WorkforceInformation) > 0 && string(req.WorkforceInformation) != "null" {
+		return nil, badRequest("Invalid parameter(workforce_information): team labeling is not available yet.")
+	}
+	set := newLabelSet(labelRules{datasetType: typ}, nil)
+	if len(req.Labels) > MaxLabels {
+		return nil, badRequest("Invalid parameter(labels): at most %d labels.", MaxLabels)
+	}
+	for i := range req.Labels {
+		if err := set.add(fmt.Sprintf("labels[%d]", i), req.Labels[i]); err != nil {
+			return nil, err
+		}
+	}
+	p.labels = set.list()
+	now := s.now().UnixMilli()
+	id := store.NewID()
+	d := doc{DataFormat: format, DataSources: sources, WorkPath: "/" + work.Bucket + "/" + work.Key, WorkPathType: 0,
+		ImportAnnotations: req.ImportAnnotations == nil || *req.ImportAnnotations,
+		ImportData:        req.ImportData != nil && *req.ImportData, LabelFormat: req.LabelFormat,
+		Managed: req.Managed != nil && *req.Managed, Schema: req.Schema, EnterpriseProject: sc.EnterpriseProjectID,
+		ContentLabeling: true}
+	p.row = row{ID: id, ProjectID: sc.ProjectID, WorkspaceID: sc.WorkspaceID, Name: req.DatasetName, Description: req.Description,
+		Type: typ, Status: StatusNormal, CreateTime: now, UpdateTime: now, DataUpdateTime: now,
+		InnerWorkPath: d.WorkPath + req.DatasetName + "-" + id + "/", Doc: d}
+	return p, nil
+}
+
+func checkLabelFormat(f *LabelFormat) error {
+	if f.LabelType != "" && f.LabelType != "0" && f.LabelType != "1" {
+		return badRequest("Invalid parameter(label_format.label_type): %q: want 0 or 1.", f.LabelType)
+	}
+	const allowed = `!@#$%^&*_=|?/':.;,`
+	for _, sep := range []struct{ field, v string }{
+		{"label_format.text_label_separator", f.TextLabelSeparator},
+		{"label_format.text_sample_separator", f.TextSampleSeparator},
+	} {
+		if sep.v == "" || sep.v == "\t" && sep.field == "label_format.text_sample_separator" {
+			continue
+		}
+		r := []rune(sep.v)
+		if len(r) != 1 || !(r[0] < 128 && (r[0] >= 'a' && r[0] <= 'z' || r[0] >= 'A' && r[0] <= 'Z' || r[0] >= '0' && r[0] <= '9' || strings.ContainsRune(allowed, r[0]))) {
+			return badRequest("Invalid parameter(%s): %q: one letter, digit or one of %s.", sep.field, sep.v, allowed)
+		}
+	}
+	return nil
+}
+
+// CommitCreate checks that the buckets exist and stores the dataset and
+// its labels in one transaction.
+func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, error) {
+	for _, b := range append(append([]obs.Path{}, p.Inputs...), p.Work) {
+		if err := s.objects.HeadBucket(ctx, b.Bucket); err != nil {
+			if errors.Is(err, obs.ErrBucketNotFound) {
+				return "", invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", b.Bucket)
+			}
+			return "", fmt.Errorf("check bucket %s: %w", b.Bucket, err)
+		}
+	}
+	r := p.row
+	r.LabelSeq = int64(len(p.labels))
+	data, err := json.Marshal(storedDoc{doc: r.Doc, InnerWorkPath: r.InnerWorkPath})
+	if err != nil {
+		return "", err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO datasets (id, project_id, workspace_id, name, name_lower, dataset_type, status,
+			description, create_time, update_time, data_update_time, label_seq, doc)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			r.ID, r.ProjectID, r.WorkspaceID, r.Name, strings.ToLower(r.Name), r.Type, r.Status, r.Description,
+			r.CreateTime, r.UpdateTime, r.DataUpdateTime, r.LabelSeq, string(data))
+		if store.IsConflict(err) {
+			return invalid(CodeDatasetExists, "Dataset already exists: %s.", r.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("store dataset: %w", err)
+		}
+		for i, l := range p.labels {
+			if err := insertLabel(ctx, tx, r.ID, int64(i+1), l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
+}
+
+const rowColumns = `id, project_id, workspace_id, name, description, dataset_type, status, create_time, update_time,
+	data_update_time, total_sample_count, annotated_sample_count, unconfirmed_sample_count, deleted_sample_count,
+	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, doc`
+
+type scanner interface{ Scan(...any) error }
+
+func scanRow(sc scanner) (*row, error) {
+	var r row
+	var data string
+	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
+		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
+		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &data); err != nil {
+		return nil, err
+	}
+	var d storedDoc
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, fmt.Errorf("decode dataset %s: %w", r.ID, err)
+	}
+	r.Doc, r.InnerWorkPath = d.doc, d.InnerWorkPath
+	return &r, nil
+}
+
+func (r *row) dataset() *Dataset {
+	inner := r.InnerWorkPath
+	return &Dataset{AnnotatedSampleCount: r.Annotated, AnnotatedSubSampleCount: r.AnnotatedSub, ContentLabeling: r.Doc.ContentLabeling,
+		CreateTime: r.CreateTime, DataFormat: r.Doc.DataFormat, DataSources: r.Doc.DataSources, DataUpdateTime: r.DataUpdateTime,
+		DatasetFormat: datasetFormat(r.Type), DatasetID: r.ID, DatasetName: r.Name, DatasetTags: tags(r.Type), DatasetType: r.Type,
+		DatasetVersionCount: r.Versions, DeletedSampleCount: r.Deleted, Description: r.Description,
+		EnterpriseProjectID: r.Doc.EnterpriseProject, FeatureSupports: []string{"0"}, ImportData: r.Doc.ImportData,
+		InnerAnnotationPath: inner + "annotation/", InnerDataPath: inner + "data/", InnerLogPath: inner + "logs/",
+		InnerTaskPath: inner + "task/", InnerTempPath: inner + "temp/", InnerWorkPath: inner, LabelFormat: r.Doc.LabelFormat,
+		LoadingSampleCount: r.Loading, Managed: r.Doc.Managed, NextVersionNum: r.Versions + 1, RunningTasksID: []string{},
+		Schema: r.Doc.Schema, Status: r.Status, TotalSampleCount: r.Total, TotalSubSampleCount: r.TotalSub,
+		UnconfirmedSampleCount: r.Unconfirmed, UpdateTime: r.UpdateTime, WorkPath: r.Doc.WorkPath, WorkPathType: r.Doc.WorkPathType,
+		WorkspaceID: r.WorkspaceID}
+}
+
+func datasetFormat(t int) int {
+	if t == TypeTable {
+		return 1
+	}
+	return 0
+}
+
+// tags are the key identifiers of a dataset type, as the console shows them.
+func tags(t int) []string {
+	return map[int][]string{
+		TypeImageClassification: {"Image", "Image classification"},
+		TypeObjectDetection:     {"Image", "Object detection"},
+		TypeImageSegmentation:   {"Image", "Image segmentation"},
+		TypeTextClassification:  {"Text", "Text classification"},
+		TypeNamedEntity:         {"Text", "Named entity recognition"},
+		TypeTextTriplet:         {"Text", "Text triplet"},
+		TypeSoundClassification: {"Audio", "Sound classification"},
+		TypeSpeechContent:       {"Audio", "Speech content"},
+		TypeSpeechParagraph:     {"Audio", "Speech paragraph labeling"},
+		TypeTable:               {"Table"},
+		TypeVideo:               {"Video", "Video labeling"},
+		TypeCustom:              {"Custom format"},
+	}[t]
+}
+
+func (s *Service) load(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, projectID, id string, lock bool) (*row, error) {
+	query := `SELECT ` + rowColumns + ` FROM datasets WHERE project_id=$1 AND id=$2`
+	if lock && s.db.Engine == store.Postgres {
+		query += ` FOR UPDATE`
+	}
+	r, err := scanRow(q.QueryRowContext(ctx, query, projectID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errDatasetNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load dataset: %w", err)
+	}
+	return r, nil
+}
+
+// Get returns a dataset of the project with its labels.
+func (s *Service) Get(ctx context.Context, projectID, id string) (*Dataset, error) {
+	r, err := s.load(ctx, s.db, projectID, id, false)
+	if err != nil {
+		return nil, err
+	}
+	d := r.dataset()
+	if d.Labels, err = s.labels(ctx, s.db, id); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Workspace returns the workspace a dataset lives in.
+func (s *Service) Workspace(ctx context.Context, projectID, id string) (string, error) {
+	var ws string
+	err := s.db.QueryRowContext(ctx, `SELECT workspace_id FROM datasets WHERE project_id=$1 AND id=$2`, projectID, id).Scan(&ws)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errDatasetNotFound(id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("load dataset: %w", err)
+	}
+	return ws, nil
+}
+
+// Query selects a page of datasets.
+type Query struct {
+	Offset, Limit int
+	// SortBy is create_time (default) or dataset_name.
+	SortBy string
+	Desc   bool
+	// Search is a case-insensitive substring of the name.
+	Search string
+	// Type filters by dataset type when not nil.
+	Type *int
+	// SupportExport keeps only datasets that can be exported (image
+	// classification, object detection and custom format).
+	SupportExport bool
+	// ContainVersions keeps only datasets with at least one version.
+	ContainVersions bool
+	// WithLabels returns each dataset's labels.
+	WithLabels bool
+	// FilePreview returns up to four files of each dataset.
+	FilePreview bool
+}
+
+// List lists a workspace's datasets and counts all that match.
+func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset, error) {
+	where := `project_id=$1 AND workspace_id=$2`
+	args := []any{sc.ProjectID, sc.WorkspaceID}
+	if q.Search != "" {
+		args = append(args, "%"+escapeLike(strings.ToLower(q.Search))+"%")
+		where += fmt.Sprintf(` AND name_lower LIKE $%d ESCAPE '\'`, len(args))
+	}
+	if q.Type != nil {
+		args = append(args, *q.Type)
+		where += fmt.Sprintf(` AND dataset_type=$%d`, len(args))
+	}
+	if q.SupportExport {
+		where += fmt.Sprintf(` AND dataset_type IN (%d, %d, %d)`, TypeImageClassification, TypeObjectDetection, TypeCustom)
+	}
+	if q.ContainVersions {
+		where += ` AND dataset_version_count > 0`
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE `+where, args...).Scan(&total); err != nil {
+		return 0, nil, fmt.Errorf("count datasets: %w", err)
+	}
+	col := "create_time"
+	if q.SortBy == "dataset_name" {
+		col = "name"
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	args = append(args, q.Limit, q.Offset)
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM datasets WHERE %s ORDER BY %s %s, id %s LIMIT $%d OFFSET $%d`,
+		rowColumns, where, col, dir, dir, len(args)-1, len(args)), args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("list datasets: %w", err)
+	}
+	out := []*Dataset{}
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			rows.Close()
+			return 0, nil, err
+		}
+		d := r.dataset()
+		if q.FilePreview {
+			// No dataset holds samples yet: the preview is empty.
+			d.Samples = &[]SamplePreview{}
+		}
+		out = append(out, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("list datasets: %w", err)
+	}
+	if q.WithLabels {
+		for _, d := range out {
+			if d.Labels, err = s.labels(ctx, s.db, d.DatasetID); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	return total, out, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Update applies a modify request: name, description, current version and
+// the label changes (add, update, delete), all or nothing.
+func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateRequest) error {
+	if req.DatasetName != nil {
+		if err := checkName("dataset_name", *req.DatasetName); err != nil {
+			return err
+		}
+	}
+	if req.Description != nil {
+		if err := checkDescription("description", *req.Description, updateDescForbidden); err != nil {
+			return err
+		}
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.load(ctx, tx, projectID, id, true)
+		if err != nil {
+			return err
+		}
+		if req.CurrentVersionID != nil && *req.CurrentVersionID != "" {
+			// Versions are published by the versions API; none exists
+			// that this dataset could switch to.
+			return invalid(CodeVersionNotFound, "Dataset version does not exist: %s.", *req.CurrentVersionID)
+		}
+		now := s.now().UnixMilli()
+		if len(req.AddLabels)+len(req.UpdateLabels)+len(req.DeleteLabels) > 0 {
+			set, err := s.loadSet(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			for i := range req.AddLabels {
+				if err := set.add(fmt.Sprintf("add_labels[%d]", i), req.AddLabels[i]); err != nil {
+					return err
+				}
+			}
+			for i := range req.UpdateLabels {
+				if err := set.update(fmt.Sprintf("update_labels[%d]", i), req.UpdateLabels[i]); err != nil {
+					return err
+				}
+			}
+			for i, l := range req.DeleteLabels {
+				if err := set.remove(fmt.Sprintf("delete_labels[%d]", i), l.Name); err != nil {
+					return err
+				}
+			}
+			if err := s.saveSet(ctx, tx, r, set, now); err != nil {
+				return err
+			}
+		}
+		name, desc := r.Name, r.Description
+		if req.DatasetName != nil {
+			name = *req.DatasetName
+		}
+		if req.Description != nil {
+			desc = *req.Description
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE datasets SET name=$3, name_lower=$4, description=$5, update_time=$6 WHERE project_id=$1 AND id=$2`,
+			projectID, id, name, strings.ToLower(name), desc, now)
+		if store.IsConflict(err) {
+			return invalid(CodeDatasetExists, "Dataset already exists: %s.", name)
+		}
+		if err != nil {
+			return fmt.Errorf("update dataset: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeletePlan is a dataset about to be deleted: its files under the inner
+// work path go with it, once the caller may delete them.
+type DeletePlan struct {
+	// Files is the dataset's inner work directory.
+	Files     obs.Path
+	projectID string
+	id        string
+}
+
+// PlanDelete finds what deleting a dataset removes.
+func (s *Service) PlanDelete(ctx context.Context, projectID, id string) (*DeletePlan, error) {
+	r, err := s.load(ctx, s.db, projectID, id, false)
+	if err != nil {
+		return nil, err
+	}
+	files, err := obs.ParsePath(r.InnerWorkPath)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s inner work path: %w", id, err)
+	}
+	return &DeletePlan{Files: files, projectID: projectID, id: id}, nil
+}
+
+// CommitDelete deletes the dataset's files under its inner work path, then
+// the dataset and its labels. The data sources are never touched.
+func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
+	if err := s.deletePrefix(ctx, p.Files); err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM datasets WHERE project_id=$1 AND id=$2`, p.projectID, p.id)
+	if err != nil {
+		return fmt.Errorf("delete dataset: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errDatasetNotFound(p.id)
+	}
+	return nil
+}
+
+func (s *Service) deletePrefix(ctx context.Context, dir obs.Path) error {
+	after := ""
+	for {
+		page, err := s.objects.List(ctx, dir.Bucket, obs.ListOptions{Prefix: dir.Key, StartAfter: after})
+		if errors.Is(err, obs.ErrBucketNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list dataset files %s: %w", dir, err)
+		}
+		for _, o := range page.Objects {
+			if err := s.objects.Delete(ctx, dir.Bucket, o.Key); err != nil && !errors.Is(err, obs.ErrNotFound) {
+				return fmt.Errorf("delete dataset file %s/%s: %w", dir.Bucket, o.Key, err)
+			}
+		}
+		if !page.Truncated {
+			return nil
+		}
+		after = page.NextStartAfter
+	}
+}
