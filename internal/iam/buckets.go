@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // Buckets belong to accounts, as in Huawei OBS: another account's OBS
@@ -12,8 +13,18 @@ import (
 // into DATA_DIR/obs, a bucket created on the S3 service directly) belongs to
 // the first account, the installation's operator.
 
-// BucketOwner returns the ID of the account that owns a bucket.
+// SystemBucketPrefix marks buckets Atelier keeps for itself (e.g. the logs
+// of training jobs without a log path): no account owns them, so no grant
+// reaches them and no account can claim the name; Atelier hands their
+// objects out only through presigned URLs.
+const SystemBucketPrefix = "atelier-system-"
+
+// BucketOwner returns the ID of the account that owns a bucket, or "" for a
+// system bucket, which no account owns.
 func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error) {
+	if strings.HasPrefix(bucket, SystemBucketPrefix) {
+		return "", nil
+	}
 	s.mu.Lock()
 	owner, ok := s.bucketOwners[bucket]
 	s.mu.Unlock()
@@ -38,6 +49,9 @@ func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error
 // account, explicitly or as a bucket made outside Atelier that the first
 // account owns; exists tells whether the bucket is already in the store.
 func (s *Service) ClaimBucket(ctx context.Context, domainID, bucket string, exists bool) error {
+	if strings.HasPrefix(bucket, SystemBucketPrefix) {
+		return &Error{Kind: KindForbidden, Code: "ModelArts.0108", Msg: fmt.Sprintf("bucket names starting with %q are reserved for Atelier", SystemBucketPrefix)}
+	}
 	return wrap("claim bucket", s.write(ctx, func(tx *sql.Tx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT domain_id FROM bucket_owners WHERE bucket = $1`, bucket).Scan(&owner)

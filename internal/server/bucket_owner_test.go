@@ -32,6 +32,11 @@ func TestBucketsBelongToAccounts(t *testing.T) {
 		if err := env.App.Objects.CreateBucket(context.Background(), "dropped-in"); err != nil {
 			t.Fatal(err)
 		}
+		// A system bucket (e.g. training logs of jobs without a log path)
+		// belongs to no account, not even the first.
+		if err := env.App.Objects.CreateBucket(context.Background(), "atelier-system-training-logs"); err != nil {
+			t.Fatal(err)
+		}
 		steps := []struct {
 			name, tok, project, method, path, body string
 			want                                   int
@@ -48,6 +53,8 @@ func TestBucketsBelongToAccounts(t *testing.T) {
 			{"a-reads-dropped-in", tokA, a.ProjectID, "GET", "/dropped-in/objects", "", http.StatusOK},
 			{"b-cannot-read-dropped-in", tokB, b.ProjectID, "GET", "/dropped-in/objects", "", http.StatusForbidden},
 			{"b-cannot-claim-dropped-in", tokB, b.ProjectID, "PUT", "/dropped-in", "", http.StatusForbidden},
+			{"a-cannot-read-system-bucket", tokA, a.ProjectID, "GET", "/atelier-system-training-logs/objects", "", http.StatusForbidden},
+			{"a-cannot-create-system-name", tokA, a.ProjectID, "PUT", "/atelier-system-mine", "", http.StatusForbidden},
 		}
 		for _, st := range steps {
 			if got, body := call(st.tok, st.project, st.method, st.path, st.body); got != st.want {
@@ -57,7 +64,7 @@ func TestBucketsBelongToAccounts(t *testing.T) {
 		if _, body := call(tokB, b.ProjectID, "GET", "", ""); strings.Contains(body, "alpha-data") || strings.Contains(body, "dropped-in") || !strings.Contains(body, "beta-data") {
 			t.Fatalf("B's bucket list %s: want only beta-data", body)
 		}
-		if _, body := call(tokA, a.ProjectID, "GET", "", ""); strings.Contains(body, "beta-data") || !strings.Contains(body, "alpha-data") {
+		if _, body := call(tokA, a.ProjectID, "GET", "", ""); strings.Contains(body, "beta-data") || strings.Contains(body, "atelier-system") || !strings.Contains(body, "alpha-data") {
 			t.Fatalf("A's bucket list %s: want alpha-data (and dropped-in), not beta-data", body)
 		}
 		if data, ok := getObject(t, env, "alpha-data", "y.txt"); ok {

@@ -56,7 +56,9 @@ type Options struct {
 	// ReplicaID names this replica in the lease (random when empty).
 	ReplicaID string
 	// LogBucket receives the logs of jobs without a log_export_path, so that
-	// their log URL can still be presigned ("atelier-training-logs").
+	// their log URL can still be presigned ("atelier-system-training-logs":
+	// a system bucket no account owns, so jobs' logs never reach another
+	// account through its grants).
 	LogBucket string
 }
 
@@ -118,7 +120,7 @@ func New(opts Options) (*Service, error) {
 		opts.ReplicaID = store.NewID()
 	}
 	if opts.LogBucket == "" {
-		opts.LogBucket = "atelier-training-logs"
+		opts.LogBucket = "atelier-system-training-logs"
 	}
 	s := &Service{db: opts.DB, objects: opts.Objects, exec: opts.Executor, dataDir: opts.DataDir,
 		log: opts.Logger, now: opts.Now, opts: opts, wake: make(chan struct{}, 1), lastSamp: map[string]time.Time{}}
