@@ -997,7 +997,7 @@ func testLargeObject(t *testing.T, s obs.Store) {
 
 	var info obs.ObjectInfo
 	var got string
-	peak := peakHeap(func() {
+	peak := PeakHeap(func() {
 		var err error
 		info, err = s.Put(c, b, "big/object.bin", &pattern{n: size}, obs.PutOptions{})
 		if err != nil {
@@ -1041,9 +1041,10 @@ func testLargeObject(t *testing.T, s obs.Store) {
 	}
 }
 
-// peakHeap runs f and returns the most the live heap grew over its
-// starting size while f ran, sampled every few milliseconds.
-func peakHeap(f func()) uint64 {
+// PeakHeap runs f and returns the most the live heap grew over its
+// starting size while f ran, sampled every few milliseconds: drivers' own
+// streaming tests use it to prove bounded memory.
+func PeakHeap(f func()) uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/obs/obstest"
 	"github.com/atelier-dev/atelier/internal/obs/s3store"
 )
 
@@ -73,7 +72,7 @@ func TestPutGetMemory(t *testing.T) {
 	s := newStore(t, s3store.Config{Endpoint: newServer(t, stub), AccessKey: "a", SecretKey: "s", PathStyle: true})
 	c := t.Context()
 
-	peak := peakHeap(func() {
+	peak := obstest.PeakHeap(func() {
 		info, err := s.Put(c, "stub", "big", io.LimitReader(zeros{}, size), obs.PutOptions{})
 		if err != nil {
 			t.Errorf("Put: %v", err)
@@ -112,35 +111,4 @@ func TestPutGetMemory(t *testing.T) {
 		t.Errorf("heap grew by %d MiB while streaming a %d MiB object; want at most %d MiB", peak>>20, size>>20, limit>>20)
 	}
 	t.Logf("heap grew by at most %d KiB", peak>>10)
-}
-
-// peakHeap runs f and returns the most the live heap grew while it ran.
-func peakHeap(f func()) uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		var ms runtime.MemStats
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				runtime.ReadMemStats(&ms)
-				if ms.HeapAlloc > base && ms.HeapAlloc-base > peak.Load() {
-					peak.Store(ms.HeapAlloc - base)
-				}
-			}
-		}
-	})
-	f()
-	close(stop)
-	wg.Wait()
-	return peak.Load()
 }
