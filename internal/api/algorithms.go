@@ -32,14 +32,14 @@ func (t *trainingAPI) createAlgorithm(w http.ResponseWriter, r *http.Request, c 
 	}
 	plan, err := t.svc.PlanAlgorithm(scopeOf(c), &req)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	if err := authorizeReads(c, plan.Reads); err != nil {
 		return err
 	}
 	a, err := t.svc.CommitAlgorithm(r.Context(), plan)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusCreated, a)
 }
@@ -51,14 +51,14 @@ func (t *trainingAPI) changeAlgorithm(w http.ResponseWriter, r *http.Request, c 
 	}
 	plan, err := t.svc.PlanAlgorithmUpdate(r.Context(), scopeOf(c), r.PathValue("algorithm_id"), &req)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	if err := authorizeReads(c, plan.Reads); err != nil {
 		return err
 	}
 	a, err := t.svc.CommitAlgorithm(r.Context(), plan)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	// The reference answers a modification with 201.
 	return WriteJSON(w, http.StatusCreated, a)
@@ -67,14 +67,14 @@ func (t *trainingAPI) changeAlgorithm(w http.ResponseWriter, r *http.Request, c 
 func (t *trainingAPI) showAlgorithm(w http.ResponseWriter, r *http.Request, c *Call) error {
 	a, err := t.svc.GetAlgorithm(r.Context(), c.ProjectID, r.PathValue("algorithm_id"))
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, a)
 }
 
 func (t *trainingAPI) deleteAlgorithm(w http.ResponseWriter, r *http.Request, c *Call) error {
 	if err := t.svc.DeleteAlgorithm(r.Context(), c.ProjectID, r.PathValue("algorithm_id")); err != nil {
-		return trainingErr(err)
+		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -112,7 +112,7 @@ func (t *trainingAPI) listAlgorithms(w http.ResponseWriter, r *http.Request, c *
 	}
 	total, items, err := t.svc.ListAlgorithms(r.Context(), scopeOf(c), q)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	sortBy := q.SortBy
 	if sortBy == "" {

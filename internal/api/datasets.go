@@ -47,7 +47,7 @@ func datasetRoute(rt *Route) bool {
 func (d *datasetAPI) resolvers() map[string]Resolver {
 	stored := func(r *http.Request, c *Call) (Target, error) {
 		ws, err := d.svc.Workspace(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
-		return Target{WorkspaceID: ws}, datasetErr(err)
+		return Target{WorkspaceID: ws}, err
 	}
 	body := func(r *http.Request, c *Call) (Target, error) {
 		var b struct {
@@ -62,31 +62,6 @@ func (d *datasetAPI) resolvers() map[string]Resolver {
 		}
 	}
 	return out
-}
-
-// datasetErr maps the dataset domain's errors to API errors: 400 with the
-// reference's code, except an unknown dataset, which is 404 (ModelArts.4352),
-// as the pages' status tables list it.
-func datasetErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if e, ok := dataset.AsError(err); ok {
-		switch e.Kind {
-		case dataset.KindInternal:
-			return err
-		case dataset.KindNotFound:
-			if e.Code == dataset.CodeDatasetNotFound {
-				return &Error{Status: http.StatusNotFound, Code: e.Code, Msg: e.Msg}
-			}
-		}
-		return &Error{Status: http.StatusBadRequest, Code: e.Code, Msg: e.Msg}
-	}
-	var ae *Error
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return err
 }
 
 // datasetBad is a 400 naming the field with the data-management code.
@@ -133,7 +108,7 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 	}
 	plan, err := d.svc.PlanCreate(datasetScope(c), &req)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	// The seed's related actions (HeadBucket, ListBucket, PutObject,
 	// ListAllMyBuckets) on the input and work directories and their buckets.
@@ -142,7 +117,7 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 	}
 	id, err := d.svc.CommitCreate(r.Context(), plan)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusCreated, map[string]any{"dataset_id": id})
 }
@@ -260,7 +235,7 @@ func (d *datasetAPI) list(w http.ResponseWriter, r *http.Request, c *Call) error
 	}
 	total, items, err := d.svc.List(r.Context(), datasetScope(c), q)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "datasets": items})
 }
@@ -271,7 +246,7 @@ func (d *datasetAPI) show(w http.ResponseWriter, r *http.Request, c *Call) error
 	}
 	ds, err := d.svc.Get(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	if ds.Labels == nil {
 		ds.Labels = []dataset.Label{}
@@ -286,7 +261,7 @@ func (d *datasetAPI) update(w http.ResponseWriter, r *http.Request, c *Call) err
 	}
 	id := r.PathValue("dataset_id")
 	if err := d.svc.Update(r.Context(), c.ProjectID, id, &req); err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"dataset_id": id})
 }
@@ -294,7 +269,7 @@ func (d *datasetAPI) update(w http.ResponseWriter, r *http.Request, c *Call) err
 func (d *datasetAPI) delete(w http.ResponseWriter, r *http.Request, c *Call) error {
 	plan, err := d.svc.PlanDelete(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	// The seed's related actions (ListAllMyBuckets, ListBucket,
 	// DeleteObject) on the dataset's inner work directory.
@@ -302,7 +277,7 @@ func (d *datasetAPI) delete(w http.ResponseWriter, r *http.Request, c *Call) err
 		return err
 	}
 	if err := d.svc.CommitDelete(r.Context(), plan); err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return noContent(w)
 }
@@ -323,7 +298,7 @@ func (d *datasetAPI) listLabels(w http.ResponseWriter, r *http.Request, c *Call)
 	}
 	total, labels, err := d.svc.ListLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "labels": labels})
 }
@@ -339,7 +314,7 @@ func (d *datasetAPI) createLabels(w http.ResponseWriter, r *http.Request, c *Cal
 	}
 	res, err := d.svc.CreateLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, res)
 }
@@ -351,7 +326,7 @@ func (d *datasetAPI) updateLabels(w http.ResponseWriter, r *http.Request, c *Cal
 	}
 	res, err := d.svc.UpdateLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, res)
 }
@@ -366,7 +341,7 @@ func (d *datasetAPI) deleteLabels(w http.ResponseWriter, r *http.Request, c *Cal
 	}
 	res, err := d.svc.DeleteLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
 	if err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, res)
 }
@@ -385,7 +360,7 @@ func (d *datasetAPI) updateLabel(w http.ResponseWriter, r *http.Request, c *Call
 		return err
 	}
 	if err := d.svc.UpdateLabel(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("label_name"), labelType, prop); err != nil {
-		return datasetErr(err)
+		return err
 	}
 	return noContent(w)
 }

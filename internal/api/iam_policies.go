@@ -25,10 +25,10 @@ func (s *Server) policyRoutes() []Route {
 		g("Modifying a project", "PATCH", "/v3/projects/{project_id}", iam.ActUpdateProject, s.updateProject),
 
 		g("Listing system policies", "GET", "/v3/roles", iam.ActListRoles, s.listSystemPolicies),
-		g("Querying policy details", "GET", "/v3/roles/{role_id}", iam.ActGetRole, s.showPolicyV3),
+		g("Querying policy details", "GET", "/v3/roles/{role_id}", iam.ActGetRole, s.showPolicy),
 		g("Creating a custom policy", "POST", "/v3.0/OS-ROLE/roles", iam.ActCreateRole, s.createPolicy),
 		g("Listing custom policies", "GET", "/v3.0/OS-ROLE/roles", iam.ActListRoles, s.listCustomPolicies),
-		g("Querying custom policy details", "GET", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActGetRole, s.showPolicyV30),
+		g("Querying custom policy details", "GET", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActGetRole, s.showPolicy),
 		g("Modifying a custom policy", "PATCH", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActUpdateRole, s.updatePolicy),
 		g("Deleting a custom policy", "DELETE", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActDeleteRole, s.deletePolicy),
 
@@ -62,8 +62,8 @@ func (s *Server) policyRoutes() []Route {
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *Call) error {
 	q := r.URL.Query()
-	if d := q.Get("domain_id"); d != "" && d != c.Principal.DomainID {
-		return Errorf(http.StatusForbidden, "IAM.0002", "domain_id must be the caller's own domain")
+	if err := ownDomainQuery(r, c); err != nil {
+		return err
 	}
 	ps, err := s.iam.ListProjects(r.Context(), c.Principal.DomainID, q.Get("name"))
 	if err != nil {
@@ -150,10 +150,10 @@ func (s *Server) writePolicies(w http.ResponseWriter, r *http.Request, ps []*iam
 
 func (s *Server) listSystemPolicies(w http.ResponseWriter, r *http.Request, c *Call) error {
 	q := r.URL.Query()
-	custom := q.Get("domain_id") != ""
-	if custom && q.Get("domain_id") != c.Principal.DomainID {
-		return Errorf(http.StatusForbidden, "IAM.0002", "domain_id must be the caller's own domain")
+	if err := ownDomainQuery(r, c); err != nil {
+		return err
 	}
+	custom := q.Get("domain_id") != "" // Keystone: ?domain_id lists the account's custom roles
 	name := q.Get("display_name")
 	if name == "" {
 		name = q.Get("name")
@@ -173,16 +173,12 @@ func (s *Server) listCustomPolicies(w http.ResponseWriter, r *http.Request, c *C
 	return s.writePolicies(w, r, ps)
 }
 
-func (s *Server) showPolicyV3(w http.ResponseWriter, r *http.Request, c *Call) error {
+func (s *Server) showPolicy(w http.ResponseWriter, r *http.Request, c *Call) error {
 	p, err := s.iam.GetPolicy(r.Context(), c.Principal.DomainID, r.PathValue("role_id"))
 	if err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"role": s.policyJSON(r, p)})
-}
-
-func (s *Server) showPolicyV30(w http.ResponseWriter, r *http.Request, c *Call) error {
-	return s.showPolicyV3(w, r, c)
 }
 
 func decodePolicyInput(r *http.Request) (iam.PolicyInput, error) {

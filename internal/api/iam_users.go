@@ -14,13 +14,13 @@ func (s *Server) userRoutes() []Route {
 		return Route{Name: name, Method: method, Path: path, Action: action, Family: "iam", Service: ServiceGlobal, Handler: h}
 	}
 	return []Route{
-		g("Creating an IAM user", "POST", "/v3.0/OS-USER/users", iam.ActCreateUser, s.createUserV30),
-		g("Querying IAM user details", "GET", "/v3.0/OS-USER/users/{user_id}", iam.ActGetUser, s.showUserV30),
-		g("Modifying an IAM user", "PUT", "/v3.0/OS-USER/users/{user_id}", iam.ActUpdateUser, s.updateUserV30),
-		g("Creating an IAM user (Keystone)", "POST", "/v3/users", iam.ActCreateUser, s.createUserV3),
+		g("Creating an IAM user", "POST", "/v3.0/OS-USER/users", iam.ActCreateUser, s.createUser),
+		g("Querying IAM user details", "GET", "/v3.0/OS-USER/users/{user_id}", iam.ActGetUser, s.showUser),
+		g("Modifying an IAM user", "PUT", "/v3.0/OS-USER/users/{user_id}", iam.ActUpdateUser, s.updateUser),
+		g("Creating an IAM user (Keystone)", "POST", "/v3/users", iam.ActCreateUser, s.createUser),
 		g("Listing IAM users", "GET", "/v3/users", iam.ActListUsers, s.listUsers),
-		g("Querying IAM user details (Keystone)", "GET", "/v3/users/{user_id}", iam.ActGetUser, s.showUserV3),
-		g("Modifying an IAM user (Keystone)", "PATCH", "/v3/users/{user_id}", iam.ActUpdateUser, s.updateUserV3),
+		g("Querying IAM user details (Keystone)", "GET", "/v3/users/{user_id}", iam.ActGetUser, s.showUser),
+		g("Modifying an IAM user (Keystone)", "PATCH", "/v3/users/{user_id}", iam.ActUpdateUser, s.updateUser),
 		g("Deleting an IAM user", "DELETE", "/v3/users/{user_id}", iam.ActDeleteUser, s.deleteUser),
 		{Name: "Changing one's own password", Method: "POST", Path: "/v3/users/{user_id}/password", Family: "iam", Service: ServiceGlobal, Self: true, Handler: s.changePassword},
 		g("Listing the groups of a user", "GET", "/v3/users/{user_id}/groups", iam.ActListGroupsOfUsr, s.userGroups),
@@ -101,24 +101,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *Call) err
 	return WriteJSON(w, http.StatusCreated, map[string]any{"user": s.userJSON(r, u)})
 }
 
-func (s *Server) createUserV30(w http.ResponseWriter, r *http.Request, c *Call) error {
-	return s.createUser(w, r, c)
-}
-
-func (s *Server) createUserV3(w http.ResponseWriter, r *http.Request, c *Call) error {
-	return s.createUser(w, r, c)
-}
-
-func (s *Server) showUserV30(w http.ResponseWriter, r *http.Request, c *Call) error {
+func (s *Server) showUser(w http.ResponseWriter, r *http.Request, c *Call) error {
 	u, err := s.iam.GetUser(r.Context(), c.Principal.DomainID, r.PathValue("user_id"))
 	if err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"user": s.userJSON(r, u)})
-}
-
-func (s *Server) showUserV3(w http.ResponseWriter, r *http.Request, c *Call) error {
-	return s.showUserV30(w, r, c)
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *Call) error {
@@ -135,18 +123,10 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *Call) err
 	return WriteJSON(w, http.StatusOK, map[string]any{"user": s.userJSON(r, u)})
 }
 
-func (s *Server) updateUserV30(w http.ResponseWriter, r *http.Request, c *Call) error {
-	return s.updateUser(w, r, c)
-}
-
-func (s *Server) updateUserV3(w http.ResponseWriter, r *http.Request, c *Call) error {
-	return s.updateUser(w, r, c)
-}
-
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *Call) error {
 	q := r.URL.Query()
-	if d := q.Get("domain_id"); d != "" && d != c.Principal.DomainID {
-		return Errorf(http.StatusForbidden, "IAM.0002", "domain_id must be the caller's own domain")
+	if err := ownDomainQuery(r, c); err != nil {
+		return err
 	}
 	us, err := s.iam.ListUsers(r.Context(), c.Principal.DomainID, q.Get("name"))
 	if err != nil {
@@ -249,8 +229,8 @@ func (s *Server) writeGroups(w http.ResponseWriter, r *http.Request, gs []*iam.G
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c *Call) error {
-	if d := r.URL.Query().Get("domain_id"); d != "" && d != c.Principal.DomainID {
-		return Errorf(http.StatusForbidden, "IAM.0002", "domain_id must be the caller's own domain")
+	if err := ownDomainQuery(r, c); err != nil {
+		return err
 	}
 	gs, err := s.iam.ListGroups(r.Context(), c.Principal.DomainID, r.URL.Query().Get("name"))
 	if err != nil {
@@ -322,4 +302,13 @@ func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request, c *Call) err
 		out = append(out, s.userJSON(r, u))
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"users": out, "links": s.links(r)})
+}
+
+// ownDomainQuery refuses a ?domain_id= filter naming another account:
+// IAM lists only ever cover the caller's own account.
+func ownDomainQuery(r *http.Request, c *Call) error {
+	if d := r.URL.Query().Get("domain_id"); d != "" && d != c.Principal.DomainID {
+		return Errorf(http.StatusForbidden, "IAM.0002", "domain_id must be the caller's own domain")
+	}
+	return nil
 }

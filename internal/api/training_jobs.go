@@ -21,7 +21,7 @@ func (t *trainingAPI) createJob(w http.ResponseWriter, r *http.Request, c *Call)
 	}
 	plan, err := t.svc.PlanJob(r.Context(), scopeOf(c), &req)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	if err := authorizeReads(c, plan.Reads); err != nil {
 		return err
@@ -33,7 +33,7 @@ func (t *trainingAPI) createJob(w http.ResponseWriter, r *http.Request, c *Call)
 	}
 	job, err := t.svc.CommitJob(r.Context(), plan)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusCreated, job)
 }
@@ -41,7 +41,7 @@ func (t *trainingAPI) createJob(w http.ResponseWriter, r *http.Request, c *Call)
 func (t *trainingAPI) showJob(w http.ResponseWriter, r *http.Request, c *Call) error {
 	job, err := t.svc.GetJob(r.Context(), c.ProjectID, r.PathValue("training_job_id"))
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, job)
 }
@@ -54,7 +54,7 @@ func (t *trainingAPI) changeJobDescription(w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	if err := t.svc.UpdateJobDescription(r.Context(), c.ProjectID, r.PathValue("training_job_id"), deref(b.Description)); err != nil {
-		return trainingErr(err)
+		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -62,7 +62,7 @@ func (t *trainingAPI) changeJobDescription(w http.ResponseWriter, r *http.Reques
 
 func (t *trainingAPI) deleteJob(w http.ResponseWriter, r *http.Request, c *Call) error {
 	if err := t.svc.DeleteJob(r.Context(), c.ProjectID, r.PathValue("training_job_id")); err != nil {
-		return trainingErr(err)
+		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -81,7 +81,7 @@ func (t *trainingAPI) jobAction(w http.ResponseWriter, r *http.Request, c *Call)
 	}
 	job, err := t.svc.TerminateJob(r.Context(), c.ProjectID, r.PathValue("training_job_id"))
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusAccepted, job)
 }
@@ -139,7 +139,7 @@ func (t *trainingAPI) searchJobs(w http.ResponseWriter, r *http.Request, c *Call
 	sc := scopeOf(c)
 	total, items, err := t.svc.SearchJobs(r.Context(), sc, q)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	sortBy := q.SortBy
 	if sortBy == "" {
@@ -197,7 +197,7 @@ func (t *trainingAPI) jobEvents(w http.ResponseWriter, r *http.Request, c *Call)
 	}
 	total, events, err := t.svc.JobEvents(r.Context(), c.ProjectID, r.PathValue("training_job_id"), q)
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	order := "desc"
 	if !q.Desc {
@@ -210,7 +210,7 @@ func (t *trainingAPI) jobEvents(w http.ResponseWriter, r *http.Request, c *Call)
 func (t *trainingAPI) previewLog(w http.ResponseWriter, r *http.Request, c *Call) error {
 	p, err := t.svc.PreviewLog(r.Context(), c.ProjectID, r.PathValue("training_job_id"), r.PathValue("task_id"))
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"content": p.Content, "current_size": p.CurrentSize, "full_size": p.FullSize})
 }
@@ -218,7 +218,7 @@ func (t *trainingAPI) previewLog(w http.ResponseWriter, r *http.Request, c *Call
 func (t *trainingAPI) logURL(w http.ResponseWriter, r *http.Request, c *Call) error {
 	u, err := t.svc.LogURL(r.Context(), c.ProjectID, r.PathValue("training_job_id"), r.PathValue("task_id"))
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"obs_url": u})
 }
@@ -226,7 +226,7 @@ func (t *trainingAPI) logURL(w http.ResponseWriter, r *http.Request, c *Call) er
 func (t *trainingAPI) taskMetrics(w http.ResponseWriter, r *http.Request, c *Call) error {
 	m, err := t.svc.TaskMetrics(r.Context(), c.ProjectID, r.PathValue("training_job_id"), r.PathValue("task_id"))
 	if err != nil {
-		return trainingErr(err)
+		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"metrics": m})
 }

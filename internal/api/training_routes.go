@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/atelier-dev/atelier/internal/iam"
@@ -65,11 +64,11 @@ func (t *trainingAPI) handlers() map[string]HandlerFunc {
 func (t *trainingAPI) resolvers() map[string]Resolver {
 	job := func(r *http.Request, c *Call) (Target, error) {
 		ws, err := t.svc.JobWorkspace(r.Context(), c.ProjectID, r.PathValue("training_job_id"))
-		return Target{WorkspaceID: ws}, trainingErr(err)
+		return Target{WorkspaceID: ws}, err
 	}
 	alg := func(r *http.Request, c *Call) (Target, error) {
 		ws, err := t.svc.AlgorithmWorkspace(r.Context(), c.ProjectID, r.PathValue("algorithm_id"))
-		return Target{WorkspaceID: ws}, trainingErr(err)
+		return Target{WorkspaceID: ws}, err
 	}
 	metadataWS := func(r *http.Request, c *Call) (Target, error) {
 		var b struct {
@@ -121,27 +120,6 @@ func bodyWorkspace(c *Call, v any, ws func() string) (Target, error) {
 		id = iam.DefaultWorkspaceID
 	}
 	return Target{WorkspaceID: id}, nil
-}
-
-// trainingErr maps the training domain's errors to API errors. The
-// reference answers unknown jobs and algorithms with 400 and their codes
-// (ModelArts.2775, ModelArts.2755), as its error table lists them.
-func trainingErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if e, ok := training.AsError(err); ok {
-		status := http.StatusBadRequest
-		if e.Kind == training.KindInternal {
-			return err
-		}
-		return &Error{Status: status, Code: e.Code, Msg: e.Msg}
-	}
-	var ae *Error
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return err
 }
 
 // scopeOf is the training scope of a call.
