@@ -15,22 +15,56 @@ import (
 // CatalogCustom marks custom policies, as Huawei IAM's API reports them.
 const CatalogCustom = "CUSTOMED"
 
+// syncSystemPolicies brings the stored system policies up to the code's.
+// It writes (and so invalidates every replica's cache) only when one
+// changed, not on every start.
 func (s *Service) syncSystemPolicies(ctx context.Context) error {
+	stored := map[string]string{}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, type, description, catalog, document FROM policies WHERE domain_id IS NULL`)
+	if err != nil {
+		return fmt.Errorf("read system policies: %w", err)
+	}
+	for rows.Next() {
+		var id, typ, desc, catalog, doc string
+		if err := rows.Scan(&id, &typ, &desc, &catalog, &doc); err != nil {
+			rows.Close()
+			return fmt.Errorf("read system policies: %w", err)
+		}
+		stored[id] = typ + "\x00" + desc + "\x00" + catalog + "\x00" + doc
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read system policies: %w", err)
+	}
+	type pending struct {
+		p   *Policy
+		raw []byte
+	}
+	var changed []pending
+	for _, sp := range systemPolicies {
+		doc, err := policy.Parse([]byte(sp.Document), s.catalog)
+		if err != nil {
+			return fmt.Errorf("system policy %q does not parse: %w", sp.Name, err)
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("encode system policy %q: %w", sp.Name, err)
+		}
+		id := SystemPolicyID(sp.Name)
+		if stored[id] == sp.Type+"\x00"+sp.Description+"\x00"+sp.Catalog+"\x00"+string(raw) {
+			continue
+		}
+		t := s.clock()
+		changed = append(changed, pending{&Policy{ID: id, Name: sp.Name, DisplayName: sp.Name, Type: sp.Type,
+			Description: sp.Description, Catalog: sp.Catalog, CreatedAt: t, UpdatedAt: t}, raw})
+	}
+	if len(changed) == 0 {
+		return nil
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		for _, sp := range systemPolicies {
-			doc, err := policy.Parse([]byte(sp.Document), s.catalog)
-			if err != nil {
-				return fmt.Errorf("system policy %q does not parse: %w", sp.Name, err)
-			}
-			raw, err := json.Marshal(doc)
-			if err != nil {
-				return fmt.Errorf("encode system policy %q: %w", sp.Name, err)
-			}
-			t := s.clock()
-			p := &Policy{ID: SystemPolicyID(sp.Name), Name: sp.Name, DisplayName: sp.Name, Type: sp.Type,
-				Description: sp.Description, Catalog: sp.Catalog, CreatedAt: t, UpdatedAt: t}
-			if err := upsertPolicy(ctx, tx, p, raw); err != nil {
-				return fmt.Errorf("store system policy %q: %w", sp.Name, err)
+		for _, c := range changed {
+			if err := upsertPolicy(ctx, tx, c.p, c.raw); err != nil {
+				return fmt.Errorf("store system policy %q: %w", c.p.Name, err)
 			}
 		}
 		return nil

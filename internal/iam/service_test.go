@@ -320,3 +320,36 @@ func TestWorkspaceAccessTypes(t *testing.T) {
 		}
 	})
 }
+
+// Starting a service over an up-to-date database writes nothing: system
+// policies are rewritten (and every replica's cache dropped) only when the
+// code's differ from the stored ones.
+func TestStartWritesNothingWhenSystemPoliciesAreCurrent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		newService(t, db)
+		revision := func() int64 {
+			var v int64
+			if err := db.QueryRowContext(ctx, `SELECT value FROM revisions WHERE name = 'iam'`).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		before := revision()
+		newService(t, db)
+		if after := revision(); after != before {
+			t.Fatalf("a second start moved the IAM revision from %d to %d; want no write", before, after)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE policies SET description = 'stale' WHERE id = $1`, iam.SystemPolicyID(iam.PolicyTenantGuest)); err != nil {
+			t.Fatal(err)
+		}
+		svc := newService(t, db)
+		if revision() == before {
+			t.Fatal("a stale system policy was not rewritten")
+		}
+		p, err := svc.GetPolicy(ctx, "", iam.SystemPolicyID(iam.PolicyTenantGuest))
+		if err != nil || p.Description == "stale" {
+			t.Fatalf("Tenant Guest after sync: %+v, %v", p, err)
+		}
+	})
+}
