@@ -26,17 +26,16 @@ const MaxObjectSize = 5 << 30
 
 // Error codes of the object API: OBS's (S3's) names for the same conditions.
 const (
-	codeNoSuchBucket        = "OBS.NoSuchBucket"
-	codeNoSuchKey           = "OBS.NoSuchKey"
-	codeBucketExists        = "OBS.BucketAlreadyExists"
-	codeBucketNotEmpty      = "OBS.BucketNotEmpty"
-	codeInvalidBucketName   = "OBS.InvalidBucketName"
-	codeInvalidObjectName   = "OBS.InvalidObjectName"
-	codeInvalidRange        = "OBS.InvalidRange"
-	codeKeyConflict         = "OBS.KeyConflict"
-	codeEntityTooLarge      = "OBS.EntityTooLarge"
-	codeIncompleteBody      = "OBS.IncompleteBody"
-	codeObjectsNotAvailable = "OBS.NotConfigured"
+	codeNoSuchBucket      = "OBS.NoSuchBucket"
+	codeNoSuchKey         = "OBS.NoSuchKey"
+	codeBucketExists      = "OBS.BucketAlreadyExists"
+	codeBucketNotEmpty    = "OBS.BucketNotEmpty"
+	codeInvalidBucketName = "OBS.InvalidBucketName"
+	codeInvalidObjectName = "OBS.InvalidObjectName"
+	codeInvalidRange      = "OBS.InvalidRange"
+	codeKeyConflict       = "OBS.KeyConflict"
+	codeEntityTooLarge    = "OBS.EntityTooLarge"
+	codeIncompleteBody    = "OBS.IncompleteBody"
 )
 
 func (s *Server) objectRoutes() []Route {
@@ -57,14 +56,6 @@ func (s *Server) objectRoutes() []Route {
 		r("Getting object metadata (Atelier)", http.MethodHead, objects+"/{key...}", "obs:object:GetObject", s.getObject),
 		r("Deleting an object (Atelier)", http.MethodDelete, objects+"/{key...}", "obs:object:DeleteObject", s.deleteObject),
 	}
-}
-
-// objects returns the store, or an error when the server has none.
-func (s *Server) objects() (obs.Store, error) {
-	if s.cfg.Objects == nil {
-		return nil, Errorf(http.StatusNotImplemented, codeObjectsNotAvailable, "This server has no object store.")
-	}
-	return s.cfg.Objects, nil
 }
 
 // objectErr maps an object-store error to the API's; anything unknown is
@@ -109,6 +100,18 @@ func bucketParam(r *http.Request) (string, error) {
 	return b, nil
 }
 
+// authorizedObject validates the path's bucket and key and decides the
+// route's OBS action on that object, before anything touches the store.
+func authorizedObject(r *http.Request, c *Call) (bucket, key string, err error) {
+	if bucket, key, err = objectParams(r); err != nil {
+		return "", "", err
+	}
+	if err := c.AuthorizeObjects(ObjectRef{Bucket: bucket, Key: key}); err != nil {
+		return "", "", err
+	}
+	return bucket, key, nil
+}
+
 // objectParams validates the path's bucket and object key. Keys follow the
 // store's rules (obs.ValidateObjectKey): no "." or ".." segments, no empty
 // segment, no backslash or control character, so a key is always a safe
@@ -151,10 +154,7 @@ func toObjectJSON(o obs.ObjectInfo) objectJSON {
 
 // listBuckets answers GET …/obs/buckets: {"buckets":[{"name","creation_date"}]}.
 func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request, c *Call) error {
-	store, err := s.objects()
-	if err != nil {
-		return err
-	}
+	store := s.cfg.Objects
 	if err := c.AuthorizeObjects(); err != nil {
 		return err
 	}
@@ -179,10 +179,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request, c *Call) er
 // createBucket answers PUT …/obs/buckets/{bucket}: 201, or 409
 // OBS.BucketAlreadyExists.
 func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, c *Call) error {
-	store, err := s.objects()
-	if err != nil {
-		return err
-	}
+	store := s.cfg.Objects
 	bucket, err := bucketParam(r)
 	if err != nil {
 		return err
@@ -211,10 +208,7 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, c *Call) e
 
 // listObjects answers GET …/objects?prefix=&delimiter=&start_after=&max_keys=.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, c *Call) error {
-	store, err := s.objects()
-	if err != nil {
-		return err
-	}
+	store := s.cfg.Objects
 	bucket, err := bucketParam(r)
 	if err != nil {
 		return err
@@ -252,15 +246,9 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, c *Call) er
 // store (never held in memory), which commits it atomically only when the
 // whole body arrived.
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request, c *Call) error {
-	store, err := s.objects()
+	store := s.cfg.Objects
+	bucket, key, err := authorizedObject(r, c)
 	if err != nil {
-		return err
-	}
-	bucket, key, err := objectParams(r)
-	if err != nil {
-		return err
-	}
-	if err := c.AuthorizeObjects(ObjectRef{Bucket: bucket, Key: key}); err != nil {
 		return err
 	}
 	ct := r.Header.Get("Content-Type")
@@ -283,15 +271,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, c *Call) erro
 // range when the request has a Range header (multiple ranges are ignored:
 // the whole object is sent, which HTTP allows).
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, c *Call) error {
-	store, err := s.objects()
+	store := s.cfg.Objects
+	bucket, key, err := authorizedObject(r, c)
 	if err != nil {
-		return err
-	}
-	bucket, key, err := objectParams(r)
-	if err != nil {
-		return err
-	}
-	if err := c.AuthorizeObjects(ObjectRef{Bucket: bucket, Key: key}); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -413,15 +395,9 @@ func parseRange(h string) (br byteRange, ok bool) {
 // deleteObject answers DELETE …/objects/{key...}: 204, also when the object
 // does not exist (as in OBS); 404 when the bucket does not.
 func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, c *Call) error {
-	store, err := s.objects()
+	store := s.cfg.Objects
+	bucket, key, err := authorizedObject(r, c)
 	if err != nil {
-		return err
-	}
-	bucket, key, err := objectParams(r)
-	if err != nil {
-		return err
-	}
-	if err := c.AuthorizeObjects(ObjectRef{Bucket: bucket, Key: key}); err != nil {
 		return err
 	}
 	if err := store.Delete(r.Context(), bucket, key); err != nil {

@@ -181,3 +181,19 @@ func TestUnbuiltRoutesAnswerNotImplemented(t *testing.T) {
 		}
 	}
 }
+
+// Routes whose service is not configured are not mounted: a request finds
+// no route (404), never a handler over a missing service.
+func TestRoutesOfUnconfiguredServicesAreNotMounted(t *testing.T) {
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/p1/obs/buckets", "/v2/p1/training-job-flavors", "/v2/p1/datasets"} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), codePathNotFound) {
+			t.Errorf("GET %s on a server without its service: %d %s; want 404 %s", path, rec.Code, rec.Body, codePathNotFound)
+		}
+	}
+}
