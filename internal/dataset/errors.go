@@ -43,6 +43,8 @@ const (
 	CodeLabelIncompatible  = "ModelArts.4413" // the label does not comply with the dataset's rules
 	CodeTripletEntity      = "ModelArts.4414" // a triplet label's from/to entity does not exist
 	CodeEntityInUse        = "ModelArts.4415" // an entity label used by a triplet label cannot be deleted
+	CodeSampleNotFound     = "ModelArts.4420" // the sample does not exist
+	CodeUploadFailed       = "ModelArts.4421" // the sample could not be added
 	CodeAttributeExists    = "ModelArts.4428" // the label attribute name already exists
 	CodeAttributeValExists = "ModelArts.4429" // the label attribute value already exists
 )
@@ -57,6 +59,10 @@ func badRequest(format string, args ...any) *Error {
 
 func errDatasetNotFound(id string) *Error {
 	return &Error{Kind: KindNotFound, Code: CodeDatasetNotFound, Msg: fmt.Sprintf("Dataset does not exist: %s.", id)}
+}
+
+func errSampleNotFound(id string) *Error {
+	return &Error{Kind: KindNotFound, Code: CodeSampleNotFound, Msg: fmt.Sprintf("sample %s does not exist in the dataset", id)}
 }
 
 func errLabelNotFound(name string) *Error {

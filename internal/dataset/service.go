@@ -78,7 +78,7 @@ type row struct {
 	Total, Annotated, Unconfirmed, Deleted        int64
 	Loading, TotalSub, AnnotatedSub               int64
 	Versions                                      int
-	LabelSeq                                      int64
+	LabelSeq, SampleSeq, Hard                     int64
 	InnerWorkPath                                 string
 	Doc                                           doc
 }
@@ -273,7 +273,7 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 
 const rowColumns = `id, project_id, workspace_id, name, description, dataset_type, status, create_time, update_time,
 	data_update_time, total_sample_count, annotated_sample_count, unconfirmed_sample_count, deleted_sample_count,
-	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, doc`
+	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, sample_seq, hard_sample_count, doc`
 
 type scanner interface{ Scan(...any) error }
 
@@ -282,7 +282,7 @@ func scanRow(sc scanner) (*row, error) {
 	var data string
 	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
 		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
-		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &data); err != nil {
+		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &r.SampleSeq, &r.Hard, &data); err != nil {
 		return nil, err
 	}
 	var d storedDoc

@@ -1,0 +1,608 @@
+package dataset
+
+import (
+	"context"
+	"crypto/md5"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+)
+
+// Sample states as stored (dataset_samples.state).
+const (
+	StateUnlabeled   = 0
+	StateLabeled     = 1
+	StateUnconfirmed = 2
+)
+
+// Sample status strings of the responses and the sample_state filter.
+var (
+	stateNames  = map[int]string{StateUnlabeled: "UN_ANNOTATION", StateLabeled: "MANUAL_ANNOTATION", StateUnconfirmed: "AUTO_ANNOTATION"}
+	stateFilter = map[string]int{"__ALL__": StateLabeled, "__NONE__": StateUnlabeled, "__AUTO_ANNOTATION__": StateUnconfirmed}
+	// Team-labeling states exist in the reference; no sample is in them
+	// until team labeling is built, so filtering by one finds nothing.
+	teamStates = map[string]bool{"__UNCHECK__": true, "__ACCEPTED__": true, "__REJECTED__": true, "__UNREVIEWED__": true,
+		"__REVIEWED__": true, "__WORKFORCE_SAMPLED__": true, "__WORKFORCE_SAMPLED_UNCHECK__": true,
+		"__WORKFORCE_SAMPLED_CHECKED__": true, "__WORKFORCE_SAMPLED_ACCEPTED__": true, "__WORKFORCE_SAMPLED_REJECTED__": true}
+)
+
+// ParseSampleState maps a sample_state value to a stored state; team
+// reports a team-labeling state (valid, but no sample is in it yet).
+func ParseSampleState(field, v string) (state int, team bool, err error) {
+	if s, ok := stateFilter[v]; ok {
+		return s, false, nil
+	}
+	if teamStates[v] {
+		return -1, true, nil
+	}
+	return 0, false, badRequest("%s %q is not a sample state of the reference", field, v)
+}
+
+// ContentScheme prefixes the source of a text sample stored inline (the
+// manifest's "content://").
+const ContentScheme = "content://"
+
+// SampleID is the sample_id of a source: the MD5 of the source, so that the
+// same file (or text) added twice is one sample.
+func SampleID(source string) string {
+	sum := md5.Sum([]byte(source))
+	return hex.EncodeToString(sum[:])
+}
+
+// Sample is a sample as list and details return it (DescribeSampleResp).
+type Sample struct {
+	Labels       []annotation.Label `json:"labels"`
+	Metadata     map[string]any     `json:"metadata"`
+	SampleData   []string           `json:"sample_data,omitempty"`
+	SampleDir    string             `json:"sample_dir,omitempty"`
+	SampleID     string             `json:"sample_id"`
+	SampleName   string             `json:"sample_name"`
+	SampleSize   int64              `json:"sample_size"`
+	SampleStatus string             `json:"sample_status"`
+	SampleTime   int64              `json:"sample_time"`
+	SampleType   int                `json:"sample_type"`
+	SampleUsage  string             `json:"sample_usage,omitempty"`
+	Source       string             `json:"source"`
+	WorkerID     string             `json:"worker_id,omitempty"`
+
+	// Stored is the canonical source (obs://bucket/key or content://…)
+	// that Source replaces with a preview URL in responses.
+	Stored string `json:"-"`
+	seq    int64
+	state  int
+}
+
+// sampleDoc is the JSON column of a sample.
+type sampleDoc struct {
+	Labels   []annotation.Label `json:"labels,omitempty"`
+	Metadata map[string]any     `json:"metadata,omitempty"`
+}
+
+// SampleInput is one sample to add or replace, from the API, an import or
+// a sync.
+type SampleInput struct {
+	Source     string // obs://bucket/key or content://text
+	Name       string // file name; defaults to the source's last segment
+	SampleType int
+	Size       int64
+	SampleTime int64 // object's last modification (ms)
+	Usage      string
+	Labels     []annotation.Label
+	Metadata   map[string]any
+	Labeler    string
+}
+
+// WriteOptions say how WriteSamples treats samples and labels.
+type WriteOptions struct {
+	// Unconfirmed stores labeled samples as to be confirmed
+	// (final_annotation=false) instead of labeled.
+	Unconfirmed bool
+	// KeepExisting leaves a sample that already exists untouched (a sync or
+	// a re-run import of unlabeled files); otherwise its labels and metadata
+	// are replaced.
+	KeepExisting bool
+}
+
+// WriteResult is the outcome of one input, in input order.
+type WriteResult struct {
+	SampleID string
+	Err      error // an *Error for a bad item; nil when written or kept
+	Created  bool
+}
+
+// sampleChange is one sample's before and after, for counters.
+type sampleChange struct {
+	oldState, newState int
+	oldHard, newHard   int
+	oldLabels          map[int64]int // label seq → occurrences
+	newLabels          map[int64]int
+	existed, deleted   bool
+}
+
+// counterDelta accumulates what a batch changes in a dataset's counters.
+type counterDelta struct {
+	total, annotated, unconfirmed, hard int64
+	labelAnn, labelSamples              map[int64]int64
+}
+
+func newCounterDelta() *counterDelta {
+	return &counterDelta{labelAnn: map[int64]int64{}, labelSamples: map[int64]int64{}}
+}
+
+func (d *counterDelta) add(c sampleChange) {
+	b2i := func(b bool) int64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	if c.existed {
+		d.total--
+		d.annotated -= b2i(c.oldState == StateLabeled)
+		d.unconfirmed -= b2i(c.oldState == StateUnconfirmed)
+		d.hard -= int64(c.oldHard)
+		for l, n := range c.oldLabels {
+			d.labelAnn[l] -= int64(n)
+			d.labelSamples[l]--
+		}
+	}
+	if !c.deleted {
+		d.total++
+		d.annotated += b2i(c.newState == StateLabeled)
+		d.unconfirmed += b2i(c.newState == StateUnconfirmed)
+		d.hard += int64(c.newHard)
+		for l, n := range c.newLabels {
+			d.labelAnn[l] += int64(n)
+			d.labelSamples[l]++
+		}
+	}
+}
+
+// apply writes the deltas: the dataset's counters, each touched label's
+// counters and today's metrics row, in the caller's transaction.
+func (d *counterDelta) apply(ctx context.Context, tx *sql.Tx, datasetID string, sampleSeq, now int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET total_sample_count=total_sample_count+$2,
+		annotated_sample_count=annotated_sample_count+$3, unconfirmed_sample_count=unconfirmed_sample_count+$4,
+		hard_sample_count=hard_sample_count+$5, sample_seq=$6, data_update_time=$7, update_time=$7 WHERE id=$1`,
+		datasetID, d.total, d.annotated, d.unconfirmed, d.hard, sampleSeq, now); err != nil {
+		return fmt.Errorf("update dataset counters: %w", err)
+	}
+	seqs := make([]int64, 0, len(d.labelAnn))
+	for l := range d.labelAnn {
+		seqs = append(seqs, l)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for _, l := range seqs {
+		if d.labelAnn[l] == 0 && d.labelSamples[l] == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET annotation_count=annotation_count+$3,
+			sample_count=sample_count+$4 WHERE dataset_id=$1 AND seq=$2`, datasetID, l, d.labelAnn[l], d.labelSamples[l]); err != nil {
+			return fmt.Errorf("update label counters: %w", err)
+		}
+	}
+	return recordMetrics(ctx, tx, datasetID, now)
+}
+
+// recordMetrics rewrites today's snapshot of the dataset's counters.
+func recordMetrics(ctx context.Context, tx *sql.Tx, datasetID string, now int64) error {
+	const day = 24 * 3600 * 1000
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_metrics (dataset_id, day, at, total, annotated, unconfirmed)
+		SELECT id, $2, $3, total_sample_count, annotated_sample_count, unconfirmed_sample_count FROM datasets WHERE id=$1
+		ON CONFLICT (dataset_id, day) DO UPDATE SET at=excluded.at, total=excluded.total,
+		annotated=excluded.annotated, unconfirmed=excluded.unconfirmed`, datasetID, now/day*day, now); err != nil {
+		return fmt.Errorf("record dataset metrics: %w", err)
+	}
+	return nil
+}
+
+// labelIndex maps a dataset's label names to their seq and type; labels
+// that samples bring and the dataset lacks are created on the way, the way
+// an import creates the labels it finds.
+type labelIndex struct {
+	datasetType int
+	bySeq       map[int64]string
+	byName      map[string]labelRef
+	next        int64
+	added       []Label
+}
+
+type labelRef struct {
+	seq int64
+	typ int
+}
+
+func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *row) (*labelIndex, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, name, type FROM dataset_labels WHERE dataset_id=$1`, r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load labels: %w", err)
+	}
+	defer rows.Close()
+	ix := &labelIndex{datasetType: r.Type, bySeq: map[int64]string{}, byName: map[string]labelRef{}, next: r.LabelSeq}
+	for rows.Next() {
+		var ref labelRef
+		var name string
+		if err := rows.Scan(&ref.seq, &name, &ref.typ); err != nil {
+			return nil, fmt.Errorf("load labels: %w", err)
+		}
+		ix.byName[name] = ref
+		ix.bySeq[ref.seq] = name
+		if ref.seq > ix.next {
+			ix.next = ref.seq
+		}
+	}
+	return ix, rows.Err()
+}
+
+// resolve finds (or plans) the label a sample label names.
+func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
+	if ref, ok := ix.byName[l.Name]; ok {
+		if ref.typ != l.Type {
+			return 0, fmt.Errorf("label %q has type %d in the dataset, not %d", l.Name, ref.typ, l.Type)
+		}
+		return ref.seq, nil
+	}
+	if err := checkName("labels.name", l.Name); err != nil {
+		return 0, err
+	}
+	ix.next++
+	t := l.Type
+	ix.byName[l.Name] = labelRef{seq: ix.next, typ: t}
+	ix.bySeq[ix.next] = l.Name
+	ix.added = append(ix.added, Label{Name: l.Name, Type: &t, Property: map[string]string{}})
+	return ix.next, nil
+}
+
+// save inserts the labels resolve created.
+func (ix *labelIndex) save(ctx context.Context, tx *sql.Tx, datasetID string) error {
+	for _, l := range ix.added {
+		if err := insertLabel(ctx, tx, datasetID, ix.byName[l.Name].seq, l); err != nil {
+			return err
+		}
+	}
+	if len(ix.added) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2 WHERE id=$1`, datasetID, ix.next); err != nil {
+			return fmt.Errorf("update label sequence: %w", err)
+		}
+	}
+	ix.added = nil
+	return nil
+}
+
+// existingSample is what a write needs to know of a stored sample.
+type existingSample struct {
+	seq    int64
+	state  int
+	hard   int // 0 or 1: stored as an integer on both engines
+	labels map[int64]int
+}
+
+// loadExisting finds which of ids are stored, with their label counts.
+func loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, ids []string) (map[string]*existingSample, error) {
+	out := map[string]*existingSample{}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := []any{datasetID}
+		ph := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND id IN (`+
+			strings.Join(ph, ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("find existing samples: %w", err)
+		}
+		bySeq := map[int64]*existingSample{}
+		for rows.Next() {
+			var id string
+			var e existingSample
+			if err := rows.Scan(&id, &e.seq, &e.state, &e.hard); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("find existing samples: %w", err)
+			}
+			e.labels = map[int64]int{}
+			out[id] = &e
+			bySeq[e.seq] = &e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if err := loadSampleLabels(ctx, tx, datasetID, bySeq); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func loadSampleLabels(ctx context.Context, tx *sql.Tx, datasetID string, bySeq map[int64]*existingSample) error {
+	if len(bySeq) == 0 {
+		return nil
+	}
+	args := []any{datasetID}
+	ph := make([]string, 0, len(bySeq))
+	for seq := range bySeq {
+		args = append(args, seq)
+		ph = append(ph, fmt.Sprintf("$%d", len(args)))
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT sample_seq, label_seq, n FROM dataset_sample_labels
+		WHERE dataset_id=$1 AND sample_seq IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("load sample labels: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s, l int64
+		var n int
+		if err := rows.Scan(&s, &l, &n); err != nil {
+			return fmt.Errorf("load sample labels: %w", err)
+		}
+		bySeq[s].labels[l] = n
+	}
+	return rows.Err()
+}
+
+// WriteSamples adds or replaces samples in one transaction with the
+// counters they change. Items that are invalid are reported in their
+// result and skipped; the others are written. An error return means
+// nothing was written.
+func (s *Service) WriteSamples(ctx context.Context, projectID, datasetID string, in []SampleInput, opts WriteOptions) ([]WriteResult, error) {
+	results := make([]WriteResult, len(in))
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for i := range results {
+			results[i] = WriteResult{}
+		}
+		return s.writeSamplesTx(ctx, tx, projectID, datasetID, in, opts, results)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// pendingRow is a sample row about to be inserted or updated.
+type pendingRow struct {
+	in     *SampleInput
+	id     string
+	seq    int64
+	state  int
+	hard   int
+	labels map[int64]int
+	doc    string
+	score  *float64
+	update bool
+}
+
+func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions, results []WriteResult) error {
+	r, err := s.load(ctx, tx, projectID, datasetID, true)
+	if err != nil {
+		return err
+	}
+	ix, err := s.loadLabelIndex(ctx, tx, r)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(in))
+	seen := make(map[string]int, len(in))
+	for i := range in {
+		ids[i] = SampleID(in[i].Source)
+		results[i].SampleID = ids[i]
+	}
+	existing, err := loadExisting(ctx, tx, r.ID, ids)
+	if err != nil {
+		return err
+	}
+	now := s.now().UnixMilli()
+	seq := r.SampleSeq
+	delta := newCounterDelta()
+	var pending []pendingRow
+	for i := range in {
+		item := &in[i]
+		if prev, dup := seen[ids[i]]; dup {
+			results[i].Err = invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
+			continue
+		}
+		seen[ids[i]] = i
+		old := existing[ids[i]]
+		if old != nil && opts.KeepExisting {
+			continue
+		}
+		content := ""
+		if strings.HasPrefix(item.Source, ContentScheme) {
+			content = strings.TrimPrefix(item.Source, ContentScheme)
+		}
+		labels := append([]annotation.Label(nil), item.Labels...)
+		if err := annotation.Validate(r.Type, content, labels); err != nil {
+			results[i].Err = invalid(CodeInvalid, "samples[%d].%v", i, err)
+			continue
+		}
+		counts := map[int64]int{}
+		var bad error
+		var score *float64
+		for _, l := range labels {
+			ls, err := ix.resolve(l)
+			if err != nil {
+				bad = err
+				break
+			}
+			counts[ls]++
+			if l.Score != nil && (score == nil || *l.Score > *score) {
+				v := *l.Score
+				score = &v
+			}
+		}
+		if bad != nil {
+			results[i].Err = invalid(CodeLabelIncompatible, "samples[%d]: %v", i, bad)
+			continue
+		}
+		state := StateUnlabeled
+		if len(labels) > 0 {
+			state = StateLabeled
+			if opts.Unconfirmed {
+				state = StateUnconfirmed
+			}
+		}
+		docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
+		if err != nil {
+			results[i].Err = invalid(CodeInvalid, "samples[%d]: %v", i, err)
+			continue
+		}
+		p := pendingRow{in: item, id: ids[i], state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score}
+		ch := sampleChange{newState: state, newHard: p.hard, newLabels: counts}
+		if old != nil {
+			p.seq, p.update = old.seq, true
+			ch.existed, ch.oldState, ch.oldHard, ch.oldLabels = true, old.state, old.hard, old.labels
+		} else {
+			seq++
+			p.seq = seq
+			results[i].Created = true
+		}
+		delta.add(ch)
+		pending = append(pending, p)
+	}
+	if err := ix.save(ctx, tx, r.ID); err != nil {
+		return err
+	}
+	if err := writeRows(ctx, tx, r.ID, pending, now); err != nil {
+		return err
+	}
+	return delta.apply(ctx, tx, r.ID, seq, now)
+}
+
+// isHard reads the hard-example flag of sample metadata as 0 or 1.
+func isHard(meta map[string]any) int {
+	switch v := meta[annotation.MetaHard].(type) {
+	case float64:
+		if v == 1 {
+			return 1
+		}
+	case bool:
+		if v {
+			return 1
+		}
+	case string:
+		if v == "1" || v == "true" {
+			return 1
+		}
+	}
+	return 0
+}
+
+// SampleName is the file name a source shows.
+func SampleName(source string) string {
+	if strings.HasPrefix(source, ContentScheme) {
+		return ""
+	}
+	return path.Base(source)
+}
+
+const insertBatch = 64
+
+// writeRows inserts new samples in multi-row statements and updates the
+// replaced ones, then rewrites their label index rows.
+func writeRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) error {
+	var inserts []pendingRow
+	var touched []int64
+	for i := range rows {
+		p := &rows[i]
+		if !p.update {
+			inserts = append(inserts, *p)
+			continue
+		}
+		touched = append(touched, p.seq)
+		if _, err := tx.ExecContext(ctx, `UPDATE dataset_samples SET state=$3, usage=$4, update_time=$5, labeler=$6, hard=$7,
+			score=$8, doc=$9 WHERE dataset_id=$1 AND seq=$2`, datasetID, p.seq, p.state, p.in.Usage, now, p.in.Labeler,
+			p.hard, p.score, p.doc); err != nil {
+			return fmt.Errorf("update sample %s: %w", p.id, err)
+		}
+	}
+	if err := deleteLabelRows(ctx, tx, datasetID, touched); err != nil {
+		return err
+	}
+	const cols = 16
+	for start := 0; start < len(inserts); start += insertBatch {
+		chunk := inserts[start:min(start+insertBatch, len(inserts))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO dataset_samples (dataset_id, seq, id, source, name, sample_type, state, usage, size,
+			sample_time, create_time, update_time, labeler, hard, score, doc) VALUES `)
+		args := make([]any, 0, len(chunk)*cols)
+		for i, p := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for c := 0; c < cols; c++ {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "$%d", i*cols+c+1)
+			}
+			b.WriteByte(')')
+			name := p.in.Name
+			if name == "" {
+				name = SampleName(p.in.Source)
+			}
+			args = append(args, datasetID, p.seq, p.id, p.in.Source, name, p.in.SampleType, p.state, p.in.Usage, p.in.Size,
+				p.in.SampleTime, now, now, p.in.Labeler, p.hard, p.score, p.doc)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("insert samples: %w", err)
+		}
+	}
+	return insertLabelRows(ctx, tx, datasetID, rows)
+}
+
+func deleteLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, seqs []int64) error {
+	for start := 0; start < len(seqs); start += 500 {
+		chunk := seqs[start:min(start+500, len(seqs))]
+		args := []any{datasetID}
+		ph := make([]string, len(chunk))
+		for i, s := range chunk {
+			args = append(args, s)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=$1 AND sample_seq IN (`+
+			strings.Join(ph, ",")+`)`, args...); err != nil {
+			return fmt.Errorf("clear sample labels: %w", err)
+		}
+	}
+	return nil
+}
+
+func insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow) error {
+	type lr struct {
+		label, sample int64
+		n             int
+	}
+	var all []lr
+	for _, p := range rows {
+		for l, n := range p.labels {
+			all = append(all, lr{l, p.seq, n})
+		}
+	}
+	const per = 200
+	for start := 0; start < len(all); start += per {
+		chunk := all[start:min(start+per, len(all))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO dataset_sample_labels (dataset_id, label_seq, sample_seq, n) VALUES `)
+		args := make([]any, 0, len(chunk)*4)
+		for i, x := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d)", i*4+1, i*4+2, i*4+3, i*4+4)
+			args = append(args, datasetID, x.label, x.sample, x.n)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("index sample labels: %w", err)
+		}
+	}
+	return nil
+}

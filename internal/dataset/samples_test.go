@@ -1,0 +1,196 @@
+package dataset_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
+)
+
+const project = "p1"
+
+// newDataset opens a service on db with a local object store and creates a
+// dataset of the type.
+func newDataset(t testing.TB, db *store.DB, typ int) (*dataset.Service, string) {
+	t.Helper()
+	objects, err := obs.NewLocal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { objects.Close() })
+	if err := objects.CreateBucket(context.Background(), "data"); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := dataset.New(dataset.Options{DB: db, Objects: objects})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	plan, err := svc.PlanCreate(dataset.Scope{ProjectID: project, WorkspaceID: "0"}, &dataset.CreateRequest{
+		DatasetName: "ds", DatasetType: &typ, WorkPath: "/data/work/", WorkPathType: new(int),
+		DataSources: []dataset.DataSource{{DataPath: "/data/in/"}}, ImportData: new(bool), Managed: new(bool),
+	})
+	_ = one
+	if err != nil {
+		t.Fatalf("plan dataset: %v", err)
+	}
+	id, err := svc.CommitCreate(context.Background(), plan)
+	if err != nil {
+		t.Fatalf("create dataset: %v", err)
+	}
+	return svc, id
+}
+
+func cls(names ...string) []annotation.Label {
+	out := make([]annotation.Label, len(names))
+	for i, n := range names {
+		out[i] = annotation.Label{Name: n}
+	}
+	return out
+}
+
+func TestSamplesCountersFollowEveryWrite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, id := newDataset(t, db, dataset.TypeImageClassification)
+		var in []dataset.SampleInput
+		for i := range 10 {
+			var labels []annotation.Label
+			switch {
+			case i < 4:
+				labels = cls("cat")
+			case i < 6:
+				labels = cls("dog", "cat")
+			}
+			in = append(in, dataset.SampleInput{Source: fmt.Sprintf("obs://data/in/%02d.jpg", i), Labels: labels, SampleType: 0, Size: 10})
+		}
+		res, err := svc.WriteSamples(ctx, project, id, in, dataset.WriteOptions{})
+		if err != nil {
+			t.Fatalf("write samples: %v", err)
+		}
+		for i, r := range res {
+			if r.Err != nil || !r.Created {
+				t.Fatalf("sample %d: created=%v err=%v", i, r.Created, r.Err)
+			}
+		}
+		// The same sources again are the same samples, not duplicates.
+		res, err = svc.WriteSamples(ctx, project, id, in[:3], dataset.WriteOptions{KeepExisting: true})
+		if err != nil || res[0].Created {
+			t.Fatalf("re-adding a source created a sample: %+v %v", res, err)
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 10, "manual_annotation": 6, "un_annotation": 4},
+			map[string][2]int64{"cat": {6, 6}, "dog": {2, 2}})
+
+		// Relabel: sample 0 cat → dog; sample 4 loses its labels.
+		errs, err := svc.UpdateSampleLabels(ctx, project, id, []dataset.LabelUpdate{
+			{SampleID: dataset.SampleID(in[0].Source), Labels: cls("dog")},
+			{SampleID: dataset.SampleID(in[4].Source)},
+			{SampleID: "nope"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs[0] != nil || errs[1] != nil || errs[2] == nil {
+			t.Fatalf("per-item results: %v", errs)
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 10, "manual_annotation": 5, "un_annotation": 5},
+			map[string][2]int64{"cat": {4, 4}, "dog": {2, 2}})
+
+		// Lists: by label (newest first), by state, paging by offset and marker.
+		n, page, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{LabelName: "cat", Limit: 2})
+		if err != nil || n != 4 || len(page) != 2 || page[0].SampleName != "05.jpg" || page[1].SampleName != "03.jpg" {
+			t.Fatalf("list by label: n=%d page=%v err=%v", n, names(page), err)
+		}
+		n, page2, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{LabelName: "cat", Limit: 2, Marker: page[1].SampleID})
+		if err != nil || n != 4 || len(page2) != 2 || page2[0].SampleName != "02.jpg" || page2[1].SampleName != "01.jpg" {
+			t.Fatalf("list by label after marker: n=%d page=%v err=%v", n, names(page2), err)
+		}
+		unl := dataset.StateUnlabeled
+		n, page, err = svc.ListSamples(ctx, project, id, dataset.SampleQuery{State: &unl, Limit: 10, Offset: 1, Asc: true})
+		if err != nil || n != 5 || len(page) != 4 || page[0].SampleName != "06.jpg" {
+			t.Fatalf("list unlabeled asc offset 1: n=%d page=%v err=%v", n, names(page), err)
+		}
+		n, page, err = svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 10, Conditions: []dataset.SearchCondition{
+			{LabelList: &dataset.SearchLabels{Op: "AND", Labels: []dataset.SearchLabel{{Name: "cat"}, {Name: "dog"}}}},
+		}})
+		if err != nil || n != 1 || len(page) != 1 || page[0].SampleName != "05.jpg" {
+			t.Fatalf("cat AND dog: n=%d page=%v err=%v", n, names(page), err)
+		}
+		n, _, err = svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 10, Conditions: []dataset.SearchCondition{{SampleName: "0"}}})
+		if err != nil || n != 10 {
+			t.Fatalf("name search: n=%d err=%v", n, err)
+		}
+
+		// Delete two samples (one labeled cat+dog, one unlabeled).
+		plan, errs, err := svc.PlanDeleteSamples(ctx, project, id, []string{dataset.SampleID(in[5].Source), dataset.SampleID(in[9].Source)})
+		if err != nil || errs[0] != nil || errs[1] != nil || len(plan.Sources) != 2 {
+			t.Fatalf("plan delete: %v %v", errs, err)
+		}
+		if err := svc.CommitDeleteSamples(ctx, plan); err != nil {
+			t.Fatal(err)
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 8, "manual_annotation": 4, "un_annotation": 4},
+			map[string][2]int64{"cat": {3, 3}, "dog": {1, 1}})
+	})
+}
+
+func TestSampleLabelValidation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, id := newDataset(t, db, dataset.TypeObjectDetection)
+		box := func(f any) []annotation.Label {
+			return []annotation.Label{{Name: "car", Type: 1, Property: map[string]any{"@modelarts:shape": "bndbox", "@modelarts:feature": f}}}
+		}
+		good := []any{[]any{1.0, 2.0}, []any{30.0, 40.0}}
+		bad := []any{[]any{30.0, 2.0}, []any{1.0, 40.0}}
+		res, err := svc.WriteSamples(ctx, project, id, []dataset.SampleInput{
+			{Source: "obs://data/in/a.jpg", Labels: box(good)},
+			{Source: "obs://data/in/b.jpg", Labels: box(bad)},
+			{Source: "obs://data/in/c.jpg", Labels: cls("cat")}, // classification label in a detection dataset: type defaults to 1, no box
+		}, dataset.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Err != nil || res[1].Err == nil || res[2].Err == nil {
+			t.Fatalf("want only the first sample accepted: %v / %v / %v", res[0].Err, res[1].Err, res[2].Err)
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 1, "manual_annotation": 1}, map[string][2]int64{"car": {1, 1}})
+	})
+}
+
+func names(ss []*dataset.Sample) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.SampleName)
+	}
+	return out
+}
+
+// checkStats compares sample counters and label (annotations, samples)
+// counters with the truth.
+func checkStats(t *testing.T, svc *dataset.Service, id string, samples map[string]int64, labels map[string][2]int64) {
+	t.Helper()
+	st, err := svc.SampleStats(context.Background(), project, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range samples {
+		if st.SampleStats[k] != v {
+			t.Errorf("sample_stats[%s] = %d, want %d (all: %v)", k, st.SampleStats[k], v, st.SampleStats)
+		}
+	}
+	got := map[string][2]int64{}
+	for _, l := range st.LabelStats {
+		got[l.Name] = [2]int64{l.Count, l.SampleCount}
+	}
+	for k, v := range labels {
+		if got[k] != v {
+			t.Errorf("label %s (count, sample_count) = %v, want %v", k, got[k], v)
+		}
+	}
+}
