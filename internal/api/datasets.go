@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ type datasetAPI struct {
 
 // handlers maps each dataset pattern to its handler.
 func (d *datasetAPI) handlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{
+	h := map[string]HandlerFunc{
 		"POST /v2/{project_id}/datasets":                                                  d.create,
 		"GET /v2/{project_id}/datasets":                                                   d.list,
 		"GET /v2/{project_id}/datasets/{dataset_id}":                                      d.show,
@@ -32,6 +33,8 @@ func (d *datasetAPI) handlers() map[string]HandlerFunc {
 		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete":      d.deleteLabels,
 		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}": d.updateLabel,
 	}
+	maps.Copy(h, d.sampleHandlers())
+	return h
 }
 
 // datasetRoute reports whether rt is served by the dataset service (and

@@ -1,17 +1,21 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/obs"
 )
 
 // Sample states as stored (dataset_samples.state).
@@ -43,6 +47,10 @@ func ParseSampleState(field, v string) (state int, team bool, err error) {
 	}
 	return 0, false, badRequest("%s %q is not a sample state of the reference", field, v)
 }
+
+// MaxLabelUpdates bounds the samples of one label update or delete
+// request.
+const MaxLabelUpdates = 1000
 
 // ContentScheme prefixes the source of a text sample stored inline (the
 // manifest's "content://").
@@ -605,4 +613,74 @@ func insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []p
 		}
 	}
 	return nil
+}
+
+// ObjectOf parses a stored sample source (obs://bucket/key); ok is false
+// for inline text samples.
+func ObjectOf(source string) (obs.Path, bool) {
+	if strings.HasPrefix(source, ContentScheme) {
+		return obs.Path{}, false
+	}
+	p, err := obs.ParsePath(source)
+	return p, err == nil && p.Key != ""
+}
+
+// PreviewURL is a presigned URL of an object sample (one hour), or the
+// stored source for inline text.
+func (s *Service) PreviewURL(ctx context.Context, source string) (string, error) {
+	p, ok := ObjectOf(source)
+	if !ok {
+		return source, nil
+	}
+	u, err := s.objects.PresignGet(ctx, p.Bucket, p.Key, time.Hour)
+	if err != nil {
+		return "", fmt.Errorf("sign preview of %s: %w", source, err)
+	}
+	return u, nil
+}
+
+// DataPaths are a dataset's input directories and its work directory: the
+// locations its sample operations touch.
+func (s *Service) DataPaths(ctx context.Context, projectID, datasetID string) (inputs []obs.Path, work obs.Path, typ int, err error) {
+	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	if err != nil {
+		return nil, obs.Path{}, 0, err
+	}
+	for _, src := range r.Doc.DataSources {
+		if p, err := obs.ParsePath(src.DataPath); err == nil && src.DataPath != "" {
+			inputs = append(inputs, p)
+		}
+	}
+	work, _ = obs.ParsePath(r.Doc.WorkPath)
+	return inputs, work, r.Type, nil
+}
+
+// DeleteObjects removes sample source objects (delete_source), after the
+// samples are gone; a missing object is not an error.
+func (s *Service) DeleteObjects(ctx context.Context, sources []string) error {
+	for _, src := range sources {
+		p, ok := ObjectOf(src)
+		if !ok {
+			continue
+		}
+		if err := s.objects.Delete(ctx, p.Bucket, p.Key); err != nil && !errors.Is(err, obs.ErrNotFound) {
+			return fmt.Errorf("delete source %s: %w", src, err)
+		}
+	}
+	return nil
+}
+
+// PutObject stores an uploaded sample file.
+func (s *Service) PutObject(ctx context.Context, p obs.Path, data []byte) (obs.ObjectInfo, error) {
+	info, err := s.objects.Put(ctx, p.Bucket, p.Key, bytes.NewReader(data), obs.PutOptions{})
+	if err != nil {
+		return obs.ObjectInfo{}, fmt.Errorf("store sample %s: %w", p, err)
+	}
+	return info, nil
+}
+
+// Object reads a stored object's metadata (size and time of a sample
+// added by path).
+func (s *Service) Object(ctx context.Context, p obs.Path) (obs.ObjectInfo, error) {
+	return s.objects.Head(ctx, p.Bucket, p.Key)
 }
