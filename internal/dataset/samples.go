@@ -362,14 +362,23 @@ func loadSampleLabels(ctx context.Context, tx *sql.Tx, datasetID string, bySeq m
 // result and skipped; the others are written. An error return means
 // nothing was written.
 func (s *Service) WriteSamples(ctx context.Context, projectID, datasetID string, in []SampleInput, opts WriteOptions) ([]WriteResult, error) {
-	results := make([]WriteResult, len(in))
+	var results []WriteResult
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		for i := range results {
-			results[i] = WriteResult{}
-		}
-		return s.writeSamplesTx(ctx, tx, projectID, datasetID, in, opts, results)
+		var err error
+		results, err = s.WriteSamplesTx(ctx, tx, projectID, datasetID, in, opts)
+		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// WriteSamplesTx is WriteSamples inside the caller's transaction (an import
+// commits a batch together with its task checkpoint).
+func (s *Service) WriteSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions) ([]WriteResult, error) {
+	results := make([]WriteResult, len(in))
+	if err := s.writeSamplesTx(ctx, tx, projectID, datasetID, in, opts, results); err != nil {
 		return nil, err
 	}
 	return results, nil

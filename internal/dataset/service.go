@@ -19,6 +19,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/tasks"
 )
 
 // Options configure a Service.
@@ -27,6 +28,9 @@ type Options struct {
 	Objects obs.Store
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Tasks runs imports, exports, syncs and version publishing; without
+	// it those APIs are refused (tests of the synchronous parts).
+	Tasks *tasks.Manager
 }
 
 // Scope is where a request acts: every query filters by project, and
@@ -43,6 +47,7 @@ type Service struct {
 	objects obs.Store
 	log     *slog.Logger
 	now     func() time.Time
+	tasks   *tasks.Manager
 }
 
 // New builds the service.
@@ -56,7 +61,11 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now}, nil
+	s := &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks}
+	if s.tasks != nil {
+		s.registerTasks()
+	}
+	return s, nil
 }
 
 // CreatePlan is a validated dataset waiting for the caller's object-storage

@@ -26,6 +26,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/obs/s3store"
 	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/training"
 	"github.com/atelier-dev/atelier/internal/training/executor"
 	"github.com/atelier-dev/atelier/internal/training/executor/local"
@@ -44,8 +45,11 @@ type App struct {
 	Objects obs.Store
 	// Training owns algorithms and training jobs; Serve runs its scheduler.
 	Training *training.Service
-	// Datasets owns datasets and their labels.
+	// Datasets owns datasets, labels, samples and their background tasks.
 	Datasets *dataset.Service
+	// Tasks runs durable background tasks (imports, exports, syncs); Serve
+	// starts it and stops it before returning.
+	Tasks *tasks.Manager
 	API      *api.Server
 	Log      *slog.Logger
 }
@@ -104,7 +108,14 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.openTraining(); err != nil {
 		return err
 	}
-	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log}); err != nil {
+	taskCfg := tasks.Config{Logger: a.Log}
+	if a.DB.Engine == store.Postgres {
+		taskCfg.PostgresURL = a.Config.Database
+	}
+	if a.Tasks, err = tasks.New(ctx, a.DB, taskCfg); err != nil {
+		return err
+	}
+	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks}); err != nil {
 		return err
 	}
 	presign := signer
@@ -227,6 +238,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() {
 		cancel()
 		<-scheduled
+	}()
+	if err := a.Tasks.Start(ctx); err != nil {
+		return err
+	}
+	// Running tasks write their progress and give their leases back, so a
+	// restart (or another replica) resumes them: before the database closes.
+	defer func() {
+		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer stop()
+		if err := a.Tasks.Stop(stopCtx); err != nil {
+			a.Log.Warn("stop background tasks", "err", err)
+		}
 	}()
 	srv := &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
