@@ -16,6 +16,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // Sample states as stored (dataset_samples.state).
@@ -292,7 +293,7 @@ type existingSample struct {
 }
 
 // loadExisting finds which of ids are stored, with their label counts.
-func loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, ids []string) (map[string]*existingSample, error) {
+func loadExisting(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, ids []string) (map[string]*existingSample, error) {
 	out := map[string]*existingSample{}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
@@ -300,7 +301,7 @@ func loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, ids []strin
 		ph := make([]string, len(chunk))
 		for i, id := range chunk {
 			args = append(args, id)
-			ph[i] = fmt.Sprintf("$%d", i+2)
+			ph[i] = db.Param(i + 2)
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id, seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND id IN (`+
 			strings.Join(ph, ",")+`)`, args...)
@@ -323,14 +324,14 @@ func loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, ids []strin
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		if err := loadSampleLabels(ctx, tx, datasetID, bySeq); err != nil {
+		if err := loadSampleLabels(ctx, db, tx, datasetID, bySeq); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func loadSampleLabels(ctx context.Context, tx *sql.Tx, datasetID string, bySeq map[int64]*existingSample) error {
+func loadSampleLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, bySeq map[int64]*existingSample) error {
 	if len(bySeq) == 0 {
 		return nil
 	}
@@ -338,7 +339,7 @@ func loadSampleLabels(ctx context.Context, tx *sql.Tx, datasetID string, bySeq m
 	ph := make([]string, 0, len(bySeq))
 	for seq := range bySeq {
 		args = append(args, seq)
-		ph = append(ph, fmt.Sprintf("$%d", len(args)))
+		ph = append(ph, db.Param(len(args)))
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT sample_seq, label_seq, n FROM dataset_sample_labels
 		WHERE dataset_id=$1 AND sample_seq IN (`+strings.Join(ph, ",")+`)`, args...)
@@ -406,91 +407,113 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(in))
-	seen := make(map[string]int, len(in))
-	for i := range in {
-		ids[i] = SampleID(in[i].Source)
-		results[i].SampleID = ids[i]
-	}
-	existing, err := loadExisting(ctx, tx, r.ID, ids)
-	if err != nil {
-		return err
-	}
 	now := s.now().UnixMilli()
 	seq := r.SampleSeq
-	delta := newCounterDelta()
-	var pending []pendingRow
+	seen := make(map[string]int, len(in))
+	pending := make([]pendingRow, 0, len(in))
+	at := make([]int, 0, len(in)) // input index of each pending row
 	for i := range in {
 		item := &in[i]
-		if prev, dup := seen[ids[i]]; dup {
+		id := SampleID(item.Source)
+		results[i].SampleID = id
+		if prev, dup := seen[id]; dup {
 			results[i].Err = invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
 			continue
 		}
-		seen[ids[i]] = i
-		old := existing[ids[i]]
-		if old != nil && opts.KeepExisting {
-			continue
-		}
-		content := ""
-		if strings.HasPrefix(item.Source, ContentScheme) {
-			content = strings.TrimPrefix(item.Source, ContentScheme)
-		}
-		labels := append([]annotation.Label(nil), item.Labels...)
-		if err := annotation.Validate(r.Type, content, labels); err != nil {
-			results[i].Err = invalid(CodeInvalid, "samples[%d].%v", i, err)
-			continue
-		}
-		counts := map[int64]int{}
-		var bad error
-		var score *float64
-		for _, l := range labels {
-			ls, err := ix.resolve(l)
-			if err != nil {
-				bad = err
-				break
-			}
-			counts[ls]++
-			if l.Score != nil && (score == nil || *l.Score > *score) {
-				v := *l.Score
-				score = &v
-			}
-		}
-		if bad != nil {
-			results[i].Err = invalid(CodeLabelIncompatible, "samples[%d]: %v", i, bad)
-			continue
-		}
-		state := StateUnlabeled
-		if len(labels) > 0 {
-			state = StateLabeled
-			if opts.Unconfirmed {
-				state = StateUnconfirmed
-			}
-		}
-		docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
+		seen[id] = i
+		p, err := s.prepareSample(r, ix, i, item, opts)
 		if err != nil {
-			results[i].Err = invalid(CodeInvalid, "samples[%d]: %v", i, err)
+			results[i].Err = err
 			continue
 		}
-		p := pendingRow{in: item, id: ids[i], state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score}
-		ch := sampleChange{newState: state, newHard: p.hard, newLabels: counts}
-		if old != nil {
-			p.seq, p.update = old.seq, true
-			ch.existed, ch.oldState, ch.oldHard, ch.oldLabels = true, old.state, old.hard, old.labels
-		} else {
-			seq++
-			p.seq = seq
-			results[i].Created = true
-		}
-		delta.add(ch)
+		seq++
+		p.id, p.seq = id, seq
 		pending = append(pending, p)
+		at = append(at, i)
 	}
 	if err := ix.save(ctx, tx, r.ID); err != nil {
 		return err
 	}
-	if err := writeRows(ctx, tx, r.ID, pending, now); err != nil {
+	// Insert what is new in one pass over the unique index; the rows that
+	// were not inserted already exist.
+	inserted, err := insertRows(ctx, s.db, tx, r.ID, pending, now)
+	if err != nil {
+		return err
+	}
+	delta := newCounterDelta()
+	var written []pendingRow
+	var existingIDs []string
+	for j, p := range pending {
+		if inserted[p.seq] {
+			results[at[j]].Created = true
+			delta.add(sampleChange{newState: p.state, newHard: p.hard, newLabels: p.labels})
+			written = append(written, p)
+		} else if !opts.KeepExisting {
+			existingIDs = append(existingIDs, p.id)
+		}
+	}
+	if len(existingIDs) > 0 {
+		existing, err := loadExisting(ctx, s.db, tx, r.ID, existingIDs)
+		if err != nil {
+			return err
+		}
+		var updates []pendingRow
+		for _, p := range pending {
+			old := existing[p.id]
+			if inserted[p.seq] || old == nil {
+				continue
+			}
+			p.seq, p.update = old.seq, true
+			delta.add(sampleChange{existed: true, oldState: old.state, oldHard: old.hard, oldLabels: old.labels,
+				newState: p.state, newHard: p.hard, newLabels: p.labels})
+			updates = append(updates, p)
+		}
+		if err := writeRows(ctx, s.db, tx, r.ID, updates, now); err != nil {
+			return err
+		}
+	}
+	if err := insertLabelRows(ctx, s.db, tx, r.ID, written); err != nil {
 		return err
 	}
 	return delta.apply(ctx, tx, r.ID, seq, now)
+}
+
+// prepareSample validates one input's labels for the dataset and resolves
+// them to label seqs (planning labels the dataset lacks).
+func (s *Service) prepareSample(r *row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
+	content := ""
+	if strings.HasPrefix(item.Source, ContentScheme) {
+		content = strings.TrimPrefix(item.Source, ContentScheme)
+	}
+	labels := append([]annotation.Label(nil), item.Labels...)
+	if err := annotation.Validate(r.Type, content, labels); err != nil {
+		return pendingRow{}, invalid(CodeInvalid, "samples[%d].%v", i, err)
+	}
+	counts := make(map[int64]int, len(labels))
+	var score *float64
+	for _, l := range labels {
+		ls, err := ix.resolve(l)
+		if err != nil {
+			return pendingRow{}, invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
+		}
+		counts[ls]++
+		if l.Score != nil && (score == nil || *l.Score > *score) {
+			v := *l.Score
+			score = &v
+		}
+	}
+	state := StateUnlabeled
+	if len(labels) > 0 {
+		state = StateLabeled
+		if opts.Unconfirmed {
+			state = StateUnconfirmed
+		}
+	}
+	docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
+	if err != nil {
+		return pendingRow{}, invalid(CodeInvalid, "samples[%d]: %v", i, err)
+	}
+	return pendingRow{in: item, state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score}, nil
 }
 
 // isHard reads the hard-example flag of sample metadata as 0 or 1.
@@ -520,19 +543,13 @@ func SampleName(source string) string {
 	return path.Base(source)
 }
 
-const insertBatch = 64
+const insertBatch = 256
 
-// writeRows inserts new samples in multi-row statements and updates the
-// replaced ones, then rewrites their label index rows.
-func writeRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) error {
-	var inserts []pendingRow
-	var touched []int64
+// writeRows updates replaced samples and rewrites their label rows.
+func writeRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) error {
+	touched := make([]int64, 0, len(rows))
 	for i := range rows {
 		p := &rows[i]
-		if !p.update {
-			inserts = append(inserts, *p)
-			continue
-		}
 		touched = append(touched, p.seq)
 		if _, err := tx.ExecContext(ctx, `UPDATE dataset_samples SET state=$3, usage=$4, update_time=$5, labeler=$6, hard=$7,
 			score=$8, doc=$9 WHERE dataset_id=$1 AND seq=$2`, datasetID, p.seq, p.state, p.in.Usage, now, p.in.Labeler,
@@ -540,13 +557,21 @@ func writeRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pending
 			return fmt.Errorf("update sample %s: %w", p.id, err)
 		}
 	}
-	if err := deleteLabelRows(ctx, tx, datasetID, touched); err != nil {
+	if err := deleteLabelRows(ctx, db, tx, datasetID, touched); err != nil {
 		return err
 	}
+	return insertLabelRows(ctx, db, tx, datasetID, rows)
+}
+
+// insertRows inserts samples in multi-row statements, skipping those whose
+// sample_id the dataset already has, and returns the seqs inserted.
+func insertRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) (map[int64]bool, error) {
 	const cols = 16
-	for start := 0; start < len(inserts); start += insertBatch {
-		chunk := inserts[start:min(start+insertBatch, len(inserts))]
-		var b strings.Builder
+	inserted := make(map[int64]bool, len(rows))
+	var b strings.Builder
+	for start := 0; start < len(rows); start += insertBatch {
+		chunk := rows[start:min(start+insertBatch, len(rows))]
+		b.Reset()
 		b.WriteString(`INSERT INTO dataset_samples (dataset_id, seq, id, source, name, sample_type, state, usage, size,
 			sample_time, create_time, update_time, labeler, hard, score, doc) VALUES `)
 		args := make([]any, 0, len(chunk)*cols)
@@ -559,7 +584,7 @@ func writeRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pending
 				if c > 0 {
 					b.WriteByte(',')
 				}
-				fmt.Fprintf(&b, "$%d", i*cols+c+1)
+				b.WriteString(db.Param(i*cols + c + 1))
 			}
 			b.WriteByte(')')
 			name := p.in.Name
@@ -569,21 +594,35 @@ func writeRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pending
 			args = append(args, datasetID, p.seq, p.id, p.in.Source, name, p.in.SampleType, p.state, p.in.Usage, p.in.Size,
 				p.in.SampleTime, now, now, p.in.Labeler, p.hard, p.score, p.doc)
 		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("insert samples: %w", err)
+		b.WriteString(` ON CONFLICT (dataset_id, id) DO NOTHING RETURNING seq`)
+		res, err := tx.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert samples: %w", err)
+		}
+		for res.Next() {
+			var seq int64
+			if err := res.Scan(&seq); err != nil {
+				res.Close()
+				return nil, fmt.Errorf("insert samples: %w", err)
+			}
+			inserted[seq] = true
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("insert samples: %w", err)
 		}
 	}
-	return insertLabelRows(ctx, tx, datasetID, rows)
+	return inserted, nil
 }
 
-func deleteLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, seqs []int64) error {
+func deleteLabelRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, seqs []int64) error {
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		args := []any{datasetID}
 		ph := make([]string, len(chunk))
 		for i, s := range chunk {
 			args = append(args, s)
-			ph[i] = fmt.Sprintf("$%d", i+2)
+			ph[i] = db.Param(i + 2)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=$1 AND sample_seq IN (`+
 			strings.Join(ph, ",")+`)`, args...); err != nil {
@@ -593,7 +632,7 @@ func deleteLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, seqs []i
 	return nil
 }
 
-func insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow) error {
+func insertLabelRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, rows []pendingRow) error {
 	type lr struct {
 		label, sample int64
 		n             int
@@ -604,7 +643,7 @@ func insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []p
 			all = append(all, lr{l, p.seq, n})
 		}
 	}
-	const per = 200
+	const per = 1000
 	for start := 0; start < len(all); start += per {
 		chunk := all[start:min(start+per, len(all))]
 		var b strings.Builder
@@ -614,7 +653,7 @@ func insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []p
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d)", i*4+1, i*4+2, i*4+3, i*4+4)
+			fmt.Fprintf(&b, "(%s,%s,%s,%s)", db.Param(i*4+1), db.Param(i*4+2), db.Param(i*4+3), db.Param(i*4+4))
 			args = append(args, datasetID, x.label, x.sample, x.n)
 		}
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // SearchCondition is one element of search_conditions (SearchCondition of
@@ -471,13 +472,13 @@ func (s *Service) CommitDeleteSamples(ctx context.Context, p *SampleDeletePlan) 
 		if err != nil {
 			return err
 		}
-		return deleteSampleSeqs(ctx, tx, r, p.found, s.now().UnixMilli())
+		return deleteSampleSeqs(ctx, s.db, tx, r, p.found, s.now().UnixMilli())
 	})
 }
 
 // deleteSampleSeqs deletes samples by seq with their label rows and
 // counters.
-func deleteSampleSeqs(ctx context.Context, tx *sql.Tx, r *row, seqs []int64, now int64) error {
+func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *row, seqs []int64, now int64) error {
 	delta := newCounterDelta()
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
@@ -485,7 +486,7 @@ func deleteSampleSeqs(ctx context.Context, tx *sql.Tx, r *row, seqs []int64, now
 		ph := make([]string, len(chunk))
 		for i, s := range chunk {
 			args = append(args, s)
-			ph[i] = fmt.Sprintf("$%d", i+2)
+			ph[i] = db.Param(i + 2)
 		}
 		in := strings.Join(ph, ",")
 		rows, err := tx.QueryContext(ctx, `SELECT seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+in+`)`, args...)
@@ -503,7 +504,7 @@ func deleteSampleSeqs(ctx context.Context, tx *sql.Tx, r *row, seqs []int64, now
 			bySeq[e.seq] = &e
 		}
 		rows.Close()
-		if err := loadSampleLabels(ctx, tx, r.ID, bySeq); err != nil {
+		if err := loadSampleLabels(ctx, db, tx, r.ID, bySeq); err != nil {
 			return err
 		}
 		for _, e := range bySeq {
@@ -544,11 +545,11 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 		for i, it := range items {
 			ids[i] = it.SampleID
 		}
-		existing, err := loadExisting(ctx, tx, r.ID, ids)
+		existing, err := loadExisting(ctx, s.db, tx, r.ID, ids)
 		if err != nil {
 			return err
 		}
-		docs, err := loadDocs(ctx, tx, r.ID, existing)
+		docs, err := loadDocs(ctx, s.db, tx, r.ID, existing)
 		if err != nil {
 			return err
 		}
@@ -623,7 +624,7 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 		if err := ix.save(ctx, tx, r.ID); err != nil {
 			return err
 		}
-		if err := writeRows(ctx, tx, r.ID, pending, now); err != nil {
+		if err := writeRows(ctx, s.db, tx, r.ID, pending, now); err != nil {
 			return err
 		}
 		return delta.apply(ctx, tx, r.ID, r.SampleSeq, now)
@@ -640,7 +641,7 @@ type storedSampleDoc struct {
 	usage   string
 }
 
-func loadDocs(ctx context.Context, tx *sql.Tx, datasetID string, existing map[string]*existingSample) (map[int64]storedSampleDoc, error) {
+func loadDocs(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, existing map[string]*existingSample) (map[int64]storedSampleDoc, error) {
 	out := map[int64]storedSampleDoc{}
 	seqs := make([]int64, 0, len(existing))
 	for _, e := range existing {
@@ -652,7 +653,7 @@ func loadDocs(ctx context.Context, tx *sql.Tx, datasetID string, existing map[st
 		ph := make([]string, len(chunk))
 		for i, s := range chunk {
 			args = append(args, s)
-			ph[i] = fmt.Sprintf("$%d", i+2)
+			ph[i] = db.Param(i + 2)
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT seq, source, usage, doc FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+
 			strings.Join(ph, ",")+`)`, args...)

@@ -1,0 +1,192 @@
+package dataset_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
+)
+
+// The sample benchmarks share one dataset of ATELIER_BENCH_SAMPLES samples
+// (default 1,000,000) in 20 labels, built once per run: building it is
+// itself measured by BenchmarkWriteSamples.
+var bench struct {
+	once sync.Once
+	svc  *dataset.Service
+	id   string
+	n    int
+	err  error
+}
+
+const benchLabels = 20
+
+func benchSize() int {
+	if v, err := strconv.Atoi(os.Getenv("ATELIER_BENCH_SAMPLES")); err == nil && v > 0 {
+		return v
+	}
+	return 1_000_000
+}
+
+func benchInputs(start, n int) []dataset.SampleInput {
+	in := make([]dataset.SampleInput, n)
+	for i := range in {
+		k := start + i
+		in[i] = dataset.SampleInput{Source: fmt.Sprintf("obs://data/in/%07d.jpg", k), SampleType: 0, Size: 1000,
+			SampleTime: 1_700_000_000_000, Labels: []annotation.Label{{Name: fmt.Sprintf("label-%02d", k%benchLabels)}}}
+	}
+	return in
+}
+
+func benchDataset(b *testing.B) (*dataset.Service, string) {
+	bench.once.Do(func() {
+		db := storetest.Open(b, store.SQLite)
+		bench.svc, bench.id = newDataset(b, db, dataset.TypeImageClassification)
+		bench.n = benchSize()
+		start := time.Now()
+		const batch = 2000
+		for i := 0; i < bench.n; i += batch {
+			if _, bench.err = bench.svc.WriteSamples(context.Background(), project, bench.id, benchInputs(i, min(batch, bench.n-i)), dataset.WriteOptions{}); bench.err != nil {
+				return
+			}
+		}
+		b.Logf("built a %d-sample dataset in %s (%.0f samples/s)", bench.n, time.Since(start).Round(time.Millisecond),
+			float64(bench.n)/time.Since(start).Seconds())
+	})
+	if bench.err != nil {
+		b.Fatal(bench.err)
+	}
+	return bench.svc, bench.id
+}
+
+// BenchmarkWriteSamples measures the write path of imports: batches of
+// labeled samples (ATELIER_BENCH_BATCH, default 5,000, what an import
+// commits at once) with their counters, into a fresh dataset.
+func BenchmarkWriteSamples(b *testing.B) {
+	db := storetest.Open(b, store.SQLite)
+	svc, id := newDataset(b, db, dataset.TypeImageClassification)
+	batch := 5000
+	if v, err := strconv.Atoi(os.Getenv("ATELIER_BENCH_BATCH")); err == nil && v > 0 {
+		batch = v
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := svc.WriteSamples(context.Background(), project, id, benchInputs(i*batch, batch), dataset.WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkListSamples lists 100 samples of one label on the first page,
+// on the last page by offset, and deep by marker.
+func BenchmarkListSamples(b *testing.B) {
+	svc, id := benchDataset(b)
+	ctx := context.Background()
+	perLabel := bench.n / benchLabels
+	_, last, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{LabelName: "label-07", Limit: 100, Offset: perLabel - 200})
+	if err != nil || len(last) == 0 {
+		b.Fatal(err)
+	}
+	marker := last[len(last)-1].SampleID
+	for _, c := range []struct {
+		name string
+		q    dataset.SampleQuery
+	}{
+		{"label/first-page", dataset.SampleQuery{LabelName: "label-07", Limit: 100}},
+		{"label/last-page-offset", dataset.SampleQuery{LabelName: "label-07", Limit: 100, Offset: perLabel - 100}},
+		{"label/deep-marker", dataset.SampleQuery{LabelName: "label-07", Limit: 100, Marker: marker}},
+		{"all/first-page", dataset.SampleQuery{Limit: 100}},
+		{"all/last-page-offset", dataset.SampleQuery{Limit: 100, Offset: bench.n - 100}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				n, page, err := svc.ListSamples(ctx, project, id, c.q)
+				lat = append(lat, time.Since(t0))
+				if err != nil || len(page) == 0 || n == 0 {
+					b.Fatalf("n=%d page=%d err=%v", n, len(page), err)
+				}
+			}
+			reportP99(b, lat)
+		})
+	}
+}
+
+func reportP99(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sortDurations(lat)
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+func sortDurations(d []time.Duration) {
+	for i := 1; i < len(d); i++ {
+		for j := i; j > 0 && d[j] < d[j-1]; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+}
+
+// BenchmarkSampleStats answers statistics on the large dataset.
+func BenchmarkSampleStats(b *testing.B) {
+	svc, id := benchDataset(b)
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := svc.SampleStats(context.Background(), project, id); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	reportP99(b, lat)
+}
+
+// BenchmarkUpdateLabels relabels 1,000 samples of the large dataset in one
+// batch (PUT data-annotations/samples).
+func BenchmarkUpdateLabels(b *testing.B) {
+	svc, id := benchDataset(b)
+	ctx := context.Background()
+	_, page, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 100, Offset: 5000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []string
+	for off := 5000; len(ids) < 1000; off += 100 {
+		_, page, err = svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 100, Offset: off})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range page {
+			ids = append(ids, s.SampleID)
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		items := make([]dataset.LabelUpdate, len(ids))
+		for j, sid := range ids {
+			items[j] = dataset.LabelUpdate{SampleID: sid, Labels: []annotation.Label{{Name: fmt.Sprintf("label-%02d", (i+j)%benchLabels)}}}
+		}
+		t0 := time.Now()
+		errs, err := svc.UpdateSampleLabels(ctx, project, id, items)
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range errs {
+			if e != nil {
+				b.Fatal(e)
+			}
+		}
+	}
+	reportP99(b, lat)
+}
