@@ -34,6 +34,9 @@ func (d *datasetAPI) handlers() map[string]HandlerFunc {
 		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}": d.updateLabel,
 	}
 	maps.Copy(h, d.sampleHandlers())
+	maps.Copy(h, d.importHandlers())
+	maps.Copy(h, d.exportHandlers())
+	maps.Copy(h, d.versionHandlers())
 	return h
 }
 

@@ -1,6 +1,10 @@
 package dataset
 
-import "github.com/atelier-dev/atelier/internal/tasks"
+import (
+	"maps"
+
+	"github.com/atelier-dev/atelier/internal/tasks"
+)
 
 // Task kinds the dataset service runs through the tasks manager. Each
 // kind's handler is registered by registerTasks, before the manager starts.
@@ -21,5 +25,7 @@ func (s *Service) registerTasks() {
 // taskHandlers maps each task kind to its handler.
 func (s *Service) taskHandlers() map[string]tasks.Handler {
 	h := map[string]tasks.Handler{}
+	maps.Copy(h, s.importTaskHandlers())
+	maps.Copy(h, s.exportTaskHandlers())
 	return h
 }
