@@ -22,16 +22,17 @@ type datasetAPI struct {
 // handlers maps each dataset pattern to its handler.
 func (d *datasetAPI) handlers() map[string]HandlerFunc {
 	h := map[string]HandlerFunc{
-		"POST /v2/{project_id}/datasets":                                                  d.create,
-		"GET /v2/{project_id}/datasets":                                                   d.list,
-		"GET /v2/{project_id}/datasets/{dataset_id}":                                      d.show,
-		"PUT /v2/{project_id}/datasets/{dataset_id}":                                      d.update,
-		"DELETE /v2/{project_id}/datasets/{dataset_id}":                                   d.delete,
-		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":              d.listLabels,
-		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":             d.createLabels,
-		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":              d.updateLabels,
-		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete":      d.deleteLabels,
-		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}": d.updateLabel,
+		"POST /v2/{project_id}/datasets":                                                     d.create,
+		"GET /v2/{project_id}/datasets":                                                      d.list,
+		"GET /v2/{project_id}/datasets/{dataset_id}":                                         d.show,
+		"PUT /v2/{project_id}/datasets/{dataset_id}":                                         d.update,
+		"DELETE /v2/{project_id}/datasets/{dataset_id}":                                      d.delete,
+		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":                 d.listLabels,
+		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":                d.createLabels,
+		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":                 d.updateLabels,
+		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete":         d.deleteLabels,
+		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}":    d.updateLabel,
+		"DELETE /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}": d.deleteLabelWithSamples,
 	}
 	maps.Copy(h, d.sampleHandlers())
 	maps.Copy(h, d.importHandlers())
@@ -337,19 +338,116 @@ func (d *datasetAPI) updateLabels(w http.ResponseWriter, r *http.Request, c *Cal
 	return WriteJSON(w, http.StatusOK, res)
 }
 
+// deleteLabels deletes labels; delete_policy 1 also deletes the samples
+// left with only deleted labels, 2 their files too (DeleteObject on each,
+// authorized before anything changes).
 func (d *datasetAPI) deleteLabels(w http.ResponseWriter, r *http.Request, c *Call) error {
-	if _, err := datasetInt(r.URL.Query().Get("delete_policy"), "delete_policy", 0, 0, 2); err != nil {
+	policy, err := datasetInt(r.URL.Query().Get("delete_policy"), "delete_policy", 0, 0, 2)
+	if err != nil {
 		return err
 	}
 	var b labelsBody
 	if err := decodeDataset(r, &b); err != nil {
 		return err
 	}
-	res, err := d.svc.DeleteLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), b.Labels)
+	id := r.PathValue("dataset_id")
+	var allowed map[string]bool
+	if policy == dataset.DeleteLabelSamplesSource {
+		names := make([]string, len(b.Labels))
+		for i, l := range b.Labels {
+			names[i] = l.Name
+		}
+		if allowed, err = d.authorizeSourceDeletes(r, c, id, names); err != nil {
+			return err
+		}
+	}
+	res, err := d.svc.DeleteLabels(r.Context(), c.ProjectID, id, b.Labels, policy)
 	if err != nil {
 		return err
 	}
+	if err := d.deleteSources(r, allowed, res.DeletedSources()); err != nil {
+		return err
+	}
 	return WriteJSON(w, http.StatusOK, res)
+}
+
+// authorizeSourceDeletes checks DeleteObject on the files of the samples
+// that carry only the named labels and returns them.
+func (d *datasetAPI) authorizeSourceDeletes(r *http.Request, c *Call, id string, names []string) (map[string]bool, error) {
+	sources, err := d.svc.OnlyLabelSources(r.Context(), c.ProjectID, id, names)
+	if err != nil {
+		return nil, err
+	}
+	allowed := map[string]bool{}
+	var refs []ObjectRef
+	for _, src := range sources {
+		if p, ok := dataset.ObjectOf(src); ok {
+			refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+			allowed[src] = true
+		}
+	}
+	if err := c.AuthorizeOBS("obs:object:DeleteObject", refs...); err != nil {
+		return nil, err
+	}
+	return allowed, nil
+}
+
+// deleteSources removes the files of deleted samples that were authorized
+// (a sample that qualified only after the check keeps its file).
+func (d *datasetAPI) deleteSources(r *http.Request, allowed map[string]bool, deleted []string) error {
+	var doomed []string
+	for _, src := range deleted {
+		if allowed[src] {
+			doomed = append(doomed, src)
+		}
+	}
+	return d.svc.DeleteObjects(r.Context(), doomed)
+}
+
+// deleteLabelWithSamples deletes one label and the samples that carry only
+// it; with delete_source their files too.
+func (d *datasetAPI) deleteLabelWithSamples(w http.ResponseWriter, r *http.Request, c *Call) error {
+	v := r.URL.Query()
+	deleteSource, err := boolParam(v.Get("delete_source"), "delete_source")
+	if err != nil {
+		return err
+	}
+	var labelType *int
+	if s := v.Get("label_type"); s != "" {
+		t, err := strconv.Atoi(s)
+		if err != nil || !dataset.ValidLabelType(t) {
+			return datasetBad("Invalid parameter(label_type): %q is not a label type.", s)
+		}
+		labelType = &t
+	}
+	id, name := r.PathValue("dataset_id"), r.PathValue("label_name")
+	allowed := map[string]bool{}
+	if deleteSource {
+		sources, err := d.svc.OnlyLabelSources(r.Context(), c.ProjectID, id, []string{name})
+		if err != nil {
+			return err
+		}
+		var refs []ObjectRef
+		for _, src := range sources {
+			if p, ok := dataset.ObjectOf(src); ok {
+				refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+				allowed[src] = true
+			}
+		}
+		if err := c.AuthorizeObjects(refs...); err != nil {
+			return err
+		}
+	} else if err := c.AuthorizeObjects(); err != nil {
+		return err
+	}
+	deleted, err := d.svc.DeleteLabelWithSamples(r.Context(), c.ProjectID, id, name, labelType)
+	if err != nil {
+		return err
+	}
+	if err := d.deleteSources(r, allowed, deleted); err != nil {
+		return err
+	}
+	return noContent(w)
 }
 
 func (d *datasetAPI) updateLabel(w http.ResponseWriter, r *http.Request, c *Call) error {

@@ -403,11 +403,16 @@ type BatchResult struct {
 	ErrorCode string       `json:"error_code,omitempty"`
 	ErrorMsg  string       `json:"error_msg,omitempty"`
 	Results   []ItemResult `json:"results,omitempty"`
+
+	deletedSources []string
 }
+
+// DeletedSources are the sources of the samples a label delete removed.
+func (b *BatchResult) DeletedSources() []string { return b.deletedSources }
 
 // batch applies op to each item in one transaction. A domain error fails
 // only its item; any other error fails the request.
-func (s *Service) batch(ctx context.Context, projectID, id string, n int, op func(set *labelSet, i int) error) (*BatchResult, error) {
+func (s *Service) batch(ctx context.Context, projectID, id string, n, policy int, op func(set *labelSet, i int) error) (*BatchResult, error) {
 	res := &BatchResult{Success: true, Results: make([]ItemResult, n)}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		r, err := s.load(ctx, tx, projectID, id, true)
@@ -432,7 +437,11 @@ func (s *Service) batch(ctx context.Context, projectID, id string, n int, op fun
 			}
 			res.Results[i] = ItemResult{Success: true}
 		}
-		return s.saveSet(ctx, tx, r, set, s.now().UnixMilli())
+		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+			return err
+		}
+		res.deletedSources, err = s.applyLabelChanges(ctx, tx, r, set, policy)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -458,7 +467,7 @@ func (s *Service) CreateLabels(ctx context.Context, projectID, id string, labels
 	if err := checkBatch(labels); err != nil {
 		return nil, err
 	}
-	return s.batch(ctx, projectID, id, len(labels), func(set *labelSet, i int) error {
+	return s.batch(ctx, projectID, id, len(labels), DeleteLabelOnly, func(set *labelSet, i int) error {
 		return set.add(fmt.Sprintf("labels[%d]", i), labels[i])
 	})
 }
@@ -468,21 +477,51 @@ func (s *Service) UpdateLabels(ctx context.Context, projectID, id string, labels
 	if err := checkBatch(labels); err != nil {
 		return nil, err
 	}
-	return s.batch(ctx, projectID, id, len(labels), func(set *labelSet, i int) error {
+	return s.batch(ctx, projectID, id, len(labels), DeleteLabelOnly, func(set *labelSet, i int) error {
 		return set.update(fmt.Sprintf("labels[%d]", i), labels[i])
 	})
 }
 
-// DeleteLabels deletes labels of a dataset, each found by its name. The
-// delete policies that also delete samples (1, 2) have nothing more to
-// delete while datasets hold no samples.
-func (s *Service) DeleteLabels(ctx context.Context, projectID, id string, labels []Label) (*BatchResult, error) {
+// DeleteLabels deletes labels of a dataset, each found by its name, and
+// removes them from the samples; with policy 1 or 2 the samples left with
+// only deleted labels are deleted instead (their sources are in the
+// result's DeletedSources for the caller to remove with policy 2).
+func (s *Service) DeleteLabels(ctx context.Context, projectID, id string, labels []Label, policy int) (*BatchResult, error) {
 	if err := checkBatch(labels); err != nil {
 		return nil, err
 	}
-	return s.batch(ctx, projectID, id, len(labels), func(set *labelSet, i int) error {
+	return s.batch(ctx, projectID, id, len(labels), policy, func(set *labelSet, i int) error {
 		return set.remove(fmt.Sprintf("labels[%d]", i), labels[i].Name)
 	})
+}
+
+// DeleteLabelWithSamples deletes one label (of labelType when not nil),
+// removes it from the samples and deletes the samples that carried only
+// it; it returns their sources.
+func (s *Service) DeleteLabelWithSamples(ctx context.Context, projectID, id, name string, labelType *int) ([]string, error) {
+	var sources []string
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.load(ctx, tx, projectID, id, true)
+		if err != nil {
+			return err
+		}
+		set, err := s.loadSet(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if e, ok := set.byName[name]; !ok || labelType != nil && *e.l.Type != *labelType {
+			return errLabelNotFound(name)
+		}
+		if err := set.remove("label_name", name); err != nil {
+			return err
+		}
+		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+			return err
+		}
+		sources, err = s.applyLabelChanges(ctx, tx, r, set, DeleteLabelAndSamples)
+		return err
+	})
+	return sources, err
 }
 
 // UpdateLabel changes the properties of the label called name; labelType,
@@ -503,6 +542,10 @@ func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, l
 		if err := set.update("body", Label{Name: name, Property: property}); err != nil {
 			return err
 		}
-		return s.saveSet(ctx, tx, r, set, s.now().UnixMilli())
+		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+			return err
+		}
+		_, err = s.applyLabelChanges(ctx, tx, r, set, DeleteLabelOnly)
+		return err
 	})
 }

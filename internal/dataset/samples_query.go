@@ -549,7 +549,11 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 		if err != nil {
 			return err
 		}
-		docs, err := loadDocs(ctx, s.db, tx, r.ID, existing)
+		seqs := make([]int64, 0, len(existing))
+		for _, e := range existing {
+			seqs = append(seqs, e.seq)
+		}
+		docs, err := loadDocs(ctx, s.db, tx, r.ID, seqs)
 		if err != nil {
 			return err
 		}
@@ -641,12 +645,8 @@ type storedSampleDoc struct {
 	usage   string
 }
 
-func loadDocs(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, existing map[string]*existingSample) (map[int64]storedSampleDoc, error) {
+func loadDocs(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, seqs []int64) (map[int64]storedSampleDoc, error) {
 	out := map[int64]storedSampleDoc{}
-	seqs := make([]int64, 0, len(existing))
-	for _, e := range existing {
-		seqs = append(seqs, e.seq)
-	}
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		args := []any{datasetID}

@@ -194,3 +194,49 @@ func checkStats(t *testing.T, svc *dataset.Service, id string, samples map[strin
 		}
 	}
 }
+
+func TestLabelChangesReachSamples(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, id := newDataset(t, db, dataset.TypeImageClassification)
+		in := []dataset.SampleInput{
+			{Source: "obs://data/in/1.jpg", Labels: cls("cat")},
+			{Source: "obs://data/in/2.jpg", Labels: cls("cat", "dog")},
+			{Source: "obs://data/in/3.jpg", Labels: cls("dog")},
+			{Source: "obs://data/in/4.jpg", Labels: cls("bird")},
+		}
+		if _, err := svc.WriteSamples(ctx, project, id, in, dataset.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Rename dog → hound: samples follow, counters stay.
+		res, err := svc.UpdateLabels(ctx, project, id, []dataset.Label{{Name: "dog", Property: map[string]string{"@modelarts:rename_to": "hound"}}})
+		if err != nil || !res.Success {
+			t.Fatalf("rename: %+v %v", res, err)
+		}
+		s3, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source))
+		if err != nil || len(s3.Labels) != 1 || s3.Labels[0].Name != "hound" {
+			t.Fatalf("renamed label on sample: %+v %v", s3, err)
+		}
+		n, _, _ := svc.ListSamples(ctx, project, id, dataset.SampleQuery{LabelName: "hound", Limit: 10})
+		if n != 2 {
+			t.Errorf("samples with hound: %d, want 2", n)
+		}
+		// Policy 0 on cat: the label leaves both samples; 1.jpg is unlabeled.
+		if res, err = svc.DeleteLabels(ctx, project, id, []dataset.Label{{Name: "cat"}}, dataset.DeleteLabelOnly); err != nil || !res.Success {
+			t.Fatalf("delete cat: %+v %v", res, err)
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 4, "manual_annotation": 3, "un_annotation": 1},
+			map[string][2]int64{"hound": {2, 2}, "bird": {1, 1}})
+		// Deleting hound with its samples: 3.jpg carried only hound and goes;
+		// 2.jpg (now hound only too) goes; sources are returned.
+		sources, err := svc.DeleteLabelWithSamples(ctx, project, id, "hound", nil)
+		if err != nil || len(sources) != 2 {
+			t.Fatalf("delete hound with samples: %v %v", sources, err)
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 2, "manual_annotation": 1, "un_annotation": 1},
+			map[string][2]int64{"bird": {1, 1}})
+		if _, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source)); err == nil {
+			t.Error("a sample with only the deleted label survived")
+		}
+	})
+}

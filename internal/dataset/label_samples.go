@@ -1,0 +1,243 @@
+package dataset
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// Label delete policies (delete_policy of the batch delete).
+const (
+	DeleteLabelOnly          = 0 // remove the label from the dataset and its samples
+	DeleteLabelAndSamples    = 1 // also delete samples that carry only deleted labels
+	DeleteLabelSamplesSource = 2 // and their source files
+)
+
+// labelSeqs returns the seqs of the named labels that exist.
+func labelSeqs(ix *labelIndex, names []string) []int64 {
+	var out []int64
+	for _, n := range names {
+		if ref, ok := ix.byName[n]; ok {
+			out = append(out, ref.seq)
+		}
+	}
+	return out
+}
+
+// onlyLabelled finds the samples whose every label is one of seqs: the
+// samples a label delete with samples removes.
+func onlyLabelled(ctx context.Context, db *store.DB, q querier, datasetID string, seqs []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(seqs) == 0 {
+		return out, nil
+	}
+	args := []any{datasetID}
+	ph := make([]string, len(seqs))
+	for i, s := range seqs {
+		args = append(args, s)
+		ph[i] = db.Param(i + 2)
+	}
+	in := strings.Join(ph, ",")
+	// The list is written twice; on SQLite bare placeholders are positional,
+	// so the second copy takes its own arguments.
+	ph2 := make([]string, len(seqs))
+	for i, s := range seqs {
+		args = append(args, s)
+		ph2[i] = db.Param(len(seqs) + i + 2)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT s.seq, s.source FROM dataset_sample_labels l
+		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
+		WHERE l.dataset_id=$1 AND l.label_seq IN (`+in+`) AND NOT EXISTS (SELECT 1 FROM dataset_sample_labels o
+			WHERE o.dataset_id=l.dataset_id AND o.sample_seq=l.sample_seq AND o.label_seq NOT IN (`+strings.Join(ph2, ",")+`))`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find samples with only the deleted labels: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var src string
+		if err := rows.Scan(&seq, &src); err != nil {
+			return nil, fmt.Errorf("find samples with only the deleted labels: %w", err)
+		}
+		out[seq] = src
+	}
+	return out, rows.Err()
+}
+
+// OnlyLabelSources lists the source files of the samples whose every label
+// is among names: what a label delete with delete_policy 2 (or the
+// single-label delete with delete_source) removes, for the caller to
+// authorize before it commits.
+func (s *Service) OnlyLabelSources(ctx context.Context, projectID, id string, names []string) ([]string, error) {
+	r, err := s.load(ctx, s.db, projectID, id, false)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	if err != nil {
+		return nil, err
+	}
+	found, err := onlyLabelled(ctx, s.db, s.db, r.ID, labelSeqs(ix, names))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, src := range found {
+		if _, ok := ObjectOf(src); ok {
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
+
+// applyLabelChanges brings the samples in line with a label set just
+// saved: renamed labels are renamed in the samples that carry them;
+// removed labels are removed from them, and with a delete policy the
+// samples left with nothing but removed labels are deleted instead. It
+// returns the sources of the deleted samples.
+func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *row, set *labelSet, policy int) ([]string, error) {
+	renamed := map[string]string{}
+	var touched []int64
+	for _, e := range set.order {
+		if e.orig != "" && e.orig != e.l.Name {
+			renamed[e.orig] = e.l.Name
+			touched = append(touched, e.seq)
+		}
+	}
+	removed := map[string]bool{}
+	var removedSeqs []int64
+	for _, e := range set.removed {
+		removed[e.orig] = true
+		removedSeqs = append(removedSeqs, e.seq)
+	}
+	if len(touched) == 0 && len(removedSeqs) == 0 {
+		return nil, nil
+	}
+	now := s.now().UnixMilli()
+	var sources []string
+	if policy != DeleteLabelOnly && len(removedSeqs) > 0 {
+		doomed, err := onlyLabelled(ctx, s.db, tx, r.ID, removedSeqs)
+		if err != nil {
+			return nil, err
+		}
+		seqs := make([]int64, 0, len(doomed))
+		for seq, src := range doomed {
+			seqs = append(seqs, seq)
+			sources = append(sources, src)
+		}
+		if err := deleteSampleSeqs(ctx, s.db, tx, r, seqs, now); err != nil {
+			return nil, err
+		}
+	}
+	// The samples still carrying a renamed or removed label, relabelled.
+	bySample, err := samplesWithLabels(ctx, s.db, tx, r.ID, append(touched, removedSeqs...))
+	if err != nil {
+		return nil, err
+	}
+	if len(bySample) == 0 {
+		return sources, nil
+	}
+	ix, err := s.loadLabelIndex(ctx, tx, r)
+	if err != nil {
+		return nil, err
+	}
+	seqs := make([]int64, 0, len(bySample))
+	for seq := range bySample {
+		seqs = append(seqs, seq)
+	}
+	docs, err := loadDocs(ctx, s.db, tx, r.ID, seqs)
+	if err != nil {
+		return nil, err
+	}
+	delta := newCounterDelta()
+	var pending []pendingRow
+	for seq, e := range bySample {
+		d := docs[seq]
+		var labels []annotation.Label
+		for _, l := range d.doc.Labels {
+			if removed[l.Name] {
+				continue
+			}
+			if to, ok := renamed[l.Name]; ok {
+				l.Name = to
+			}
+			labels = append(labels, l)
+		}
+		counts := map[int64]int{}
+		for _, l := range labels {
+			if ref, ok := ix.byName[l.Name]; ok {
+				counts[ref.seq]++
+			}
+		}
+		state := e.state
+		if len(labels) == 0 {
+			state = StateUnlabeled
+		}
+		data, err := json.Marshal(sampleDoc{Labels: labels, Metadata: d.doc.Metadata})
+		if err != nil {
+			return nil, fmt.Errorf("encode sample: %w", err)
+		}
+		pending = append(pending, pendingRow{in: &SampleInput{Usage: d.usage}, id: fmt.Sprint(seq), seq: seq, state: state,
+			hard: e.hard, labels: counts, doc: string(data), update: true})
+		delta.add(sampleChange{existed: true, oldState: e.state, oldHard: e.hard, oldLabels: e.labels,
+			newState: state, newHard: e.hard, newLabels: counts})
+	}
+	if err := writeRows(ctx, s.db, tx, r.ID, pending, now); err != nil {
+		return nil, err
+	}
+	return sources, delta.apply(ctx, tx, r.ID, r.SampleSeq, now)
+}
+
+// samplesWithLabels loads the samples carrying any of the label seqs with
+// their current label counts.
+func samplesWithLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, seqs []int64) (map[int64]*existingSample, error) {
+	out := map[int64]*existingSample{}
+	if len(seqs) == 0 {
+		return out, nil
+	}
+	args := []any{datasetID}
+	ph := make([]string, len(seqs))
+	for i, s := range seqs {
+		args = append(args, s)
+		ph[i] = db.Param(i + 2)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT s.seq, s.state, s.hard FROM dataset_sample_labels l
+		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
+		WHERE l.dataset_id=$1 AND l.label_seq IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find samples with the changed labels: %w", err)
+	}
+	for rows.Next() {
+		var e existingSample
+		if err := rows.Scan(&e.seq, &e.state, &e.hard); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find samples with the changed labels: %w", err)
+		}
+		e.labels = map[int64]int{}
+		out[e.seq] = &e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Their label counts, in chunks (a label may be on many samples).
+	all := make([]int64, 0, len(out))
+	for seq := range out {
+		all = append(all, seq)
+	}
+	for start := 0; start < len(all); start += 500 {
+		chunk := map[int64]*existingSample{}
+		for _, seq := range all[start:min(start+500, len(all))] {
+			chunk[seq] = out[seq]
+		}
+		if err := loadSampleLabels(ctx, db, tx, datasetID, chunk); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
