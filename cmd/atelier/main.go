@@ -33,7 +33,7 @@ func newRoot(out io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newRoutes(out), newTrain(out))
+	root.AddCommand(newServe(), newRoutes(out), newTrain(out), newData(out))
 	return root
 }
 

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/atelier-dev/atelier/internal/client"
+)
+
+// newData is `atelier data`: the data-management workflow from a shell —
+// upload a folder, create a dataset from it, import, export, download.
+func newData(out io.Writer) *cobra.Command {
+	cf := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Upload data, create datasets, import, export and download them on a remote Atelier",
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			cf.bootstrapSet = cmd.Flags().Changed("bootstrap")
+		},
+	}
+	cf.bind(cmd)
+	cmd.AddCommand(newDataUpload(out, cf), newDataCreate(out, cf), newDataImport(out, cf), newDataExport(out, cf),
+		newDataDownload(out, cf), newDataShow(out, cf))
+	return cmd
+}
+
+func newDataUpload(out io.Writer, cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "upload DIR obs://BUCKET/PREFIX/",
+		Short: "Upload a local folder into a bucket (created if needed), keeping its tree",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			bucket, prefix, err := client.ParseOBSPath(args[1])
+			if err != nil {
+				return err
+			}
+			if prefix != "" && !strings.HasSuffix(prefix, "/") {
+				prefix += "/"
+			}
+			files, err := client.ScanDir(args[0])
+			if err != nil {
+				return fmt.Errorf("read %s: %w", args[0], err)
+			}
+			if len(files) == 0 {
+				return fmt.Errorf("%s has no files", args[0])
+			}
+			if err := c.EnsureBucket(cmd.Context(), bucket); err != nil {
+				return err
+			}
+			_, err = c.UploadFiles(cmd.Context(), files, bucket, prefix, progressPrinter(out))
+			return err
+		},
+	}
+}
+
+func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
+	var name, typ, input, work, description string
+	var noImport, wait bool
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --type TYPE --input obs://B/DIR/ --work obs://B/DIR/",
+		Short: "Create a dataset whose data source is an object-storage folder (imported at once unless --no-import)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, ok := client.DatasetTypes[typ]
+			if !ok {
+				return fmt.Errorf("--type %q: want one of %s", typ, strings.Join(typeNames(), ", "))
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"dataset_name": name, "dataset_type": t, "description": description,
+				"data_sources": []any{map[string]any{"data_type": 0, "data_path": slashDir(input)}},
+				"work_path": slashDir(work), "work_path_type": 0, "import_data": !noImport}
+			id, err := c.CreateDataset(cmd.Context(), body)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Created dataset %s (%s)\n", name, id)
+			if wait && !noImport {
+				return waitSamples(cmd.Context(), out, c, id)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&name, "name", "", "dataset name (required)")
+	fs.StringVar(&typ, "type", "image_classification", "dataset type: "+strings.Join(typeNames(), ", "))
+	fs.StringVar(&input, "input", "", "folder with the data, obs://bucket/dir/ (required)")
+	fs.StringVar(&work, "work", "", "work folder for versions and exports, obs://bucket/dir/ (required)")
+	fs.StringVar(&description, "description", "", "description")
+	fs.BoolVar(&noImport, "no-import", false, "create the dataset without importing the input folder")
+	fs.BoolVar(&wait, "wait", true, "wait until the import has settled and print the sample counts")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("input")
+	_ = cmd.MarkFlagRequired("work")
+	return cmd
+}
+
+func typeNames() []string {
+	var out []string
+	for k := range client.DatasetTypes {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func slashDir(p string) string {
+	if p != "" && !strings.HasSuffix(p, "/") {
+		return p + "/"
+	}
+	return p
+}
+
+// waitSamples waits until the dataset's sample count stops changing (the
+// import that creation started has no task ID in the create response).
+func waitSamples(ctx context.Context, out io.Writer, c *client.Client, id string) error {
+	last, still := int64(-1), 0
+	for still < 3 {
+		d, err := c.GetDataset(ctx, id)
+		if err != nil {
+			return err
+		}
+		if d.TotalSampleCount == last {
+			still++
+		} else {
+			still, last = 0, d.TotalSampleCount
+		}
+		if err := sleepCtx(ctx, pollInterval); err != nil {
+			return err
+		}
+	}
+	d, err := c.GetDataset(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d samples, %d labeled\n", d.TotalSampleCount, d.AnnotatedSampleCount)
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// taskPrinter prints a task's progress on one line per change.
+func taskPrinter(out io.Writer, what string) func(*client.DatasetTask) {
+	var last string
+	return func(t *client.DatasetTask) {
+		done := t.ImportedSampleCount + t.FinishedSampleCount
+		line := fmt.Sprintf("%s %s: %v, %d/%d samples", what, t.TaskID, t.Status, done, t.TotalSampleCount)
+		if line != last {
+			fmt.Fprintln(out, line)
+			last = line
+		}
+	}
+}
+
+func newDataImport(out io.Writer, cf *clientFlags) *cobra.Command {
+	var path string
+	var manifest, noLabels bool
+	cmd := &cobra.Command{
+		Use:   "import DATASET_ID --path obs://B/DIR/ | --manifest --path obs://B/x.manifest",
+		Short: "Import a folder or a manifest into a dataset and wait for the end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			importType := 0
+			if manifest {
+				importType = 1
+			} else {
+				path = slashDir(path)
+			}
+			id, err := c.CreateImportTask(cmd.Context(), args[0], map[string]any{"import_path": path,
+				"import_type": importType, "import_annotations": !noLabels})
+			if err != nil {
+				return err
+			}
+			t, err := client.WaitTask(cmd.Context(), func(ctx context.Context) (*client.DatasetTask, error) {
+				return c.GetImportTask(ctx, args[0], id)
+			}, pollInterval, taskPrinter(out, "import"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Imported %d samples\n", t.ImportedSampleCount)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&path, "path", "", "folder or manifest file to import (required)")
+	fs.BoolVar(&manifest, "manifest", false, "--path is a manifest file")
+	fs.BoolVar(&noLabels, "no-labels", false, "import the files without their labels")
+	_ = cmd.MarkFlagRequired("path")
+	return cmd
+}
+
+func newDataExport(out io.Writer, cf *clientFlags) *cobra.Command {
+	var path, version, state string
+	var format int
+	cmd := &cobra.Command{
+		Use:   "export DATASET_ID --path obs://B/DIR/",
+		Short: "Export a dataset (or one of its versions) as a manifest to a folder and wait for the end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"path": slashDir(path), "export_type": map[string]int{"labeled": 0, "unlabeled": 1, "all": 2}[state]}
+			if _, ok := map[string]bool{"labeled": true, "unlabeled": true, "all": true}[state]; !ok {
+				return fmt.Errorf("--samples %q: want labeled, unlabeled or all", state)
+			}
+			if version != "" {
+				body["version_id"] = version
+			}
+			if format != 0 {
+				body["export_format"] = format
+			}
+			id, err := c.CreateExportTask(cmd.Context(), args[0], body)
+			if err != nil {
+				return err
+			}
+			if _, err := client.WaitTask(cmd.Context(), func(ctx context.Context) (*client.DatasetTask, error) {
+				return c.GetExportTask(ctx, args[0], id)
+			}, pollInterval, taskPrinter(out, "export")); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Exported to %s\n", slashDir(path))
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&path, "path", "", "output folder, obs://bucket/dir/ (required)")
+	fs.StringVar(&version, "version", "", "export this version instead of the current samples")
+	fs.StringVar(&state, "samples", "all", "which samples: labeled, unlabeled or all")
+	fs.IntVar(&format, "format", 0, "also copy the files: 1 tree (a folder per label), 2 tile (file beside its label file)")
+	_ = cmd.MarkFlagRequired("path")
+	return cmd
+}
+
+func newDataDownload(out io.Writer, cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "download obs://BUCKET/PREFIX/ DIR",
+		Short: "Download every object under a folder (an export, a version) into a local folder",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			bucket, prefix, err := client.ParseOBSPath(args[0])
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			p, err := c.DownloadPrefix(cmd.Context(), bucket, slashDir(prefix), args[1], func(p client.DownloadProgress) {
+				if !p.Done && isTerminal(out) {
+					fmt.Fprintf(out, "\r%d files, %s  %s", p.Files, size(p.Bytes), p.File)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if isTerminal(out) {
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "Downloaded %d files, %s in %s\n", p.Files, size(p.Bytes), time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+}
+
+func newDataShow(out io.Writer, cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show DATASET_ID",
+		Short: "Print a dataset's name, type and sample counts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.GetDataset(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s\t%s\ttype %d\t%d samples\t%d labeled\twork %s\n", d.DatasetID, d.DatasetName, d.DatasetType,
+				d.TotalSampleCount, d.AnnotatedSampleCount, d.WorkPath)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,226 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DatasetTypes maps the CLI's names of dataset types to the reference's
+// numbers.
+var DatasetTypes = map[string]int{
+	"image_classification": 0, "object_detection": 1, "image_segmentation": 3, "text_classification": 100,
+	"named_entity": 101, "text_triplet": 102, "sound_classification": 200, "speech_content": 201,
+	"speech_paragraph": 202, "table": 400, "video": 600, "free_format": 900,
+}
+
+// Dataset is the part of a dataset's details the CLI shows.
+type Dataset struct {
+	DatasetID            string `json:"dataset_id"`
+	DatasetName          string `json:"dataset_name"`
+	DatasetType          int    `json:"dataset_type"`
+	TotalSampleCount     int64  `json:"total_sample_count"`
+	AnnotatedSampleCount int64  `json:"annotated_sample_count"`
+	WorkPath             string `json:"work_path"`
+}
+
+// CreateDataset creates a dataset from a request body of the reference
+// and returns its ID.
+func (c *Client) CreateDataset(ctx context.Context, body any) (string, error) {
+	var out struct {
+		DatasetID string `json:"dataset_id"`
+	}
+	err := c.do(ctx, call{method: http.MethodPost, path: c.v2("/datasets"), json: body}, &out)
+	return out.DatasetID, err
+}
+
+// GetDataset returns one dataset.
+func (c *Client) GetDataset(ctx context.Context, id string) (*Dataset, error) {
+	var d Dataset
+	if err := c.do(ctx, call{method: http.MethodGet, path: c.v2("/datasets/" + id)}, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// DatasetTask is the status of an import, export or version publishing, in
+// the fields the three share.
+type DatasetTask struct {
+	TaskID    string `json:"task_id"`
+	Status    any    `json:"status"` // a string for tasks, a number for versions
+	ErrorCode string `json:"error_code"`
+	ErrorMsg  string `json:"error_msg"`
+	// Counters as the import and export pages name them.
+	TotalSampleCount    int64  `json:"total_sample_count"`
+	ImportedSampleCount int64  `json:"imported_sample_count"`
+	FinishedSampleCount int64  `json:"finished_sample_count"`
+	Path                string `json:"path"`
+}
+
+// Running reports whether a task's status is not final yet.
+func (t *DatasetTask) Running() bool {
+	s := strings.ToUpper(fmt.Sprint(t.Status))
+	switch s {
+	case "QUEUING", "STARTING", "RUNNING", "INIT", "CREATING", "0":
+		return true
+	}
+	return false
+}
+
+// Failed reports whether a final status is a failure.
+func (t *DatasetTask) Failed() bool {
+	s := strings.ToUpper(fmt.Sprint(t.Status))
+	return strings.Contains(s, "FAIL") || s == "3" || t.ErrorCode != ""
+}
+
+// CreateImportTask starts an import (POST …/import-tasks) and returns its task ID.
+func (c *Client) CreateImportTask(ctx context.Context, datasetID string, body any) (string, error) {
+	var out struct {
+		TaskID string `json:"task_id"`
+	}
+	err := c.do(ctx, call{method: http.MethodPost, path: c.v2("/datasets/" + datasetID + "/import-tasks"), json: body}, &out)
+	return out.TaskID, err
+}
+
+// GetImportTask returns an import's status.
+func (c *Client) GetImportTask(ctx context.Context, datasetID, taskID string) (*DatasetTask, error) {
+	var t DatasetTask
+	err := c.do(ctx, call{method: http.MethodGet, path: c.v2("/datasets/" + datasetID + "/import-tasks/" + taskID)}, &t)
+	return &t, err
+}
+
+// CreateExportTask starts an export (POST …/export-tasks) and returns its task ID.
+func (c *Client) CreateExportTask(ctx context.Context, datasetID string, body any) (string, error) {
+	var out struct {
+		TaskID string `json:"task_id"`
+	}
+	err := c.do(ctx, call{method: http.MethodPost, path: c.v2("/datasets/" + datasetID + "/export-tasks"), json: body}, &out)
+	return out.TaskID, err
+}
+
+// GetExportTask returns an export's status.
+func (c *Client) GetExportTask(ctx context.Context, datasetID, taskID string) (*DatasetTask, error) {
+	var t DatasetTask
+	err := c.do(ctx, call{method: http.MethodGet, path: c.v2("/datasets/" + datasetID + "/export-tasks/" + taskID)}, &t)
+	return &t, err
+}
+
+// WaitTask polls get until the task is final, calling progress after each
+// poll; a failed task is an error.
+func WaitTask(ctx context.Context, get func(context.Context) (*DatasetTask, error), interval time.Duration, progress func(*DatasetTask)) (*DatasetTask, error) {
+	for {
+		t, err := get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if progress != nil {
+			progress(t)
+		}
+		if !t.Running() {
+			if t.Failed() {
+				return t, fmt.Errorf("task %s %v: %s %s", t.TaskID, t.Status, t.ErrorCode, t.ErrorMsg)
+			}
+			return t, nil
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// ParseOBSPath splits obs://bucket/key, s3://bucket/key or /bucket/key.
+func ParseOBSPath(s string) (bucket, key string, err error) {
+	rest := s
+	for _, p := range []string{"obs://", "s3://", "/"} {
+		if strings.HasPrefix(s, p) {
+			rest = s[len(p):]
+			break
+		}
+	}
+	if rest == s {
+		return "", "", fmt.Errorf("%q is not an object path (obs://bucket/dir/ or /bucket/dir/)", s)
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q names no bucket", s)
+	}
+	return bucket, key, nil
+}
+
+// DownloadProgress reports a download as it goes.
+type DownloadProgress struct {
+	Files int
+	Bytes int64
+	File  string
+	Done  bool
+}
+
+// DownloadPrefix copies every object under bucket/prefix into dir, keeping
+// the keys' relative paths; keys that would leave dir are refused.
+func (c *Client) DownloadPrefix(ctx context.Context, bucket, prefix, dir string, progress func(DownloadProgress)) (DownloadProgress, error) {
+	var p DownloadProgress
+	opts := ListOptions{Prefix: prefix}
+	for {
+		page, err := c.ListObjects(ctx, bucket, opts)
+		if err != nil {
+			return p, err
+		}
+		for _, o := range page.Objects {
+			rel := strings.TrimPrefix(o.Key, prefix)
+			if rel == "" || strings.HasSuffix(rel, "/") {
+				continue
+			}
+			target := filepath.Join(dir, filepath.FromSlash(path.Clean("/"+rel)))
+			if !strings.HasPrefix(target, filepath.Clean(dir)+string(filepath.Separator)) {
+				return p, fmt.Errorf("object %s would be written outside %s", o.Key, dir)
+			}
+			n, err := c.downloadObject(ctx, bucket, o.Key, target)
+			if err != nil {
+				return p, err
+			}
+			p.Files, p.Bytes, p.File = p.Files+1, p.Bytes+n, rel
+			if progress != nil {
+				progress(p)
+			}
+		}
+		if !page.IsTruncated {
+			break
+		}
+		opts.StartAfter = page.NextStartAfter
+	}
+	p.Done = true
+	if progress != nil {
+		progress(p)
+	}
+	return p, nil
+}
+
+func (c *Client) downloadObject(ctx context.Context, bucket, key, target string) (int64, error) {
+	rc, err := c.GetObject(ctx, bucket, key)
+	if err != nil {
+		return 0, fmt.Errorf("download obs://%s/%s: %w", bucket, key, err)
+	}
+	defer rc.Close()
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return 0, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".download-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, rc)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("download obs://%s/%s: %w", bucket, key, err)
+	}
+	return n, os.Rename(tmp.Name(), target)
+}
