@@ -47,7 +47,18 @@ func benchInputs(start, n int) []dataset.SampleInput {
 
 func benchDataset(b *testing.B) (*dataset.Service, string) {
 	bench.once.Do(func() {
-		db := storetest.Open(b, store.SQLite)
+		// Its own database, not the first benchmark's: that one is closed
+		// when the benchmark ends, and the others share this one.
+		dir, err := os.MkdirTemp("", "atelier-bench-")
+		if err != nil {
+			bench.err = err
+			return
+		}
+		db, err := store.Open(context.Background(), "", dir)
+		if err != nil {
+			bench.err = err
+			return
+		}
 		bench.svc, bench.id = newDataset(b, db, dataset.TypeImageClassification)
 		bench.n = benchSize()
 		start := time.Now()

@@ -109,14 +109,14 @@ func (s *Service) ListSamples(ctx context.Context, projectID, datasetID string, 
 			return 0, nil, fmt.Errorf("find marker: %w", err)
 		}
 		args = append(args, mseq)
-		where += fmt.Sprintf(" AND s.seq %s $%d", cmp, len(args))
+		where += fmt.Sprintf(" AND %s %s $%d", w.key, cmp, len(args))
 	}
 	args = append(args, q.Limit, q.Offset)
 	// The seq page is chosen from the indexes alone, then the rows are
 	// fetched: an offset walks index entries, never whole rows.
 	query := fmt.Sprintf(`SELECT %s FROM dataset_samples x WHERE x.dataset_id=$1 AND x.seq IN (
-		SELECT s.seq FROM dataset_samples s %s WHERE %s ORDER BY s.seq %s LIMIT $%d OFFSET $%d) ORDER BY x.seq %s`,
-		sampleColumns, w.join, where, dir, len(args)-1, len(args), dir)
+		SELECT %s FROM %s WHERE %s ORDER BY %s %s LIMIT $%d OFFSET $%d) ORDER BY x.seq %s`,
+		sampleColumns, w.key, w.from, where, w.key, dir, len(args)-1, len(args), dir)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("list samples: %w", err)
@@ -167,8 +167,15 @@ func scanSample(sc scanner) (*Sample, error) {
 // Labeled reports whether the sample is labeled or waits for confirmation.
 func (sm *Sample) Labeled() bool { return sm.state != StateUnlabeled }
 
-// sampleFilter is a WHERE clause over dataset_samples s (and joined l).
+// sampleFilter is a FROM and WHERE over dataset_samples s, or, when one
+// label is asked for, driven by that label's rows of dataset_sample_labels
+// l (joined to s only when other conditions need the sample): key is the
+// sample seq column the page is ordered and cut on.
 type sampleFilter struct {
+	from string
+	key  string
+	// join is the same filter as a join onto "dataset_samples s", for
+	// callers that scan samples by s.seq (exports' keyset scans).
 	join   string
 	where  string
 	args   []any
@@ -193,8 +200,6 @@ func buildSampleFilter(r *row, ix *labelIndex, q SampleQuery) (*sampleFilter, er
 			f.none = true
 			return f, nil
 		}
-		// The label index drives the scan: its rows are in sample order.
-		f.join = "JOIN dataset_sample_labels l ON l.dataset_id=s.dataset_id AND l.sample_seq=s.seq AND l.label_seq=" + arg(ref.seq)
 		f.label = ref.seq
 	} else if q.LabelType != nil {
 		conds = append(conds, "EXISTS (SELECT 1 FROM dataset_sample_labels t JOIN dataset_labels d ON d.dataset_id=t.dataset_id AND d.seq=t.label_seq WHERE t.dataset_id=s.dataset_id AND t.sample_seq=s.seq AND d.type="+arg(*q.LabelType)+")")
@@ -249,6 +254,18 @@ func buildSampleFilter(r *row, ix *labelIndex, q SampleQuery) (*sampleFilter, er
 			joiner = " OR "
 		}
 		conds = append(conds, "("+strings.Join(alts, joiner)+")")
+	}
+	f.from, f.key = "dataset_samples s", "s.seq"
+	if f.label != 0 {
+		// The label's rows drive the scan: they are in sample order and
+		// narrow, so an offset skips index entries, not sample rows.
+		f.key = "l.sample_seq"
+		f.from = "dataset_sample_labels l"
+		if len(conds) > 1 {
+			f.from += " JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq"
+		}
+		conds[0] = "l.dataset_id=$1 AND l.label_seq=" + arg(f.label)
+		f.join = "JOIN dataset_sample_labels l ON l.dataset_id=s.dataset_id AND l.sample_seq=s.seq"
 	}
 	f.where = strings.Join(conds, " AND ")
 	return f, nil
@@ -405,7 +422,7 @@ func (s *Service) countSamples(ctx context.Context, r *row, ix *labelIndex, q Sa
 		}
 	}
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_samples s `+w.join+` WHERE `+w.where, w.args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+w.from+` WHERE `+w.where, w.args...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count samples: %w", err)
 	}
