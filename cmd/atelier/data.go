@@ -81,7 +81,7 @@ func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
 			}
 			body := map[string]any{"dataset_name": name, "dataset_type": t, "description": description,
 				"data_sources": []any{map[string]any{"data_type": 0, "data_path": slashDir(input)}},
-				"work_path": slashDir(work), "work_path_type": 0, "import_data": !noImport}
+				"work_path":    slashDir(work), "work_path_type": 0, "import_data": !noImport}
 			id, err := c.CreateDataset(cmd.Context(), body)
 			if err != nil {
 				return err

@@ -50,8 +50,8 @@ type App struct {
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
-	API      *api.Server
-	Log      *slog.Logger
+	API   *api.Server
+	Log   *slog.Logger
 }
 
 // Open assembles the application: opens and migrates the database, loads

@@ -62,3 +62,10 @@ type Label struct {
 	Score       *float64       `json:"score,omitempty"`
 	Type        int            `json:"type"`
 }
+
+// Difficulty keys of the reference: on a label (SampleLabelProperty, where
+// the value is a string) and on a sample (SampleMetadata, a number).
+const (
+	PropHardCoefficient = "@modelarts:hard_coefficient"
+	MetaHardCoefficient = "@modelarts:hard_coefficient"
+)
