@@ -303,8 +303,11 @@ func loadExisting(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID strin
 			args = append(args, id)
 			ph[i] = db.Param(i + 2)
 		}
+		// The IN list as a VALUES subquery: SQLite then probes the
+		// (dataset_id, id) index; with a plain list and no statistics it
+		// scans the dataset's samples.
 		rows, err := tx.QueryContext(ctx, `SELECT id, seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND id IN (`+
-			strings.Join(ph, ",")+`)`, args...)
+			valuesList(ph)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find existing samples: %w", err)
 		}
@@ -731,4 +734,9 @@ func (s *Service) PutObject(ctx context.Context, p obs.Path, data []byte) (obs.O
 // added by path).
 func (s *Service) Object(ctx context.Context, p obs.Path) (obs.ObjectInfo, error) {
 	return s.objects.Head(ctx, p.Bucket, p.Key)
+}
+
+// valuesList is placeholders as a one-column VALUES subquery, for IN.
+func valuesList(ph []string) string {
+	return "SELECT column1 FROM (VALUES (" + strings.Join(ph, "),(") + ")) AS v"
 }

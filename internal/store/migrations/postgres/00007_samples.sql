@@ -30,16 +30,17 @@ CREATE INDEX dataset_samples_state ON dataset_samples (dataset_id, state, seq);
 
 -- Which labels each sample carries (label_seq is dataset_labels.seq, so a
 -- rename touches no row here), with how many times (boxes, entities).
--- Label filters walk this table in sample order; per-label counters live
--- on dataset_labels.
+-- Keyed by sample, for the writes that replace a sample's labels; label
+-- filters walk the (label, sample) index, narrow and in sample order.
+-- Per-label counters live on dataset_labels.
 CREATE TABLE dataset_sample_labels (
     dataset_id  TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
     label_seq   BIGINT NOT NULL,
     sample_seq  BIGINT NOT NULL,
     n           INTEGER NOT NULL,
-    PRIMARY KEY (dataset_id, label_seq, sample_seq)
+    PRIMARY KEY (dataset_id, sample_seq, label_seq)
 );
-CREATE INDEX dataset_sample_labels_sample ON dataset_sample_labels (dataset_id, sample_seq);
+CREATE INDEX dataset_sample_labels_label ON dataset_sample_labels (dataset_id, label_seq, sample_seq);
 
 ALTER TABLE dataset_labels ADD COLUMN annotation_count BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE dataset_labels ADD COLUMN sample_count BIGINT NOT NULL DEFAULT 0;
