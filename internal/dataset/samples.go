@@ -297,17 +297,19 @@ func loadExisting(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID strin
 	out := map[string]*existingSample{}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		args := []any{datasetID}
+		args := make([]any, 0, len(chunk)+1)
 		ph := make([]string, len(chunk))
 		for i, id := range chunk {
 			args = append(args, id)
-			ph[i] = db.Param(i + 2)
+			ph[i] = db.Param(i + 1)
 		}
-		// The IN list as a VALUES subquery: SQLite then probes the
-		// (dataset_id, id) index; with a plain list and no statistics it
-		// scans the dataset's samples.
-		rows, err := tx.QueryContext(ctx, `SELECT id, seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND id IN (`+
-			valuesList(ph)+`)`, args...)
+		args = append(args, datasetID)
+		// The IDs drive the join (CROSS JOIN keeps them the outer loop on
+		// SQLite) and each probes the (dataset_id, id) index: without
+		// statistics SQLite answers "dataset_id=? AND id IN (…)" by
+		// scanning the dataset's rows.
+		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.seq, s.state, s.hard FROM (VALUES (`+strings.Join(ph, "),(")+
+			`)) AS v CROSS JOIN dataset_samples s WHERE s.dataset_id=`+db.Param(len(chunk)+1)+` AND s.id=v.column1`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find existing samples: %w", err)
 		}
@@ -734,9 +736,4 @@ func (s *Service) PutObject(ctx context.Context, p obs.Path, data []byte) (obs.O
 // added by path).
 func (s *Service) Object(ctx context.Context, p obs.Path) (obs.ObjectInfo, error) {
 	return s.objects.Head(ctx, p.Bucket, p.Key)
-}
-
-// valuesList is placeholders as a one-column VALUES subquery, for IN.
-func valuesList(ph []string) string {
-	return "SELECT column1 FROM (VALUES (" + strings.Join(ph, "),(") + ")) AS v"
 }
