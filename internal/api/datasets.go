@@ -52,9 +52,11 @@ func datasetRoute(rt *Route) bool {
 // workspace_id (default "0") for creation, the stored dataset's for the
 // routes on one dataset; the list takes the query's (the router's default).
 func (d *datasetAPI) resolvers() map[string]Resolver {
-	stored := func(r *http.Request, c *Call) (Target, error) {
-		ws, err := d.svc.Workspace(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
-		return Target{WorkspaceID: ws}, err
+	stored := func(param string) Resolver {
+		return func(r *http.Request, c *Call) (Target, error) {
+			ws, err := d.svc.Workspace(r.Context(), c.ProjectID, r.PathValue(param))
+			return Target{WorkspaceID: ws}, err
+		}
 	}
 	body := func(r *http.Request, c *Call) (Target, error) {
 		var b struct {
@@ -64,8 +66,11 @@ func (d *datasetAPI) resolvers() map[string]Resolver {
 	}
 	out := map[string]Resolver{"POST /v2/{project_id}/datasets": body}
 	for p := range d.handlers() {
-		if strings.Contains(p, "{dataset_id}") {
-			out[p] = stored
+		switch {
+		case strings.Contains(p, "{dataset_id}"):
+			out[p] = stored("dataset_id")
+		case strings.Contains(p, "{resource_id}"): // the export status names the dataset so
+			out[p] = stored("resource_id")
 		}
 	}
 	return out
@@ -299,11 +304,13 @@ func (d *datasetAPI) listLabels(w http.ResponseWriter, r *http.Request, c *Call)
 	if err != nil {
 		return err
 	}
+	var total int
+	var labels []dataset.Label
 	if id := v.Get("version_id"); id != "" {
-		// Versions are published by the versions API; none exists yet.
-		return Errorf(http.StatusBadRequest, dataset.CodeVersionNotFound, "Dataset version does not exist: %s.", id)
+		total, labels, err = d.svc.ListVersionLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), id, offset, limit)
+	} else {
+		total, labels, err = d.svc.ListLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
 	}
-	total, labels, err := d.svc.ListLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
 	if err != nil {
 		return err
 	}

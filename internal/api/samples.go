@@ -109,9 +109,6 @@ func parseSampleQuery(r *http.Request) (dataset.SampleQuery, bool, error) {
 			q.Conditions = []dataset.SearchCondition{one}
 		}
 	}
-	if id := v.Get("version_id"); id != "" {
-		return q, false, Errorf(http.StatusBadRequest, dataset.CodeVersionNotFound, "Dataset version does not exist: %s.", id)
-	}
 	q.Marker = v.Get("marker")
 	return q, preview, nil
 }
@@ -124,7 +121,14 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 	if err != nil {
 		return err
 	}
-	count, samples, err := d.svc.ListSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+	var count int64
+	var samples []*dataset.Sample
+	if vid := r.URL.Query().Get("version_id"); vid != "" {
+		// A version's samples, as its manifest froze them.
+		count, samples, err = d.svc.ListVersionSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), vid, q)
+	} else {
+		count, samples, err = d.svc.ListSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+	}
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,8 @@ type row struct {
 	CreateTime, UpdateTime, DataUpdateTime        int64
 	Total, Annotated, Unconfirmed, Deleted        int64
 	Loading, TotalSub, AnnotatedSub               int64
-	Versions                                      int
+	Versions, NextVersion                         int
+	CurrentVersionID, CurrentVersionName          string
 	LabelSeq, SampleSeq, Hard                     int64
 	InnerWorkPath                                 string
 	Doc                                           doc
@@ -282,7 +283,8 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 
 const rowColumns = `id, project_id, workspace_id, name, description, dataset_type, status, create_time, update_time,
 	data_update_time, total_sample_count, annotated_sample_count, unconfirmed_sample_count, deleted_sample_count,
-	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, sample_seq, hard_sample_count, doc`
+	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, sample_seq, hard_sample_count, doc,
+	next_version_num, current_version_id, current_version_name`
 
 type scanner interface{ Scan(...any) error }
 
@@ -291,7 +293,8 @@ func scanRow(sc scanner) (*row, error) {
 	var data string
 	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
 		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
-		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &r.SampleSeq, &r.Hard, &data); err != nil {
+		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &r.SampleSeq, &r.Hard, &data, &r.NextVersion, &r.CurrentVersionID,
+		&r.CurrentVersionName); err != nil {
 		return nil, err
 	}
 	var d storedDoc
@@ -305,13 +308,13 @@ func scanRow(sc scanner) (*row, error) {
 func (r *row) dataset() *Dataset {
 	inner := r.InnerWorkPath
 	return &Dataset{AnnotatedSampleCount: r.Annotated, AnnotatedSubSampleCount: r.AnnotatedSub, ContentLabeling: r.Doc.ContentLabeling,
-		CreateTime: r.CreateTime, DataFormat: r.Doc.DataFormat, DataSources: r.Doc.DataSources, DataUpdateTime: r.DataUpdateTime,
+		CreateTime: r.CreateTime, CurrentVersionID: r.CurrentVersionID, CurrentVersionName: r.CurrentVersionName, DataFormat: r.Doc.DataFormat, DataSources: r.Doc.DataSources, DataUpdateTime: r.DataUpdateTime,
 		DatasetFormat: datasetFormat(r.Type), DatasetID: r.ID, DatasetName: r.Name, DatasetTags: tags(r.Type), DatasetType: r.Type,
 		DatasetVersionCount: r.Versions, DeletedSampleCount: r.Deleted, Description: r.Description,
 		EnterpriseProjectID: r.Doc.EnterpriseProject, FeatureSupports: []string{"0"}, ImportData: r.Doc.ImportData,
 		InnerAnnotationPath: inner + "annotation/", InnerDataPath: inner + "data/", InnerLogPath: inner + "logs/",
 		InnerTaskPath: inner + "task/", InnerTempPath: inner + "temp/", InnerWorkPath: inner, LabelFormat: r.Doc.LabelFormat,
-		LoadingSampleCount: r.Loading, Managed: r.Doc.Managed, NextVersionNum: r.Versions + 1, RunningTasksID: []string{},
+		LoadingSampleCount: r.Loading, Managed: r.Doc.Managed, NextVersionNum: r.NextVersion, RunningTasksID: []string{},
 		Schema: r.Doc.Schema, Status: r.Status, TotalSampleCount: r.Total, TotalSubSampleCount: r.TotalSub,
 		UnconfirmedSampleCount: r.Unconfirmed, UpdateTime: r.UpdateTime, WorkPath: r.Doc.WorkPath, WorkPathType: r.Doc.WorkPathType,
 		WorkspaceID: r.WorkspaceID}
@@ -493,9 +496,9 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 			return err
 		}
 		if req.CurrentVersionID != nil && *req.CurrentVersionID != "" {
-			// Versions are published by the versions API; none exists
-			// that this dataset could switch to.
-			return invalid(CodeVersionNotFound, "Dataset version does not exist: %s.", *req.CurrentVersionID)
+			if err := s.SwitchVersionTx(ctx, tx, r.ID, *req.CurrentVersionID); err != nil {
+				return err
+			}
 		}
 		now := s.now().UnixMilli()
 		if len(req.AddLabels)+len(req.UpdateLabels)+len(req.DeleteLabels) > 0 {

@@ -145,6 +145,8 @@ type Dataset struct {
 	AnnotatedSubSampleCount int64            `json:"annotated_sub_sample_count"`
 	ContentLabeling         bool             `json:"content_labeling"`
 	CreateTime              int64            `json:"create_time"`
+	CurrentVersionID        string           `json:"current_version_id,omitempty"`
+	CurrentVersionName      string           `json:"current_version_name,omitempty"`
 	DataFormat              string           `json:"data_format"`
 	DataSources             []DataSource     `json:"data_sources"`
 	DataUpdateTime          int64            `json:"data_update_time"`
