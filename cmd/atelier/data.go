@@ -65,10 +65,10 @@ func newDataUpload(out io.Writer, cf *clientFlags) *cobra.Command {
 
 func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
 	var name, typ, input, work, description string
-	var noImport, wait bool
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --type TYPE --input obs://B/DIR/ --work obs://B/DIR/",
-		Short: "Create a dataset whose data source is an object-storage folder (imported at once unless --no-import)",
+		Short: "Create a dataset whose data source is an object-storage folder; the folder is imported at once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, ok := client.DatasetTypes[typ]
@@ -81,13 +81,16 @@ func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
 			}
 			body := map[string]any{"dataset_name": name, "dataset_type": t, "description": description,
 				"data_sources": []any{map[string]any{"data_type": 0, "data_path": slashDir(input)}},
-				"work_path":    slashDir(work), "work_path_type": 0, "import_data": !noImport}
+				"work_path":    slashDir(work), "work_path_type": 0}
+			if t == client.DatasetTypes["table"] {
+				body["import_data"] = true // file datasets always import their source
+			}
 			id, err := c.CreateDataset(cmd.Context(), body)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "Created dataset %s (%s)\n", name, id)
-			if wait && !noImport {
+			if wait {
 				return waitSamples(cmd.Context(), out, c, id)
 			}
 			return nil
@@ -99,7 +102,6 @@ func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
 	fs.StringVar(&input, "input", "", "folder with the data, obs://bucket/dir/ (required)")
 	fs.StringVar(&work, "work", "", "work folder for versions and exports, obs://bucket/dir/ (required)")
 	fs.StringVar(&description, "description", "", "description")
-	fs.BoolVar(&noImport, "no-import", false, "create the dataset without importing the input folder")
 	fs.BoolVar(&wait, "wait", true, "wait until the import has settled and print the sample counts")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("input")
@@ -185,9 +187,9 @@ func newDataImport(out io.Writer, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			importType := 0
+			importType := "dir"
 			if manifest {
-				importType = 1
+				importType = "manifest"
 			} else {
 				path = slashDir(path)
 			}

@@ -15,18 +15,23 @@ import (
 	"github.com/atelier-dev/atelier/internal/server/servertest"
 )
 
-// trainCLI runs `atelier train …` against env with the bootstrap
+// runCLI runs `atelier <group> …` against env with the bootstrap
 // account's AK/SK, returning what it printed and its error.
-func trainCLI(t *testing.T, env *servertest.Env, args ...string) (string, error) {
+func runCLI(t *testing.T, env *servertest.Env, group string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	root := newRoot(&out)
 	a := env.Account
-	root.SetArgs(append([]string{"train", "--endpoint", env.URL, "--project-id", a.ProjectID, "--ak", a.AccessKey, "--sk", a.SecretKey}, args...))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	root.SetArgs(append([]string{group, "--endpoint", env.URL, "--project-id", a.ProjectID, "--ak", a.AccessKey, "--sk", a.SecretKey}, args...))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	err := root.ExecuteContext(ctx)
 	return out.String(), err
+}
+
+func trainCLI(t *testing.T, env *servertest.Env, args ...string) (string, error) {
+	t.Helper()
+	return runCLI(t, env, "train", args...)
 }
 
 func TestTrainRunFollow(t *testing.T) {

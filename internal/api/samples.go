@@ -193,6 +193,21 @@ func itemError(err error) batchItem {
 	return batchItem{ErrorCode: dataset.CodeUploadFailed, ErrorMsg: err.Error()}
 }
 
+// writeItemResults answers a batch whose items succeed or fail alone:
+// success is false when any failed, results has one entry per item.
+func writeItemResults(w http.ResponseWriter, errs []error) error {
+	results := make([]batchItem, len(errs))
+	ok := true
+	for i, e := range errs {
+		if e != nil {
+			results[i], ok = itemError(e), false
+			continue
+		}
+		results[i].Success = true
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"success": ok, "results": results})
+}
+
 // MaxSampleFile bounds one uploaded file (decoded); the body limit bounds
 // the batch.
 const MaxSampleFile = 5 << 20
@@ -378,16 +393,7 @@ func (d *datasetAPI) updateSamples(w http.ResponseWriter, r *http.Request, c *Ca
 	if err != nil {
 		return err
 	}
-	results := make([]batchItem, len(errs))
-	ok := true
-	for i, e := range errs {
-		if e != nil {
-			results[i], ok = itemError(e), false
-			continue
-		}
-		results[i].Success = true
-	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"success": ok, "results": results})
+	return writeItemResults(w, errs)
 }
 
 // deleteSamples removes samples and, with delete_source, their files.
@@ -430,16 +436,7 @@ func (d *datasetAPI) deleteSamples(w http.ResponseWriter, r *http.Request, c *Ca
 			return err
 		}
 	}
-	results := make([]batchItem, len(errs))
-	ok := true
-	for i, e := range errs {
-		if e != nil {
-			results[i], ok = itemError(e), false
-			continue
-		}
-		results[i].Success = true
-	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"success": ok, "results": results})
+	return writeItemResults(w, errs)
 }
 
 func (d *datasetAPI) searchCondition(w http.ResponseWriter, r *http.Request, c *Call) error {

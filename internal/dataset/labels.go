@@ -500,24 +500,14 @@ func (s *Service) DeleteLabels(ctx context.Context, projectID, id string, labels
 // it; it returns their sources.
 func (s *Service) DeleteLabelWithSamples(ctx context.Context, projectID, id, name string, labelType *int) ([]string, error) {
 	var sources []string
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, projectID, id, true)
-		if err != nil {
-			return err
-		}
-		set, err := s.loadSet(ctx, tx, r)
-		if err != nil {
-			return err
-		}
-		if e, ok := set.byName[name]; !ok || labelType != nil && *e.l.Type != *labelType {
-			return errLabelNotFound(name)
-		}
+	err := s.withLabel(ctx, projectID, id, name, labelType, func(tx *sql.Tx, r *row, set *labelSet) error {
 		if err := set.remove("label_name", name); err != nil {
 			return err
 		}
 		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
 			return err
 		}
+		var err error
 		sources, err = s.applyLabelChanges(ctx, tx, r, set, DeleteLabelAndSamples)
 		return err
 	})
@@ -527,6 +517,21 @@ func (s *Service) DeleteLabelWithSamples(ctx context.Context, projectID, id, nam
 // UpdateLabel changes the properties of the label called name; labelType,
 // when not nil, must be its type.
 func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, labelType *int, property map[string]string) error {
+	return s.withLabel(ctx, projectID, id, name, labelType, func(tx *sql.Tx, r *row, set *labelSet) error {
+		if err := set.update("body", Label{Name: name, Property: property}); err != nil {
+			return err
+		}
+		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+			return err
+		}
+		_, err := s.applyLabelChanges(ctx, tx, r, set, DeleteLabelOnly)
+		return err
+	})
+}
+
+// withLabel runs fn in a transaction on the dataset's label set, once the
+// label called name (of labelType when not nil) is found in it.
+func (s *Service) withLabel(ctx context.Context, projectID, id, name string, labelType *int, fn func(tx *sql.Tx, r *row, set *labelSet) error) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		r, err := s.load(ctx, tx, projectID, id, true)
 		if err != nil {
@@ -539,13 +544,6 @@ func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, l
 		if e, ok := set.byName[name]; !ok || labelType != nil && *e.l.Type != *labelType {
 			return errLabelNotFound(name)
 		}
-		if err := set.update("body", Label{Name: name, Property: property}); err != nil {
-			return err
-		}
-		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
-			return err
-		}
-		_, err = s.applyLabelChanges(ctx, tx, r, set, DeleteLabelOnly)
-		return err
+		return fn(tx, r, set)
 	})
 }

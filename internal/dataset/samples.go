@@ -268,6 +268,25 @@ func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
 	return ix.next, nil
 }
 
+// resolveAll resolves a sample's labels: how many times it carries each
+// label seq, and its highest confidence (nil without one).
+func (ix *labelIndex) resolveAll(labels []annotation.Label) (map[int64]int, *float64, error) {
+	counts := make(map[int64]int, len(labels))
+	var score *float64
+	for _, l := range labels {
+		seq, err := ix.resolve(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		counts[seq]++
+		if l.Score != nil && (score == nil || *l.Score > *score) {
+			v := *l.Score
+			score = &v
+		}
+	}
+	return counts, score, nil
+}
+
 // save inserts the labels resolve created.
 func (ix *labelIndex) save(ctx context.Context, tx *sql.Tx, datasetID string) error {
 	for _, l := range ix.added {
@@ -494,18 +513,9 @@ func (s *Service) prepareSample(r *row, ix *labelIndex, i int, item *SampleInput
 	if err := annotation.Validate(r.Type, content, labels); err != nil {
 		return pendingRow{}, invalid(CodeInvalid, "samples[%d].%v", i, err)
 	}
-	counts := make(map[int64]int, len(labels))
-	var score *float64
-	for _, l := range labels {
-		ls, err := ix.resolve(l)
-		if err != nil {
-			return pendingRow{}, invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
-		}
-		counts[ls]++
-		if l.Score != nil && (score == nil || *l.Score > *score) {
-			v := *l.Score
-			score = &v
-		}
+	counts, score, err := ix.resolveAll(labels)
+	if err != nil {
+		return pendingRow{}, invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
 	}
 	state := StateUnlabeled
 	if len(labels) > 0 {

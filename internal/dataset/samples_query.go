@@ -599,23 +599,9 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 				errs[i] = invalid(CodeInvalid, "samples[%d].%v", i, err)
 				continue
 			}
-			counts := map[int64]int{}
-			var score *float64
-			var bad error
-			for _, l := range labels {
-				ls, err := ix.resolve(l)
-				if err != nil {
-					bad = err
-					break
-				}
-				counts[ls]++
-				if l.Score != nil && (score == nil || *l.Score > *score) {
-					v := *l.Score
-					score = &v
-				}
-			}
-			if bad != nil {
-				errs[i] = invalid(CodeLabelIncompatible, "samples[%d]: %v", i, bad)
+			counts, score, err := ix.resolveAll(labels)
+			if err != nil {
+				errs[i] = invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
 				continue
 			}
 			meta := d.doc.Metadata
