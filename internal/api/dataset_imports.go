@@ -1,7 +1,167 @@
 package api
 
+import (
+	"errors"
+	"net/http"
+
+	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/obs"
+)
+
 // Import tasks and synchronisation: /v2/{project_id}/datasets/{dataset_id}/{import-tasks,sync-data}.
 
 func (d *datasetAPI) importHandlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{}
+	return map[string]HandlerFunc{
+		"GET /v2/{project_id}/datasets/{dataset_id}/import-tasks":           d.listImportTasks,
+		"POST /v2/{project_id}/datasets/{dataset_id}/import-tasks":          d.createImportTask,
+		"GET /v2/{project_id}/datasets/{dataset_id}/import-tasks/{task_id}": d.showImportTask,
+		"POST /v2/{project_id}/datasets/{dataset_id}/sync-data":             d.syncData,
+		"GET /v2/{project_id}/datasets/{dataset_id}/sync-data/status":       d.syncStatus,
+	}
+}
+
+// createImportTask validates the request, checks that the caller may read
+// the import path, and queues the import.
+func (d *datasetAPI) createImportTask(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var req dataset.ImportRequest
+	if err := decodeDataset(r, &req); err != nil {
+		return err
+	}
+	plan, err := d.svc.PlanImport(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
+	if err != nil {
+		return err
+	}
+	// The seed names no related action for this route, but an import
+	// lists the import path's bucket and reads what is under the path.
+	if err := c.AuthorizeOBS("obs:bucket:ListBucket", ObjectRef{Bucket: plan.Path.Bucket}); err != nil {
+		return err
+	}
+	if err := c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: plan.Path.Bucket, Key: plan.Path.Key}); err != nil {
+		return err
+	}
+	if plan.Manifest {
+		if plan.Readable, err = readablePrefixes(c, plan.ManifestDir()); err != nil {
+			return err
+		}
+	}
+	id, err := d.svc.CommitImport(r.Context(), plan)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"task_id": id})
+}
+
+// readablePrefixes decides, while the caller is at hand, where the lines of
+// a manifest may point: the task runs later, without the caller, so it gets
+// the list of "bucket/" prefixes of the account's buckets whose objects the
+// caller may read (obs:object:GetObject on bucket/*) and, when the
+// manifest's bucket is not among them, the manifest's directory if the
+// caller may read it (bucket/dir/*). A grant narrower than a bucket
+// elsewhere, or a Deny on part of an allowed bucket, is not seen at this
+// granularity.
+func readablePrefixes(c *Call, manifestDir obs.Path) ([]string, error) {
+	ctx := c.Request.Context()
+	var buckets []obs.BucketInfo
+	if c.srv.cfg.Objects != nil {
+		var err error
+		if buckets, err = c.srv.cfg.Objects.ListBuckets(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []string
+	whole := false
+	for _, b := range buckets {
+		owner, err := c.srv.iam.BucketOwner(ctx, b.Name)
+		if err != nil {
+			return nil, err
+		}
+		if owner != c.Principal.DomainID {
+			continue
+		}
+		ok, err := allowed(c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: b.Name, Key: "*"}))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, b.Name+"/")
+			whole = whole || b.Name == manifestDir.Bucket
+		}
+	}
+	if !whole {
+		ok, err := allowed(c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: manifestDir.Bucket, Key: manifestDir.Key + "*"}))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, manifestDir.Bucket+"/"+manifestDir.Key)
+		}
+	}
+	return out, nil
+}
+
+// allowed reads an authorization outcome: a denial is false, not an error.
+func allowed(err error) (bool, error) {
+	var ae *Error
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		return false, nil
+	}
+	return false, err
+}
+
+// listImportTasks pages a dataset's import tasks, newest first: offset
+// (tasks skipped) and limit (1 to 100, 10).
+func (d *datasetAPI) listImportTasks(w http.ResponseWriter, r *http.Request, c *Call) error {
+	v := r.URL.Query()
+	offset, err := datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1)
+	if err != nil {
+		return err
+	}
+	limit, err := datasetInt(v.Get("limit"), "limit", 10, 1, 100)
+	if err != nil {
+		return err
+	}
+	total, list, err := d.svc.ImportTasks(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"total_count": total, "import_tasks": list})
+}
+
+// showImportTask answers one import task with its failed lines and files.
+func (d *datasetAPI) showImportTask(w http.ResponseWriter, r *http.Request, c *Call) error {
+	t, err := d.svc.ImportTask(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("task_id"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, t)
+}
+
+// syncData queues the rescan of the dataset's data sources. The reference
+// answers without a body; Atelier returns the task's ID.
+func (d *datasetAPI) syncData(w http.ResponseWriter, r *http.Request, c *Call) error {
+	plan, err := d.svc.PlanSync(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	if err != nil {
+		return err
+	}
+	// The seed's related actions (ListBucket, ListAllMyBuckets) on the data
+	// source directories.
+	if err := c.AuthorizeObjects(pathRefs(plan.Sources...)...); err != nil {
+		return err
+	}
+	id, err := d.svc.CommitSync(r.Context(), plan)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"task_id": id})
+}
+
+func (d *datasetAPI) syncStatus(w http.ResponseWriter, r *http.Request, c *Call) error {
+	st, err := d.svc.SyncStatus(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, st)
 }

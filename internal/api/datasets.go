@@ -131,7 +131,11 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusCreated, map[string]any{"dataset_id": id})
+	out := map[string]any{"dataset_id": id}
+	if plan.ImportTaskID != "" {
+		out["import_task_id"] = plan.ImportTaskID
+	}
+	return WriteJSON(w, http.StatusCreated, out)
 }
 
 // boolParam parses an optional boolean query parameter.

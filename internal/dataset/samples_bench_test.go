@@ -167,13 +167,9 @@ func BenchmarkSampleStats(b *testing.B) {
 func BenchmarkUpdateLabels(b *testing.B) {
 	svc, id := benchDataset(b)
 	ctx := context.Background()
-	_, page, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 100, Offset: 5000})
-	if err != nil {
-		b.Fatal(err)
-	}
 	var ids []string
 	for off := 5000; len(ids) < 1000; off += 100 {
-		_, page, err = svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 100, Offset: off})
+		_, page, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{Limit: 100, Offset: off})
 		if err != nil {
 			b.Fatal(err)
 		}

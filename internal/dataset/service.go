@@ -74,9 +74,12 @@ type CreatePlan struct {
 	// Inputs are the data sources' directories; Work is the work path.
 	Inputs []obs.Path
 	Work   obs.Path
-	scope  Scope
-	row    row
-	labels []Label
+	// ImportTaskID is the import of the data source that CommitCreate
+	// queued ("" when none).
+	ImportTaskID string
+	scope        Scope
+	row          row
+	labels       []Label
 }
 
 // row is a dataset as stored.
@@ -273,7 +276,10 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 				return err
 			}
 		}
-		return nil
+		// The data source is imported as the dataset is created: the task
+		// commits with the dataset or not at all.
+		p.ImportTaskID, err = s.EnqueueCreateImport(ctx, tx, p)
+		return err
 	})
 	if err != nil {
 		return "", err

@@ -92,7 +92,7 @@ func TestSamplesAndManualLabeling(t *testing.T) {
 		}
 
 		// One sample: a presigned URL that serves the file.
-		st, out = c.do("GET", base+"/samples?label_name=dog", nil)
+		_, out = c.do("GET", base+"/samples?label_name=dog", nil)
 		dogID := sampleIDs(out)[0]
 		st, out = c.do("GET", base+"/samples/"+dogID, nil)
 		if st != 200 || !strings.HasPrefix(out["source"].(string), "http") {
@@ -112,7 +112,7 @@ func TestSamplesAndManualLabeling(t *testing.T) {
 
 		// Manual labeling: box-free classification labels; an unknown sample
 		// fails alone.
-		st, out = c.do("GET", base+"/samples?sample_state=__NONE__", nil)
+		_, out = c.do("GET", base+"/samples?sample_state=__NONE__", nil)
 		bID := sampleIDs(out)[0]
 		st, out = c.do("PUT", base+"/samples", map[string]any{"samples": []any{
 			map[string]any{"sample_id": bID, "labels": []any{map[string]any{"name": "cat"}, map[string]any{"name": "dog"}}},
@@ -121,7 +121,7 @@ func TestSamplesAndManualLabeling(t *testing.T) {
 		if st != 200 || out["success"] != false || out["results"].([]any)[0].(map[string]any)["success"] != true {
 			t.Fatalf("update labels: %d %v", st, out)
 		}
-		st, out = c.do("GET", base+"/stats", nil)
+		_, out = c.do("GET", base+"/stats", nil)
 		ss := out["sample_stats"].(map[string]any)
 		if ss["total"] != 3.0 || ss["manual_annotation"] != 3.0 || ss["un_annotation"] != 0.0 {
 			t.Errorf("stats: %v", ss)
@@ -151,7 +151,7 @@ func TestSamplesAndManualLabeling(t *testing.T) {
 		if _, err := env.App.Objects.Head(ctx, "data-in", "pets/c.jpg"); err == nil {
 			t.Error("delete_source left the file")
 		}
-		st, out = c.do("GET", base+"/stats", nil)
+		_, out = c.do("GET", base+"/stats", nil)
 		if out["sample_stats"].(map[string]any)["total"] != 2.0 {
 			t.Errorf("after delete: %v", out["sample_stats"])
 		}
@@ -183,7 +183,7 @@ func TestSamplesRelatedActions(t *testing.T) {
 		if _, err := env.App.Objects.Head(context.Background(), "data-in", "guarded/x.jpg"); err == nil {
 			t.Error("a refused upload stored the file")
 		}
-		st, out = c.do("GET", "/datasets/"+id+"/data-annotations/stats", nil)
+		_, out = c.do("GET", "/datasets/"+id+"/data-annotations/stats", nil)
 		if out["sample_stats"].(map[string]any)["total"] != 0.0 {
 			t.Errorf("a refused upload added a sample: %v", out)
 		}

@@ -1,0 +1,946 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/dataset/formats"
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
+	"github.com/atelier-dev/atelier/internal/tasks"
+)
+
+const impProject = "p-import"
+
+// impEnv is a dataset service with a running tasks manager over a real
+// database and the local object store.
+type impEnv struct {
+	t       *testing.T
+	ctx     context.Context
+	db      *store.DB
+	dsn     string
+	objects *obs.Local
+	m       *tasks.Manager
+	svc     *Service
+}
+
+func impTaskConfig(db *store.DB, dsn string) tasks.Config {
+	cfg := tasks.Config{
+		LeaseTTL:          10 * time.Second,
+		FlushInterval:     50 * time.Millisecond,
+		SweepInterval:     200 * time.Millisecond,
+		FetchPollInterval: 100 * time.Millisecond,
+		RetryDelay:        100 * time.Millisecond,
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if db.Engine == store.Postgres {
+		cfg.PostgresURL = dsn
+	}
+	return cfg
+}
+
+func newImpEnv(t *testing.T, engine store.Engine) *impEnv {
+	t.Helper()
+	ctx := context.Background()
+	dsn := storetest.DSN(t, engine)
+	db, err := store.Open(ctx, dsn, t.TempDir())
+	if err != nil {
+		t.Fatalf("open %s: %v", engine, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	objects, err := obs.NewLocal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { objects.Close() })
+	for _, b := range []string{"data", "other"} {
+		if err := objects.CreateBucket(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &impEnv{t: t, ctx: ctx, db: db, dsn: dsn, objects: objects}
+	e.startManager()
+	return e
+}
+
+// startManager builds a service over a new tasks manager and starts it, as
+// a (re)started server does; stopManager stops it.
+func (e *impEnv) startManager() {
+	e.t.Helper()
+	m, err := tasks.New(e.ctx, e.db, impTaskConfig(e.db, e.dsn))
+	if err != nil {
+		e.t.Fatalf("new tasks manager: %v", err)
+	}
+	if e.svc, err = New(Options{DB: e.db, Objects: e.objects, Tasks: m}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := m.Start(e.ctx); err != nil {
+		e.t.Fatalf("start tasks manager: %v", err)
+	}
+	e.m = m
+	e.t.Cleanup(func() { e.stopManager(m) })
+}
+
+func (e *impEnv) stopManager(m *tasks.Manager) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := m.Stop(ctx); err != nil {
+		e.t.Errorf("stop tasks manager: %v", err)
+	}
+}
+
+// dataset creates a dataset of the type whose data source is data/<name>/
+// and waits for the tasks its creation queued, if any.
+func (e *impEnv) dataset(name string, typ int, edit func(*CreateRequest)) string {
+	e.t.Helper()
+	req := &CreateRequest{DatasetName: name, DatasetType: &typ, WorkPath: "/other/work/", WorkPathType: new(int),
+		DataSources: []DataSource{{DataPath: "/data/" + name + "/"}}}
+	if edit != nil {
+		edit(req)
+	}
+	plan, err := e.svc.PlanCreate(Scope{ProjectID: impProject, WorkspaceID: "0"}, req)
+	if err != nil {
+		e.t.Fatalf("plan dataset %s: %v", name, err)
+	}
+	id, err := e.svc.CommitCreate(e.ctx, plan)
+	if err != nil {
+		e.t.Fatalf("create dataset %s: %v", name, err)
+	}
+	list, err := e.m.List(e.ctx, id, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, task := range list {
+		e.wait(task.ID)
+	}
+	return id
+}
+
+func (e *impEnv) put(bucket, key, content string) {
+	e.t.Helper()
+	if _, err := e.objects.Put(e.ctx, bucket, key, strings.NewReader(content), obs.PutOptions{}); err != nil {
+		e.t.Fatalf("put %s/%s: %v", bucket, key, err)
+	}
+}
+
+// importReq plans and commits an import; readable (manifests) defaults to
+// the data bucket.
+func (e *impEnv) importReq(id string, req ImportRequest, readable ...string) (string, error) {
+	e.t.Helper()
+	plan, err := e.svc.PlanImport(e.ctx, impProject, id, &req)
+	if err != nil {
+		return "", err
+	}
+	if readable == nil {
+		readable = []string{"data/"}
+	}
+	plan.Readable = readable
+	return e.svc.CommitImport(e.ctx, plan)
+}
+
+func (e *impEnv) mustImport(id string, req ImportRequest, readable ...string) *ImportTask {
+	e.t.Helper()
+	taskID, err := e.importReq(id, req, readable...)
+	if err != nil {
+		e.t.Fatalf("import %s: %v", req.ImportPath, err)
+	}
+	e.wait(taskID)
+	v, err := e.svc.ImportTask(e.ctx, impProject, id, taskID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if v.Status != "COMPLETED" {
+		e.t.Fatalf("import %s: %s %s %s", req.ImportPath, v.Status, v.ErrorCode, v.ErrorMsg)
+	}
+	return v
+}
+
+// wait polls a task until it is final.
+func (e *impEnv) wait(id string) *tasks.Task {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		task, err := e.m.Get(e.ctx, id)
+		if err != nil {
+			e.t.Fatalf("get task %s: %v", id, err)
+		}
+		if task.Status.Final() {
+			return task
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("task %s still %s", id, task.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// samples lists every sample of a dataset by source.
+func (e *impEnv) samples(id string) map[string]*Sample {
+	e.t.Helper()
+	out := map[string]*Sample{}
+	marker := ""
+	for {
+		_, page, err := e.svc.ListSamples(e.ctx, impProject, id, SampleQuery{Limit: 100, Asc: true, Marker: marker})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, s := range page {
+			if out[s.Stored] != nil {
+				e.t.Errorf("sample %s listed twice", s.Stored)
+			}
+			out[s.Stored] = s
+		}
+		if len(page) < 100 {
+			return out
+		}
+		marker = page[len(page)-1].SampleID
+	}
+}
+
+func impNames(labels []annotation.Label) []string {
+	var out []string
+	for _, l := range labels {
+		out = append(out, l.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// impFailures maps a task's failed items to their reasons.
+func impFailures(v *ImportTask) map[string]string {
+	out := map[string]string{}
+	for _, f := range v.FailedFiles {
+		out[f.Item] = f.Reason
+	}
+	return out
+}
+
+// checkCounters holds a dataset's counters against its rows: total,
+// labeled and to-confirm samples, and each label's samples and
+// annotations.
+func (e *impEnv) checkCounters(id string) {
+	e.t.Helper()
+	count := func(q string, args ...any) int64 {
+		var n int64
+		if err := e.db.QueryRowContext(e.ctx, q, args...).Scan(&n); err != nil {
+			e.t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	r, err := e.svc.load(e.ctx, e.db, impProject, id, false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		counter int64
+		rows    int64
+	}{
+		{"total", r.Total, count(`SELECT COUNT(*) FROM dataset_samples WHERE dataset_id=$1`, id)},
+		{"annotated", r.Annotated, count(`SELECT COUNT(*) FROM dataset_samples WHERE dataset_id=$1 AND state=1`, id)},
+		{"unconfirmed", r.Unconfirmed, count(`SELECT COUNT(*) FROM dataset_samples WHERE dataset_id=$1 AND state=2`, id)},
+	} {
+		if c.counter != c.rows {
+			e.t.Errorf("%s counter %d, rows %d", c.name, c.counter, c.rows)
+		}
+	}
+	n, _, err := e.svc.ListSamples(e.ctx, impProject, id, SampleQuery{Limit: 1})
+	if err != nil || n != r.Total {
+		e.t.Errorf("ListSamples counts %d (%v), dataset total %d", n, err, r.Total)
+	}
+	rows, err := e.db.QueryContext(e.ctx, `SELECT l.name, l.sample_count, l.annotation_count,
+		(SELECT COUNT(*) FROM dataset_sample_labels x WHERE x.dataset_id=l.dataset_id AND x.label_seq=l.seq),
+		(SELECT COALESCE(SUM(n), 0) FROM dataset_sample_labels x WHERE x.dataset_id=l.dataset_id AND x.label_seq=l.seq)
+		FROM dataset_labels l WHERE l.dataset_id=$1`, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var samples, anns, rowsSamples, rowsAnns int64
+		if err := rows.Scan(&name, &samples, &anns, &rowsSamples, &rowsAnns); err != nil {
+			e.t.Fatal(err)
+		}
+		if samples != rowsSamples || anns != rowsAnns {
+			e.t.Errorf("label %s: counters %d samples %d annotations, rows %d and %d", name, samples, anns, rowsSamples, rowsAnns)
+		}
+		ln, _, err := e.svc.ListSamples(e.ctx, impProject, id, SampleQuery{LabelName: name, Limit: 1})
+		if err != nil || ln != samples {
+			e.t.Errorf("label %s: ListSamples counts %d (%v), label counter %d", name, ln, err, samples)
+		}
+	}
+}
+
+func impLine(t *testing.T, v map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func impClassLine(t *testing.T, source string, labels ...string) string {
+	anns := []any{}
+	for _, l := range labels {
+		anns = append(anns, map[string]any{"type": "modelarts/image_classification", "name": l, "annotated-by": "human"})
+	}
+	return impLine(t, map[string]any{"source": source, "annotation": anns})
+}
+
+func TestImportManifestClassification(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+			id := e.dataset("cls", TypeImageClassification, nil)
+			lines := []string{
+				impClassLine(t, "s3://data/m/a.jpg", "cat"),    // 1
+				impClassLine(t, "b.jpg", "dog"),                // 2: beside the manifest
+				impClassLine(t, "/data/m/c.jpg", "cat", "dog"), // 3
+				impLine(t, map[string]any{"source": "d.jpg"}),  // 4: unlabeled
+				`{"source": "e.jpg", "annotation": [`,          // 5: not JSON
+				"",                                             // 6: blank
+				`{"usage": "TRAIN"}`,                           // 7: no source
+				impClassLine(t, "obs://other/x.jpg", "cat"),    // 8: a bucket the creator may not read
+				impClassLine(t, "s3://data/m/a.jpg", "fish"),   // 9: line 1 again, in the same batch
+				impLine(t, map[string]any{"source": "f.jpg", "annotation": []any{ // 10: wrong label type
+					map[string]any{"type": "modelarts/text_classification", "name": "pos"}}}),
+				impLine(t, map[string]any{"source": "g.jpg", "usage": "eval", "hard": "true"}), // 11
+			}
+			e.put("data", "m/in.manifest", strings.Join(lines, "\n"))
+			v := e.mustImport(id, ImportRequest{ImportPath: "obs://data/m/in.manifest"})
+			if v.ImportType != 1 || v.ImportedSampleCount != 5 || v.AnnotatedSampleCount != 3 || v.FailedSampleCount != 5 || v.TotalSampleCount != 10 {
+				t.Errorf("task figures: %+v", v)
+			}
+			fails := impFailures(v)
+			for item, part := range map[string]string{"line 5": "not JSON", "line 7": "source", "line 8": "may not read",
+				"line 9": "repeats line 1", "line 10": "type 100"} {
+				if !strings.Contains(fails[item], part) {
+					t.Errorf("failure of %s = %q, want it to mention %q (all: %v)", item, fails[item], part, fails)
+				}
+			}
+			got := e.samples(id)
+			want := map[string][]string{"obs://data/m/a.jpg": {"cat"}, "obs://data/m/b.jpg": {"dog"}, "obs://data/m/c.jpg": {"cat", "dog"},
+				"obs://data/m/d.jpg": nil, "obs://data/m/g.jpg": nil}
+			if len(got) != len(want) {
+				t.Errorf("samples %v, want %v", impKeys(got), want)
+			}
+			for src, labels := range want {
+				s := got[src]
+				if s == nil {
+					t.Errorf("no sample of %s", src)
+					continue
+				}
+				if !slices.Equal(impNames(s.Labels), labels) {
+					t.Errorf("%s labels %v, want %v", src, impNames(s.Labels), labels)
+				}
+			}
+			if g := got["obs://data/m/g.jpg"]; g == nil || g.SampleUsage != "EVAL" || g.Metadata[annotation.MetaHard] != 1.0 {
+				t.Errorf("g.jpg: %+v", g)
+			}
+			e.checkCounters(id)
+
+			// The same manifest again duplicates nothing.
+			v = e.mustImport(id, ImportRequest{ImportPath: "/data/m/in.manifest", ImportType: "manifest"})
+			if v.ImportedSampleCount != 5 {
+				t.Errorf("second import: %+v", v)
+			}
+			if got := e.samples(id); len(got) != 5 {
+				t.Errorf("after a second import: %d samples", len(got))
+			}
+			e.checkCounters(id)
+		})
+	}
+}
+
+func impKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+const impVOC = `<annotation><folder>NA</folder><filename>%s</filename><size><width>100</width><height>80</height><depth>3</depth></size>
+<segmented>0</segmented><object><name>%s</name><pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded><difficult>0</difficult>
+<bndbox><xmin>10</xmin><ymin>10</ymin><xmax>50</xmax><ymax>40</ymax></bndbox></object></annotation>`
+
+func TestImportManifestDetection(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+			id := e.dataset("det", TypeObjectDetection, nil)
+			e.put("data", "d/ann/a.xml", fmt.Sprintf(impVOC, "a.jpg", "car"))
+			e.put("data", "d/ann/b.xml", "<annotation><filename>b.jpg")
+			e.put("other", "c.xml", fmt.Sprintf(impVOC, "c.jpg", "car"))
+			det := func(source, loc string) string {
+				return impLine(t, map[string]any{"source": source, "annotation": []any{map[string]any{
+					"type": "modelarts/object_detection", "annotation-loc": loc, "annotation-format": "PASCAL VOC"}}})
+			}
+			e.put("data", "d/det.manifest", strings.Join([]string{
+				det("img/a.jpg", "ann/a.xml"),          // 1: relative, good
+				det("img/b.jpg", "ann/b.xml"),          // 2: broken VOC
+				det("img/c.jpg", "s3://other/c.xml"),   // 3: VOC in an unreadable bucket
+				det("img/d.jpg", "/data/d/ann/no.xml"), // 4: missing VOC
+				impLine(t, map[string]any{"source": "img/e.jpg"}),
+			}, "\n")+"\n")
+			v := e.mustImport(id, ImportRequest{ImportPath: "/data/d/det.manifest"})
+			if v.ImportedSampleCount != 2 || v.AnnotatedSampleCount != 1 || v.FailedSampleCount != 3 {
+				t.Errorf("task: %+v", v)
+			}
+			fails := impFailures(v)
+			for item, part := range map[string]string{"line 2": "ann/b.xml", "line 3": "may not read", "line 4": "does not exist"} {
+				if !strings.Contains(fails[item], part) {
+					t.Errorf("failure of %s = %q, want %q (all %v)", item, fails[item], part, fails)
+				}
+			}
+			a := e.samples(id)["obs://data/d/img/a.jpg"]
+			if a == nil || len(a.Labels) != 1 || a.Labels[0].Name != "car" || a.Labels[0].Property[annotation.PropShape] != "bndbox" {
+				t.Fatalf("a.jpg: %+v", a)
+			}
+			e.checkCounters(id)
+		})
+	}
+}
+
+func TestImportDirectory(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+
+			// Image classification: ImageNet folders, label lists, unlabeled
+			// and unusable files.
+			cls := e.dataset("cls", TypeImageClassification, nil)
+			for k, v := range map[string]string{"in/cat/1.jpg": "x", "in/cat/2.jpg": "x", "in/pets/dog/3.png": "x", "in/top.jpg": "x",
+				"in/notes.doc": "x", "in/empty.jpg": "", "in/l/x.jpg": "x", "in/l/x.txt": "bird\nfish\n", "in/": ""} {
+				if k == "in/" {
+					continue
+				}
+				e.put("data", k, v)
+			}
+			v := e.mustImport(cls, ImportRequest{ImportPath: "/data/in/", ImportType: "dir"})
+			if v.ImportType != 0 || v.ImportedSampleCount != 5 || v.AnnotatedSampleCount != 4 || v.FailedSampleCount != 2 || v.TotalFileCount != 8 {
+				t.Errorf("task: %+v", v)
+			}
+			fails := impFailures(v)
+			if !strings.Contains(fails["obs://data/in/notes.doc"], "extension") || !strings.Contains(fails["obs://data/in/empty.jpg"], "empty") {
+				t.Errorf("impFailures: %v", fails)
+			}
+			got := e.samples(cls)
+			for src, want := range map[string][]string{"obs://data/in/cat/1.jpg": {"cat"}, "obs://data/in/cat/2.jpg": {"cat"},
+				"obs://data/in/pets/dog/3.png": {"dog"}, "obs://data/in/top.jpg": nil, "obs://data/in/l/x.jpg": {"bird", "fish"}} {
+				if s := got[src]; s == nil || !slices.Equal(impNames(s.Labels), want) {
+					t.Errorf("%s: %v, want labels %v", src, s, want)
+				}
+			}
+			e.checkCounters(cls)
+
+			// Object detection: VOC files beside images.
+			det := e.dataset("det", TypeObjectDetection, nil)
+			e.put("data", "det/a.jpg", "img")
+			e.put("data", "det/a.xml", fmt.Sprintf(impVOC, "a.jpg", "car"))
+			e.put("data", "det/b.png", "img")
+			e.put("data", "det/c.xml", fmt.Sprintf(impVOC, "c.jpg", "car"))
+			e.put("data", "det/bad.jpg", "img")
+			e.put("data", "det/bad.xml", "<annotation>")
+			v = e.mustImport(det, ImportRequest{ImportPath: "/data/det/"})
+			if v.ImportedSampleCount != 2 || v.AnnotatedSampleCount != 1 || v.FailedSampleCount != 2 {
+				t.Errorf("detection task: %+v", v)
+			}
+			if f := impFailures(v); !strings.Contains(f["obs://data/det/c.xml"], "without a sample") || !strings.Contains(f["obs://data/det/bad.jpg"], "bad.xml") {
+				t.Errorf("detection impFailures: %v", f)
+			}
+			if a := e.samples(det)["obs://data/det/a.jpg"]; a == nil || len(a.Labels) != 1 || a.Labels[0].Type != TypeObjectDetection {
+				t.Errorf("a.jpg: %+v", a)
+			}
+			e.checkCounters(det)
+
+			// Text classification: one sample per line, labels after a tab;
+			// then labels in _result files.
+			txt := e.dataset("txt", TypeTextClassification, nil)
+			e.put("data", "txt/a.txt", "good phone\tpositive\nbad phone\tnegative\n\nno label here\nboth\tpositive,negative\n")
+			v = e.mustImport(txt, ImportRequest{ImportPath: "/data/txt/"})
+			if v.ImportedSampleCount != 4 || v.AnnotatedSampleCount != 3 {
+				t.Errorf("text task: %+v", v)
+			}
+			got = e.samples(txt)
+			if s := got["content://both"]; s == nil || !slices.Equal(impNames(s.Labels), []string{"negative", "positive"}) || s.SampleData[0] != "both" {
+				t.Errorf("content://both: %+v", s)
+			}
+			if s := got["content://no label here"]; s == nil || len(s.Labels) != 0 {
+				t.Errorf("unlabeled line: %+v", s)
+			}
+			sep := e.dataset("sep", TypeTextClassification, func(r *CreateRequest) { r.LabelFormat = &LabelFormat{LabelType: "0"} })
+			e.put("data", "sep/c.txt", "first\nsecond\nthird\n")
+			e.put("data", "sep/c_result.txt", "pos\n\nneg\n")
+			e.put("data", "sep/d.txt", "alone\n")
+			v = e.mustImport(sep, ImportRequest{ImportPath: "/data/sep/"})
+			got = e.samples(sep)
+			if v.ImportedSampleCount != 4 || !slices.Equal(impNames(got["content://first"].Labels), []string{"pos"}) ||
+				len(got["content://second"].Labels) != 0 || len(got["content://alone"].Labels) != 0 {
+				t.Errorf("label_type 0: %+v %v", v, impKeys(got))
+			}
+			e.checkCounters(txt)
+			e.checkCounters(sep)
+		})
+	}
+}
+
+func TestImportOptions(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+			id := e.dataset("opts", TypeImageClassification, nil)
+			hard := func(src string, label string, h bool) string {
+				return impLine(t, map[string]any{"source": src, "hard": fmt.Sprint(h), "annotation": []any{
+					map[string]any{"type": "modelarts/image_classification", "name": label}}})
+			}
+			e.put("data", "o/m.manifest", strings.Join([]string{
+				hard("a.jpg", "cat", true), hard("b.jpg", "dog", false), hard("c.jpg", "cat", false), hard("d.jpg", "bird", true),
+			}, "\n"))
+			f := false
+			// Only hard examples, not of the excluded label, as to-be-confirmed.
+			v := e.mustImport(id, ImportRequest{ImportPath: "/data/o/m.manifest", DifficultOnly: new(true), FinalAnnotation: &f,
+				ExcludedLabels: []LabelRef{{Name: "bird"}}})
+			if v.ImportedSampleCount != 1 || v.UnconfirmedSampleCount != 1 || v.AnnotatedSampleCount != 0 || v.TotalSampleCount != 4 {
+				t.Errorf("hard only: %+v", v)
+			}
+			got := e.samples(id)
+			if a := got["obs://data/o/a.jpg"]; len(got) != 1 || a == nil || a.SampleStatus != "AUTO_ANNOTATION" {
+				t.Fatalf("samples after hard-only import: %v", impKeys(got))
+			}
+			// Only samples with the included label, without their labels.
+			v = e.mustImport(id, ImportRequest{ImportPath: "/data/o/m.manifest", ImportAnnotations: &f,
+				IncludedLabels: []LabelRef{{Name: "cat"}}})
+			got = e.samples(id)
+			if v.ImportedSampleCount != 2 || len(got) != 2 || got["obs://data/o/c.jpg"] == nil || len(got["obs://data/o/a.jpg"].Labels) != 0 {
+				t.Errorf("included cat without labels: %+v %v", v, impKeys(got))
+			}
+			// Labels onto existing samples only.
+			v = e.mustImport(id, ImportRequest{ImportPath: "/data/o/m.manifest", ImportSamples: &f})
+			got = e.samples(id)
+			if v.ImportedSampleCount != 2 || len(got) != 2 || !slices.Equal(impNames(got["obs://data/o/a.jpg"].Labels), []string{"cat"}) {
+				t.Errorf("import_samples=false: %+v %v", v, impKeys(got))
+			}
+			e.checkCounters(id)
+		})
+	}
+}
+
+func TestImportValidation(t *testing.T) {
+	e := newImpEnv(t, store.SQLite)
+	img := e.dataset("img", TypeImageClassification, nil)
+	table := e.dataset("tab", TypeTable, nil)
+	e.put("data", "v/x.manifest", impClassLine(t, "a.jpg", "cat"))
+	f, tr := false, true
+	for _, c := range []struct {
+		name    string
+		dataset string
+		req     ImportRequest
+		code    string
+		part    string
+	}{
+		{"no-path", img, ImportRequest{}, CodeInvalid, "import_path"},
+		{"bad-type", img, ImportRequest{ImportPath: "/data/v/", ImportType: "zip"}, CodeInvalid, "import_type"},
+		{"bad-origin", img, ImportRequest{ImportPath: "/data/v/", ImportOrigin: "dws"}, CodeInvalid, "import_origin"},
+		{"double-slash", img, ImportRequest{ImportPath: "/data//v/"}, CodeOBSPathDoubleSlash, "import_path"},
+		{"bad-bucket", img, ImportRequest{ImportPath: "/Data/v/"}, CodeOBSPathInvalid, "import_path"},
+		{"not-a-path", img, ImportRequest{ImportPath: "data/v/"}, CodeInvalidPath, "import_path"},
+		{"manifest-dir", img, ImportRequest{ImportPath: "/data/v/", ImportType: "manifest"}, CodeInvalidPath, "manifest file"},
+		{"missing-manifest", img, ImportRequest{ImportPath: "/data/v/none.manifest"}, CodeOBSPathNotFound, "import_path"},
+		{"missing-bucket", img, ImportRequest{ImportPath: "/nobucket/v/"}, CodeBucketNotExist, "nobucket"},
+		{"nothing", img, ImportRequest{ImportPath: "/data/v/", ImportSamples: &f, ImportAnnotations: &f}, CodeInvalid, "import_samples"},
+		{"hard-dir", img, ImportRequest{ImportPath: "/data/v/", DifficultOnly: &tr}, CodeInvalid, "difficult_only"},
+		{"label-format", img, ImportRequest{ImportPath: "/data/v/", LabelFormat: &LabelFormat{LabelType: "1"}}, CodeInvalid, "label_format"},
+		{"column-header", img, ImportRequest{ImportPath: "/data/v/", WithColumnHeader: &tr}, CodeInvalid, "with_column_header"},
+		{"folder", img, ImportRequest{ImportPath: "/data/v/", ImportFolder: "../up"}, CodeInvalid, "import_folder"},
+		{"folder-table", table, ImportRequest{ImportPath: "/data/v/", ImportFolder: "x"}, CodeInvalid, "import_folder"},
+		{"manifest-table", table, ImportRequest{ImportPath: "/data/v/x.manifest"}, CodeInvalid, "import_type"},
+		{"included-name", img, ImportRequest{ImportPath: "/data/v/", IncludedLabels: []LabelRef{{}}}, CodeInvalid, "included_labels[0].name"},
+		{"excluded-type", img, ImportRequest{ImportPath: "/data/v/", ExcludedLabels: []LabelRef{{Name: "a", Type: new(7)}}}, CodeInvalid, "excluded_labels[0].type"},
+		{"both", img, ImportRequest{ImportPath: "/data/v/", IncludedLabels: []LabelRef{{Name: "a"}}, ExcludedLabels: []LabelRef{{Name: "a"}}}, CodeInvalid, "excluded_labels[0]"},
+		{"source-type", img, ImportRequest{ImportPath: "/data/v/", DataSource: &DataSource{DataType: 1}}, CodeInvalid, "data_source.data_type"},
+		{"source-path", img, ImportRequest{ImportPath: "/data/v/", DataSource: &DataSource{DataPath: "/data/w/"}}, CodeInvalid, "data_source.data_path"},
+		{"source-info", img, ImportRequest{ImportPath: "/data/v/", DataSource: &DataSource{SourceInfo: json.RawMessage(`{"ip":"x"}`)}}, CodeInvalid, "data_source.source_info"},
+		{"unknown-dataset", "0123456789abcdef0123456789abcdef", ImportRequest{ImportPath: "/data/v/"}, CodeDatasetNotFound, "Dataset does not exist"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.importReq(c.dataset, c.req)
+			de, ok := AsError(err)
+			if !ok || de.Code != c.code || !strings.Contains(de.Msg, c.part) {
+				t.Errorf("got %v; want %s mentioning %q", err, c.code, c.part)
+			}
+		})
+	}
+
+	// A bare name and a Label object both name a label.
+	var req ImportRequest
+	if err := json.Unmarshal([]byte(`{"import_path":"/data/v/","included_labels":["cat",{"name":"dog","type":0}]}`), &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.IncludedLabels) != 2 || req.IncludedLabels[0].Name != "cat" || req.IncludedLabels[1].Name != "dog" || *req.IncludedLabels[1].Type != 0 {
+		t.Errorf("included_labels: %+v", req.IncludedLabels)
+	}
+
+	if _, err := e.svc.PlanSync(e.ctx, impProject, e.dataset("text", TypeTextClassification, nil)); err == nil || !strings.Contains(err.Error(), "Text datasets") {
+		t.Errorf("sync of a text dataset: %v", err)
+	}
+}
+
+// TestImportExclusive: a second import or a sync waits for the running
+// import; the import that creation queued does not hold up the first
+// explicit one.
+func TestImportExclusive(t *testing.T) {
+	e := newImpEnv(t, store.SQLite)
+	// A stopped manager leaves queued tasks queued.
+	e.stopManager(e.m)
+	typ := TypeImageClassification
+	plan, err := e.svc.PlanCreate(Scope{ProjectID: impProject, WorkspaceID: "0"}, &CreateRequest{DatasetName: "ex", DatasetType: &typ,
+		WorkPath: "/other/work/", WorkPathType: new(int), DataSources: []DataSource{{DataPath: "/data/ex/"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.svc.CommitCreate(e.ctx, plan)
+	if err != nil || plan.ImportTaskID == "" {
+		t.Fatalf("create: %v, import task %q", err, plan.ImportTaskID)
+	}
+	first, err := e.importReq(id, ImportRequest{ImportPath: "/data/a/"})
+	if err != nil {
+		t.Fatalf("an import beside the creation's: %v", err)
+	}
+	_, err = e.importReq(id, ImportRequest{ImportPath: "/data/b/"})
+	if de, ok := AsError(err); !ok || de.Code != CodeImportRunning || !strings.Contains(de.Msg, first) {
+		t.Errorf("second import: %v", err)
+	}
+	sync, err := e.svc.PlanSync(e.ctx, impProject, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CommitSync(e.ctx, sync); err == nil {
+		t.Errorf("a sync was queued beside a running import")
+	}
+	v, err := e.svc.ImportTask(e.ctx, impProject, id, first)
+	if err != nil || v.Status != "QUEUING" {
+		t.Errorf("queued task: %+v %v", v, err)
+	}
+	if _, err := e.svc.ImportTask(e.ctx, impProject, id, "0123456789abcdef0123456789abcdef"); err == nil {
+		t.Errorf("an unknown task was found")
+	} else if de, ok := AsError(err); !ok || de.Code != CodeTaskNotFound {
+		t.Errorf("unknown task: %v", err)
+	}
+	// Newest first.
+	n, list, err := e.svc.ImportTasks(e.ctx, impProject, id, 0, 1)
+	if err != nil || n != 2 || len(list) != 1 || list[0].TaskID != first {
+		t.Errorf("list: %d %v %v", n, list, err)
+	}
+	if _, list, _ := e.svc.ImportTasks(e.ctx, impProject, id, 1, 10); len(list) != 1 || list[0].TaskID != plan.ImportTaskID {
+		t.Errorf("second page: %v", list)
+	}
+}
+
+// startImport enqueues an import task directly, with a batch size of its
+// own, as the API would with the defaults.
+func (e *impEnv) startImport(id string, prm importParams) string {
+	e.t.Helper()
+	prm.DatasetID, prm.Samples, prm.Annotations = id, true, true
+	task, err := e.m.Enqueue(e.ctx, nil, TaskImport, impProject, id, prm)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return task.ID
+}
+
+// interrupt stops the manager once the task has committed at least n of
+// its total items, checks that it was given back unfinished, then starts a
+// new manager (a restarted server) that resumes it.
+func (e *impEnv) interrupt(taskID string, n, total int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		task, err := e.m.Get(e.ctx, taskID)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if task.Status.Final() {
+			e.t.Fatalf("task %s ended (%s) before it could be interrupted: make the import larger", taskID, task.Status)
+		}
+		if task.Succeeded+task.Failed >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("task %s made no progress: %+v", taskID, task)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	e.stopManager(e.m)
+	task, err := e.m.Get(e.ctx, taskID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if task.Status != tasks.Running || task.Cursor == "" || task.Succeeded+task.Failed >= total {
+		e.t.Fatalf("after the stop the task is %s with %d of %d items done (cursor %q); want RUNNING, given back part-way",
+			task.Status, task.Succeeded+task.Failed, total, task.Cursor)
+	}
+	e.startManager()
+}
+
+func TestImportResumeManifest(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+			id := e.dataset("resume", TypeImageClassification, nil)
+			const lines = 6000
+			var b strings.Builder
+			bad := 0
+			for i := 1; i <= lines; i++ {
+				if i%500 == 0 {
+					b.WriteString("{not json\n")
+					bad++
+					continue
+				}
+				b.WriteString(impClassLine(t, fmt.Sprintf("img/%05d.jpg", i), fmt.Sprintf("l%d", i%7)))
+				b.WriteByte('\n')
+			}
+			e.put("data", "r/big.manifest", b.String())
+			taskID := e.startImport(id, importParams{Path: "obs://data/r/big.manifest", Manifest: true, Readable: []string{"data/"}, BatchSize: 7})
+			e.interrupt(taskID, 1000, lines)
+			task := e.wait(taskID)
+			if task.Status != tasks.Succeeded {
+				t.Fatalf("task: %s %q", task.Status, task.ErrorMessage)
+			}
+			good := int64(lines - bad)
+			if task.Succeeded != good || task.Failed != int64(bad) {
+				t.Errorf("task counted %d succeeded, %d failed; want %d and %d", task.Succeeded, task.Failed, good, bad)
+			}
+			fails, err := e.m.Failures(e.ctx, taskID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, f := range fails {
+				if seen[f.Item] {
+					t.Errorf("failure %s reported twice", f.Item)
+				}
+				seen[f.Item] = true
+			}
+			if len(fails) != bad || !seen["line 500"] || !seen[fmt.Sprintf("line %d", lines)] {
+				t.Errorf("impFailures: %v", fails)
+			}
+			if got := e.samples(id); int64(len(got)) != good {
+				t.Errorf("%d samples, want %d distinct sources", len(got), good)
+			}
+			v, err := e.svc.ImportTask(e.ctx, impProject, id, taskID)
+			if err != nil || v.ImportedSampleCount != good || v.AnnotatedSampleCount != good || v.FailedSampleCount != int64(bad) || v.TotalFileCount != 1 {
+				t.Errorf("view after resume: %+v %v", v, err)
+			}
+			e.checkCounters(id)
+		})
+	}
+}
+
+func TestImportResumeDirectory(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+			// Text files whose lines span batches (a checkpoint within a
+			// file), and _result files that make the classifier hold texts.
+			id := e.dataset("resdir", TypeTextClassification, func(r *CreateRequest) { r.LabelFormat = &LabelFormat{LabelType: "0"} })
+			want := 0
+			const files = 20
+			for f := range files {
+				var text, result strings.Builder
+				for l := range 150 {
+					fmt.Fprintf(&text, "file %d line %d\n", f, l)
+					fmt.Fprintf(&result, "c%d\n", l%3)
+					want++
+				}
+				e.put("data", fmt.Sprintf("rd/t%02d.txt", f), text.String())
+				if f%2 == 0 {
+					e.put("data", fmt.Sprintf("rd/t%02d_result.txt", f), result.String())
+				}
+				e.put("data", fmt.Sprintf("rd/t%02d.doc", f), "not text")
+			}
+			taskID := e.startImport(id, importParams{Path: "obs://data/rd/", LabelFormat: &LabelFormat{LabelType: "0"}, BatchSize: 4})
+			e.interrupt(taskID, 200, int64(want+files))
+			task := e.wait(taskID)
+			if task.Status != tasks.Succeeded {
+				t.Fatalf("task: %s %q", task.Status, task.ErrorMessage)
+			}
+			if task.Succeeded != int64(want) || task.Failed != files {
+				t.Errorf("task counted %d succeeded, %d failed; want %d and %d", task.Succeeded, task.Failed, want, files)
+			}
+			got := e.samples(id)
+			if len(got) != want {
+				t.Errorf("%d samples, want %d", len(got), want)
+			}
+			if s := got["content://file 2 line 4"]; s == nil || !slices.Equal(impNames(s.Labels), []string{"c1"}) {
+				t.Errorf("a labeled line: %+v", s)
+			}
+			v, err := e.svc.ImportTask(e.ctx, impProject, id, taskID)
+			if err != nil || v.TotalFileCount != files*2+files/2 || v.AnnotatedSampleCount != int64(files/2*150) {
+				t.Errorf("view: %+v %v", v, err)
+			}
+			e.checkCounters(id)
+		})
+	}
+}
+
+func TestSync(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			e := newImpEnv(t, engine)
+			id := e.dataset("src", TypeImageClassification, nil)
+			st, err := e.svc.SyncStatus(e.ctx, impProject, id)
+			if err != nil || st.Status != "NOT_EXIST" {
+				t.Fatalf("status before any sync: %+v %v", st, err)
+			}
+			e.put("data", "src/cat/1.jpg", "x")
+			e.put("data", "src/cat/2.jpg", "x")
+			e.put("data", "src/3.jpg", "x")
+			sync := func() *SyncStatus {
+				t.Helper()
+				plan, err := e.svc.PlanSync(e.ctx, impProject, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				taskID, err := e.svc.CommitSync(e.ctx, plan)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.wait(taskID)
+				st, err := e.svc.SyncStatus(e.ctx, impProject, id)
+				if err != nil || st.TaskID != taskID || st.Status != "COMPLETED" {
+					t.Fatalf("sync status: %+v %v", st, err)
+				}
+				return st
+			}
+			if st := sync(); st.AddSampleCount != 3 || st.DeletedSampleCount != 0 || st.TotalSampleCount != 3 {
+				t.Errorf("first sync: %+v", st)
+			}
+			// Relabel one by hand, add a sample outside the data source,
+			// remove a file and add another.
+			if _, err := e.svc.WriteSamples(e.ctx, impProject, id, []SampleInput{
+				{Source: "obs://data/src/cat/1.jpg", Labels: []annotation.Label{{Name: "tiger"}}},
+				{Source: "obs://other/elsewhere.jpg"},
+			}, WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.objects.Delete(e.ctx, "data", "src/cat/2.jpg"); err != nil {
+				t.Fatal(err)
+			}
+			e.put("data", "src/dog/4.jpg", "x")
+			if st := sync(); st.AddSampleCount != 1 || st.DeletedSampleCount != 1 || st.TotalSampleCount != 4 {
+				t.Errorf("second sync: %+v", st)
+			}
+			got := e.samples(id)
+			if len(got) != 4 || got["obs://data/src/cat/2.jpg"] != nil || got["obs://other/elsewhere.jpg"] == nil ||
+				!slices.Equal(impNames(got["obs://data/src/cat/1.jpg"].Labels), []string{"tiger"}) ||
+				!slices.Equal(impNames(got["obs://data/src/dog/4.jpg"].Labels), []string{"dog"}) {
+				t.Errorf("after the second sync: %v", impKeys(got))
+			}
+			e.checkCounters(id)
+		})
+	}
+}
+
+func TestBMPSize(t *testing.T) {
+	var h [26]byte
+	copy(h[:], "BM")
+	h[14] = 40
+	h[18], h[19] = 0x20, 0x03 // 800
+	neg := int32(-600)
+	u := uint32(neg)
+	h[22], h[23], h[24], h[25] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	w, ht, err := bmpSize(bytes.NewReader(h[:]))
+	if err != nil || w != 800 || ht != 600 {
+		t.Errorf("bmpSize = %d, %d, %v; want 800, 600", w, ht, err)
+	}
+	if _, _, err := bmpSize(strings.NewReader("BM")); err == nil {
+		t.Errorf("a truncated header was read")
+	}
+}
+
+// impChunkImporter is an importer that only parses manifests (no store).
+func impChunkImporter(batch int) *importer {
+	return &importer{ds: &row{Type: TypeTextClassification}, batchSize: batch, readable: []string{"b/"}}
+}
+
+// impSplitAll splits and parses a manifest from a checkpoint and returns the
+// batches.
+func impSplitAll(t testing.TB, im *importer, data []byte, start importCursor) []*batch {
+	var out []*batch
+	end, err := im.splitManifest(context.Background(), bytes.NewReader(data[start.Offset:]), start, func(c *chunk) bool {
+		out = append(out, im.parseChunk(context.Background(), "b", "", c))
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end.Offset != int64(len(data)) {
+		t.Fatalf("split ended at byte %d of %d", end.Offset, len(data))
+	}
+	return out
+}
+
+// impFlatten lists what batches say, item by item, in order.
+func impFlatten(bs []*batch) []string {
+	var out []string
+	for _, b := range bs {
+		for i, in := range b.inputs {
+			out = append(out, b.where[i]+" "+in.Source+" "+strings.Join(impNames(in.Labels), ","))
+		}
+		for _, f := range b.fails {
+			out = append(out, f.Item+" ! "+f.Reason)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// FuzzManifestChunks: however a manifest is cut into batches, and from
+// whichever checkpoint it resumes, the samples, impFailures and line numbers
+// are those of reading it whole.
+func FuzzManifestChunks(f *testing.F) {
+	f.Add([]byte("{\"source\":\"content://a\"}\n\n{bad\n{\"source\":\"content://b\",\"annotation\":[{\"type\":\"text_classification\",\"name\":\"x\"}]}"), uint8(2))
+	f.Add([]byte("\xef\xbb\xbf{\"source\":\"content://a\"}\r\n{\"source\":\"/b/k.txt\"}\r\n"), uint8(1))
+	f.Add([]byte("\n\n\n{\"source\":\"content://z\"}\n"), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
+		batch := int(n%5) + 1
+		whole := impSplitAll(t, impChunkImporter(1<<30), data, importCursor{})
+		parts := impSplitAll(t, impChunkImporter(batch), data, importCursor{})
+		if a, b := impFlatten(whole), impFlatten(parts); !slices.Equal(a, b) {
+			t.Fatalf("batches of %d differ from the whole:\n%q\n%q", batch, b, a)
+		}
+		// Resuming from any checkpoint gives the rest.
+		for i, p := range parts {
+			rest := impSplitAll(t, impChunkImporter(batch), data, p.cursor)
+			if a, b := impFlatten(parts[i+1:]), impFlatten(rest); !slices.Equal(a, b) {
+				t.Fatalf("resume after batch %d (line %d, byte %d):\n%q\nwant\n%q", i, p.cursor.Line, p.cursor.Offset, b, a)
+			}
+		}
+	})
+}
+
+func TestManifestLongLine(t *testing.T) {
+	long := `{"source":"content://` + strings.Repeat("x", formats.MaxLine+10) + `"}`
+	data := []byte("{\"source\":\"content://a\"}\n" + long + "\n{\"source\":\"content://b\"}\n")
+	bs := impSplitAll(t, impChunkImporter(2), data, importCursor{})
+	got := impFlatten(bs)
+	want := []string{fmt.Sprintf("line 2 ! longer than %d bytes", formats.MaxLine), "line 1 content://a ", "line 3 content://b "}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
