@@ -956,36 +956,14 @@ func (im *importer) existingOnly(ctx context.Context, tx *sql.Tx, in []SampleInp
 	for i := range in {
 		ids[i] = SampleID(in[i].Source)
 	}
-	found := make(map[string]bool, len(in))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := []any{im.ds.ID}
-		ph := make([]string, len(chunk))
-		for i, id := range chunk {
-			args = append(args, id)
-			ph[i] = im.s.db.Param(i + 2)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM dataset_samples WHERE dataset_id=$1 AND id IN (`+strings.Join(ph, ",")+`)`, args...)
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("find existing samples: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, 0, fmt.Errorf("find existing samples: %w", err)
-			}
-			found[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, nil, 0, fmt.Errorf("find existing samples: %w", err)
-		}
+	found, err := loadExisting(ctx, im.s.db, tx, im.ds.ID, ids)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	var keep []SampleInput
 	var keepWhere []string
 	for i := range in {
-		if found[ids[i]] {
+		if found[ids[i]] != nil {
 			keep = append(keep, in[i])
 			keepWhere = append(keepWhere, where[i])
 		}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/store"
@@ -36,24 +35,14 @@ func onlyLabelled(ctx context.Context, db *store.DB, q querier, datasetID string
 	if len(seqs) == 0 {
 		return out, nil
 	}
-	args := []any{datasetID}
-	ph := make([]string, len(seqs))
-	for i, s := range seqs {
-		args = append(args, s)
-		ph[i] = db.Param(i + 2)
-	}
-	in := strings.Join(ph, ",")
+	in, args := seqList(db, []any{datasetID}, seqs)
 	// The list is written twice; on SQLite bare placeholders are positional,
 	// so the second copy takes its own arguments.
-	ph2 := make([]string, len(seqs))
-	for i, s := range seqs {
-		args = append(args, s)
-		ph2[i] = db.Param(len(seqs) + i + 2)
-	}
+	notIn, args := seqList(db, args, seqs)
 	rows, err := q.QueryContext(ctx, `SELECT DISTINCT s.seq, s.source FROM dataset_sample_labels l
 		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
 		WHERE l.dataset_id=$1 AND l.label_seq IN (`+in+`) AND NOT EXISTS (SELECT 1 FROM dataset_sample_labels o
-			WHERE o.dataset_id=l.dataset_id AND o.sample_seq=l.sample_seq AND o.label_seq NOT IN (`+strings.Join(ph2, ",")+`))`, args...)
+			WHERE o.dataset_id=l.dataset_id AND o.sample_seq=l.sample_seq AND o.label_seq NOT IN (`+notIn+`))`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find samples with only the deleted labels: %w", err)
 	}
@@ -200,15 +189,10 @@ func samplesWithLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID 
 	if len(seqs) == 0 {
 		return out, nil
 	}
-	args := []any{datasetID}
-	ph := make([]string, len(seqs))
-	for i, s := range seqs {
-		args = append(args, s)
-		ph[i] = db.Param(i + 2)
-	}
+	in, args := seqList(db, []any{datasetID}, seqs)
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT s.seq, s.state, s.hard FROM dataset_sample_labels l
 		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
-		WHERE l.dataset_id=$1 AND l.label_seq IN (`+strings.Join(ph, ",")+`)`, args...)
+		WHERE l.dataset_id=$1 AND l.label_seq IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find samples with the changed labels: %w", err)
 	}

@@ -268,6 +268,17 @@ func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
 	return ix.next, nil
 }
 
+// seqList appends seqs to args and returns their placeholders for an IN
+// list (the dataset is $1, so lists start at $2).
+func seqList(db *store.DB, args []any, seqs []int64) (string, []any) {
+	ph := make([]string, len(seqs))
+	for i, s := range seqs {
+		args = append(args, s)
+		ph[i] = db.Param(len(args))
+	}
+	return strings.Join(ph, ","), args
+}
+
 // resolveAll resolves a sample's labels: how many times it carries each
 // label seq, and its highest confidence (nil without one).
 func (ix *labelIndex) resolveAll(labels []annotation.Label) (map[int64]int, *float64, error) {
@@ -359,14 +370,13 @@ func loadSampleLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID s
 	if len(bySeq) == 0 {
 		return nil
 	}
-	args := []any{datasetID}
-	ph := make([]string, 0, len(bySeq))
+	seqs := make([]int64, 0, len(bySeq))
 	for seq := range bySeq {
-		args = append(args, seq)
-		ph = append(ph, db.Param(len(args)))
+		seqs = append(seqs, seq)
 	}
+	in, args := seqList(db, []any{datasetID}, seqs)
 	rows, err := tx.QueryContext(ctx, `SELECT sample_seq, label_seq, n FROM dataset_sample_labels
-		WHERE dataset_id=$1 AND sample_seq IN (`+strings.Join(ph, ",")+`)`, args...)
+		WHERE dataset_id=$1 AND sample_seq IN (`+in+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("load sample labels: %w", err)
 	}
@@ -633,14 +643,9 @@ func insertRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string,
 func deleteLabelRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, seqs []int64) error {
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
-		args := []any{datasetID}
-		ph := make([]string, len(chunk))
-		for i, s := range chunk {
-			args = append(args, s)
-			ph[i] = db.Param(i + 2)
-		}
+		in, args := seqList(db, []any{datasetID}, chunk)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=$1 AND sample_seq IN (`+
-			strings.Join(ph, ",")+`)`, args...); err != nil {
+			in+`)`, args...); err != nil {
 			return fmt.Errorf("clear sample labels: %w", err)
 		}
 	}

@@ -499,13 +499,7 @@ func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *row, seq
 	delta := newCounterDelta()
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
-		args := []any{r.ID}
-		ph := make([]string, len(chunk))
-		for i, s := range chunk {
-			args = append(args, s)
-			ph[i] = db.Param(i + 2)
-		}
-		in := strings.Join(ph, ",")
+		in, args := seqList(db, []any{r.ID}, chunk)
 		rows, err := tx.QueryContext(ctx, `SELECT seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+in+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("load samples: %w", err)
@@ -594,38 +588,24 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 			}
 			seen[it.SampleID] = i
 			d := docs[old.seq]
-			labels := append([]annotation.Label(nil), it.Labels...)
-			if err := annotation.Validate(r.Type, d.content, labels); err != nil {
-				errs[i] = invalid(CodeInvalid, "samples[%d].%v", i, err)
-				continue
+			in := &SampleInput{Labels: it.Labels, Metadata: d.doc.Metadata, Usage: it.Usage, Labeler: it.Labeler}
+			if d.content != "" {
+				in.Source = ContentScheme + d.content // the text the entity offsets are checked against
 			}
-			counts, score, err := ix.resolveAll(labels)
-			if err != nil {
-				errs[i] = invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
-				continue
-			}
-			meta := d.doc.Metadata
 			if it.Metadata != nil {
-				meta = it.Metadata
+				in.Metadata = it.Metadata
 			}
-			state := StateUnlabeled
-			if len(labels) > 0 {
-				state = StateLabeled
+			if in.Usage == "" {
+				in.Usage = d.usage
 			}
-			docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: meta})
+			p, err := s.prepareSample(r, ix, i, in, WriteOptions{})
 			if err != nil {
-				errs[i] = invalid(CodeInvalid, "samples[%d]: %v", i, err)
+				errs[i] = err
 				continue
 			}
-			usage := it.Usage
-			if usage == "" {
-				usage = d.usage
-			}
-			in := &SampleInput{Usage: usage, Labeler: it.Labeler}
-			p := pendingRow{in: in, id: it.SampleID, seq: old.seq, state: state, hard: isHard(meta), labels: counts,
-				doc: string(docJSON), score: score, update: true}
+			p.id, p.seq, p.update = it.SampleID, old.seq, true
 			delta.add(sampleChange{existed: true, oldState: old.state, oldHard: old.hard, oldLabels: old.labels,
-				newState: state, newHard: p.hard, newLabels: counts})
+				newState: p.state, newHard: p.hard, newLabels: p.labels})
 			pending = append(pending, p)
 		}
 		if err := ix.save(ctx, tx, r.ID); err != nil {
@@ -652,14 +632,9 @@ func loadDocs(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, s
 	out := map[int64]storedSampleDoc{}
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
-		args := []any{datasetID}
-		ph := make([]string, len(chunk))
-		for i, s := range chunk {
-			args = append(args, s)
-			ph[i] = db.Param(i + 2)
-		}
+		in, args := seqList(db, []any{datasetID}, chunk)
 		rows, err := tx.QueryContext(ctx, `SELECT seq, source, usage, doc FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+
-			strings.Join(ph, ",")+`)`, args...)
+			in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("load samples: %w", err)
 		}
