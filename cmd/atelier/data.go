@@ -85,14 +85,24 @@ func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
 			if t == client.DatasetTypes["table"] {
 				body["import_data"] = true // file datasets always import their source
 			}
-			id, err := c.CreateDataset(cmd.Context(), body)
+			id, importID, err := c.CreateDataset(cmd.Context(), body)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "Created dataset %s (%s)\n", name, id)
-			if wait {
-				return waitSamples(cmd.Context(), out, c, id)
+			if !wait || importID == "" {
+				return nil
 			}
+			if _, err := client.WaitTask(cmd.Context(), func(ctx context.Context) (*client.DatasetTask, error) {
+				return c.GetImportTask(ctx, id, importID)
+			}, pollInterval, taskPrinter(out, "import")); err != nil {
+				return err
+			}
+			d, err := c.GetDataset(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%d samples, %d labeled\n", d.TotalSampleCount, d.AnnotatedSampleCount)
 			return nil
 		},
 	}
@@ -102,7 +112,7 @@ func newDataCreate(out io.Writer, cf *clientFlags) *cobra.Command {
 	fs.StringVar(&input, "input", "", "folder with the data, obs://bucket/dir/ (required)")
 	fs.StringVar(&work, "work", "", "work folder for versions and exports, obs://bucket/dir/ (required)")
 	fs.StringVar(&description, "description", "", "description")
-	fs.BoolVar(&wait, "wait", true, "wait until the import has settled and print the sample counts")
+	fs.BoolVar(&wait, "wait", true, "wait for the import of the input folder and print the sample counts")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("input")
 	_ = cmd.MarkFlagRequired("work")
@@ -123,43 +133,6 @@ func slashDir(p string) string {
 		return p + "/"
 	}
 	return p
-}
-
-// waitSamples waits until the dataset's sample count stops changing (the
-// import that creation started has no task ID in the create response).
-func waitSamples(ctx context.Context, out io.Writer, c *client.Client, id string) error {
-	last, still := int64(-1), 0
-	for still < 3 {
-		d, err := c.GetDataset(ctx, id)
-		if err != nil {
-			return err
-		}
-		if d.TotalSampleCount == last {
-			still++
-		} else {
-			still, last = 0, d.TotalSampleCount
-		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
-			return err
-		}
-	}
-	d, err := c.GetDataset(ctx, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "%d samples, %d labeled\n", d.TotalSampleCount, d.AnnotatedSampleCount)
-	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // taskPrinter prints a task's progress on one line per change.

@@ -31,13 +31,14 @@ type Dataset struct {
 }
 
 // CreateDataset creates a dataset from a request body of the reference
-// and returns its ID.
-func (c *Client) CreateDataset(ctx context.Context, body any) (string, error) {
+// and returns its ID and the import of its data source ("" when none).
+func (c *Client) CreateDataset(ctx context.Context, body any) (id, importTaskID string, err error) {
 	var out struct {
-		DatasetID string `json:"dataset_id"`
+		DatasetID    string `json:"dataset_id"`
+		ImportTaskID string `json:"import_task_id"`
 	}
-	err := c.do(ctx, call{method: http.MethodPost, path: c.v2("/datasets"), json: body}, &out)
-	return out.DatasetID, err
+	err = c.do(ctx, call{method: http.MethodPost, path: c.v2("/datasets"), json: body}, &out)
+	return out.DatasetID, out.ImportTaskID, err
 }
 
 // GetDataset returns one dataset.
