@@ -164,9 +164,6 @@ func scanSample(sc scanner) (*Sample, error) {
 	return &sm, nil
 }
 
-// Labeled reports whether the sample is labeled or waits for confirmation.
-func (sm *Sample) Labeled() bool { return sm.state != StateUnlabeled }
-
 // sampleFilter is a FROM and WHERE over dataset_samples s, or, when one
 // label is asked for, driven by that label's rows of dataset_sample_labels
 // l (joined to s only when other conditions need the sample): key is the
