@@ -223,6 +223,13 @@ func (s *Server) scope(r *http.Request, c *Call) error {
 	}
 	c.ProjectID = proj.ID
 	p.ProjectID, p.ProjectName = proj.ID, proj.Name
+	// Authorization before existence: the target's workspace is looked up
+	// only for callers whose policies could allow the action on some
+	// resource of the project; the others get the same 403 whether or not
+	// the target exists.
+	if err := s.authorizeKind(r, c); err != nil {
+		return err
+	}
 	target := Target{WorkspaceID: iam.DefaultWorkspaceID}
 	if c.Route.Resolve != nil {
 		target, err = c.Route.Resolve(r, c)
@@ -262,6 +269,29 @@ func (s *Server) policyRequest(c *Call, action, resource string) policy.Request 
 		ProjectName: p.ProjectName, ProjectID: p.ProjectID, EnterpriseProjectID: req.EnterpriseProjectID,
 		SourceIP: p.SourceIP, CurrentTime: s.now().UTC()}
 	return req
+}
+
+// authorizeKind refuses a ModelArts request whose action the caller could
+// not be allowed on any resource of the project, before the router resolves
+// the target (authorizeRoute then decides on the resolved target).
+func (s *Server) authorizeKind(r *http.Request, c *Call) error {
+	if c.Route.Self || c.Route.Action == "" || c.Route.ObjectAction {
+		return nil
+	}
+	req := s.policyRequest(c, c.Route.Action, "")
+	ok, err := s.iam.MayAllow(r.Context(), c.Principal.UserID, &req)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// An explicit Deny in the project names its policy, as authorizeRoute does.
+		d, err := s.iam.Decide(r.Context(), c.Principal.UserID, &req)
+		if err != nil {
+			return err
+		}
+		return Errorf(http.StatusForbidden, codeNotAuthorized, "You are not authorized to perform the (%s) operation.%s", c.Route.Action, denialReason(d))
+	}
+	return nil
 }
 
 // authorizeRoute decides the route's own action.

@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // ScopeKind is the kind of scope a policy is granted at. The zero value is
 // not a valid kind: a grant with it applies nowhere.
@@ -135,6 +138,9 @@ type Set struct {
 	// byType.
 	byType map[string]*bucket
 	other  bucket
+	// enterpriseProjects are the IDs of the enterprise projects the
+	// grants are scoped to, in grant order without repeats.
+	enterpriseProjects []string
 }
 
 // bucket holds the statements that can match one service, grouped by grant
@@ -190,6 +196,9 @@ func Compile(grants []Grant) *Set {
 			continue
 		}
 		grant := *g // the Set keeps its own copy of the IDs and scope
+		if g.Scope.Kind == ScopeEnterpriseProject && !slices.Contains(s.enterpriseProjects, g.Scope.ID) {
+			s.enterpriseProjects = append(s.enterpriseProjects, g.Scope.ID)
+		}
 		for si := range g.Document.Statements {
 			if cs := compileStatement(&grant, si, &g.Document.Statements[si]); cs != nil {
 				stmts = append(stmts, cs)
@@ -338,6 +347,38 @@ func (s *Set) Decide(req *Request) Decision {
 		}
 	}
 	return Decision{}
+}
+
+// MayAllow reports whether the request would be allowed for some resource
+// of its project: in the project as a whole, or in one of the enterprise
+// projects the grants are scoped to, whichever the request names. It
+// answers "could this caller perform the action on anything of that kind?"
+// before the target is known, so that a caller who could not learns
+// nothing about whether a given resource exists.
+func (s *Set) MayAllow(req *Request) bool {
+	if s == nil || req == nil {
+		return false
+	}
+	trial := *req
+	trial.EnterpriseProjectID = ""
+	if s.Decide(&trial).Allowed {
+		return true
+	}
+	var keys Keys
+	if req.Keys != nil {
+		keys = *req.Keys
+	}
+	for _, ep := range s.enterpriseProjects {
+		trial.EnterpriseProjectID = ep
+		keys.EnterpriseProjectID = ep
+		if req.Keys != nil {
+			trial.Keys = &keys
+		}
+		if s.Decide(&trial).Allowed {
+			return true
+		}
+	}
+	return false
 }
 
 func covers(sc *Scope, req *Request) bool {
