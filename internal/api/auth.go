@@ -157,6 +157,15 @@ func (s *Server) authenticate(r *http.Request, body []byte, iamRoute bool) (*iam
 	if err != nil {
 		return nil, Errorf(http.StatusUnauthorized, code(codeAKSKInvalid, "IAM.0001"), "Invalid Authorization header: %v", err)
 	}
+	// A signature that does not cover a body lets whoever captured the
+	// request replace the body within the date window. Only routes that
+	// stream their body (uploads) read it unbuffered, and they are given no
+	// body here; everywhere else the body must be signed.
+	if len(body) > 0 && !authn.BodySigned(r) {
+		return nil, Errorf(http.StatusUnauthorized, code(codeAKSKInvalid, "IAM.0001"),
+			"Invalid AK/SK signature: %s: %s is accepted only by APIs that stream an upload; this API's body must be signed (send its SHA-256 or omit the header).",
+			authn.HeaderSDKContentSHA256, authn.UnsignedPayload)
+	}
 	cred, err := s.iam.AccessKey(ctx, auth.AccessKey)
 	if err != nil {
 		if iam.KindOf(err) == iam.KindUnauthorized {

@@ -331,6 +331,23 @@ func TestAKSKSigning(t *testing.T) {
 				req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(tampered)), int64(len(tampered))
 				return req
 			}, http.StatusUnauthorized, "IAM.0001"},
+			{"unsigned-payload-swapped-body", func(t *testing.T) *http.Request {
+				// A captured request that declared its body unsigned cannot
+				// have the body replaced: JSON routes refuse UNSIGNED-PAYLOAD.
+				req := env.SignedRequest(t, http.MethodPost, "/v3/groups", []byte(`{"group":{"name":"unsigned-a"}}`), a.AccessKey, a.SecretKey,
+					map[string]string{"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"})
+				swapped := []byte(`{"group":{"name":"unsigned-b"}}`)
+				req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(swapped)), int64(len(swapped))
+				return req
+			}, http.StatusUnauthorized, "IAM.0001"},
+			{"unsigned-payload-modelarts-body", func(t *testing.T) *http.Request {
+				return env.SignedRequest(t, http.MethodPost, "/v2/"+a.ProjectID+"/training-job-searches", []byte(`{}`), a.AccessKey, a.SecretKey,
+					map[string]string{"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"})
+			}, http.StatusUnauthorized, "ModelArts.0206"},
+			{"unsigned-payload-without-body", func(t *testing.T) *http.Request {
+				return env.SignedRequest(t, http.MethodGet, "/v3/auth/projects", nil, a.AccessKey, a.SecretKey,
+					map[string]string{"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"})
+			}, http.StatusOK, ""},
 			{"tampered-path-project", func(t *testing.T) *http.Request {
 				req := env.SignedRequest(t, http.MethodGet, workspaces, nil, a.AccessKey, a.SecretKey, nil)
 				req.URL.Path = "/v1/" + strings.Repeat("0", 32) + "/workspaces"
