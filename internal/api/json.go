@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -24,8 +27,8 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-// Decode reads the request body as JSON into v, refusing unknown fields,
-// trailing data and wrong types with a 400 that names the field.
+// Decode reads the request body as JSON into v with the one strict decoder
+// every body goes through (see DecodeJSON).
 func Decode(r *http.Request, v any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -34,15 +37,130 @@ func Decode(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return BadRequest("request body is empty; a JSON object is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return BadRequest("%s", describeJSONError(err))
-	}
-	if dec.More() {
-		return BadRequest("request body has data after the JSON object")
+	if err := DecodeJSON(body, v); err != nil {
+		return BadRequest("%s", err)
 	}
 	return nil
+}
+
+// DecodeJSON is the one strict JSON decoder of request input: it decodes
+// data into v, refusing what encoding/json would let through silently — a
+// key given twice (the policy parser refuses them too, and "last one wins"
+// lets two readers of one body see different values), unknown fields,
+// trailing data — and values of the wrong type, with a message that names
+// the field. The caller wraps the message in its route's error.
+func DecodeJSON(data []byte, v any) error {
+	if err := checkDuplicateKeys(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errors.New(describeJSONError(err))
+	}
+	if dec.More() {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+// checkJSONContentType refuses a body declared as anything but JSON: it
+// would otherwise be parsed as JSON whatever the client meant. A body
+// without a Content-Type is read as JSON, as clients that omit it mean.
+func checkJSONContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return Errorf(http.StatusUnsupportedMediaType, codeInvalid, "Content-Type %q is not supported: this API takes a JSON body (application/json).", ct)
+}
+
+// maxJSONDepth bounds how deeply checkDuplicateKeys follows nesting; the
+// decoder that runs after it has its own bound.
+const maxJSONDepth = 64
+
+// checkDuplicateKeys walks data's tokens and reports the first object key
+// that appears twice in one object, with the object's path
+// ("labels[1].attributes"). Malformed JSON is left for the decoder to
+// describe.
+func checkDuplicateKeys(data []byte) error {
+	type frame struct {
+		object    bool
+		path      string
+		keys      map[string]struct{} // objects: the keys seen so far
+		expectKey bool                // objects: the next token is a key
+		valuePath string              // objects: the path of the current member
+		index     int                 // arrays: the index of the next element
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or malformed: the decoder reports it
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if k, isKey := tok.(string); isKey && top != nil && top.object && top.expectKey {
+			if _, dup := top.keys[k]; dup {
+				if top.path == "" {
+					return fmt.Errorf("duplicate key %q: each key may appear once in an object", k)
+				}
+				return fmt.Errorf("duplicate key %q in %s: each key may appear once in an object", k, top.path)
+			}
+			top.keys[k] = struct{}{}
+			top.expectKey, top.valuePath = false, joinPath(top.path, k)
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= maxJSONDepth {
+				return nil
+			}
+			path := ""
+			if top != nil {
+				if top.object {
+					path = top.valuePath
+				} else {
+					path = top.path + "[" + strconv.Itoa(top.index) + "]"
+				}
+			}
+			f := &frame{object: tok == json.Delim('{'), path: path}
+			if f.object {
+				f.keys, f.expectKey = map[string]struct{}{}, true
+			}
+			stack = append(stack, f)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				continue
+			}
+			top = stack[len(stack)-1]
+		}
+		// A scalar or a closed container completed one value of top.
+		if top != nil {
+			if top.object {
+				top.expectKey = true
+			} else {
+				top.index++
+			}
+		}
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 func describeJSONError(err error) string {
@@ -54,7 +172,7 @@ func describeJSONError(err error) string {
 		if field == "" {
 			field = "body"
 		}
-		return fmt.Sprintf("%s: must be %s, not %s", field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		return fmt.Sprintf("%s: must be %s, not %s", field, wantedKind(typeErr.Type), givenValue(typeErr.Value))
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, err)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -65,18 +183,51 @@ func describeJSONError(err error) string {
 	return "malformed JSON: " + err.Error()
 }
 
-func jsonKind(k string) string {
-	switch k {
-	case "string":
+// wantedKind says what a Go type accepts, in words; integers name their
+// range, since "a number" does not tell why 1.5 or 1e30 was refused.
+func wantedKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "a string"
-	case "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "an object"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := t.Bits()
+		return fmt.Sprintf("a whole number from %d to %d", int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if t.Bits() == 64 {
+			return "a whole number from 0 to 18446744073709551615"
+		}
+		return fmt.Sprintf("a whole number from 0 to %d", uint64(1)<<t.Bits()-1)
+	case reflect.Float32, reflect.Float64:
 		return "a number"
 	}
-	return k
+	return t.Kind().String()
+}
+
+// givenValue turns encoding/json's description of a value ("number 1e30",
+// "string", "array") into words.
+func givenValue(v string) string {
+	switch {
+	case strings.HasPrefix(v, "number "):
+		return strings.TrimPrefix(v, "number ")
+	case v == "number":
+		return "a number"
+	case v == "string":
+		return "a string"
+	case v == "bool":
+		return "a boolean"
+	case v == "array":
+		return "an array"
+	case v == "object":
+		return "an object"
+	}
+	return v
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -101,12 +100,16 @@ func parseSampleQuery(r *http.Request) (dataset.SampleQuery, bool, error) {
 		}
 	}
 	if s := v.Get("search_conditions"); s != "" {
-		if err := json.Unmarshal([]byte(s), &q.Conditions); err != nil {
+		// An array of conditions, or one condition; keys the reference
+		// does not define are refused by name rather than ignored.
+		if strings.HasPrefix(strings.TrimSpace(s), "{") {
 			var one dataset.SearchCondition
-			if json.Unmarshal([]byte(s), &one) != nil {
-				return q, false, datasetBad("Invalid parameter(search_conditions): want a JSON array of search conditions: %v", err)
+			if err := DecodeJSON([]byte(s), &one); err != nil {
+				return q, false, datasetBad("Invalid parameter(search_conditions): %v", err)
 			}
 			q.Conditions = []dataset.SearchCondition{one}
+		} else if err := DecodeJSON([]byte(s), &q.Conditions); err != nil {
+			return q, false, datasetBad("Invalid parameter(search_conditions): want a JSON array of search conditions: %v", err)
 		}
 	}
 	q.Marker = v.Get("marker")

@@ -264,6 +264,9 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		} else {
 			body, err = readBody(w, r, limit)
 		}
+		if err == nil && len(body) > 0 {
+			err = checkJSONContentType(r)
+		}
 		if err != nil {
 			fail(err)
 			return

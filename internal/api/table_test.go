@@ -135,20 +135,32 @@ func TestRelatedActionsGuard(t *testing.T) {
 }
 
 func TestDecodeErrorsNameTheField(t *testing.T) {
+	type item struct {
+		Name  string            `json:"name"`
+		Attrs map[string]string `json:"attrs"`
+	}
 	type body struct {
 		Name  string `json:"name"`
 		Count int    `json:"count"`
+		Size  int32  `json:"size"`
+		Score float64
 		Inner struct {
 			Flag bool `json:"flag"`
 		} `json:"inner"`
+		Items []item `json:"items"`
 	}
 	tests := []struct{ name, in, want string }{
-		{"wrong-type", `{"count":"x"}`, "count: must be a number"},
-		{"nested-wrong-type", `{"inner":{"flag":"yes"}}`, "inner.flag: must be a boolean"},
+		{"wrong-type", `{"count":"x"}`, "count: must be a whole number from -9223372036854775808 to 9223372036854775807, not a string"},
+		{"integer-overflow", `{"count":1e30}`, "count: must be a whole number from -9223372036854775808 to 9223372036854775807, not 1e30"},
+		{"integer-fraction", `{"size":1.5}`, "size: must be a whole number from -2147483648 to 2147483647, not 1.5"},
+		{"nested-wrong-type", `{"inner":{"flag":"yes"}}`, "inner.flag: must be a boolean, not a string"},
 		{"unknown-field", `{"nme":"x"}`, `unknown field "nme"`},
 		{"malformed", `{"name":`, "malformed JSON"},
 		{"empty", ``, "request body is empty"},
-		{"trailing", `{"name":"a"} {}`, "data after the JSON object"},
+		{"trailing", `{"name":"a"} {}`, "data after the JSON value"},
+		{"duplicate-key", `{"name":"a","count":1,"name":"b"}`, `duplicate key "name"`},
+		{"duplicate-key-nested", `{"items":[{"name":"a"},{"name":"b","attrs":{"k":"1","k":"2"}}]}`, `duplicate key "k" in items[1].attrs`},
+		{"duplicate-key-in-array-element", `{"items":[{"name":"a","name":"b"}]}`, `duplicate key "name" in items[0]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,6 +171,51 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 				t.Fatalf("Decode(%s) = %v, want 400 containing %q", tc.in, err, tc.want)
 			}
 		})
+	}
+}
+
+// Keys repeated in different objects, or nested under the same name, are
+// not duplicates.
+func TestDecodeAcceptsRepeatedKeysInDifferentObjects(t *testing.T) {
+	var v struct {
+		Name  string `json:"name"`
+		Items []struct {
+			Name  string         `json:"name"`
+			Inner map[string]any `json:"inner"`
+		} `json:"items"`
+	}
+	in := `{"items":[{"name":"a","inner":{"name":{"name":1}}},{"name":"b","inner":{}}],"name":"top"}`
+	if err := Decode(httptest.NewRequest("POST", "/", strings.NewReader(in)), &v); err != nil {
+		t.Fatalf("Decode(%s) = %v, want success", in, err)
+	}
+	if v.Name != "top" || len(v.Items) != 2 || v.Items[1].Name != "b" {
+		t.Errorf("Decode(%s) = %+v", in, v)
+	}
+}
+
+func TestJSONContentType(t *testing.T) {
+	for _, tc := range []struct {
+		contentType string
+		ok          bool
+	}{
+		{"", true},
+		{"application/json", true},
+		{"application/json;charset=UTF-8", true},
+		{"Application/JSON; charset=utf-8", true},
+		{"application/merge-patch+json", true},
+		{"text/plain", false},
+		{"application/x-www-form-urlencoded", false},
+		{"multipart/form-data; boundary=x", false},
+		{"json", false},
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+		if tc.contentType != "" {
+			r.Header.Set("Content-Type", tc.contentType)
+		}
+		err := checkJSONContentType(r)
+		if e, _ := err.(*Error); (err == nil) != tc.ok || (!tc.ok && (e == nil || e.Status != http.StatusUnsupportedMediaType)) {
+			t.Errorf("Content-Type %q: %v; want ok=%v (415 otherwise)", tc.contentType, err, tc.ok)
+		}
 	}
 }
 
