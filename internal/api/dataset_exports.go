@@ -42,14 +42,10 @@ func (d *datasetAPI) createExport(w http.ResponseWriter, r *http.Request, c *Cal
 }
 
 // listExports pages a dataset's exports, newest first: export_type
-// filters, offset and limit (1 to 100, default 10).
+// filters, offset (the page index) and limit (1 to 100, default 10).
 func (d *datasetAPI) listExports(w http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
-	offset, err := datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1)
-	if err != nil {
-		return err
-	}
-	limit, err := datasetInt(v.Get("limit"), "limit", 10, 1, 100)
+	offset, limit, err := datasetPage(v, 10, 100)
 	if err != nil {
 		return err
 	}

@@ -112,14 +112,10 @@ func allowed(err error) (bool, error) {
 }
 
 // listImportTasks pages a dataset's import tasks, newest first: offset
-// (tasks skipped) and limit (1 to 100, 10).
+// (the page index) and limit (1 to 100, 10).
 func (d *datasetAPI) listImportTasks(w http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
-	offset, err := datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1)
-	if err != nil {
-		return err
-	}
-	limit, err := datasetInt(v.Get("limit"), "limit", 10, 1, 100)
+	offset, limit, err := datasetPage(v, 10, 100)
 	if err != nil {
 		return err
 	}

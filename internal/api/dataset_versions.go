@@ -50,15 +50,13 @@ func (d *datasetAPI) createVersion(w http.ResponseWriter, r *http.Request, c *Ca
 
 // listVersions answers the version list with the reference's filters:
 // status, train_evaluate_ratio ("min,max"), version_format (0 Default, 1
-// CarbonData, 2 CSV), offset and limit (1 to 1000, default 1000).
+// CarbonData, 2 CSV), offset (the page index) and limit (1 to 1000,
+// default 1000).
 func (d *datasetAPI) listVersions(w http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
 	var q dataset.VersionQuery
 	var err error
-	if q.Offset, err = datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1); err != nil {
-		return err
-	}
-	if q.Limit, err = datasetInt(v.Get("limit"), "limit", 1000, 1, 1000); err != nil {
+	if q.Offset, q.Limit, err = datasetPage(v, 1000, 1000); err != nil {
 		return err
 	}
 	if s := v.Get("status"); s != "" {

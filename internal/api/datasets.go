@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -161,6 +162,24 @@ func datasetInt(v, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// maxPage bounds the page index a list accepts.
+const maxPage = 1<<31 - 1
+
+// datasetPage reads a data-management list's paging: limit (records per
+// page, lo to hi, def by default) and offset, which the reference defines
+// as the index of the page ("Start page of the paging list", 0 first). It
+// returns the records to skip and the limit.
+func datasetPage(v url.Values, def, hi int) (skip, limit int, err error) {
+	if limit, err = datasetInt(v.Get("limit"), "limit", def, 1, hi); err != nil {
+		return 0, 0, err
+	}
+	page, err := datasetInt(v.Get("offset"), "offset", 0, 0, maxPage)
+	if err != nil {
+		return 0, 0, err
+	}
+	return page * limit, limit, nil
+}
+
 // checkRunningTaskParams validates check_running_task and running_task_type.
 func checkRunningTaskParams(v map[string][]string) error {
 	get := func(k string) string {
@@ -181,16 +200,13 @@ func checkRunningTaskParams(v map[string][]string) error {
 // train_evaluate_ratio and version_format (versions' properties: a dataset
 // matches through a version), with_labels, file_preview, check_running_task,
 // running_task_type, dataset_version; sorted by sort_by (create_time or
-// dataset_name) in order (desc by default); offset (rows skipped) and
+// dataset_name) in order (desc by default); offset (the page index) and
 // limit (1 to 100, default 10).
 func (d *datasetAPI) list(w http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
 	q := dataset.Query{Desc: true, Search: v.Get("search_content")}
 	var err error
-	if q.Offset, err = datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1); err != nil {
-		return err
-	}
-	if q.Limit, err = datasetInt(v.Get("limit"), "limit", 10, 1, 100); err != nil {
+	if q.Offset, q.Limit, err = datasetPage(v, 10, 100); err != nil {
 		return err
 	}
 	switch v.Get("order") {
@@ -300,11 +316,7 @@ func (d *datasetAPI) delete(w http.ResponseWriter, r *http.Request, c *Call) err
 
 func (d *datasetAPI) listLabels(w http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
-	offset, err := datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1)
-	if err != nil {
-		return err
-	}
-	limit, err := datasetInt(v.Get("limit"), "limit", dataset.MaxLabels, 1, dataset.MaxLabels)
+	offset, limit, err := datasetPage(v, dataset.MaxLabels, dataset.MaxLabels)
 	if err != nil {
 		return err
 	}

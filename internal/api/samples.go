@@ -45,10 +45,7 @@ func parseSampleQuery(r *http.Request) (dataset.SampleQuery, bool, error) {
 	v := r.URL.Query()
 	var q dataset.SampleQuery
 	var err error
-	if q.Offset, err = datasetInt(v.Get("offset"), "offset", 0, 0, 1<<31-1); err != nil {
-		return q, false, err
-	}
-	if q.Limit, err = datasetInt(v.Get("limit"), "limit", 10, 1, 100); err != nil {
+	if q.Offset, q.Limit, err = datasetPage(v, 10, 100); err != nil {
 		return q, false, err
 	}
 	switch v.Get("order") {

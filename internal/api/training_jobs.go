@@ -101,8 +101,8 @@ type jobSearch struct {
 	} `json:"filters"`
 }
 
-// searchJobs answers POST /training-job-searches: offset (records to skip),
-// limit (1 to 50, default 50), sort_by (create_time, name or phase), order
+// searchJobs answers POST /training-job-searches: offset (the page index:
+// "Number of pages for querying jobs", 0 first), limit (1 to 50, default 50), sort_by (create_time, name or phase), order
 // (desc by default), and filters on name, phase, kind, user_id,
 // algorithm_name, create_time with in, not, like and between. total counts
 // every job that matches, count the ones on this page.
@@ -114,18 +114,20 @@ func (t *trainingAPI) searchJobs(w http.ResponseWriter, r *http.Request, c *Call
 		}
 	}
 	q := training.JobQuery{Limit: 50, SortBy: b.SortBy, Desc: true}
-	if b.Offset != nil {
-		if *b.Offset < 0 {
-			return Errorf(http.StatusBadRequest, training.CodeInvalidParam, "Invalid parameter(offset): want 0 or more.")
-		}
-		q.Offset = *b.Offset
-	}
 	if b.Limit != nil {
 		if *b.Limit < 1 || *b.Limit > 50 {
 			return Errorf(http.StatusBadRequest, training.CodeInvalidParam, "Invalid parameter(limit): want 1 to 50.")
 		}
 		q.Limit = *b.Limit
 	}
+	page := 0
+	if b.Offset != nil {
+		if *b.Offset < 0 || *b.Offset > maxPage {
+			return Errorf(http.StatusBadRequest, training.CodeInvalidParam, "Invalid parameter(offset): want a page index from 0 to %d.", maxPage)
+		}
+		page = *b.Offset
+	}
+	q.Offset = page * q.Limit
 	switch b.Order {
 	case "", "desc":
 	case "asc":
@@ -149,7 +151,7 @@ func (t *trainingAPI) searchJobs(w http.ResponseWriter, r *http.Request, c *Call
 	if !q.Desc {
 		order = "asc"
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"total": total, "count": len(items), "limit": q.Limit, "offset": q.Offset,
+	return WriteJSON(w, http.StatusOK, map[string]any{"total": total, "count": len(items), "limit": q.Limit, "offset": page,
 		"sort_by": sortBy, "order": order, "group_by": b.GroupBy, "workspace_id": sc.WorkspaceID, "ai_project": "default-ai-project",
 		"items": items})
 }

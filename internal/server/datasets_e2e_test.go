@@ -306,9 +306,11 @@ func TestDatasetList(t *testing.T) {
 			{"?sort_by=dataset_name&order=asc", "5,Dogs,birds,cat_food,cats,text-a"},
 			{"?sort_by=dataset_name", "5,text-a,cats,cat_food,birds,Dogs"},
 			{"?limit=2", "5,text-a,cat_food"},
-			{"?limit=2&offset=2", "5,birds,Dogs"},
-			{"?limit=2&offset=4", "5,cats"},
-			{"?offset=9", "5"},
+			// offset is the page index, as the reference defines it.
+			{"?limit=2&offset=1", "5,birds,Dogs"},
+			{"?limit=2&offset=2", "5,cats"},
+			{"?limit=2&offset=3", "5"},
+			{"?offset=1", "5"},
 			{"?search_content=CAT", "2,cat_food,cats"},
 			{"?search_content=_", "1,cat_food"},
 			{"?search_content=%25", "0"},
@@ -401,7 +403,7 @@ func TestDatasetLabels(t *testing.T) {
 		if got := names(""); got != "4:Cat,Dog,Bird,Owl" {
 			t.Errorf("labels %s", got)
 		}
-		if got := names("?offset=1&limit=2"); got != "4:Dog,Bird" {
+		if got := names("?offset=1&limit=2"); got != "4:Bird,Owl" {
 			t.Errorf("labels page %s", got)
 		}
 		for _, bad := range []string{"limit=0", "limit=100001", "offset=-1"} {

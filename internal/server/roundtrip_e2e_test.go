@@ -106,7 +106,7 @@ func (c *dsClient) publishAndExport(id, dir string) string {
 func (c *dsClient) snapshot(id string) map[string]string {
 	c.t.Helper()
 	out := map[string]string{}
-	for offset := 0; ; offset += 100 {
+	for offset := 0; ; offset++ { // the page index
 		st, page := c.do("GET", fmt.Sprintf("/datasets/%s/data-annotations/samples?limit=100&offset=%d", id, offset), nil)
 		if st != http.StatusOK {
 			c.t.Fatalf("list samples: %d %v", st, page)
