@@ -74,7 +74,7 @@ func TestTrainingJobCannotReadServerSecrets(t *testing.T) {
 
 	// Another user's job is running while the attack runs.
 	victim, err := c.CreateTrainingJob(&model.CreateTrainingJobRequest{Body: &model.Job{Kind: "job",
-		Metadata: &model.JobMetadata{Name: "victim"},
+		Metadata:  &model.JobMetadata{Name: "victim"},
 		Algorithm: &model.JobAlgorithm{CodeDir: tp("obs://" + bucket + "/victim/"), BootFile: tp("obs://" + bucket + "/victim/train.py")},
 		Spec:      &model.Spec{Resource: &model.SpecResource{FlavorId: tp("local.cpu.1u2g"), NodeCount: 1}}}})
 	if err != nil {
