@@ -257,6 +257,9 @@ func TestLost(t *testing.T) {
 				_ = syscall.Kill(d.PID, syscall.SIGKILL)
 				_ = syscall.Kill(-d.PGID, syscall.SIGKILL)
 				waitGone(t, d.PID)
+				// A sandbox's init dies only after the kernel has killed
+				// every process of its namespace.
+				waitGone(t, d.PGID)
 				_ = os.Remove(d.ExitFile)
 				return h, 0
 			},

@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/atelier-dev/atelier/internal/training/executor"
@@ -236,3 +238,58 @@ func TestSandboxShowsTheCommandsInstallation(t *testing.T) {
 		t.Errorf("the command's installation is not visible read-only:\n%s", log)
 	}
 }
+
+// TestSandboxWhenServerIsNotRoot runs this package's tests again as an
+// unprivileged server would (uid 65534): bubblewrap then makes a user
+// namespace instead of dropping to another uid, and the sandbox must hide
+// the same things and keep every property of the executor.
+func TestSandboxWhenServerIsNotRoot(t *testing.T) {
+	if os.Getenv(unprivilegedEnv) != "" {
+		t.Skip("already running unprivileged")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the tests run unprivileged already")
+	}
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "atelier-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tmp := filepath.Join(dir, "tmp")
+	bin := filepath.Join(dir, "local.test")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Chmod(dir, 0o755))
+	must(os.WriteFile(bin, self, 0o755))
+	must(os.Mkdir(tmp, 0o755))
+	must(os.Chown(tmp, NobodyID, NobodyID))
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: NobodyID, Gid: NobodyID}}
+	userns := exec.Command("bwrap", "--unshare-user", "--ro-bind", "/", "/", "true")
+	userns.SysProcAttr = nobody
+	if out, err := userns.CombinedOutput(); err != nil {
+		t.Skipf("this machine does not let unprivileged users make user namespaces (%v: %s): a non-root server's jobs cannot run here", err, out)
+	}
+	cmd := exec.Command(bin, "-test.count=1", "-test.run=^(TestContract|TestSandboxHidesTheServer|TestSandboxRefusesForgeablePaths|TestTerminateKillsTheWholeGroup|TestLeftoversDieWithTheTask|TestLost|TestUsage|TestTasksOutliveTheServer|TestReattachAfterRestart)$")
+	cmd.Dir = tmp
+	cmd.Env = []string{"PATH=" + DefaultPath, "TMPDIR=" + tmp, "HOME=" + tmp, unprivilegedEnv + "=1"}
+	cmd.SysProcAttr = nobody
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the tests as uid %d: %v\n%s", NobodyID, err, out)
+	}
+	if !strings.Contains(string(out), "PASS") {
+		t.Fatalf("the tests as uid %d ran nothing:\n%s", NobodyID, out)
+	}
+}
+
+// unprivilegedEnv marks the test binary run by TestSandboxWhenServerIsNotRoot.
+const unprivilegedEnv = "ATELIER_LOCAL_TEST_UNPRIVILEGED"
