@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/atelier-dev/atelier/internal/training/executor"
 	"github.com/atelier-dev/atelier/internal/training/executor/executortest"
@@ -185,6 +186,9 @@ func TestSandboxRefusesForgeablePaths(t *testing.T) {
 		{"mount-shows-data-dir", func(data string, _ *executor.Task, mounts *[]executor.Mount) {
 			*mounts = append(*mounts, executor.Mount{Path: filepath.Dir(data)})
 		}, "would show tasks"},
+		{"working-directory-holds-data-dir", func(data string, task *executor.Task, _ *[]executor.Mount) {
+			task.Dir = filepath.Dir(data)
+		}, "would show tasks"},
 		{"command-in-data-dir", func(data string, task *executor.Task, _ *[]executor.Mount) {
 			p := filepath.Join(data, "obs", "tool")
 			if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -293,3 +297,46 @@ func TestSandboxWhenServerIsNotRoot(t *testing.T) {
 
 // unprivilegedEnv marks the test binary run by TestSandboxWhenServerIsNotRoot.
 const unprivilegedEnv = "ATELIER_LOCAL_TEST_UNPRIVILEGED"
+
+// BenchmarkStart measures what the sandbox adds to a task's life: Start
+// through the task's end, for a task that does nothing.
+func BenchmarkStart(b *testing.B) {
+	for _, sandboxed := range []bool{false, true} {
+		name := "unsandboxed"
+		if sandboxed {
+			name = "sandboxed"
+		}
+		b.Run(name, func(b *testing.B) {
+			ex, err := New(Options{Unsandboxed: !sandboxed, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir, out := b.TempDir(), b.TempDir()
+			ctx := context.Background()
+			for b.Loop() {
+				hs, err := ex.Start(ctx, executor.JobSpec{JobID: "bench", Tasks: []executor.Task{{ID: "worker-0", Dir: dir, Command: []string{"true"},
+					LogPath: filepath.Join(out, "w.log"), ExitCodePath: filepath.Join(out, "w.exit")}}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					st, err := ex.State(ctx, hs[0])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if st.Exited {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	b.Run("probe", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := New(Options{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -195,6 +195,9 @@ func (e *Executor) prepare(spec executor.JobSpec, i int, t executor.Task, port i
 	}
 	l.tmpDir = filepath.Join(l.dir, ".tmp")
 	if e.sandbox != nil {
+		if err := e.sandbox.checkMount(l.dir); err != nil {
+			return launch{}, fmt.Errorf("working directory: %w", err)
+		}
 		l.mounts = spec.Mounts
 		// A task could rewrite whatever it can write: its exit status
 		// and log must be out of its reach.
