@@ -20,10 +20,12 @@
 //     (137 for SIGKILL), as shells and container runtimes do. The wrapper
 //     ignores HUP, INT and TERM sent to it alone until the task ends, so a
 //     stray signal cannot lose the status.
-//   - the task, in its own session and process group (setsid(1)), which
-//     execs Task.Command as argv: nothing interprets it. Its pid is the
-//     group id; Terminate signals that group, never the wrapper, so that the
-//     wrapper survives to record how the task ended.
+//   - the task, in its own session and process group, which execs
+//     Task.Command as argv: nothing interprets it. Unsandboxed, setsid(1)
+//     makes the group and the task's pid is its id; sandboxed, the group
+//     is that of bubblewrap's init (see Sandbox). Terminate signals that
+//     group, never the wrapper, so that the wrapper survives to record how
+//     the task ended.
 //
 // A handle names both, with the start times /proc gives them (so a recycled
 // pid is never mistaken for the task) and the kernel's boot id (so nothing
@@ -67,9 +69,13 @@
 // namespace, so the executor finds its host pid among the wrapper's
 // descendants; the task's process group is then the sandbox's, led by
 // bubblewrap's init (PID 1 inside), which ignores SIGTERM from outside and
-// dies of SIGKILL, taking every process of the namespace with it. Signals
-// and /proc readings use host pids, as without the sandbox. bubblewrap runs
-// without --die-with-parent: tasks outlive the server.
+// dies of SIGKILL, taking every process of the namespace with it. So that
+// the init lives to report the task's status (a task that died of SIGTERM
+// is not recorded as killed), Terminate's SIGKILL goes to the group's other
+// members one by one; the init then exits by itself, and the wrapper kills
+// the group, init included, once the task has ended. Signals and /proc
+// readings use host pids, as without the sandbox. bubblewrap runs without
+// --die-with-parent: tasks outlive the server.
 //
 // ExitCodePath must be outside Task.Dir and the writable mounts (Start
 // refuses otherwise) so that a task cannot forge its exit status. Under
