@@ -27,6 +27,13 @@ type Config struct {
 	OBSSecretKey string
 	OBSRegion    string
 	OBSPathStyle bool
+
+	// UnsafeNoJobSandbox runs training jobs without the sandbox, as the
+	// server's own user: every job can then read the data directory, the
+	// database and the server's secrets. Only for machines where the
+	// sandbox cannot work and every job's author is trusted like the
+	// operator.
+	UnsafeNoJobSandbox bool
 }
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
@@ -54,6 +61,12 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 		pathStyle = v == "true" || v == "1"
 	}
 	fs.BoolVar(&c.OBSPathStyle, "obs-path-style", pathStyle, "address buckets path-style (endpoint/bucket/key) instead of virtual-host style (env ATELIER_OBS_PATH_STYLE)")
+	noSandbox := false
+	if v := os.Getenv("ATELIER_UNSAFE_NO_JOB_SANDBOX"); v != "" {
+		noSandbox = v == "true" || v == "1"
+	}
+	fs.BoolVar(&c.UnsafeNoJobSandbox, "unsafe-no-job-sandbox", noSandbox,
+		"UNSAFE: run training jobs without the bubblewrap sandbox, able to read the database and every secret of the server (env ATELIER_UNSAFE_NO_JOB_SANDBOX)")
 }
 
 // Validate checks the configuration and fills derived defaults.

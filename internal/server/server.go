@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/api"
@@ -130,19 +131,43 @@ func (a *App) open(ctx context.Context) error {
 // openTraining builds the training service over the local executor. A
 // machine the executor cannot run on still serves the API; jobs are refused.
 func (a *App) openTraining() error {
-	var exec executor.Executor
 	jobs := filepath.Join(a.Config.DataDir, "jobs")
 	if err := os.MkdirAll(jobs, 0o700); err != nil {
 		return fmt.Errorf("create jobs directory: %w", err)
 	}
-	if le, err := local.New(local.Options{WorkRoot: jobs, Logger: a.Log}); err != nil {
-		a.Log.Warn("training jobs cannot run on this machine", "err", err)
-	} else {
-		exec = le
-	}
+	exec, unavailable := jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
 	var err error
-	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, DataDir: a.Config.DataDir, Logger: a.Log})
+	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, ExecutorUnavailable: unavailable,
+		DataDir: a.Config.DataDir, Logger: a.Log})
 	return err
+}
+
+// jobExecutor builds the local executor with its sandbox, which hides the
+// data directory (and a SQLite database kept elsewhere) from jobs. When
+// the sandbox does not work, jobs are refused (nil executor, and the
+// reason users are told) unless the operator opted out, which is logged
+// as loudly as it is unsafe.
+func jobExecutor(cfg config.Config, log *slog.Logger, opts local.Options) (executor.Executor, string) {
+	opts.Protected = append(opts.Protected, cfg.DataDir)
+	if cfg.Database != "" && !strings.Contains(cfg.Database, "://") {
+		opts.Protected = append(opts.Protected, cfg.Database, cfg.Database+"-wal", cfg.Database+"-shm")
+	}
+	opts.Unsandboxed = opts.Unsandboxed || cfg.UnsafeNoJobSandbox
+	le, err := local.New(opts)
+	if err != nil {
+		if opts.Unsandboxed {
+			log.Warn("training jobs cannot run on this machine", "err", err)
+			return nil, "this Atelier server cannot run training jobs on its machine"
+		}
+		log.Error("training jobs are refused: the job sandbox does not work on this machine, and without it a job could read the server's database and secrets",
+			"err", err, "fix", "install bubblewrap (apt-get install bubblewrap) and restart; --unsafe-no-job-sandbox runs jobs unsandboxed")
+		return nil, "training jobs are refused: this Atelier server's job sandbox is not available (its log says why)"
+	}
+	if opts.Unsandboxed {
+		log.Warn("UNSAFE: training jobs run WITHOUT a sandbox (--unsafe-no-job-sandbox): every job runs as the server's user and can read the data directory, the database, access-key secrets and the server's keys; use it only when every job's author is trusted like the operator",
+			"data_dir", cfg.DataDir)
+	}
+	return le, ""
 }
 
 // openObjects opens the object store the configuration names.

@@ -93,7 +93,7 @@ func BenchmarkPreviewLog200MB(b *testing.B) {
 	var times []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		got, err := tailFile(p, MaxPreview)
+		got, err := tailFile(filepath.Dir(p), filepath.Base(p), MaxPreview)
 		times = append(times, time.Since(t0))
 		if err != nil || got.CurrentSize != MaxPreview || got.FullSize != 200<<20+10 {
 			b.Fatalf("tail = %d of %d, %v", got.CurrentSize, got.FullSize, err)

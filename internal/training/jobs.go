@@ -169,6 +169,9 @@ type JobPlan struct {
 // storage I/O.
 func (s *Service) PlanJob(ctx context.Context, sc Scope, req *JobRequest) (*JobPlan, error) {
 	if s.exec == nil {
+		if s.opts.ExecutorUnavailable != "" {
+			return nil, badRequest("%s", s.opts.ExecutorUnavailable)
+		}
 		return nil, badRequest("this Atelier installation has no executor configured to run training jobs")
 	}
 	if req.Kind == "" {

@@ -39,13 +39,14 @@ func (s *Service) PreviewLog(ctx context.Context, projectID, id, task string) (*
 	if err := s.checkTask(j, task); err != nil {
 		return nil, err
 	}
-	return tailFile(s.logFile(j.ID, task), MaxPreview)
+	return tailFile(s.jobDir(j.ID), "logs/"+task+".log", MaxPreview)
 }
 
-// tailFile reads at most limit bytes from the end of a file, starting at a
-// UTF-8 character boundary. A missing file is an empty log.
-func tailFile(path string, limit int64) (*LogPreview, error) {
-	f, err := os.Open(path)
+// tailFile reads at most limit bytes from the end of the job file rel
+// under root (never through a symbolic link: see jobfiles.go), starting at
+// a UTF-8 character boundary. A missing file is an empty log.
+func tailFile(root, rel string, limit int64) (*LogPreview, error) {
+	f, err := openJobPath(root, rel, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return &LogPreview{}, nil
 	}

@@ -198,10 +198,6 @@ func (s *Service) queue(ctx context.Context, j *jobRow) (*jobRow, error) {
 // jobDir is a job's working directory.
 func (s *Service) jobDir(id string) string { return filepath.Join(s.dataDir, "jobs", id) }
 
-func (s *Service) logFile(id, task string) string {
-	return filepath.Join(s.jobDir(id), "logs", task+".log")
-}
-
 // admit materialises a queued job's code and inputs and starts its tasks.
 // started reports whether its tasks run (and so use capacity).
 func (s *Service) admit(ctx context.Context, j *jobRow) (started bool, err error) {
@@ -305,7 +301,14 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 		}
 	}
 	var argv []string
-	cwd := dir
+	// The task works in the code directory, else in MA_JOB_DIR: never in
+	// the job directory itself, which holds its exit statuses and logs.
+	cwd := jobDir
+	// What the sandbox shows the tasks of the job, at the same paths:
+	// MA_JOB_DIR with the code, the inputs, each output, and the logs
+	// read-only (they are the server's record of the job).
+	mounts := []executor.Mount{{Path: jobDir, Writable: true}, {Path: filepath.Join(dir, "inputs"), Writable: true},
+		{Path: logDir}}
 	if d.Run.CodeDir != "" {
 		code, err := obs.ParsePath(d.Run.CodeDir)
 		if err != nil {
@@ -341,6 +344,7 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 			return executor.JobSpec{}, err
 		}
 		argv = append(argv, "--"+out.Name+"="+local+string(filepath.Separator))
+		mounts = append(mounts, executor.Mount{Path: local, Writable: true})
 	}
 	for _, p := range d.Algorithm.Parameters {
 		argv = append(argv, "--"+p.Name+"="+p.Value)
@@ -354,7 +358,7 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 	env["MA_NUM_GPUS"] = strconv.Itoa(d.Run.Flavor.GPUs)
 	env["MA_TASK_NAME"] = "worker"
 	env["MA_VJ_NAME"] = "modelarts-job-" + j.ID
-	spec := executor.JobSpec{JobID: j.ID, Flavor: d.Run.Flavor}
+	spec := executor.JobSpec{JobID: j.ID, Flavor: d.Run.Flavor, Mounts: mounts}
 	for i, t := range j.tasks() {
 		tenv := map[string]string{"MA_CURRENT_INSTANCE_NAME": "modelarts-job-" + j.ID + "-" + t}
 		for k, v := range env {
@@ -557,7 +561,15 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 		for _, out := range j.Doc.Algorithm.Outputs {
 			evs = append(evs, event{ms(), "Info", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s) Uploading.", out.Name)})
 			start := s.now()
-			n, err := s.uploadDir(ctx, filepath.Join(s.jobDir(j.ID), "outputs", out.Name), out.Remote.OBS.OBSURL)
+			n, skipped, err := s.uploadDir(ctx, j.ID, "outputs/"+out.Name, out.Remote.OBS.OBSURL)
+			if len(skipped) > 0 {
+				const show = 10
+				list := strings.Join(skipped[:min(show, len(skipped))], ", ")
+				if len(skipped) > show {
+					list += fmt.Sprintf(" and %d more", len(skipped)-show)
+				}
+				evs = append(evs, event{ms(), "Warning", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s): %d entries not uploaded, because only regular files are: %s.", out.Name, len(skipped), list)})
+			}
 			if err != nil {
 				evs = append(evs, event{ms(), "Error", "Task", fmt.Sprintf("[worker-0] Upload training output(parameter name: %s) failed: %v", out.Name, err)})
 				continue
@@ -614,37 +626,30 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 	})
 }
 
-// uploadDir uploads every file under local to the OBS directory dst.
-func (s *Service) uploadDir(ctx context.Context, local, dst string) (int, error) {
+// uploadDir uploads every regular file under the job directory's rel
+// (outputs/<name>) to the OBS directory dst. The job wrote those files:
+// symbolic links, hard links and special files are skipped, never
+// followed (see jobfiles.go), and returned so that the job's events name
+// them.
+func (s *Service) uploadDir(ctx context.Context, jobID, rel, dst string) (n int, skipped []string, err error) {
 	loc, err := obs.ParsePath(dst)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	prefix := loc.Key
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	n := 0
-	err = filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !d.Type().IsRegular() {
-			return err
-		}
-		rel, err := filepath.Rel(local, p)
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if _, err := s.objects.Put(ctx, loc.Bucket, prefix+filepath.ToSlash(rel), f, obs.PutOptions{}); err != nil {
+	err = walkJobDir(s.jobDir(jobID), rel, func(name string, f *os.File) error {
+		if _, err := s.objects.Put(ctx, loc.Bucket, prefix+name, f, obs.PutOptions{}); err != nil {
 			return err
 		}
 		n++
 		return nil
+	}, func(name, why string) {
+		skipped = append(skipped, name+" ("+why+")")
 	})
-	return n, err
+	return n, skipped, err
 }
 
 // logObject is where a task's log is exported.
@@ -666,7 +671,7 @@ func (s *Service) exportLog(ctx context.Context, j *jobRow, task string) (obs.Pa
 	if err != nil {
 		return dst, err
 	}
-	f, err := os.Open(s.logFile(j.ID, task))
+	f, err := openJobPath(s.jobDir(j.ID), "logs/"+task+".log", false)
 	if err != nil {
 		return dst, err
 	}

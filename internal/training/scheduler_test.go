@@ -424,7 +424,7 @@ func TestTailFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, limit := range []int64{1, 2, 5, 100, 9000, 1 << 20} {
-		got, err := tailFile(p, limit)
+		got, err := tailFile(dir, "log", limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +435,7 @@ func TestTailFile(t *testing.T) {
 			t.Errorf("limit %d: %q is not a valid tail", limit, got.Content)
 		}
 	}
-	missing, err := tailFile(filepath.Join(dir, "none"), 10)
+	missing, err := tailFile(dir, "none", 10)
 	if err != nil || missing.FullSize != 0 || missing.Content != "" {
 		t.Errorf("missing log = %+v, %v; want empty", missing, err)
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	// Executor runs the tasks; nil means this installation cannot run jobs
 	// (they are refused at creation).
 	Executor executor.Executor
+	// ExecutorUnavailable, when Executor is nil, is what users are told
+	// when they create a job (e.g. the sandbox does not work).
+	ExecutorUnavailable string
 	// DataDir holds jobs/<job_id>/ working directories and engines.json.
 	DataDir string
 	// Engines overrides the configured engines (DataDir/engines.json, else

@@ -2,6 +2,27 @@
 // interface that the local process executor (the embedded default) and the
 // later Slurm and Kubernetes executors implement. It knows processes and
 // schedulers, not jobs' business rules, HTTP or the database.
+//
+// # The sandbox rule
+//
+// A job's code is the user's, and the user is not trusted with the
+// server's secrets. Every executor runs tasks so that they see only their
+// Task.Dir, the JobSpec's Mounts and the runtime they need (interpreter,
+// libraries, a minimal /etc): never the server's data directory, its
+// database, bootstrap credentials, other jobs' directories, the server's
+// processes or its environment (Task.Env is the whole environment a task
+// gets, plus what the executor documents), and never with the server's
+// OS user, credentials or cloud identity. An executor that cannot
+// guarantee this on the machine it runs on fails to construct, unless the
+// operator opted out explicitly. The local executor uses bubblewrap
+// (mount, PID and IPC namespaces) and an unprivileged uid; a Slurm
+// executor must submit as an unprivileged account with the same file
+// visibility, and a Kubernetes executor must give pods no service-account
+// token and no host paths beyond the job's own.
+//
+// Whatever a task leaves behind is hostile input to the server: whoever
+// reads a job's files after it ran (outputs, logs, exit statuses) must not
+// follow symbolic links or trust hard links found there.
 package executor
 
 import (
@@ -33,7 +54,7 @@ type Task struct {
 	ID    string // "worker-<index>"
 	Index int
 	// Dir is the task's working directory, already populated with the code
-	// (and inputs) by the caller.
+	// (and inputs) by the caller. The task may write in it.
 	Dir string
 	// Command is the argv to run, never shell text: hyperparameters are
 	// arguments, so shell metacharacters in them are inert.
@@ -48,11 +69,22 @@ type Task struct {
 	ExitCodePath string
 }
 
+// Mount is a host directory a job's tasks may use besides their Task.Dir,
+// at the same path: a materialised input, an output directory, the log
+// directory. Nothing else of the host's job files is visible to them.
+type Mount struct {
+	Path     string
+	Writable bool
+}
+
 // JobSpec is everything needed to start a job's tasks.
 type JobSpec struct {
 	JobID  string
 	Flavor Flavor
 	Tasks  []Task
+	// Mounts are shared by every task of the job. Task.ExitCodePath must
+	// not be inside Task.Dir or a writable mount, or a task could forge it.
+	Mounts []Mount
 	// The executor sets, per task, the topology variables that only it can
 	// know: VC_TASK_INDEX, VC_WORKER_NUM, VC_WORKER_HOSTS (comma-separated,
 	// one per task), MA_CURRENT_IP, MA_NUM_HOSTS, MASTER_ADDR, MASTER_PORT

@@ -20,10 +20,12 @@
 //     (137 for SIGKILL), as shells and container runtimes do. The wrapper
 //     ignores HUP, INT and TERM sent to it alone until the task ends, so a
 //     stray signal cannot lose the status.
-//   - the task, in its own session and process group (setsid(1)), which
-//     execs Task.Command as argv: nothing interprets it. Its pid is the
-//     group id; Terminate signals that group, never the wrapper, so that the
-//     wrapper survives to record how the task ended.
+//   - the task, in its own session and process group, which execs
+//     Task.Command as argv: nothing interprets it. Unsandboxed, setsid(1)
+//     makes the group and the task's pid is its id; sandboxed, the group
+//     is that of bubblewrap's init (see Sandbox). Terminate signals that
+//     group, never the wrapper, so that the wrapper survives to record how
+//     the task ended.
 //
 // A handle names both, with the start times /proc gives them (so a recycled
 // pid is never mistaken for the task) and the kernel's boot id (so nothing
@@ -50,14 +52,39 @@
 // chose it; MA_NUM_GPUS is the flavor's GPU count. The executor assigns no
 // particular GPUs (CUDA_VISIBLE_DEVICES is the caller's, through Task.Env).
 //
-// The local executor runs tasks as the server's user, unisolated: a task
-// can read the server's files and signal its wrapper. Keep ExitCodePath
-// outside Task.Dir so that a task cannot forge its own exit status by
-// accident. Under systemd the server's unit needs KillMode=process (or
-// mixed), or stopping the server kills every task with it.
+// # Sandbox
+//
+// Tasks run sandboxed (see package executor's sandbox rule and the sandbox
+// type): bubblewrap gives each task its own mount, PID, IPC and UTS
+// namespaces in which only the runtime (read-only), Task.Dir and the job's
+// Mounts exist, and when the server is root the task runs as an
+// unprivileged user (Options.TaskUID, default nobody), which Start makes
+// the owner of Task.Dir and the writable mounts. New runs a probe in the
+// sandbox and fails when it does not work or a protected path
+// (Options.Protected: the data directory) is visible; only
+// Options.Unsandboxed, the operator's explicit opt-out, skips it, and then
+// tasks run as the server's user and can read everything it can.
+//
+// In the sandbox the process that reports its pid is inside the task's PID
+// namespace, so the executor finds its host pid among the wrapper's
+// descendants; the task's process group is then the sandbox's, led by
+// bubblewrap's init (PID 1 inside), which ignores SIGTERM from outside and
+// dies of SIGKILL, taking every process of the namespace with it. So that
+// the init lives to report the task's status (a task that died of SIGTERM
+// is not recorded as killed), Terminate's SIGKILL goes to the group's other
+// members one by one; the init then exits by itself, and the wrapper kills
+// the group, init included, once the task has ended. Signals and /proc
+// readings use host pids, as without the sandbox. bubblewrap runs without
+// --die-with-parent: tasks outlive the server.
+//
+// ExitCodePath must be outside Task.Dir and the writable mounts (Start
+// refuses otherwise) so that a task cannot forge its exit status. Under
+// systemd the server's unit needs KillMode=process (or mixed), or stopping
+// the server kills every task with it.
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +116,20 @@ type Options struct {
 	// read the environment.
 	Path   string
 	Logger *slog.Logger
+	// Unsandboxed runs tasks outside the sandbox, as the server's user: a
+	// task can then read the data directory, the database and every secret
+	// in them. Only the operator's explicit opt-out sets it.
+	Unsandboxed bool
+	// Protected are paths tasks must never see, typically the data
+	// directory; New's sandbox check fails when a task could see one, and
+	// Start refuses mounts that would show one (the job's own directories
+	// inside it are allowed).
+	Protected []string
+	// TaskUID and TaskGID are the user tasks run as when the server is
+	// root (default NobodyID); otherwise tasks keep the server's uid.
+	TaskUID, TaskGID int
+	// Bwrap is bubblewrap's path (default: bwrap in /usr/bin or /bin).
+	Bwrap string
 	// Now stamps StartedAt and Usage.At; default time.Now. Durations that
 	// CPU percentages divide by come from the kernel's clock, not from Now.
 	Now func() time.Time
@@ -104,8 +145,9 @@ type Executor struct {
 	capacity executor.Resources
 	flavors  []executor.Flavor
 	bootID   string
-	setsid   string // absolute path of setsid(1)
-	mv       string // absolute path of mv(1)
+	setsid   string   // absolute path of setsid(1)
+	mv       string   // absolute path of mv(1)
+	sandbox  *sandbox // nil when unsandboxed
 
 	mu      sync.Mutex
 	samples map[sampleKey]sample // previous Usage sample per task, bounded
@@ -119,7 +161,9 @@ var _ executor.Executor = (*Executor)(nil)
 const maxSamples = 4096
 
 // New returns an executor for this machine. It fails when the machine lacks
-// what tasks need: /proc, /bin/sh, setsid(1) and mv(1).
+// what tasks need: /proc, /bin/sh, setsid(1) and mv(1), and, unless
+// Options.Unsandboxed, a working sandbox (bubblewrap, and setpriv(1) when
+// the server is root) that hides Options.Protected.
 func New(opts Options) (*Executor, error) {
 	e := &Executor{
 		log:     opts.Logger,
@@ -173,6 +217,14 @@ func New(opts Options) (*Executor, error) {
 	}
 	if err := validateFlavors(e.flavors); err != nil {
 		return nil, fmt.Errorf("local executor: %w", err)
+	}
+	if !opts.Unsandboxed {
+		if e.sandbox, err = newSandbox(opts, e.capacity.GPUs); err != nil {
+			return nil, fmt.Errorf("local executor: %w", err)
+		}
+		if err := e.sandbox.probe(context.Background()); err != nil {
+			return nil, fmt.Errorf("local executor: %w", err)
+		}
 	}
 	return e, nil
 }

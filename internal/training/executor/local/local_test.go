@@ -64,18 +64,43 @@ func waitGone(t *testing.T, pid int) {
 	}
 }
 
-func readPID(t *testing.T, path string) int {
+// readPID reads a pid a task wrote to a file and returns it as the host
+// sees it: a sandboxed task sees its own PID namespace, whose processes
+// are found on the host by the namespace of the task's group leader.
+func readPID(t *testing.T, h executor.Handle, path string) int {
 	t.Helper()
 	executortest.WaitLog(t, path, "\n")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	inner, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
 		t.Fatalf("pid file %s: %v", path, err)
 	}
-	return pid
+	leader := decode(t, h).PGID
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(leader) + "/ns/pid")
+	if err != nil {
+		t.Fatalf("pid namespace of the task: %v", err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + ent.Name() + "/ns/pid"); err != nil || l != ns {
+			continue
+		}
+		if ids, err := nsPIDs(pid); err == nil && ids[len(ids)-1] == inner {
+			return pid
+		}
+	}
+	t.Fatalf("no process is %d in the task's PID namespace", inner)
+	return 0
 }
 
 func TestLocalEnvironment(t *testing.T) {
@@ -136,7 +161,7 @@ func TestTerminateKillsTheWholeGroup(t *testing.T) {
 	task := executortest.Task(t, 0, executortest.Sh(`sleep 1000 & echo $! > child.pid; echo ready; wait`)...)
 	h := executortest.Start(t, ex, task)[0]
 	executortest.WaitLog(t, task.LogPath, "ready")
-	grandchild := readPID(t, filepath.Join(task.Dir, "child.pid"))
+	grandchild := readPID(t, h, filepath.Join(task.Dir, "child.pid"))
 	if gone(grandchild) {
 		t.Fatalf("grandchild %d is not running", grandchild)
 	}
@@ -150,10 +175,18 @@ func TestTerminateKillsTheWholeGroup(t *testing.T) {
 func TestLeftoversDieWithTheTask(t *testing.T) {
 	t.Parallel()
 	ex := newTestExecutor(t)
-	task := executortest.Task(t, 0, executortest.Sh(`sleep 1000 & echo $! > child.pid; exit 3`)...)
+	task := executortest.Task(t, 0, executortest.Sh(`sleep 1000 & echo $! > child.pid; while [ ! -e go ]; do sleep 0.02; done; exit 3`)...)
 	h := executortest.Start(t, ex, task)[0]
+	// The group is killed by the wrapper; the PID namespace dies with its
+	// init anyway.
+	d := decode(t, h)
+	child := readPID(t, h, filepath.Join(task.Dir, "child.pid"))
+	if err := os.WriteFile(filepath.Join(task.Dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	executortest.WaitExited(t, ex, h, 3, "")
-	waitGone(t, readPID(t, filepath.Join(task.Dir, "child.pid")))
+	waitGone(t, child)
+	waitGone(t, d.PGID)
 }
 
 func TestWrapperSurvivesStraySignals(t *testing.T) {
@@ -224,6 +257,9 @@ func TestLost(t *testing.T) {
 				_ = syscall.Kill(d.PID, syscall.SIGKILL)
 				_ = syscall.Kill(-d.PGID, syscall.SIGKILL)
 				waitGone(t, d.PID)
+				// A sandbox's init dies only after the kernel has killed
+				// every process of its namespace.
+				waitGone(t, d.PGID)
 				_ = os.Remove(d.ExitFile)
 				return h, 0
 			},
@@ -541,22 +577,25 @@ func TestTasksOutliveTheServer(t *testing.T) {
 	if st, err := ex.State(context.Background(), h); err != nil || !st.Running {
 		t.Fatalf("state after the server ended = %+v, %v; want running", st, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "finish"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "work", "finish"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	executortest.WaitExited(t, ex, h, 9, "")
 }
 
-// runHelperServer starts a task in dir, prints its handle and exits the
-// process without waiting for anything.
+// runHelperServer starts a task in dir/work, prints its handle and exits
+// the process without waiting for anything.
 func runHelperServer(dir string) {
 	ex, err := New(Options{})
 	if err != nil {
 		panic(err)
 	}
+	if err := os.Mkdir(filepath.Join(dir, "work"), 0o755); err != nil {
+		panic(err)
+	}
 	hs, err := ex.Start(context.Background(), executor.JobSpec{JobID: "outlive", Tasks: []executor.Task{{
 		ID:           "worker-0",
-		Dir:          dir,
+		Dir:          filepath.Join(dir, "work"),
 		Command:      []string{"/bin/sh", "-c", `echo ready; while [ ! -e finish ]; do sleep 0.02; done; exit 9`},
 		LogPath:      filepath.Join(dir, "out", "worker-0.log"),
 		ExitCodePath: filepath.Join(dir, "out", "worker-0.exit"),

@@ -146,14 +146,24 @@ func groupMembers(pgid int, leaderStart uint64) (members []procStat, ok bool, er
 // liveMembers counts the members that are not zombies. A zombie's pid
 // answers kill(pid, 0), and orphaned zombies wait for PID 1 (slow on some
 // machines) to reap them, but they use nothing and die with nothing.
+//
+// A sandbox's init (PID 1 of the task's namespace) does not count either:
+// it only reaps, it exits by itself once the task has, and killing it in
+// that moment would record the task as killed by SIGKILL.
 func liveMembers(ms []procStat) int {
 	n := 0
 	for _, m := range ms {
-		if !m.zombie() {
+		if !m.zombie() && !sandboxInit(m.PID) {
 			n++
 		}
 	}
 	return n
+}
+
+// sandboxInit reports whether pid is PID 1 of a nested PID namespace.
+func sandboxInit(pid int) bool {
+	ids, err := nsPIDs(pid)
+	return err == nil && len(ids) >= 2 && ids[len(ids)-1] == 1
 }
 
 // alive reports whether pid is the process that started at startTicks and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"net"
@@ -33,15 +34,19 @@ const handshakeTimeout = 10 * time.Second
 
 // wrapperScript is the task's wrapper, run as
 //
-//	/bin/sh -c wrapperScript atelier-task EXIT_FILE MV SETSID ARGV...
+//	/bin/sh -c wrapperScript atelier-task EXIT_FILE MV STARTER...
 //
 // in a new session, with fd 3 the write end of a pipe the server reads and
-// fd 4 the read end of a pipe the server writes. The task process (started
-// through setsid, so in a new session and group whose id is its pid)
-// reports that pid on fd 3 and waits for the server's "go" on fd 4 before
-// it execs ARGV: the server reads the process's start time while it
-// certainly exists, and a task whose server died during Start never runs
-// (it exits 125). ARGV is only ever expanded as "$@": never parsed.
+// fd 4 the read end of a pipe the server writes. STARTER is either
+// "SETSID -w /bin/sh -c taskScript atelier-task ARGV..." (unsandboxed: the
+// task process is in a new session and group whose id is its pid) or
+// "BWRAP ARGS... -- /bin/sh -c taskScript atelier-task [SETPRIV...] ARGV..."
+// (sandboxed: the task process is PID 2 of its own PID namespace, in the
+// session of bubblewrap's init). The task process reports its pid on fd 3
+// and waits for the server's "go" on fd 4 before it execs ARGV: the server
+// reads the processes' start times while they certainly exist, and a task
+// whose server died during Start never runs (it exits 125). ARGV is only
+// ever expanded as "$@": never parsed.
 //
 // After the task ends the wrapper reads "pgid N" from fd 4 (the server
 // wrote it after "go"), kills what is left in that group, and records the
@@ -51,12 +56,10 @@ const handshakeTimeout = 10 * time.Second
 // waiting for a foreground command run only after it ends, which is what
 // the wrapper wants: a stray HUP, INT or TERM does not stop it from
 // recording the status.
-const wrapperScript = `_atelier_exit=$1 _atelier_mv=$2 _atelier_setsid=$3
-shift 3
+const wrapperScript = `_atelier_exit=$1 _atelier_mv=$2
+shift 2
 trap : HUP INT TERM
-"$_atelier_setsid" -w /bin/sh -c 'printf "%s\n" "$$" >&3 && exec 3>&- && read -r _atelier_go <&4 && [ "$_atelier_go" = go ] || exit 125
-exec 4<&-
-exec "$@"' atelier-task "$@"
+"$@"
 _atelier_code=$?
 _atelier_pgid=
 while read -r _atelier_key _atelier_value <&4; do
@@ -65,6 +68,11 @@ done
 if [ -n "$_atelier_pgid" ]; then kill -s KILL -- "-$_atelier_pgid" 2>/dev/null; fi
 printf '%s\n' "$_atelier_code" >"$_atelier_exit.tmp" && "$_atelier_mv" -f "$_atelier_exit.tmp" "$_atelier_exit"
 `
+
+// taskScript is the task process's handshake before it execs the task.
+const taskScript = `printf "%s\n" "$$" >&3 && exec 3>&- && read -r _atelier_go <&4 && [ "$_atelier_go" = go ] || exit 125
+exec 4<&-
+exec "$@"`
 
 // reservedEnv would change how the wrapper's shell behaves (under dash or
 // bash as /bin/sh), so tasks may not set them; nor may they set variables
@@ -84,6 +92,8 @@ type launch struct {
 	logPath   string
 	exitPath  string
 	tmpDir    string
+	mounts    []executor.Mount
+	runtime   []string // read-only host paths the command needs in the sandbox
 }
 
 // Start launches the job's tasks. Every task is checked before any starts:
@@ -105,11 +115,21 @@ func (e *Executor) Start(ctx context.Context, spec executor.JobSpec) ([]executor
 	if err != nil {
 		return nil, fmt.Errorf("start job %s: choose MASTER_PORT: %w", spec.JobID, err)
 	}
+	if e.sandbox != nil {
+		for _, m := range spec.Mounts {
+			if err := e.sandbox.checkMount(m.Path); err != nil {
+				return nil, fmt.Errorf("start job %s: %w", spec.JobID, err)
+			}
+		}
+	}
 	launches := make([]launch, len(spec.Tasks))
 	for i, t := range spec.Tasks {
 		if launches[i], err = e.prepare(spec, i, t, port); err != nil {
 			return nil, fmt.Errorf("start job %s task %s: %w", spec.JobID, taskName(t, i), err)
 		}
+	}
+	if err := e.giveToTasks(launches, spec.Mounts); err != nil {
+		return nil, fmt.Errorf("start job %s: %w", spec.JobID, err)
 	}
 	handles := make([]executor.Handle, 0, len(launches))
 	for i, l := range launches {
@@ -174,6 +194,24 @@ func (e *Executor) prepare(spec executor.JobSpec, i int, t executor.Task, port i
 		return launch{}, fmt.Errorf("exit code path: %w", err)
 	}
 	l.tmpDir = filepath.Join(l.dir, ".tmp")
+	if e.sandbox != nil {
+		if err := e.sandbox.checkMount(l.dir); err != nil {
+			return launch{}, fmt.Errorf("working directory: %w", err)
+		}
+		l.mounts = spec.Mounts
+		// A task could rewrite whatever it can write: its exit status
+		// and log must be out of its reach.
+		for _, p := range []string{l.exitPath, l.logPath} {
+			if within(p, l.dir) {
+				return launch{}, fmt.Errorf("%s is inside the working directory, where the task could forge it", p)
+			}
+			for _, m := range spec.Mounts {
+				if m.Writable && within(p, m.Path) {
+					return launch{}, fmt.Errorf("%s is inside the writable mount %s, where the task could forge it", p, m.Path)
+				}
+			}
+		}
+	}
 
 	env := map[string]string{
 		"PATH":   e.path,
@@ -210,8 +248,18 @@ func (e *Executor) prepare(spec executor.JobSpec, i int, t executor.Task, port i
 	}
 	// The same lookup execve will do, so that a typo fails Start instead of
 	// a task.
-	if _, err := lookPath(t.Command[0], env["PATH"], l.dir); err != nil {
+	cmd, err := lookPath(t.Command[0], env["PATH"], l.dir)
+	if err != nil {
 		return launch{}, fmt.Errorf("command %q cannot be run: %w", t.Command[0], err)
+	}
+	if e.sandbox != nil {
+		own := []string{l.dir}
+		for _, m := range spec.Mounts {
+			own = append(own, m.Path)
+		}
+		if l.runtime, err = e.sandbox.runtimeFor(cmd, own); err != nil {
+			return launch{}, err
+		}
 	}
 	return l, nil
 }
@@ -251,7 +299,16 @@ func (e *Executor) launch(ctx context.Context, l launch) (executor.Handle, error
 	}
 	defer goW.Close()
 
-	args := append([]string{"-c", wrapperScript, "atelier-task", l.exitPath, e.mv, e.setsid}, l.argv...)
+	args := []string{"-c", wrapperScript, "atelier-task", l.exitPath, e.mv}
+	if e.sandbox == nil {
+		args = append(args, e.setsid, "-w", "/bin/sh", "-c", taskScript, "atelier-task")
+		args = append(args, l.argv...)
+	} else {
+		args = append(args, e.sandbox.bwrap)
+		args = append(args, e.sandbox.args(l.dir, l.mounts, l.runtime)...)
+		args = append(args, "/bin/sh", "-c", taskScript, "atelier-task")
+		args = append(args, e.sandbox.command(l.argv)...)
+	}
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Dir = l.dir
 	cmd.Env = l.env
@@ -270,8 +327,10 @@ func (e *Executor) launch(ctx context.Context, l launch) (executor.Handle, error
 	// Reap the wrapper so that it does not linger as a zombie while the
 	// server runs (after a restart PID 1 inherits that job).
 	reaped := make(chan sampleKey, 1)
+	ended := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
+		close(ended)
 		e.log.Debug("task wrapper ended", "job", l.job, "task", l.task, "pid", wrapper)
 		select {
 		case k := <-reaped:
@@ -280,8 +339,14 @@ func (e *Executor) launch(ctx context.Context, l launch) (executor.Handle, error
 		}
 	}()
 
-	d, err := e.handshake(ctx, pidR, goW, wrapper)
+	d, err := e.handshake(ctx, pidR, goW, wrapper, ended)
 	if err != nil {
+		select {
+		case <-ended:
+			// The wrapper is gone: what it or the sandbox said is in the log.
+			err = fmt.Errorf("the task ended before it started: %w; its log ends with %q", err, logTail(l.logPath))
+		default:
+		}
 		goW.Close() // the task process exits 125 instead of running
 		_ = syscall.Kill(-wrapper, syscall.SIGKILL)
 		if d.PGID > 1 {
@@ -301,7 +366,7 @@ func (e *Executor) launch(ctx context.Context, l launch) (executor.Handle, error
 
 // handshake reads the task process's pid, records both processes' start
 // times, and lets the task run.
-func (e *Executor) handshake(ctx context.Context, pidR, goW *os.File, wrapper int) (handleData, error) {
+func (e *Executor) handshake(ctx context.Context, pidR, goW *os.File, wrapper int, ended <-chan struct{}) (handleData, error) {
 	var d handleData
 	deadline := time.Now().Add(handshakeTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -312,6 +377,17 @@ func (e *Executor) handshake(ctx context.Context, pidR, goW *os.File, wrapper in
 	}
 	stop := context.AfterFunc(ctx, func() { _ = pidR.SetReadDeadline(time.Now()) })
 	defer stop()
+	// The wrapper holds the pipe open itself, so its end (bubblewrap
+	// refused to start, say) would otherwise be seen only at the deadline.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ended:
+			_ = pidR.SetReadDeadline(time.Now())
+		case <-done:
+		}
+	}()
 	line, err := bufio.NewReader(pidR).ReadString('\n')
 	if err != nil {
 		if ctx.Err() != nil {
@@ -320,8 +396,24 @@ func (e *Executor) handshake(ctx context.Context, pidR, goW *os.File, wrapper in
 		return d, fmt.Errorf("wait for task process: %w", err)
 	}
 	d.PGID, err = strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || d.PGID <= 1 {
+	if err != nil || d.PGID <= 1 && e.sandbox == nil || d.PGID < 1 {
 		return handleData{}, fmt.Errorf("wait for task process: bad pid %q", line)
+	}
+	if e.sandbox != nil {
+		// The pid is the one inside the sandbox; the group to signal is
+		// the sandbox's, led by bubblewrap's init.
+		p, err := sandboxedProcess(wrapper, d.PGID)
+		if err != nil {
+			return handleData{}, fmt.Errorf("find task process: %w", err)
+		}
+		ps, err := readProcStat(p)
+		if err != nil {
+			return handleData{}, fmt.Errorf("read task process: %w", err)
+		}
+		if ps.PGID <= 1 {
+			return handleData{}, fmt.Errorf("task process %d is in group %d", p, ps.PGID)
+		}
+		d.PGID = ps.PGID
 	}
 	// The wrapper is waiting for the task and the task for "go": neither
 	// can have been reaped, so both stat files are there.
@@ -344,6 +436,57 @@ func (e *Executor) handshake(ctx context.Context, pidR, goW *os.File, wrapper in
 		return d, fmt.Errorf("release task process: %w", err)
 	}
 	return d, nil
+}
+
+// logTail is the end of a log, for an error message.
+func logTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 512 {
+		_, _ = f.Seek(-512, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 512))
+	return strings.TrimSpace(string(b))
+}
+
+// giveToTasks makes the task user the owner of what tasks write (their
+// working directories and TMPDIRs, the writable mounts) when tasks run as
+// another user than the server. Symbolic links are changed, never
+// followed.
+func (e *Executor) giveToTasks(ls []launch, mounts []executor.Mount) error {
+	if e.sandbox == nil || e.sandbox.setpriv == "" {
+		return nil
+	}
+	var roots []string
+	for _, l := range ls {
+		if err := os.MkdirAll(l.tmpDir, 0o700); err != nil {
+			return fmt.Errorf("create TMPDIR: %w", err)
+		}
+		roots = append(roots, l.dir)
+	}
+	for _, m := range mounts {
+		if m.Writable {
+			roots = append(roots, m.Path)
+		}
+	}
+	slices.Sort(roots)
+	roots = slices.Compact(roots)
+	uid, gid := e.sandbox.uid, e.sandbox.gid
+	for _, r := range roots {
+		err := filepath.WalkDir(r, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, gid)
+		})
+		if err != nil {
+			return fmt.Errorf("give %s to the task user %d: %w", r, uid, err)
+		}
+	}
+	return nil
 }
 
 // freePort is a TCP port nobody listens on now. Another process may take it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -50,14 +51,24 @@ func (e *Executor) State(ctx context.Context, h executor.Handle) (executor.State
 
 // readExit fills st from the exit status file, if there is one.
 func readExit(path string, st *executor.State) (bool, error) {
-	b, err := os.ReadFile(path)
+	// Never through a symbolic link: the file is the wrapper's, and a link
+	// there is something else's doing.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("read exit status: %w", err)
 	}
-	fi, err := os.Stat(path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("read exit status: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("read exit status: %s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64))
 	if err != nil {
 		return false, fmt.Errorf("read exit status: %w", err)
 	}
@@ -139,6 +150,20 @@ func (e *Executor) signalGroup(d handleData, sig syscall.Signal) (int, error) {
 	n := liveMembers(ms)
 	if n == 0 {
 		return 0, nil
+	}
+	if sig == syscall.SIGKILL && sandboxInit(d.PGID) {
+		// The sandbox's init must outlive the task to report its status
+		// (killed, it would be reported as SIGKILL even when the task
+		// already died of SIGTERM); it exits by itself once its children
+		// have, and the wrapper kills it after the task.
+		for _, m := range ms {
+			if !m.zombie() && m.PID != d.PGID {
+				if err := syscall.Kill(m.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+					return 0, fmt.Errorf("send %s to %d: %w", signalNames[sig], m.PID, err)
+				}
+			}
+		}
+		return n, nil
 	}
 	if err := syscall.Kill(-d.PGID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return 0, fmt.Errorf("send %s to group %d: %w", signalNames[sig], d.PGID, err)
