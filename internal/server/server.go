@@ -25,6 +25,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/obs/s3store"
+	"github.com/atelier-dev/atelier/internal/secrets"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/training"
@@ -34,6 +35,10 @@ import (
 
 // BootstrapFile is where the first account's credentials are written.
 const BootstrapFile = "bootstrap.json"
+
+// SecretsKeyFile is the default key-encryption key file in the data
+// directory (--secrets-key-file names another).
+const SecretsKeyFile = "secrets.key"
 
 // App is an assembled Atelier.
 type App struct {
@@ -52,6 +57,11 @@ type App struct {
 	Tasks *tasks.Manager
 	API   *api.Server
 	Log   *slog.Logger
+
+	// secrets seals access-key secrets and server keys in the database;
+	// its key lives in secretsKeyPath.
+	secrets        *secrets.Box
+	secretsKeyPath string
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -64,11 +74,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// The data directory holds the database, the objects, the key files and
+	// the jobs: private to the server's user whatever the umask, including
+	// a directory an older version (or the operator) left open.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data dir private: %w", err)
+	}
 	db, err := store.Open(ctx, cfg.Database, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	app := &App{Config: cfg, DB: db, Log: log}
+	if err := app.openSecretsKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := app.open(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -81,7 +101,11 @@ func (a *App) open(ctx context.Context) error {
 	for _, rt := range api.Table() {
 		actions = append(actions, rt.Action)
 	}
-	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log})
+	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log, Secrets: a.secrets})
+	if errors.Is(err, iam.ErrSecretsKey) {
+		return fmt.Errorf("refusing to start with key-encryption key file %s: %w; start with the key file that sealed this database "+
+			"(--secrets-key-file, shared by every replica), never a new one", a.secretsKeyPath, err)
+	}
 	if err != nil {
 		return err
 	}

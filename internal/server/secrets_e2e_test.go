@@ -1,0 +1,230 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
+
+	"github.com/atelier-dev/atelier/internal/obs"
+	"github.com/atelier-dev/atelier/internal/secrets"
+	"github.com/atelier-dev/atelier/internal/server/servertest"
+	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
+)
+
+// permissiveUmask sets the process umask to 0 for the test, so that every
+// mode the server ends up with is one it chose, not one the umask trimmed.
+// The umask is process-wide: tests using it must not run in parallel.
+func permissiveUmask(t *testing.T) {
+	t.Helper()
+	old := syscall.Umask(0)
+	t.Cleanup(func() { syscall.Umask(old) })
+}
+
+// TestDataDirModes: the data directory, database files, key file and the
+// local object store are private to the server's user, under any umask, and
+// a data directory left open by an older version is tightened at start.
+func TestDataDirModes(t *testing.T) {
+	permissiveUmask(t)
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "data")
+			// As an older version left it: open directories.
+			if err := os.MkdirAll(filepath.Join(dataDir, "obs"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dsn := filepath.Join(dataDir, "atelier.db") // the default place
+			if engine == store.Postgres {
+				dsn = storetest.DSN(t, engine)
+			}
+			env := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: dataDir, Database: dsn})
+			ctx := context.Background()
+			if err := env.App.Objects.CreateBucket(ctx, "private"); err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []string{"a.txt", "deep/er/b.txt"} {
+				if _, err := env.App.Objects.Put(ctx, "private", key, strings.NewReader("content of "+key), obs.PutOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Through the API too, as a client uploads.
+			resp, body := env.Do(t, http.MethodPut, "/v1/"+env.Account.ProjectID+"/obs/buckets/private/objects/api/c.txt", "via the API", map[string]string{"X-Auth-Token": env.AdminToken(t)})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("PUT object through the API: %s %s", resp.Status, body)
+			}
+
+			want := map[string]fs.FileMode{dataDir: 0o700, filepath.Join(dataDir, "bootstrap.json"): 0o600,
+				filepath.Join(dataDir, "secrets.key"): 0o600}
+			if engine == store.SQLite {
+				for _, suffix := range []string{"", "-wal", "-shm"} {
+					want[dsn+suffix] = 0o600
+				}
+			}
+			for p, mode := range want {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Errorf("%s: %v", p, err)
+					continue
+				}
+				if got := fi.Mode().Perm(); got != mode {
+					t.Errorf("%s mode = %o; want %o", p, got, mode)
+				}
+			}
+			objects, files := 0, 0
+			err := filepath.WalkDir(filepath.Join(dataDir, "obs"), func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				want := fs.FileMode(0o600)
+				if d.IsDir() {
+					want = 0o700
+				} else {
+					files++
+					if strings.HasSuffix(p, ".txt") {
+						objects++
+					}
+				}
+				if got := fi.Mode().Perm(); got != want {
+					t.Errorf("%s mode = %o; want %o", p, got, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if objects != 3 || files <= objects {
+				t.Errorf("walked %d objects and %d files under obs/; want the 3 objects and their metadata records", objects, files)
+			}
+		})
+	}
+}
+
+// rawSecrets returns every stored access-key secret and server secret as
+// the database holds them.
+func rawSecrets(t *testing.T, db *store.DB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, q := range []string{`SELECT 'credentials/' || access_key, secret FROM credentials`, `SELECT 'server_secrets/' || name, value FROM server_secrets`} {
+		rows, err := db.QueryContext(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				t.Fatal(err)
+			}
+			out[k] = v
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// assertNothingInClear fails if any of the known plaintexts appears in a
+// stored row or, on SQLite, anywhere in the database files' bytes.
+func assertNothingInClear(t *testing.T, env *servertest.Env, known map[string]string) {
+	t.Helper()
+	for row, v := range rawSecrets(t, env.App.DB) {
+		if !secrets.Sealed(v) {
+			t.Errorf("%s is stored in clear: %q", row, v)
+		}
+		for what, plain := range known {
+			if strings.Contains(v, plain) {
+				t.Errorf("%s holds %s in clear", row, what)
+			}
+		}
+	}
+	if env.Engine != store.SQLite {
+		return
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		raw, err := os.ReadFile(env.Database + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for what, plain := range known {
+			if bytes.Contains(raw, []byte(plain)) {
+				t.Errorf("the bytes of %s contain %s", filepath.Base(env.Database+suffix), what)
+			}
+		}
+	}
+}
+
+// serverKeys opens the sealed server secrets with the data directory's KEK.
+func serverKeys(t *testing.T, env *servertest.Env) map[string]string {
+	t.Helper()
+	box, err := secrets.LoadFile(filepath.Join(env.DataDir, "secrets.key"))
+	if err != nil {
+		t.Fatalf("load the data directory's key-encryption key: %v", err)
+	}
+	out := map[string]string{}
+	for row, v := range rawSecrets(t, env.App.DB) {
+		if name, ok := strings.CutPrefix(row, "server_secrets/"); ok {
+			plain, err := box.Open(row, v)
+			if err != nil {
+				t.Fatalf("open %s with the KEK: %v", row, err)
+			}
+			out["server key "+name] = string(plain)
+		}
+	}
+	if len(out) != 2 {
+		t.Fatalf("server secrets = %v; want the token-signing and presign keys", out)
+	}
+	return out
+}
+
+// TestSecretsSealedAtRest: neither access-key secrets nor the server's keys
+// are in the database in clear, and the server still verifies AK/SK
+// signatures (through the official SDK) and tokens, also after a restart.
+func TestSecretsSealedAtRest(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			env := servertest.Start(t, engine)
+			a := env.Account
+			admin := env.IAMClient(t, a.AccessKey, a.SecretKey)
+			created, err := admin.CreatePermanentAccessKey(&model.CreatePermanentAccessKeyRequest{Body: &model.CreatePermanentAccessKeyRequestBody{
+				Credential: &model.CreateCredentialOption{UserId: a.UserID}}})
+			if err != nil {
+				t.Fatalf("CreatePermanentAccessKey: %v", err)
+			}
+			ak2, sk2 := created.Credential.Access, created.Credential.Secret
+			token := env.AdminToken(t)
+
+			known := map[string]string{"the bootstrap secret key": a.SecretKey, "a created secret key": sk2}
+			assertNothingInClear(t, env, known)
+			for what, key := range serverKeys(t, env) {
+				known[what] = key
+			}
+			assertNothingInClear(t, env, known)
+			dataDir, dsn := env.DataDir, env.Database
+			env.Stop(t)
+
+			again := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: dataDir, Database: dsn})
+			assertNothingInClear(t, again, known)
+			for _, c := range [][2]string{{a.AccessKey, a.SecretKey}, {ak2, sk2}} {
+				if _, err := again.IAMClient(t, c[0], c[1]).KeystoneListAuthProjects(&model.KeystoneListAuthProjectsRequest{}); err != nil {
+					t.Errorf("KeystoneListAuthProjects signed with %s after a restart: %v", c[0], err)
+				}
+			}
+			resp, body := again.Do(t, http.MethodGet, "/v3/auth/projects", nil, map[string]string{"X-Auth-Token": token})
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("a token issued before the restart: %s %s; want 200", resp.Status, body)
+			}
+		})
+	}
+}
