@@ -3,7 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,8 +15,10 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
 
+	"github.com/atelier-dev/atelier/internal/config"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/secrets"
+	"github.com/atelier-dev/atelier/internal/server"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
@@ -225,6 +229,163 @@ func TestSecretsSealedAtRest(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Errorf("a token issued before the restart: %s %s; want 200", resp.Status, body)
 			}
+		})
+	}
+}
+
+// TestPlaintextSecretsSealedAtStart: a database written by a version that
+// stored secrets in clear (and had no key file) is sealed at the next start,
+// keeping every key: the same AK/SK still signs and a token issued before
+// still verifies. Another start changes nothing.
+func TestPlaintextSecretsSealedAtStart(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			env := servertest.Start(t, engine)
+			a := env.Account
+			token := env.AdminToken(t)
+			keys := serverKeys(t, env)
+			dataDir, dsn := env.DataDir, env.Database
+			env.Stop(t)
+
+			// Turn the data back into what an older version left.
+			ctx := context.Background()
+			db, err := store.Open(ctx, dsn, dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `UPDATE credentials SET secret = $1 WHERE access_key = $2`, a.SecretKey, a.AccessKey); err != nil {
+				t.Fatal(err)
+			}
+			for what, v := range keys {
+				if _, err := db.ExecContext(ctx, `UPDATE server_secrets SET value = $1 WHERE name = $2`, v, strings.TrimPrefix(what, "server key ")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dataDir, "secrets.key")); err != nil {
+				t.Fatal(err)
+			}
+
+			known := map[string]string{"the bootstrap secret key": a.SecretKey}
+			for what, v := range keys {
+				known[what] = v
+			}
+			var sealed map[string]string
+			for _, round := range []string{"upgrade", "next-start"} {
+				env := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: dataDir, Database: dsn})
+				assertNothingInClear(t, env, known)
+				if got := serverKeys(t, env); !equalMaps(got, keys) {
+					t.Errorf("%s: the server keys changed while being sealed", round)
+				}
+				if _, err := env.IAMClient(t, a.AccessKey, a.SecretKey).KeystoneListAuthProjects(&model.KeystoneListAuthProjectsRequest{}); err != nil {
+					t.Errorf("%s: KeystoneListAuthProjects signed with the bootstrap AK/SK: %v", round, err)
+				}
+				resp, body := env.Do(t, http.MethodGet, "/v3/auth/projects", nil, map[string]string{"X-Auth-Token": token})
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%s: a token issued before sealing: %s %s; want 200", round, resp.Status, body)
+				}
+				raw := rawSecrets(t, env.App.DB)
+				if sealed != nil && !equalMaps(raw, sealed) {
+					t.Errorf("%s: sealed values changed on a start with nothing to seal:\nbefore %v\nafter  %v", round, sealed, raw)
+				}
+				sealed = raw
+				env.Stop(t)
+			}
+		})
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// openServer opens (without serving) a server on existing data, for the
+// starts that must fail.
+func openServer(t *testing.T, dataDir, dsn string, configure func(*config.Config)) (*server.App, error) {
+	t.Helper()
+	cfg := config.Config{DataDir: dataDir, Listen: "127.0.0.1:0", Database: dsn, Region: servertest.Region, LogLevel: "info"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	app, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		t.Cleanup(func() { app.Close() })
+	}
+	return app, err
+}
+
+// TestSecretsKeyRefusals: a server never runs on sealed data with a key
+// that does not open it, and never makes a new key over sealed data; a
+// replica with its own data directory runs on the shared key file.
+func TestSecretsKeyRefusals(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			env := servertest.Start(t, engine)
+			a := env.Account
+			dataDir, dsn := env.DataDir, env.Database
+			env.Stop(t)
+			keyFile := filepath.Join(dataDir, "secrets.key")
+			kek, err := os.ReadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			t.Run("another-key", func(t *testing.T) {
+				other := filepath.Join(t.TempDir(), "other.key")
+				if _, err := secrets.CreateFile(other); err != nil {
+					t.Fatal(err)
+				}
+				_, err := openServer(t, dataDir, dsn, func(c *config.Config) { c.SecretsKeyFile = other })
+				if err == nil || !strings.Contains(err.Error(), "sealed with another key-encryption key") || !strings.Contains(err.Error(), other) {
+					t.Fatalf("start with another key file: %v; want a refusal naming the file and the cause", err)
+				}
+			})
+			t.Run("key-file-missing", func(t *testing.T) {
+				if err := os.Remove(keyFile); err != nil {
+					t.Fatal(err)
+				}
+				defer os.WriteFile(keyFile, kek, 0o600)
+				_, err := openServer(t, dataDir, dsn, nil)
+				if err == nil || !strings.Contains(err.Error(), "is missing") || !strings.Contains(err.Error(), keyFile) {
+					t.Fatalf("start without the key file: %v; want a refusal naming the missing file", err)
+				}
+				if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+					t.Errorf("the refused start left a key file behind (%v): the next start would take it for the real one", err)
+				}
+			})
+			t.Run("replica-shares-key-file", func(t *testing.T) {
+				shared := filepath.Join(t.TempDir(), "shared.key")
+				if err := os.WriteFile(shared, kek, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if engine == store.SQLite {
+					// A replica of SQLite is the same database file.
+					_, err := openServer(t, t.TempDir(), dsn, nil)
+					if err == nil || !strings.Contains(err.Error(), "is missing") {
+						t.Fatalf("a second data directory without --secrets-key-file: %v; want a refusal", err)
+					}
+				}
+				// servertest reads the account from the data directory.
+				replicaDir := t.TempDir()
+				if b, err := os.ReadFile(filepath.Join(dataDir, "bootstrap.json")); err != nil || os.WriteFile(filepath.Join(replicaDir, "bootstrap.json"), b, 0o600) != nil {
+					t.Fatalf("copy bootstrap.json: %v", err)
+				}
+				replica := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: replicaDir, Database: dsn,
+					Configure: func(c *config.Config) { c.SecretsKeyFile = shared }})
+				if _, err := replica.IAMClient(t, a.AccessKey, a.SecretKey).KeystoneListAuthProjects(&model.KeystoneListAuthProjectsRequest{}); err != nil {
+					t.Errorf("a replica with the shared key file: KeystoneListAuthProjects: %v", err)
+				}
+			})
 		})
 	}
 }
