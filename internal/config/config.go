@@ -32,6 +32,10 @@ type Config struct {
 	// secrets and server keys in the database; empty for DATA_DIR/secrets.key
 	// (created on first start). Replicas sharing a database share this file.
 	SecretsKeyFile string
+	// PreviousSecretsKeyFile is the key-encryption key being rotated away
+	// from: secrets sealed with it are re-sealed with SecretsKeyFile's at
+	// start. Empty when not rotating.
+	PreviousSecretsKeyFile string
 }
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
@@ -64,6 +68,7 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.OBSSecretKey, "obs-secret-key", "", "secret key of the S3-compatible object store", hideAll)
 	str(&c.OBSRegion, "obs-region", "us-east-1", "region of the S3-compatible object store", nil)
 	str(&c.SecretsKeyFile, "secrets-key-file", "", "file holding the key that encrypts secrets in the database (default DATA_DIR/secrets.key, created on first start); replicas sharing a database must share it", nil)
+	str(&c.PreviousSecretsKeyFile, "previous-secrets-key-file", "", "to rotate the key of --secrets-key-file: the old key file; secrets sealed with it are re-sealed with the new key at start", nil)
 	pathStyle := true
 	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
 		pathStyle = v == "true" || v == "1"
@@ -83,9 +88,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--data-dir %q: %w", c.DataDir, err)
 	}
 	c.DataDir = abs
-	if c.SecretsKeyFile != "" {
-		if c.SecretsKeyFile, err = filepath.Abs(c.SecretsKeyFile); err != nil {
-			return fmt.Errorf("--secrets-key-file: %w", err)
+	for _, f := range []struct {
+		p    *string
+		flag string
+	}{{&c.SecretsKeyFile, "--secrets-key-file"}, {&c.PreviousSecretsKeyFile, "--previous-secrets-key-file"}} {
+		if *f.p != "" {
+			if *f.p, err = filepath.Abs(*f.p); err != nil {
+				return fmt.Errorf("%s: %w", f.flag, err)
+			}
 		}
 	}
 	if c.Listen == "" {

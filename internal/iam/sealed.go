@@ -96,8 +96,10 @@ func storedSecrets(ctx context.Context, q querier) ([]storedSecret, error) {
 // this server's key-encryption key (refusing to start otherwise, since
 // running on would issue secrets no other replica can read and leave the
 // old ones unusable) and seals, in one transaction, the secrets that an
-// older version stored in clear. Running it again changes nothing.
-func (s *Service) sealAtRest(ctx context.Context) error {
+// older version stored in clear. With previous (a rotation), what only the
+// previous key opens is re-sealed with the current one in the same
+// transaction. Running it again changes nothing.
+func (s *Service) sealAtRest(ctx context.Context, previous *secrets.Box) error {
 	sealed := 0
 	err := s.inScrubbingTx(ctx, func(tx *sql.Tx) error {
 		rows, err := storedSecrets(ctx, tx)
@@ -105,13 +107,21 @@ func (s *Service) sealAtRest(ctx context.Context) error {
 			return err
 		}
 		for _, r := range rows {
+			plain := []byte(r.value)
 			if secrets.Sealed(r.value) {
-				if _, err := s.secrets.Open(r.aad(), r.value); err != nil {
+				_, err := s.secrets.Open(r.aad(), r.value)
+				if err == nil {
+					continue
+				}
+				if previous == nil {
 					return fmt.Errorf("%w (key id %s): the secret of %s %s %v", ErrSecretsKey, s.secrets.ID(), r.table, r.key, err)
 				}
-				continue
+				if plain, err = previous.Open(r.aad(), r.value); err != nil {
+					return fmt.Errorf("%w (neither key id %s nor the previous key id %s): the secret of %s %s %v",
+						ErrSecretsKey, s.secrets.ID(), previous.ID(), r.table, r.key, err)
+				}
 			}
-			v := s.secrets.Seal(r.aad(), []byte(r.value))
+			v := s.secrets.Seal(r.aad(), plain)
 			q := `UPDATE credentials SET secret = $1 WHERE access_key = $2 AND secret = $3`
 			if r.table == "server_secrets" {
 				q = `UPDATE server_secrets SET value = $1 WHERE name = $2 AND value = $3`
@@ -130,7 +140,7 @@ func (s *Service) sealAtRest(ctx context.Context) error {
 		return err
 	}
 	if sealed > 0 {
-		s.log.Info("sealed secrets that were stored in clear", "count", sealed, "kek_id", s.secrets.ID())
+		s.log.Info("sealed secrets stored in clear or with the previous key-encryption key", "count", sealed, "kek_id", s.secrets.ID())
 		s.scrubWAL(ctx)
 	}
 	return nil

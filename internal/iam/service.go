@@ -46,6 +46,9 @@ type Options struct {
 	// seals with a key that lives as long as the process (tests only: a
 	// database sealed that way refuses every later start).
 	Secrets *secrets.Box
+	// PreviousSecrets, when rotating the key-encryption key, opens what
+	// the old key sealed; NewService re-seals it with Secrets.
+	PreviousSecrets *secrets.Box
 }
 
 // RefreshInterval bounds how long another replica's IAM write can take to
@@ -82,7 +85,7 @@ func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Option
 	if err := s.syncSystemPolicies(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.sealAtRest(ctx); err != nil {
+	if err := s.sealAtRest(ctx, opts.PreviousSecrets); err != nil {
 		return nil, err
 	}
 	rev, err := readRevision(ctx, db)

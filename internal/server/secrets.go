@@ -14,16 +14,23 @@ import (
 
 // openSecretsKey loads the key-encryption key that seals secrets in the
 // database: --secrets-key-file, or DATA_DIR/secrets.key. A missing file is
-// created only while the database holds nothing sealed; otherwise the
-// server refuses to start, since a new key would strand every sealed
-// secret (and the refusal leaves no new file behind to confuse the next
-// attempt).
+// created only while the database holds nothing sealed, or when the
+// operator rotates (--previous-secrets-key-file); otherwise the server
+// refuses to start, since a new key would strand every sealed secret (and
+// the refusal leaves no new file behind to confuse the next attempt).
 func (a *App) openSecretsKey(ctx context.Context) error {
 	path, explicit := a.Config.SecretsKeyFile, a.Config.SecretsKeyFile != ""
 	if !explicit {
 		path = filepath.Join(a.Config.DataDir, SecretsKeyFile)
 	}
 	a.secretsKeyPath = path
+	if prev := a.Config.PreviousSecretsKeyFile; prev != "" {
+		box, err := secrets.LoadFile(prev)
+		if err != nil {
+			return fmt.Errorf("load the previous key-encryption key: %w", err)
+		}
+		a.previousSecrets = box
+	}
 	box, err := secrets.LoadFile(path)
 	switch {
 	case err == nil:
@@ -36,7 +43,7 @@ func (a *App) openSecretsKey(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if sealed {
+	if sealed && a.previousSecrets == nil {
 		return fmt.Errorf("refusing to start: the key-encryption key file %s is missing, but the database holds secrets sealed with a "+
 			"key-encryption key; restore that file (from the backup of the data directory, or the file the other replicas use "+
 			"through --secrets-key-file): a new key would make every access key and token unusable", path)
@@ -50,6 +57,7 @@ func (a *App) openSecretsKey(ctx context.Context) error {
 		return err
 	}
 	a.secrets = box
+	a.createdSecretsKey = sealed
 	a.Log.Info("created the key-encryption key that seals secrets in the database; back it up apart from the database",
 		"file", path, "kek_id", box.ID())
 	return nil

@@ -48,6 +48,8 @@ func TestDataDirModes(t *testing.T) {
 			dsn := filepath.Join(dataDir, "atelier.db") // the default place
 			if engine == store.Postgres {
 				dsn = storetest.DSN(t, engine)
+			} else if err := os.WriteFile(dsn, nil, 0o644); err != nil { // an empty database, open to all
+				t.Fatal(err)
 			}
 			env := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: dataDir, Database: dsn})
 			ctx := context.Background()
@@ -386,6 +388,71 @@ func TestSecretsKeyRefusals(t *testing.T) {
 					t.Errorf("a replica with the shared key file: KeystoneListAuthProjects: %v", err)
 				}
 			})
+		})
+	}
+}
+
+// TestSecretsKeyRotation: starting with a new key file and the old one as
+// --previous-secrets-key-file re-seals everything with the new key; from
+// then on the new key alone opens the database and the old one is refused.
+// With the default key file moved away, the start makes the new one.
+func TestSecretsKeyRotation(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			env := servertest.Start(t, engine)
+			a := env.Account
+			token := env.AdminToken(t)
+			keys := serverKeys(t, env)
+			dataDir, dsn := env.DataDir, env.Database
+			env.Stop(t)
+			keyFile := filepath.Join(dataDir, "secrets.key")
+			oldKey := filepath.Join(t.TempDir(), "old.key")
+			if err := os.Rename(keyFile, oldKey); err != nil {
+				t.Fatal(err)
+			}
+
+			t.Run("wrong-previous-key", func(t *testing.T) {
+				wrong := filepath.Join(t.TempDir(), "wrong.key")
+				if _, err := secrets.CreateFile(wrong); err != nil {
+					t.Fatal(err)
+				}
+				_, err := openServer(t, dataDir, dsn, func(c *config.Config) { c.PreviousSecretsKeyFile = wrong })
+				if err == nil || !strings.Contains(err.Error(), "sealed with another key-encryption key") {
+					t.Fatalf("rotate from a key that did not seal the data: %v; want a refusal", err)
+				}
+				if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+					t.Errorf("the failed rotation left a new key file behind (%v)", err)
+				}
+			})
+
+			rotated := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: dataDir, Database: dsn,
+				Configure: func(c *config.Config) { c.PreviousSecretsKeyFile = oldKey }})
+			if got := serverKeys(t, rotated); !equalMaps(got, keys) {
+				t.Errorf("the server keys changed in the rotation")
+			}
+			old, err := secrets.LoadFile(oldKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for row, v := range rawSecrets(t, rotated.App.DB) {
+				if _, err := old.Open(row, v); err == nil {
+					t.Errorf("%s still opens with the old key after the rotation", row)
+				}
+			}
+			rotated.Stop(t)
+
+			again := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: dataDir, Database: dsn})
+			if _, err := again.IAMClient(t, a.AccessKey, a.SecretKey).KeystoneListAuthProjects(&model.KeystoneListAuthProjectsRequest{}); err != nil {
+				t.Errorf("after the rotation, KeystoneListAuthProjects signed with the bootstrap AK/SK: %v", err)
+			}
+			resp, body := again.Do(t, http.MethodGet, "/v3/auth/projects", nil, map[string]string{"X-Auth-Token": token})
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("after the rotation, a token issued before: %s %s; want 200", resp.Status, body)
+			}
+			again.Stop(t)
+			if _, err := openServer(t, dataDir, dsn, func(c *config.Config) { c.SecretsKeyFile = oldKey }); err == nil {
+				t.Errorf("the old key still starts the server after the rotation")
+			}
 		})
 	}
 }

@@ -62,6 +62,11 @@ type App struct {
 	// its key lives in secretsKeyPath.
 	secrets        *secrets.Box
 	secretsKeyPath string
+	// previousSecrets opens what the key being rotated away from sealed.
+	previousSecrets *secrets.Box
+	// createdSecretsKey: this start made the key file for a rotation, so a
+	// rotation that fails (nothing re-sealed) removes it again.
+	createdSecretsKey bool
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -90,6 +95,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	if err := app.open(ctx); err != nil {
+		if app.createdSecretsKey && errors.Is(err, iam.ErrSecretsKey) {
+			os.Remove(app.secretsKeyPath)
+		}
 		db.Close()
 		return nil, err
 	}
@@ -101,7 +109,7 @@ func (a *App) open(ctx context.Context) error {
 	for _, rt := range api.Table() {
 		actions = append(actions, rt.Action)
 	}
-	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log, Secrets: a.secrets})
+	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log, Secrets: a.secrets, PreviousSecrets: a.previousSecrets})
 	if errors.Is(err, iam.ErrSecretsKey) {
 		return fmt.Errorf("refusing to start with key-encryption key file %s: %w; start with the key file that sealed this database "+
 			"(--secrets-key-file, shared by every replica), never a new one", a.secretsKeyPath, err)
@@ -232,6 +240,12 @@ func writeFileAtomic(path string, v any, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
+		return err
+	}
+	// A leftover tmp file keeps its old mode through O_TRUNC, and a new one
+	// gets mode less the umask: set it.
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(append(data, '\n')); err != nil {
