@@ -103,3 +103,19 @@ func TestKeyFile(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkOpen is the cost a credential pays once, when it is loaded into
+// the identity cache (not per request).
+func BenchmarkOpen(b *testing.B) {
+	box, _, err := Generate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed := box.Seal("credentials/AKIA1", []byte("K7hQ2mZp9XvR4tLw8sYc1NbG6dFj3eAu0iOkVnMq"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := box.Open("credentials/AKIA1", sealed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
