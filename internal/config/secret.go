@@ -36,13 +36,16 @@ const redacted = "xxxxx"
 
 // RedactURL hides the password of a URL, in its user information
 // (postgres://user:password@host/db) or in a password query parameter
-// (postgres://host/db?password=…); anything else is returned unchanged. A
+// (postgres://host/db?password=…); a URL without one is returned as is. A
 // value that does not parse as a URL is hidden entirely, since it might be
 // a secret that only looks broken.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return redacted
+	}
+	if !hasPassword(u) {
+		return s
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), redacted)
@@ -54,9 +57,9 @@ func RedactURL(s string) string {
 	return u.String()
 }
 
-// HasPassword reports whether a database URL carries a password.
-func HasPassword(s string) bool {
-	return RedactURL(s) != s
+func hasPassword(u *url.URL) bool {
+	_, inUser := u.User.Password()
+	return inUser || u.Query().Has("password")
 }
 
 // SecretsOnCommandLine names the flags of fs that were given a secret on the
@@ -68,6 +71,7 @@ func SecretsOnCommandLine(fs *pflag.FlagSet) []string {
 		if v, ok := f.Annotations[secretAnnotation]; !ok || len(v) == 0 {
 			return
 		}
+		// A value shown as is holds nothing secret (a URL without a password).
 		sv, ok := f.Value.(*secretValue)
 		if !ok || *sv.p == "" || sv.redact(*sv.p) == *sv.p {
 			return
