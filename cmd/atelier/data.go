@@ -21,7 +21,7 @@ func newData(out io.Writer) *cobra.Command {
 		Use:   "data",
 		Short: "Upload data, create datasets, import, export and download them on a remote Atelier",
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			cf.bootstrapSet = cmd.Flags().Changed("bootstrap")
+			cf.preRun(cmd)
 		},
 	}
 	cf.bind(cmd)

@@ -43,6 +43,7 @@ func newServe() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the Atelier server",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			warnCommandLineSecrets(cmd)
 			log := newLogger(cfg.LogLevel)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -17,13 +17,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/atelier-dev/atelier/internal/client"
+	"github.com/atelier-dev/atelier/internal/config"
 )
 
 // clientFlags are how the train commands find the server and their
 // credentials: flags, then ATELIER_* variables, then a bootstrap.json.
 type clientFlags struct {
-	endpoint, projectID, ak, sk, token, bootstrap string
-	bootstrapSet                                  bool // --bootstrap given, so it wins over ATELIER_BOOTSTRAP
+	endpoint, projectID, ak, sk, skFile, token, bootstrap string
+	bootstrapSet                                          bool // --bootstrap given, so it wins over ATELIER_BOOTSTRAP
 }
 
 func (f *clientFlags) bind(cmd *cobra.Command) {
@@ -31,9 +32,54 @@ func (f *clientFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "server URL (env ATELIER_ENDPOINT; default: the bootstrap file's)")
 	fs.StringVar(&f.projectID, "project-id", "", "project ID (env ATELIER_PROJECT_ID; default: the bootstrap file's)")
 	fs.StringVar(&f.ak, "ak", "", "access key (env ATELIER_ACCESS_KEY; default: the bootstrap file's)")
-	fs.StringVar(&f.sk, "sk", "", "secret key (env ATELIER_SECRET_KEY; default: the bootstrap file's)")
-	fs.StringVar(&f.token, "token", "", "a project-scoped token instead of an AK/SK (env ATELIER_TOKEN)")
+	config.SecretStringVar(fs, &f.sk, "sk", "secret key; visible to other users in the process list, prefer env ATELIER_SECRET_KEY or --sk-file (default: the bootstrap file's)")
+	fs.StringVar(&f.skFile, "sk-file", "", "file holding the secret key (instead of --sk)")
+	config.SecretStringVar(fs, &f.token, "token", "a project-scoped token instead of an AK/SK; visible to other users in the process list, prefer env ATELIER_TOKEN")
 	fs.StringVar(&f.bootstrap, "bootstrap", "./atelier-data/bootstrap.json", "bootstrap.json to take missing settings from (env ATELIER_BOOTSTRAP)")
+}
+
+// preRun runs before every command of the group: it notes whether
+// --bootstrap was given and warns about secrets given on the command line.
+func (f *clientFlags) preRun(cmd *cobra.Command) {
+	f.bootstrapSet = cmd.Flags().Changed("bootstrap")
+	warnCommandLineSecrets(cmd)
+}
+
+// saferWays says, per secret flag, how to give the secret without putting it
+// in the process list.
+var saferWays = map[string]string{
+	"--sk":             "ATELIER_SECRET_KEY or --sk-file",
+	"--token":          "ATELIER_TOKEN",
+	"--obs-secret-key": "ATELIER_OBS_SECRET_KEY",
+	"--database":       "ATELIER_DATABASE",
+}
+
+// warnCommandLineSecrets warns on stderr about each secret given as a flag:
+// every user of the machine can read a process's arguments (ps, /proc).
+func warnCommandLineSecrets(cmd *cobra.Command) {
+	for _, name := range config.SecretsOnCommandLine(cmd.Flags()) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "atelier: warning: %s on the command line is visible to other users of this machine in the process list; use %s instead\n",
+			name, saferWays[name])
+	}
+}
+
+// secretKey is the secret key from --sk or --sk-file, if either is given.
+func (f *clientFlags) secretKey() (string, error) {
+	if f.skFile == "" {
+		return f.sk, nil
+	}
+	if f.sk != "" {
+		return "", errors.New("give the secret key with --sk or --sk-file, not both")
+	}
+	data, err := os.ReadFile(f.skFile)
+	if err != nil {
+		return "", fmt.Errorf("read --sk-file: %w", err)
+	}
+	sk := strings.TrimSpace(string(data))
+	if sk == "" {
+		return "", fmt.Errorf("--sk-file %s is empty", f.skFile)
+	}
+	return sk, nil
 }
 
 // client resolves each setting from its flag, its variable or the
@@ -45,8 +91,12 @@ func (f *clientFlags) client() (*client.Client, error) {
 		}
 		return os.Getenv(env)
 	}
+	sk, err := f.secretKey()
+	if err != nil {
+		return nil, err
+	}
 	cfg := client.Config{Endpoint: pick(f.endpoint, "ATELIER_ENDPOINT"), ProjectID: pick(f.projectID, "ATELIER_PROJECT_ID"),
-		AccessKey: pick(f.ak, "ATELIER_ACCESS_KEY"), SecretKey: pick(f.sk, "ATELIER_SECRET_KEY"), Token: pick(f.token, "ATELIER_TOKEN")}
+		AccessKey: pick(f.ak, "ATELIER_ACCESS_KEY"), SecretKey: pick(sk, "ATELIER_SECRET_KEY"), Token: pick(f.token, "ATELIER_TOKEN")}
 	if cfg.Endpoint == "" || cfg.ProjectID == "" || cfg.AccessKey == "" && cfg.Token == "" {
 		file := f.bootstrap
 		if v := os.Getenv("ATELIER_BOOTSTRAP"); v != "" && !f.bootstrapSet {
@@ -84,7 +134,7 @@ func newTrain(out io.Writer) *cobra.Command {
 		Use:   "train",
 		Short: "Run and watch training jobs on a remote Atelier",
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			cf.bootstrapSet = cmd.Flags().Changed("bootstrap")
+			cf.preRun(cmd)
 		},
 	}
 	cf.bind(cmd)

@@ -34,28 +34,47 @@ type Config struct {
 	// sandbox cannot work and every job's author is trusted like the
 	// operator.
 	UnsafeNoJobSandbox bool
+	// SecretsKeyFile is the key-encryption key that seals access-key
+	// secrets and server keys in the database; empty for DATA_DIR/secrets.key
+	// (created on first start). Replicas sharing a database share this file.
+	SecretsKeyFile string
+	// PreviousSecretsKeyFile is the key-encryption key being rotated away
+	// from: secrets sealed with it are re-sealed with SecretsKeyFile's at
+	// start. Empty when not rotating.
+	PreviousSecretsKeyFile string
 }
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
 // the default, so that precedence is flag > environment > built-in default.
+// A flag whose value is a secret never shows that value (from the
+// environment) as its default in --help: see secretValue.
 func Bind(fs *pflag.FlagSet, c *Config) {
-	str := func(p *string, name, def, usage string) {
+	str := func(p *string, name, def, usage string, redact func(string) string) {
 		env := "ATELIER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		if v := os.Getenv(env); v != "" {
 			def = v
 		}
-		fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+		usage = fmt.Sprintf("%s (env %s)", usage, env)
+		if redact == nil {
+			fs.StringVar(p, name, def, usage)
+			return
+		}
+		*p = def
+		fs.Var(&secretValue{p: p, redact: redact}, name, usage)
+		fs.SetAnnotation(name, secretAnnotation, []string{"true"})
 	}
-	str(&c.DataDir, "data-dir", "./atelier-data", "directory for the SQLite database, objects and job files")
-	str(&c.Listen, "listen", "127.0.0.1:8080", "address to serve the API on")
-	str(&c.Database, "database", "", "metadata database: empty for SQLite in the data dir, or a postgres:// URL")
-	str(&c.Region, "region", "local-1", "region name of this installation")
-	str(&c.Endpoint, "endpoint", "", "public base URL of the API (default http://<listen>)")
-	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
-	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)")
-	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store")
-	str(&c.OBSSecretKey, "obs-secret-key", "", "secret key of the S3-compatible object store")
-	str(&c.OBSRegion, "obs-region", "us-east-1", "region of the S3-compatible object store")
+	str(&c.DataDir, "data-dir", "./atelier-data", "directory for the SQLite database, objects and job files", nil)
+	str(&c.Listen, "listen", "127.0.0.1:8080", "address to serve the API on", nil)
+	str(&c.Database, "database", "", "metadata database: empty for SQLite in the data dir, or a postgres:// URL", RedactURL)
+	str(&c.Region, "region", "local-1", "region name of this installation", nil)
+	str(&c.Endpoint, "endpoint", "", "public base URL of the API (default http://<listen>)", nil)
+	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error", nil)
+	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)", nil)
+	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store", nil)
+	str(&c.OBSSecretKey, "obs-secret-key", "", "secret key of the S3-compatible object store", hideAll)
+	str(&c.OBSRegion, "obs-region", "us-east-1", "region of the S3-compatible object store", nil)
+	str(&c.SecretsKeyFile, "secrets-key-file", "", "file holding the key that encrypts secrets in the database (default DATA_DIR/secrets.key, created on first start); replicas sharing a database must share it", nil)
+	str(&c.PreviousSecretsKeyFile, "previous-secrets-key-file", "", "to rotate the key of --secrets-key-file: the old key file; secrets sealed with it are re-sealed with the new key at start", nil)
 	pathStyle := true
 	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
 		pathStyle = v == "true" || v == "1"
@@ -81,6 +100,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--data-dir %q: %w", c.DataDir, err)
 	}
 	c.DataDir = abs
+	for _, f := range []struct {
+		p    *string
+		flag string
+	}{{&c.SecretsKeyFile, "--secrets-key-file"}, {&c.PreviousSecretsKeyFile, "--previous-secrets-key-file"}} {
+		if *f.p != "" {
+			if *f.p, err = filepath.Abs(*f.p); err != nil {
+				return fmt.Errorf("%s: %w", f.flag, err)
+			}
+		}
+	}
 	if c.Listen == "" {
 		return fmt.Errorf("--listen must not be empty")
 	}

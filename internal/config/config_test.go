@@ -23,6 +23,9 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "s3", args: []string{"--obs-endpoint", "http://127.0.0.1:7070", "--obs-access-key", "ak", "--obs-secret-key", "sk", "--obs-path-style=false"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info",
 				OBSEndpoint: "http://127.0.0.1:7070", OBSAccessKey: "ak", OBSSecretKey: "sk", OBSRegion: "us-east-1"}},
+		{name: "secrets-key-file", env: map[string]string{"ATELIER_SECRETS_KEY_FILE": "/etc/atelier/secrets.key"}, args: []string{"--previous-secrets-key-file", "/etc/atelier/old.key"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
+				SecretsKeyFile: "/etc/atelier/secrets.key", PreviousSecretsKeyFile: "/etc/atelier/old.key"}},
 		{name: "s3-without-keys", args: []string{"--obs-endpoint", "http://127.0.0.1:7070"}, wantErr: true},
 		{name: "s3-not-a-url", args: []string{"--obs-endpoint", "127.0.0.1:7070", "--obs-access-key", "ak", "--obs-secret-key", "sk"}, wantErr: true},
 		{name: "bad-region", args: []string{"--region", "a b"}, wantErr: true},
@@ -32,7 +35,7 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{"ATELIER_DATA_DIR", "ATELIER_LISTEN", "ATELIER_DATABASE", "ATELIER_REGION", "ATELIER_ENDPOINT", "ATELIER_LOG_LEVEL",
-				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE"} {
+				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE"} {
 				t.Setenv(k, "")
 				if v, ok := tc.env[k]; ok {
 					t.Setenv(k, v)

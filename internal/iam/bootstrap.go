@@ -90,7 +90,7 @@ func (s *Service) CreateAccount(ctx context.Context, in AccountInput) (*Account,
 			func() error { return insertEP(ctx, tx, ep) },
 			func() error { return insertProject(ctx, tx, p) },
 			func() error { return insertDefaultWorkspace(ctx, tx, p, t) },
-			func() error { return insertCredential(ctx, tx, c) },
+			func() error { return s.insertSealed(ctx, tx, c) },
 		}
 		for _, name := range []string{PolicyTenantAdministrator, PolicySecurityAdministrator} {
 			grant := &Grant{ID: store.NewID(), DomainID: d.ID, GroupID: g.ID, PolicyID: SystemPolicyID(name),

@@ -44,7 +44,7 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 		if n >= MaxCredentialsPerUser {
 			return &Error{Kind: KindLimit, Code: "IAM.0080", Msg: fmt.Sprintf("the user already has the maximum of %d access keys", MaxCredentialsPerUser)}
 		}
-		return insertCredential(ctx, tx, c)
+		return s.insertSealed(ctx, tx, c)
 	})
 	if err != nil {
 		return nil, wrap("create access key", err)
@@ -79,12 +79,25 @@ func (s *Service) GetCredential(ctx context.Context, domainID, ak string) (*Cred
 	if noRows(err) || err == nil && c.DomainID != domainID {
 		return nil, notFound("access key", ak)
 	}
-	return c, wrap("get access key", err)
+	if err != nil {
+		return nil, wrap("get access key", err)
+	}
+	return withoutSecret(c), nil
+}
+
+// withoutSecret drops the stored (sealed) secret from a credential read for
+// display: only authentication needs the secret, and it opens its own.
+func withoutSecret(c *Credential) *Credential {
+	c.Secret = ""
+	return c
 }
 
 // ListCredentials lists the domain's access keys, or one user's.
 func (s *Service) ListCredentials(ctx context.Context, domainID, userID string) ([]*Credential, error) {
 	cs, err := listCredentials(ctx, s.db, domainID, userID)
+	for _, c := range cs {
+		withoutSecret(c)
+	}
 	return cs, wrap("list access keys", err)
 }
 
@@ -111,7 +124,7 @@ func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, sta
 			}
 			c.Description = *description
 		}
-		out = c
+		out = withoutSecret(c)
 		_, err = tx.ExecContext(ctx, `UPDATE credentials SET status=$2, description=$3 WHERE access_key=$1`, ak, c.Status, c.Description)
 		return err
 	})
@@ -134,7 +147,22 @@ func (s *Service) DeleteCredential(ctx context.Context, domainID, ak string) err
 }
 
 // StoreSecret returns a named server secret, generating it on first use.
+// It is stored sealed; the first replica to store it wins.
 func (s *Service) StoreSecret(ctx context.Context, name string, gen func() (string, error)) (string, error) {
-	v, err := secret(ctx, s.db, name, gen)
-	return v, wrap("load server secret "+name, err)
+	aad := serverSecretAAD(name)
+	stored, err := secret(ctx, s.db, name, func() (string, error) {
+		v, err := gen()
+		if err != nil {
+			return "", err
+		}
+		return s.secrets.Seal(aad, []byte(v)), nil
+	})
+	if err != nil {
+		return "", wrap("load server secret "+name, err)
+	}
+	v, err := s.secrets.Open(aad, stored)
+	if err != nil {
+		return "", fmt.Errorf("open server secret %s: %w", name, err)
+	}
+	return string(v), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/iam/policy"
+	"github.com/atelier-dev/atelier/internal/secrets"
 	"github.com/atelier-dev/atelier/internal/store"
 )
 
@@ -22,6 +23,7 @@ type Service struct {
 	catalog *Catalog
 	now     func() time.Time
 	log     *slog.Logger
+	secrets *secrets.Box
 
 	mu       sync.Mutex
 	rev      int64
@@ -40,6 +42,13 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Secrets seals access-key secrets and server secrets at rest. Nil
+	// seals with a key that lives as long as the process (tests only: a
+	// database sealed that way refuses every later start).
+	Secrets *secrets.Box
+	// PreviousSecrets, when rotating the key-encryption key, opens what
+	// the old key sealed; NewService re-seals it with Secrets.
+	PreviousSecrets *secrets.Box
 }
 
 // RefreshInterval bounds how long another replica's IAM write can take to
@@ -58,7 +67,7 @@ type Snapshot struct {
 // NewService opens the identity service over a migrated database and brings
 // the system policies up to date.
 func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
-	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger,
+	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger, secrets: opts.Secrets,
 		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
 	if s.now == nil {
 		s.now = time.Now
@@ -66,7 +75,17 @@ func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Option
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.secrets == nil {
+		box, _, err := secrets.Generate()
+		if err != nil {
+			return nil, err
+		}
+		s.secrets = box
+	}
 	if err := s.syncSystemPolicies(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.sealAtRest(ctx, opts.PreviousSecrets); err != nil {
 		return nil, err
 	}
 	rev, err := readRevision(ctx, db)
@@ -192,7 +211,7 @@ func (s *Service) AccessKey(ctx context.Context, ak string) (*Credential, error)
 	s.mu.Unlock()
 	if !ok {
 		var err error
-		c, err = getCredential(ctx, s.db, ak)
+		c, err = s.loadCredential(ctx, ak)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, errorf(KindUnauthorized, "unknown access key")
 		}

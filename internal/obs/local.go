@@ -79,7 +79,11 @@ const (
 // fails with errors.ErrUnsupported. Staging files older than a day, left by
 // an interrupted Put, are removed.
 func NewLocal(root string, signer *URLSigner) (*Local, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, dirMode); err != nil {
+		return nil, fmt.Errorf("open local object store: %w", err)
+	}
+	// A store made by an older version (or by hand) was open to others.
+	if err := os.Chmod(root, dirMode); err != nil {
 		return nil, fmt.Errorf("open local object store: %w", err)
 	}
 	r, err := os.OpenRoot(root)
@@ -113,10 +117,13 @@ func (l *Local) CreateBucket(ctx context.Context, bucket string) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := l.root.Mkdir(bucket, 0o755); err != nil {
+	if err := l.root.Mkdir(bucket, dirMode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return ErrBucketExists
 		}
+		return err
+	}
+	if err := l.root.Chmod(bucket, dirMode); err != nil {
 		return err
 	}
 	br, err := l.root.OpenRoot(bucket)
@@ -124,11 +131,11 @@ func (l *Local) CreateBucket(ctx context.Context, bucket string) (err error) {
 		return err
 	}
 	defer br.Close()
-	if err := br.MkdirAll(sysDir, 0o755); err != nil {
+	if err := mkdirAll(br, sysDir); err != nil {
 		return err
 	}
 	stamp := time.Now().UTC().Format(time.RFC3339Nano)
-	return br.WriteFile(createdFile, []byte(stamp), 0o644)
+	return writeFile(br, createdFile, []byte(stamp))
 }
 
 // DeleteBucket implements Store. Besides objects, a bucket may hold things
@@ -305,11 +312,11 @@ func (l *Local) Put(ctx context.Context, bucket, key string, r io.Reader, opts P
 		return ObjectInfo{}, err
 	}
 	defer br.Close()
-	if err := br.MkdirAll(tmpDir, 0o755); err != nil {
+	if err := mkdirAll(br, tmpDir); err != nil {
 		return ObjectInfo{}, err
 	}
 	tmp := tmpDir + "/put-" + rand.Text()
-	f, err := br.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := createFile(br, tmp)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -390,7 +397,7 @@ func (l *Local) commit(br *os.Root, bucket, tmp, key string, fi fs.FileInfo, m m
 
 func (l *Local) rename(br *os.Root, tmp, key string) error {
 	if dir := path.Dir(key); dir != "." {
-		if err := br.MkdirAll(dir, 0o755); err != nil {
+		if err := mkdirAll(br, dir); err != nil {
 			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || isEscape(err) {
 				return fmt.Errorf("%w: a parent of the key is an object, or a link out of the bucket", ErrKeyConflict)
 			}

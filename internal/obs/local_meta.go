@@ -39,10 +39,10 @@ func writeMeta(br *os.Root, key string, fi fs.FileInfo, m meta) error {
 	if err != nil {
 		return err
 	}
-	if err := br.MkdirAll(path.Dir(p), 0o755); err != nil {
+	if err := mkdirAll(br, path.Dir(p)); err != nil {
 		return fmt.Errorf("write metadata: %w", err)
 	}
-	if err := br.WriteFile(p, b, 0o644); err != nil {
+	if err := writeFile(br, p, b); err != nil {
 		return fmt.Errorf("write metadata: %w", err)
 	}
 	return nil

@@ -26,6 +26,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/obs/s3store"
+	"github.com/atelier-dev/atelier/internal/secrets"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/training"
@@ -35,6 +36,10 @@ import (
 
 // BootstrapFile is where the first account's credentials are written.
 const BootstrapFile = "bootstrap.json"
+
+// SecretsKeyFile is the default key-encryption key file in the data
+// directory (--secrets-key-file names another).
+const SecretsKeyFile = "secrets.key"
 
 // App is an assembled Atelier.
 type App struct {
@@ -53,6 +58,16 @@ type App struct {
 	Tasks *tasks.Manager
 	API   *api.Server
 	Log   *slog.Logger
+
+	// secrets seals access-key secrets and server keys in the database;
+	// its key lives in secretsKeyPath.
+	secrets        *secrets.Box
+	secretsKeyPath string
+	// previousSecrets opens what the key being rotated away from sealed.
+	previousSecrets *secrets.Box
+	// createdSecretsKey: this start made the key file for a rotation, so a
+	// rotation that fails (nothing re-sealed) removes it again.
+	createdSecretsKey bool
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -65,12 +80,25 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// The data directory holds the database, the objects, the key files and
+	// the jobs: private to the server's user whatever the umask, including
+	// a directory an older version (or the operator) left open.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data dir private: %w", err)
+	}
 	db, err := store.Open(ctx, cfg.Database, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	app := &App{Config: cfg, DB: db, Log: log}
+	if err := app.openSecretsKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := app.open(ctx); err != nil {
+		if app.createdSecretsKey && errors.Is(err, iam.ErrSecretsKey) {
+			os.Remove(app.secretsKeyPath)
+		}
 		db.Close()
 		return nil, err
 	}
@@ -82,7 +110,11 @@ func (a *App) open(ctx context.Context) error {
 	for _, rt := range api.Table() {
 		actions = append(actions, rt.Action)
 	}
-	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log})
+	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log, Secrets: a.secrets, PreviousSecrets: a.previousSecrets})
+	if errors.Is(err, iam.ErrSecretsKey) {
+		return fmt.Errorf("refusing to start with key-encryption key file %s: %w; start with the key file that sealed this database "+
+			"(--secrets-key-file, shared by every replica), never a new one", a.secretsKeyPath, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -233,6 +265,12 @@ func writeFileAtomic(path string, v any, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
+		return err
+	}
+	// A leftover tmp file keeps its old mode through O_TRUNC, and a new one
+	// gets mode less the umask: set it.
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(append(data, '\n')); err != nil {

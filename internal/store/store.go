@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ const (
 type DB struct {
 	*sql.DB
 	Engine Engine
+	path   string // the SQLite database file; empty for PostgreSQL
 }
 
 // ErrConflict reports a unique-constraint violation: the thing already exists.
@@ -55,7 +57,36 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.path != "" {
+		// Connecting made the -wal and -shm files: SQLite gives them the
+		// database file's mode, but say so rather than rely on it.
+		if err := privateFiles(db.path); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return db, nil
+}
+
+// FileMode is the mode of the SQLite database and its companion files: they
+// hold every tenant's metadata, readable by the server's user only.
+const FileMode = 0o600
+
+// sqliteFiles are the files SQLite keeps beside a database at path.
+func sqliteFiles(path string) []string {
+	return []string{path, path + "-wal", path + "-shm", path + "-journal"}
+}
+
+// privateFiles sets FileMode on the database at path and on whichever of its
+// companion files exist, whatever the umask made them (or an older version
+// left them).
+func privateFiles(path string) error {
+	for _, p := range sqliteFiles(path) {
+		if err := os.Chmod(p, FileMode); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("make database file private: %w", err)
+		}
+	}
+	return nil
 }
 
 func open(dsn, dataDir string) (*DB, error) {
@@ -76,6 +107,16 @@ func open(dsn, dataDir string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
+	// Create the file before SQLite does, with FileMode: SQLite would make
+	// it 0644 less the umask, and its -wal and -shm files follow its mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	// WAL lets readers run beside the single writer; busy_timeout makes a
 	// writer wait for the lock instead of failing; _txlock=immediate takes the
 	// write lock at BEGIN so two transactions never deadlock on lock upgrade.
@@ -93,7 +134,7 @@ func open(dsn, dataDir string) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(8)
 	sdb.SetMaxIdleConns(8)
-	return &DB{DB: sdb, Engine: SQLite}, nil
+	return &DB{DB: sdb, Engine: SQLite, path: path}, nil
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
