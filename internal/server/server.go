@@ -175,7 +175,8 @@ func (a *App) openTraining() error {
 }
 
 // jobExecutor builds the local executor with its sandbox, which hides the
-// data directory (and a SQLite database kept elsewhere) from jobs. When
+// data directory (and a SQLite database or key-encryption key kept
+// elsewhere) from jobs. When
 // the sandbox does not work, jobs are refused (nil executor, and the
 // reason users are told) unless the operator opted out, which is logged
 // as loudly as it is unsafe.
@@ -183,6 +184,13 @@ func jobExecutor(cfg config.Config, log *slog.Logger, opts local.Options) (execu
 	opts.Protected = append(opts.Protected, cfg.DataDir)
 	if cfg.Database != "" && !strings.Contains(cfg.Database, "://") {
 		opts.Protected = append(opts.Protected, cfg.Database, cfg.Database+"-wal", cfg.Database+"-shm")
+	}
+	// Key-encryption keys kept outside the data directory (replicas share
+	// one) must be as invisible to jobs as the database they unlock.
+	for _, kek := range []string{cfg.SecretsKeyFile, cfg.PreviousSecretsKeyFile} {
+		if kek != "" {
+			opts.Protected = append(opts.Protected, kek)
+		}
 	}
 	opts.Unsandboxed = opts.Unsandboxed || cfg.UnsafeNoJobSandbox
 	le, err := local.New(opts)
