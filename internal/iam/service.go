@@ -22,6 +22,8 @@ type Service struct {
 	catalog *Catalog
 	now     func() time.Time
 	log     *slog.Logger
+	// passwords bounds concurrent password hashing (login.go).
+	passwords *passwordGate
 
 	mu       sync.Mutex
 	rev      int64
@@ -40,6 +42,12 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// PasswordConcurrency bounds how many password hashes (argon2id, 19 MiB
+	// each) are computed at once; GOMAXPROCS when zero.
+	PasswordConcurrency int
+	// PasswordWait is how long a password check waits for a free slot
+	// before it is refused as throttled; one second when zero.
+	PasswordWait time.Duration
 }
 
 // RefreshInterval bounds how long another replica's IAM write can take to
@@ -58,7 +66,7 @@ type Snapshot struct {
 // NewService opens the identity service over a migrated database and brings
 // the system policies up to date.
 func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
-	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger,
+	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger, passwords: newPasswordGate(opts.PasswordConcurrency, opts.PasswordWait),
 		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
 	if s.now == nil {
 		s.now = time.Now
