@@ -227,8 +227,15 @@ func TestConcurrentLoginsBoundMemory(t *testing.T) {
 	n := func(i int) int { v, _ := strconv.Atoi(string(m[i])); return v }
 	t.Logf("128 concurrent wrong logins for admin + 128 for distinct names: peak RSS %d MB; %d answered 429 (%d with Retry-After), %d locked, %d wrong-credentials, %d other",
 		n(1), n(2), n(3), n(4), n(5), n(6))
-	if n(1) >= 300 {
-		t.Errorf("peak RSS %d MB, want under 300 MB", n(1))
+	// The bound is 300 MB for the server as built. The race detector's
+	// shadow memory multiplies RSS (about 530 MB here, against 2.5 GB for
+	// the unbounded server without it), so under -race the bound is 1 GB.
+	limit := 300
+	if raceDetector {
+		limit = 1024
+	}
+	if n(1) >= limit {
+		t.Errorf("peak RSS %d MB, want under %d MB", n(1), limit)
 	}
 	if n(2) == 0 || n(3) != n(2) {
 		t.Errorf("%d answers were 429 (%d with Retry-After); want some, each with Retry-After", n(2), n(3))
