@@ -60,6 +60,7 @@ func toError(err error, iamRoute bool) (e *Error, ok bool) {
 			iam.KindInvalid: http.StatusBadRequest, iam.KindNotFound: http.StatusNotFound,
 			iam.KindConflict: http.StatusConflict, iam.KindUnauthorized: http.StatusUnauthorized,
 			iam.KindForbidden: http.StatusForbidden, iam.KindLimit: http.StatusBadRequest,
+			iam.KindThrottled: http.StatusTooManyRequests,
 		}[de.Kind]
 		code := de.Code
 		if code == "" {
@@ -119,6 +120,10 @@ func defaultCode(status int, iamRoute bool) string {
 // {"error_code","error_msg"}, or for IAM the same keys plus Keystone's
 // {"error":{"code","message","title"}} so that both kinds of client read it.
 func writeError(w http.ResponseWriter, e *Error, iamRoute bool) {
+	if e.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// Throttling waits are bounded at about a second (iam.Options.HashWait).
+		w.Header().Set("Retry-After", "1")
+	}
 	body := map[string]any{"error_code": e.Code, "error_msg": e.Msg}
 	if iamRoute {
 		body["error"] = map[string]any{"code": e.Status, "message": e.Msg, "title": http.StatusText(e.Status)}

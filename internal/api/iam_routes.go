@@ -6,5 +6,6 @@ func (s *Server) iamRoutes() []Route {
 	routes = append(routes, s.userRoutes()...)
 	routes = append(routes, s.policyRoutes()...)
 	routes = append(routes, s.authorizationCheckRoutes()...)
+	routes = append(routes, s.loginPolicyRoutes()...)
 	return routes
 }

@@ -100,26 +100,20 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Call) er
 	}
 	pu := id.Password.User
 	ctx := r.Context()
-	var domainName string
-	switch {
-	case pu.Domain != nil && pu.Domain.Name != "":
-		domainName = pu.Domain.Name
-	case pu.Domain != nil && pu.Domain.ID != "":
-		d, err := s.iam.DomainByID(ctx, pu.Domain.ID)
-		if err != nil {
-			return Errorf(http.StatusUnauthorized, "IAM.0008", "the username or password is wrong")
-		}
-		domainName = d.Name
-	default:
+	if pu.Domain == nil || pu.Domain.Name == "" && pu.Domain.ID == "" {
 		return Errorf(http.StatusBadRequest, "IAM.0007", "auth.identity.password.user.domain: name or id is required")
 	}
 	if pu.Name == "" || pu.Password == "" {
 		return Errorf(http.StatusBadRequest, "IAM.0007", "auth.identity.password.user: name and password are required")
 	}
-	user, domain, err := s.iam.Authenticate(ctx, domainName, pu.Name, pu.Password)
+	// Login resolves the account itself, so that an unknown account costs
+	// what a wrong password costs and is audited like one.
+	login, err := s.iam.Login(ctx, iam.LoginRequest{DomainName: pu.Domain.Name, DomainID: pu.Domain.ID, UserName: pu.Name,
+		Password: pu.Password, SourceIP: sourceIP(r), RequestID: requestID(r)})
 	if err != nil {
 		return err
 	}
+	user, domain := login.User, login.Domain
 	var project *iam.Project
 	if sc := req.Auth.Scope; sc != nil && sc.Project != nil {
 		switch {
@@ -142,8 +136,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Call) er
 		}
 	}
 	now := s.now().UTC()
+	// The account's login policy session_timeout bounds the token's life.
+	ttl := min(s.cfg.TokenTTL, login.SessionTimeout)
 	cl := authn.Claims{UserID: user.ID, DomainID: domain.ID, Methods: []string{"password"}, IssuedAt: now,
-		ExpiresAt: now.Add(s.cfg.TokenTTL), CredentialEpoch: user.CredentialEpoch}
+		ExpiresAt: now.Add(ttl), CredentialEpoch: user.CredentialEpoch}
 	if project != nil {
 		cl.ProjectID = project.ID
 	}

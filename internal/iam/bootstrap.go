@@ -62,7 +62,7 @@ func (s *Service) CreateAccount(ctx context.Context, in AccountInput) (*Account,
 	if err := validatePassword(in.Password, in.AdminName); err != nil {
 		return nil, err
 	}
-	hash, err := hashPassword(in.Password)
+	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}

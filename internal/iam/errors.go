@@ -16,6 +16,7 @@ const (
 	KindUnauthorized                 // authentication failed
 	KindForbidden                    // authenticated but not allowed
 	KindLimit                        // a quota or count limit is reached
+	KindThrottled                    // too much work of this kind in flight: retry shortly (429)
 )
 
 // Error is a domain error with a kind, an optional IAM error code and a

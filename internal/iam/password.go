@@ -31,32 +31,52 @@ func hashPassword(password string) (string, error) {
 }
 
 func checkPassword(hash, password string) bool {
+	h, ok := decodeHash(hash)
+	if !ok {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1
+}
+
+// argonHash is a decoded PHC string.
+type argonHash struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+func decodeHash(hash string) (argonHash, bool) {
+	var h argonHash
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
+		return h, false
 	}
 	var version int
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
+		return h, false
 	}
-	var mem uint32
-	var t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &p); err != nil {
-		return false
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.memory, &h.time, &h.threads); err != nil {
+		return h, false
 	}
 	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[4])
-	if err != nil {
-		return false
+	var err error
+	if h.salt, err = enc.DecodeString(parts[4]); err != nil {
+		return h, false
 	}
-	want, err := enc.DecodeString(parts[5])
-	if err != nil {
-		return false
+	if h.key, err = enc.DecodeString(parts[5]); err != nil {
+		return h, false
 	}
-	got := argon2.IDKey([]byte(password), salt, t, mem, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	return h, true
 }
+
+// dummyHash is verified in place of a real hash when a login names a user
+// that does not exist, has no password or belongs to no known account, so
+// that such a login costs exactly what a wrong password costs and timing
+// tells nothing about which names exist. It has the cost parameters of
+// every stored hash; no password matches its all-zero key.
+var dummyHash = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	base64.RawStdEncoding.EncodeToString(make([]byte, 16)), base64.RawStdEncoding.EncodeToString(make([]byte, argonKeyLen)))
 
 // validatePassword applies Huawei IAM's default password policy: 8–32
 // characters with at least two of uppercase, lowercase, digits and special

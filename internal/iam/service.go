@@ -24,6 +24,8 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	secrets *secrets.Box
+	// passwords bounds concurrent password hashing (login.go).
+	passwords *passwordGate
 
 	mu       sync.Mutex
 	rev      int64
@@ -49,6 +51,12 @@ type Options struct {
 	// PreviousSecrets, when rotating the key-encryption key, opens what
 	// the old key sealed; NewService re-seals it with Secrets.
 	PreviousSecrets *secrets.Box
+	// PasswordConcurrency bounds how many password hashes (argon2id, 19 MiB
+	// each) are computed at once; GOMAXPROCS when zero.
+	PasswordConcurrency int
+	// PasswordWait is how long a password check waits for a free slot
+	// before it is refused as throttled; one second when zero.
+	PasswordWait time.Duration
 }
 
 // RefreshInterval bounds how long another replica's IAM write can take to
@@ -68,6 +76,7 @@ type Snapshot struct {
 // the system policies up to date.
 func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
 	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger, secrets: opts.Secrets,
+		passwords: newPasswordGate(opts.PasswordConcurrency, opts.PasswordWait),
 		users: map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
 	if s.now == nil {
 		s.now = time.Now

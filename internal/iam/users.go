@@ -157,7 +157,7 @@ func (s *Service) CreateUser(ctx context.Context, domainID string, in UserInput)
 		if err := validatePassword(in.Password, in.Name); err != nil {
 			return nil, err
 		}
-		h, err := hashPassword(in.Password)
+		h, err := s.hash(ctx, in.Password)
 		if err != nil {
 			return nil, err
 		}
@@ -197,6 +197,18 @@ func (s *Service) ListUsers(ctx context.Context, domainID, name string) ([]*User
 // UpdateUser changes a user. Changing the password or disabling the user
 // revokes every token issued before.
 func (s *Service) UpdateUser(ctx context.Context, domainID, id string, up UserUpdate) (*User, error) {
+	// Hash a new password before the transaction: waiting for a hashing
+	// slot must not hold the database's write lock.
+	var newHash string
+	if up.Password != nil {
+		if err := validatePassword(*up.Password, ""); err != nil {
+			return nil, err
+		}
+		var err error
+		if newHash, err = s.hash(ctx, *up.Password); err != nil {
+			return nil, err
+		}
+	}
 	var out *User
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		u, err := getUser(ctx, tx, id)
@@ -232,7 +244,7 @@ func (s *Service) UpdateUser(ctx context.Context, domainID, id string, up UserUp
 			u.CredentialEpoch++
 		}
 		if up.Password != nil {
-			if err := s.setPassword(u, *up.Password); err != nil {
+			if err := s.setPassword(u, *up.Password, newHash); err != nil {
 				return err
 			}
 		}
@@ -255,23 +267,46 @@ func (s *Service) UpdateUser(ctx context.Context, domainID, id string, up UserUp
 	return out, nil
 }
 
-func (s *Service) setPassword(u *User, password string) error {
+// setPassword sets u's password to password, whose hash the caller
+// computed outside the transaction.
+func (s *Service) setPassword(u *User, password, hash string) error {
 	if err := validatePassword(password, u.Name); err != nil {
 		return err
 	}
-	h, err := hashPassword(password)
-	if err != nil {
-		return err
-	}
-	u.passwordHash = h
+	u.passwordHash = hash
 	u.PwdChangedAt = s.clock()
 	u.CredentialEpoch++
 	return nil
 }
 
 // ChangePassword is a user changing their own password, proving the old one.
+// Both hashes are computed before the transaction (waiting for a hashing
+// slot must not hold the write lock), which then applies the change only if
+// the password is still the one that was verified.
 func (s *Service) ChangePassword(ctx context.Context, userID, original, password string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	u, err := getUser(ctx, s.db, userID)
+	if noRows(err) {
+		return notFound("user", userID)
+	}
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if err := validatePassword(password, u.Name); err != nil {
+		return err
+	}
+	ok, err := s.verify(ctx, u.passwordHash, original)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Kind: KindUnauthorized, Code: "IAM.0008", Msg: "the original password is incorrect"}
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	verified := u.passwordHash
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		u, err := getUser(ctx, tx, userID)
 		if noRows(err) {
 			return notFound("user", userID)
@@ -279,10 +314,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, original, password
 		if err != nil {
 			return err
 		}
-		if !checkPassword(u.passwordHash, original) {
-			return &Error{Kind: KindUnauthorized, Code: "IAM.0008", Msg: "the original password is incorrect"}
+		if u.passwordHash != verified {
+			return &Error{Kind: KindConflict, Code: "IAM.0005", Msg: "the password was changed by another request meanwhile; try again"}
 		}
-		if err := s.setPassword(u, password); err != nil {
+		if err := s.setPassword(u, password, hash); err != nil {
 			return err
 		}
 		u.UpdatedAt = s.clock()
@@ -310,31 +345,14 @@ func (s *Service) DeleteUser(ctx context.Context, domainID, id string) error {
 	return wrap("delete user", err)
 }
 
-// Authenticate checks a password login. Every failure answers the same
-// message so that user names cannot be probed.
+// Authenticate checks a password login as Login does (same lockout, same
+// audit line), for callers that have no request to describe.
 func (s *Service) Authenticate(ctx context.Context, domainName, userName, password string) (*User, *Domain, error) {
-	fail := &Error{Kind: KindUnauthorized, Code: "IAM.0008", Msg: "the username or password is wrong"}
-	d, err := getDomainByName(ctx, s.db, domainName)
-	if noRows(err) {
-		return nil, nil, fail
-	}
+	res, err := s.Login(ctx, LoginRequest{DomainName: domainName, UserName: userName, Password: password})
 	if err != nil {
-		return nil, nil, fmt.Errorf("authenticate: %w", err)
+		return nil, nil, err
 	}
-	u, err := getUserByName(ctx, s.db, d.ID, userName)
-	if noRows(err) {
-		return nil, nil, fail
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if u.passwordHash == "" || !checkPassword(u.passwordHash, password) {
-		return nil, nil, fail
-	}
-	if !u.Enabled {
-		return nil, nil, &Error{Kind: KindUnauthorized, Code: "IAM.0009", Msg: "the user is disabled"}
-	}
-	return u, d, nil
+	return res.User, res.Domain, nil
 }
 
 // DomainByID returns a domain.

@@ -96,6 +96,7 @@ func TestAccountIsolation(t *testing.T) {
 			"POST /v2/{project_id}/authorization-checks":                    map[string]any{"user_id": b.acct.UserID, "action": "modelarts:dataset:getDataset"},
 			"POST /v1/{project_id}/workspaces":                              map[string]any{"name": "stolen-ws"},
 			"PUT /v1/{project_id}/workspaces/{workspace_id}":                map[string]any{"description": "x"},
+			"PUT /v3.0/OS-SECURITYPOLICY/domains/{domain_id}/login-policy":  map[string]any{"login_policy": map[string]any{"login_failed_times": 3, "lockout_duration": 30}},
 			// Routes without IDs in the path that take the other account's IDs in the body.
 			"POST /v3.0/OS-USER/users":             map[string]any{"user": map[string]any{"name": "intruder", "domain_id": b.acct.DomainID, "password": "Intruder-pass1"}},
 			"POST /v3/users":                       map[string]any{"user": map[string]any{"name": "intruder", "domain_id": b.acct.DomainID, "password": "Intruder-pass1"}},
@@ -185,6 +186,9 @@ func TestAccountIsolation(t *testing.T) {
 		}
 		if g, err := env.App.IAM.GetGroup(ctx, b.acct.DomainID, b.groupID); err != nil || g.Description != "beta's group" {
 			t.Errorf("B's group changed or vanished: %+v, %v", g, err)
+		}
+		if p, err := env.App.IAM.LoginPolicy(ctx, b.acct.DomainID); err != nil || p != iam.DefaultLoginPolicy() {
+			t.Errorf("B's login policy changed: %+v, %v", p, err)
 		}
 		us, err := env.App.IAM.ListUsers(ctx, b.acct.DomainID, "")
 		if err != nil || len(us) != 1 {
