@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/iam"
+	"github.com/atelier-dev/atelier/internal/secrets"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
 )
@@ -83,7 +84,12 @@ func TestLoginLockout(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		clk := &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
-		svc := newServiceWith(t, db, iam.Options{Now: clk.Now})
+		// Both services seal with one key-encryption key, as replicas do.
+		box, _, err := secrets.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := newServiceWith(t, db, iam.Options{Now: clk.Now, Secrets: box})
 		a := newAccount(t, svc, "acme")
 		if _, err := svc.CreateUser(ctx, a.DomainID, iam.UserInput{Name: "alice", Password: "Alice-pass1"}); err != nil {
 			t.Fatal(err)
@@ -104,7 +110,7 @@ func TestLoginLockout(t *testing.T) {
 		if err := login(svc, "acme", "alice", "Alice-pass1"); iam.KindOf(err) != iam.KindUnauthorized || err.Error() != "The account is locked." {
 			t.Fatalf("right password after 3 failures: %v, want \"The account is locked.\"", errMsg(err))
 		}
-		replica := newServiceWith(t, db, iam.Options{Now: clk.Now})
+		replica := newServiceWith(t, db, iam.Options{Now: clk.Now, Secrets: box})
 		if err := login(replica, "acme", "alice", "Alice-pass1"); errMsg(err) != "The account is locked." {
 			t.Fatalf("another service over the same database: %v, want the lockout to hold there too", errMsg(err))
 		}
