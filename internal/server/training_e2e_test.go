@@ -179,7 +179,8 @@ func TestTrainingSDK(t *testing.T) {
 			resp, err := c.CreateAlgorithm(&model.CreateAlgorithmRequest{Body: &model.Algorithm{
 				Metadata: &model.AlgorithmMetadata{Name: "mnist-e2e", Description: tp("trains a tiny model")},
 				JobConfig: &model.AlgorithmJobConfig{
-					CodeDir: tp("obs://" + bucket + "/code/"), BootFile: tp("obs://" + bucket + "/code/train.py"),
+					// The "/bucket/dir/" form, which python-otcextensions sends.
+					CodeDir: tp("/" + bucket + "/code/"), BootFile: tp("/" + bucket + "/code/train.py"),
 					Parameters: &[]model.Parameters{{Name: tp("epochs"), Value: tp("1"), Description: tp("epochs to train"),
 						Constraint: &model.ParametersConstraint{Type: tp("Integer"), Editable: tp(true), Required: tp(true)}}},
 					Inputs:  &[]model.AlgorithmCreateInput{{Name: tp("data_url"), Description: tp("training data")}},
@@ -200,7 +201,7 @@ func TestTrainingSDK(t *testing.T) {
 				tv(m.DomainId) != a.DomainID || !tv(m.IsValid) || tv(m.Size) <= 0 || tv(m.CreateTime) == 0 {
 				t.Errorf("metadata %+v", m)
 			}
-			if tv(jc.CodeDir) != "obs://"+bucket+"/code/" || tv(jc.Engine.EngineId) != pythonEngine || len(tv(jc.Parameters)) != 1 ||
+			if tv(jc.CodeDir) != "/"+bucket+"/code/" || tv(jc.BootFile) != "/"+bucket+"/code/train.py" || tv(jc.Engine.EngineId) != pythonEngine || len(tv(jc.Parameters)) != 1 ||
 				len(tv(jc.Inputs)) != 1 || len(tv(jc.Outputs)) != 1 {
 				t.Errorf("job_config %+v", jc)
 			}
@@ -227,7 +228,7 @@ func TestTrainingSDK(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ShowAlgorithmByUuid: %v", err)
 			}
-			if tv(resp.Metadata.Id) != algID || tv(resp.JobConfig.BootFile) != "obs://"+bucket+"/code/train.py" {
+			if tv(resp.Metadata.Id) != algID || tv(resp.JobConfig.BootFile) != "/"+bucket+"/code/train.py" {
 				t.Errorf("ShowAlgorithmByUuid = %+v", resp)
 			}
 		})
@@ -430,6 +431,10 @@ func TestTrainingSDK(t *testing.T) {
 				t.Fatalf("CreateTrainingJob(long): %v", err)
 			}
 			longID = tv(resp.Metadata.Id)
+			// Paths are echoed in the caller's form.
+			if got := tv(resp.Algorithm.CodeDir); got != "/"+bucket+"/code/" {
+				t.Errorf("CreateTrainingJob echoed code_dir %q, want the caller's %q", got, "/"+bucket+"/code/")
+			}
 			waitPhase(t, c, longID, "Running")
 			// The log grows while the job runs.
 			deadline := time.Now().Add(30 * time.Second)

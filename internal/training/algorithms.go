@@ -84,7 +84,9 @@ func (s *Service) applyAlgorithm(p *AlgorithmPlan, doc *Algorithm, req *Algorith
 			if err != nil {
 				return err
 			}
-			jc.CodeDir, jc.BootFile = dir.String(), boot.String()
+			// Stored and answered in the caller's form ("/bucket/dir/" or
+			// "obs://bucket/dir/"), as the reference's examples echo it;
+			// jobs parse it again where they need the location.
 			p.dir, p.boot = &dir, boot
 			p.Reads = append(p.Reads, dir)
 		}

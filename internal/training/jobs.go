@@ -308,7 +308,7 @@ func (s *Service) planAlgorithm(ctx context.Context, sc Scope, in *JobAlgorithmI
 			return nil, err
 		}
 		p.code, p.boot = &dir, boot
-		out.CodeDir, out.BootFile = dir.String(), boot.String()
+		out.CodeDir, out.BootFile = codeDir, bootFile // echoed as the caller sent them
 		p.Reads = append(p.Reads, dir)
 		doc.Run.CodeDir, doc.Run.BootFile = dir.String(), boot.String()
 	}

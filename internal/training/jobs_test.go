@@ -109,7 +109,8 @@ func TestAlgorithms(t *testing.T) {
 		a := create("Apple-1")
 		create("berry-2")
 		create("apple-3")
-		if a.JobConfig.CodeDir != "obs://bkt/code/" || a.Metadata.Size != int64(len("echo hi\n")) || a.JobConfig.Engine.EngineID != "" {
+		// code_dir is answered as it was sent (without the trailing slash).
+		if a.JobConfig.CodeDir != "obs://bkt/code" || a.Metadata.Size != int64(len("echo hi\n")) || a.JobConfig.Engine.EngineID != "" {
 			t.Errorf("created %+v", a)
 		}
 		names := func(as []Algorithm) []string {
