@@ -364,7 +364,7 @@ func (s *Service) planAlgorithm(ctx context.Context, sc Scope, in *JobAlgorithmI
 			return nil, badRequest("%s.remote needs obs.obs_url", field)
 		}
 		if ch.Remote.Dataset != nil {
-			return nil, badRequest("%s.remote.dataset: dataset inputs are not available yet (datasets arrive with the datasets issue); use remote.obs.obs_url", field)
+			return nil, badRequest("%s.remote.dataset: dataset inputs are not supported by this Atelier build; give the dataset version's export folder or manifest as remote.obs.obs_url", field)
 		}
 		loc, err := parseOBSAny(field+".remote.obs.obs_url", ch.Remote.OBS.OBSURL)
 		if err != nil {
