@@ -119,6 +119,9 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	a.IAM = svc
+	if err := a.claimDataDir(ctx); err != nil {
+		return err
+	}
 	tokenKey, err := a.secretBytes(ctx, "token-signing-key")
 	if err != nil {
 		return err
