@@ -13,17 +13,36 @@ import (
 	"strings"
 )
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+// encodeJSON encodes v as a response body.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
-// WriteJSON writes a success response.
+// writeJSON writes an error envelope, whose encoding cannot fail.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := encodeJSON(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// WriteJSON writes a success response. The body is encoded before the
+// status is written, so that a value that cannot be encoded becomes the
+// router's 500 envelope instead of a success status with a cut body.
 func WriteJSON(w http.ResponseWriter, status int, v any) error {
-	writeJSON(w, status, v)
+	body, err := encodeJSON(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 	return nil
 }
 

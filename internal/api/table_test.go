@@ -254,3 +254,19 @@ func TestRoutesOfUnconfiguredServicesAreNotMounted(t *testing.T) {
 		}
 	}
 }
+
+// A value that cannot be encoded is an error before anything is written, so
+// the router can still answer with its 500 envelope.
+func TestWriteJSONEncodesBeforeTheStatus(t *testing.T) {
+	rec := httptest.NewRecorder()
+	err := WriteJSON(rec, http.StatusOK, map[string]any{"bad": func() {}})
+	if err == nil {
+		t.Fatal("WriteJSON of a function succeeded")
+	}
+	if rec.Code != http.StatusOK || rec.Body.Len() != 0 || len(rec.Header()) != 0 || rec.Flushed {
+		t.Errorf("WriteJSON wrote before failing: status %d, body %q, headers %v", rec.Code, rec.Body, rec.Header())
+	}
+	if err := WriteJSON(rec, http.StatusCreated, map[string]int{"n": 1}); err != nil || rec.Code != http.StatusCreated || rec.Body.String() != "{\"n\":1}\n" {
+		t.Errorf("WriteJSON = %v, %d %q", err, rec.Code, rec.Body)
+	}
+}
