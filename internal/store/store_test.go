@@ -49,12 +49,52 @@ func TestMigrationsAndConstraints(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("rolled-back transaction left %d rows", n)
 		}
-
-		// Reopening an up-to-date database runs no migration and keeps data.
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains`).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("domains after rollback: n=%d err=%v", n, err)
 		}
 	})
+}
+
+// TestReopen closes a migrated database and opens it again: no migration
+// runs a second time and the data is still there.
+func TestReopen(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			dsn, dir := storetest.DSN(t, engine), t.TempDir()
+			migrations := func(db *store.DB) (rows, version int64) {
+				t.Helper()
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(*), MAX(version_id) FROM goose_db_version`).Scan(&rows, &version); err != nil {
+					t.Fatalf("read the migration history: %v", err)
+				}
+				return rows, version
+			}
+			first, err := store.Open(ctx, dsn, dir)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			if _, err := first.ExecContext(ctx, `INSERT INTO domains (id, name, created_at) VALUES ($1, $2, $3)`, store.NewID(), "kept", 1); err != nil {
+				t.Fatal(err)
+			}
+			rows, version := migrations(first)
+			if err := first.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+
+			again, err := store.Open(ctx, dsn, dir)
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			defer again.Close()
+			if r, v := migrations(again); r != rows || v != version {
+				t.Errorf("reopening ran migrations: history %d rows up to %d, was %d up to %d", r, v, rows, version)
+			}
+			var name string
+			if err := again.QueryRowContext(ctx, `SELECT name FROM domains`).Scan(&name); err != nil || name != "kept" {
+				t.Errorf("data after reopening: %q, %v", name, err)
+			}
+		})
+	}
 }
 
 func TestNewIDIsTimeOrderedHex(t *testing.T) {
