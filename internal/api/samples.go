@@ -138,7 +138,7 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 	}
 	if preview {
 		for _, s := range samples {
-			if s.Source, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
+			if s.Source, s.SourceError, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
 				return err
 			}
 		}
@@ -161,7 +161,7 @@ func (d *datasetAPI) showSample(w http.ResponseWriter, r *http.Request, c *Call)
 	if err := c.AuthorizeObjects(sampleRefs([]*dataset.Sample{s})...); err != nil {
 		return err
 	}
-	if s.Source, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
+	if s.Source, s.SourceError, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, s)

@@ -59,7 +59,10 @@ type Local struct {
 	locks [64]sync.Mutex
 }
 
-var _ Store = (*Local)(nil)
+var (
+	_ Store      = (*Local)(nil)
+	_ KeyChecker = (*Local)(nil)
+)
 
 const (
 	sysDir      = ".atelier" // per bucket, hidden from List
@@ -515,6 +518,9 @@ func (l *Local) openObject(ctx context.Context, bucket, key string) (*os.Root, e
 	}
 	return l.openBucket(ctx, bucket)
 }
+
+// CheckObjectKey implements KeyChecker: the local store's rules.
+func (l *Local) CheckObjectKey(key string) error { return l.checkKey(key) }
 
 // checkKey validates an object key, with the local store's extra rules.
 func (l *Local) checkKey(key string) error {
