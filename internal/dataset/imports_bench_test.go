@@ -91,6 +91,7 @@ func BenchmarkImportManifest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		plan.Requester = who
 		id, err := svc.CommitCreate(ctx, plan)
 		if err != nil {
 			b.Fatal(err)
@@ -130,7 +131,7 @@ func BenchmarkImportManifest(b *testing.B) {
 // bucket's objects, except under a denied prefix, and the authorizer the
 // server gives the dataset service.
 func benchRequester(ctx context.Context, b *testing.B, db *store.DB) (*Requester, ObjectAuthorizer) {
-	svc, err := iam.NewService(ctx, db, iam.NewCatalog([]string{"modelarts:dataset:getDataset"}), iam.Options{})
+	svc, err := iam.NewService(ctx, db, iam.NewCatalog([]string{"modelarts:dataset:getDataset", "modelarts:trainJob:previewLog"}), iam.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func benchRequester(ctx context.Context, b *testing.B, db *store.DB) (*Requester
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := svc.Grant(ctx, acct.DomainID, g.ID, p.ID, policy.Scope{Kind: policy.ScopeAccount}); err != nil {
+	if err := svc.Grant(ctx, acct.DomainID, g.ID, p.ID, policy.Scope{Kind: policy.ScopeAccount, ID: acct.DomainID}); err != nil {
 		b.Fatal(err)
 	}
 	who := &Requester{UserID: u.ID, UserName: u.Name, DomainID: acct.DomainID, DomainName: "bench", SourceIP: "127.0.0.1"}

@@ -53,8 +53,13 @@ type ObjectAccess interface {
 }
 
 // objectAccess reads the requester's permissions now. Tasks call it once
-// per batch (a manifest chunk, a listing page, an export page), which
-// bounds how long a changed grant takes to apply: to the next batch.
+// per batch (a manifest chunk of up to ImportBatch lines, a listing page of
+// up to 1,000 objects, an export page of up to 2,000 samples) and decide
+// each object of the batch with it, without a lock or a database read per
+// object. That bounds how late a changed grant applies: from the next
+// batch on, a second or so of work; IAM drops its cached policies on every
+// write on this replica, and another replica's write reaches it within
+// iam.RefreshInterval.
 func (s *Service) objectAccess(ctx context.Context, who *Requester) (ObjectAccess, error) {
 	var r Requester
 	if who != nil {

@@ -121,6 +121,9 @@ func (a *ObjectAccess) Owner(ctx context.Context, action, bucket string) error {
 	if bucket == "" || strings.EqualFold(action, "obs:bucket:CreateBucket") {
 		return nil
 	}
+	if a.gone != "" {
+		return a.goneDenial(action, a.prefix+"bucket:"+bucket)
+	}
 	a.mu.RLock()
 	owner, ok := a.owners[bucket]
 	a.mu.RUnlock()
@@ -154,8 +157,7 @@ func (a *ObjectAccess) Decide(action, bucket, key string) error {
 		res = a.prefix + "object:" + bucket + "/" + key
 	}
 	if a.gone != "" {
-		return &ObjectDenial{Action: action, Resource: res,
-			msg: fmt.Sprintf("You are not authorized to perform the (%s) operation on %s: %s.", action, res, a.gone)}
+		return a.goneDenial(action, res)
 	}
 	// Project and enterprise project stay empty: OBS is a global service.
 	req := policy.Request{Action: action, Resource: res, Keys: &a.keys}
@@ -169,4 +171,10 @@ func (a *ObjectAccess) Decide(action, bucket, key string) error {
 	}
 	return &ObjectDenial{Action: action, Resource: res,
 		msg: fmt.Sprintf("You are not authorized to perform the (%s) operation on %s.%s", action, res, reason)}
+}
+
+// goneDenial refuses an action to a user who can no longer be authorized.
+func (a *ObjectAccess) goneDenial(action, res string) *ObjectDenial {
+	return &ObjectDenial{Action: action, Resource: res,
+		msg: fmt.Sprintf("You are not authorized to perform the (%s) operation on %s: %s.", action, res, a.gone)}
 }

@@ -527,15 +527,21 @@ func (l *Local) checkKey(key string) error {
 	if err := ValidateObjectKey(key); err != nil {
 		return err
 	}
-	for i, seg := range strings.Split(key, "/") {
+	// Segment by segment without splitting: imports check every line's
+	// key here.
+	for i, rest := 0, key; ; i++ {
+		seg, after, more := strings.Cut(rest, "/")
 		if i == 0 && seg == sysDir {
 			return fmt.Errorf("key %q: %q is reserved by the local store: %w", key, sysDir+"/", ErrInvalidKey)
 		}
 		if len(seg) > maxNameLen {
 			return fmt.Errorf("key %q: a segment is longer than %d bytes, the local filesystem limit: %w", key, maxNameLen, ErrInvalidKey)
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 // lock takes the per-key lock (striped) and returns its unlock.

@@ -204,6 +204,22 @@ func TestDenyHoldsThroughImportAndExport(t *testing.T) {
 		wantDenied(t, "directory import", failedItems(v)["obs://data-in/mixed/secret/cat/2.jpg"], "obs:object:GetObject",
 			"object:data-in/mixed/secret/cat/2.jpg")
 
+		// A sync started by the user adds no file of a denied folder.
+		syncID := c.create("deny-sync", 0, nil)
+		c.waitIdle(syncID)
+		attachDeny(t, admin, a.DomainID, "denied-user-group", "deny-sync-hidden", "obs:*:*:object:data-in/deny-sync/hidden/*")
+		c.put("data-in", "deny-sync/cat/1.jpg", "one")
+		c.put("data-in", "deny-sync/hidden/cat/2.jpg", secretBytes)
+		if st, out := u.do("POST", "/datasets/"+syncID+"/sync-data", nil); st != http.StatusOK {
+			t.Fatalf("user sync: %d %v", st, out)
+		}
+		sv := c.waitFor("/datasets/"+syncID+"/sync-data/status", func(m map[string]any) bool {
+			return m["status"] == "COMPLETED" || m["status"] == "FAILED"
+		})
+		if sv["status"] != "COMPLETED" || sv["add_sample_count"] != 1.0 || sv["total_sample_count"] != 1.0 {
+			t.Errorf("sync with a denied folder: %v", sv)
+		}
+
 		// A Deny added after the import is queued, before it runs: the
 		// tasks manager is stopped, the task queued, the Deny added, and
 		// a server started on the same data runs the task.
@@ -320,6 +336,16 @@ func TestReservedKeyManifestKeepsPagesUp(t *testing.T) {
 		ver := c.waitFor("/datasets/"+id+"/versions/"+vid, func(m map[string]any) bool { return m["status"] != 0.0 })
 		if ver["status"] != 1.0 || ver["total_sample_count"] != 1.0 {
 			t.Errorf("version: %v", ver)
+		}
+
+		// A sample whose file is gone shows as such on its page.
+		gone := "obs://data-in/resv-m/gone.jpg"
+		if res, err := env.App.Datasets.WriteSamples(ctx, env.Account.ProjectID, id, []dataset.SampleInput{{Source: gone}}, dataset.WriteOptions{}); err != nil || res[0].Err != nil {
+			t.Fatalf("store a sample without its file: %v %v", err, res)
+		}
+		st, out = c.do("GET", base+"/samples/"+dataset.SampleID(gone), nil)
+		if st != http.StatusOK || !strings.Contains(fmtAny(out["source_error"]), "does not exist") {
+			t.Errorf("sample without its file: %d %v", st, out)
 		}
 	})
 }
