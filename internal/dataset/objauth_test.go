@@ -3,29 +3,19 @@ package dataset
 import (
 	"context"
 	"strings"
-	"sync"
 )
 
 // prefixAuth stands in for IAM in this package's tests (the server's tests
 // run the real decision): the requester may read objects under the
 // readable "bucket/" or "bucket/dir/" prefixes, write anywhere, and do
-// nothing under a denied prefix. Tests change the prefixes between tasks.
+// nothing under a denied prefix.
 type prefixAuth struct {
-	mu       sync.Mutex
 	readable []string
 	denied   []string
 }
 
-func (a *prefixAuth) set(readable, denied []string) {
-	a.mu.Lock()
-	a.readable, a.denied = readable, denied
-	a.mu.Unlock()
-}
-
 func (a *prefixAuth) authorizer() ObjectAuthorizer {
 	return func(ctx context.Context, who Requester) (ObjectAccess, error) {
-		a.mu.Lock()
-		defer a.mu.Unlock()
 		return &prefixAccess{readable: a.readable, denied: a.denied}, nil
 	}
 }
