@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/atelier-dev/atelier/internal/iam/policy"
 )
@@ -70,8 +72,10 @@ type ObjectAccess struct {
 	gone string
 	keys policy.Keys
 
-	mu     sync.RWMutex
-	owners map[string]string
+	// owners caches the owner of each bucket asked about: read without a
+	// lock (a task asks once per object), replaced whole under mu.
+	mu     sync.Mutex
+	owners atomic.Pointer[map[string]string]
 }
 
 // ObjectAccess reads the actor's current policies for object decisions in
@@ -83,7 +87,7 @@ func (s *Service) ObjectAccess(ctx context.Context, region string, a Actor, now 
 	if now.IsZero() {
 		now = s.now()
 	}
-	acc := &ObjectAccess{s: s, prefix: "obs:" + region + ":" + a.DomainID + ":", domain: a.DomainID, owners: map[string]string{},
+	acc := &ObjectAccess{s: s, prefix: "obs:" + region + ":" + a.DomainID + ":", domain: a.DomainID,
 		keys: policy.Keys{UserName: a.UserName, UserID: a.UserID, DomainName: a.DomainName, DomainID: a.DomainID,
 			ProjectName: a.ProjectName, ProjectID: a.ProjectID, EnterpriseProjectID: a.EnterpriseProjectID,
 			SourceIP: a.SourceIP, CurrentTime: now.UTC()}}
@@ -124,16 +128,24 @@ func (a *ObjectAccess) Owner(ctx context.Context, action, bucket string) error {
 	if a.gone != "" {
 		return a.goneDenial(action, a.prefix+"bucket:"+bucket)
 	}
-	a.mu.RLock()
-	owner, ok := a.owners[bucket]
-	a.mu.RUnlock()
+	var owner string
+	ok := false
+	if m := a.owners.Load(); m != nil {
+		owner, ok = (*m)[bucket]
+	}
 	if !ok {
 		var err error
 		if owner, err = a.s.BucketOwner(ctx, bucket); err != nil {
 			return err
 		}
 		a.mu.Lock()
-		a.owners[bucket] = owner
+		next := map[string]string{bucket: owner}
+		if m := a.owners.Load(); m != nil {
+			for b, o := range *m {
+				next[b] = o
+			}
+		}
+		a.owners.Store(&next)
 		a.mu.Unlock()
 	}
 	if owner != a.domain {
@@ -147,17 +159,23 @@ func (a *ObjectAccess) Owner(ctx context.Context, action, bucket string) error {
 // bucket/key, bucket actions on the bucket, ListAllMyBuckets on every
 // bucket of the account.
 func (a *ObjectAccess) Decide(action, bucket, key string) error {
-	var res string
+	// The resource name is built in a buffer on the stack: a task decides
+	// every object it touches, and an allocation would be most of the
+	// cost. res aliases the buffer, so only a copy of it may outlive this
+	// call (the denials below clone it).
+	var buf [256]byte
+	b := append(buf[:0], a.prefix...)
 	switch {
 	case strings.EqualFold(action, "obs:bucket:ListAllMyBuckets"):
-		res = a.prefix + "bucket:*"
+		b = append(b, "bucket:*"...)
 	case strings.HasPrefix(action, "obs:bucket:"):
-		res = a.prefix + "bucket:" + bucket
+		b = append(append(b, "bucket:"...), bucket...)
 	default:
-		res = a.prefix + "object:" + bucket + "/" + key
+		b = append(append(append(append(b, "object:"...), bucket...), '/'), key...)
 	}
+	res := unsafe.String(unsafe.SliceData(b), len(b))
 	if a.gone != "" {
-		return a.goneDenial(action, res)
+		return a.goneDenial(action, strings.Clone(res))
 	}
 	// Project and enterprise project stay empty: OBS is a global service.
 	req := policy.Request{Action: action, Resource: res, Keys: &a.keys}
@@ -165,6 +183,11 @@ func (a *ObjectAccess) Decide(action, bucket, key string) error {
 	if d.Allowed {
 		return nil
 	}
+	return a.policyDenial(action, strings.Clone(res), d)
+}
+
+// policyDenial is the refusal of a decision.
+func (a *ObjectAccess) policyDenial(action, res string, d policy.Decision) *ObjectDenial {
 	reason := ""
 	if d.Matched {
 		reason = " Denied explicitly by policy \"" + d.PolicyName + "\"."

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,25 @@ func TestObjectAccess(t *testing.T) {
 				}
 			})
 		}
+
+		// One ObjectAccess serves a task's concurrent workers, each
+		// bucket's owner looked up once.
+		shared := access(actor)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 50 {
+					bucket := []string{"data", "data2", "data3"}[(i+j)%3]
+					if err := shared.Authorize(ctx, "obs:object:GetObject", bucket, "pub/p.jpg"); err != nil {
+						t.Errorf("concurrent Authorize on %s: %v", bucket, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
 
 		// A bucket another account owns: no grant reaches it.
 		other, err := svc.CreateAccount(ctx, iam.AccountInput{DomainName: "other", Region: "r-1"})
