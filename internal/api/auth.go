@@ -59,52 +59,41 @@ func (c *Call) AuthorizeOBS(action string, refs ...ObjectRef) error {
 }
 
 func (c *Call) authorizeObjectAction(action string, refs []ObjectRef) error {
-	prefix := "obs:" + c.srv.cfg.Region + ":" + c.Principal.DomainID + ":"
-	// Buckets belong to accounts: no grant reaches another account's
-	// bucket. Creating a bucket is the exception: the handler claims it.
-	if !strings.EqualFold(action, "obs:bucket:CreateBucket") {
-		for _, ref := range refs {
-			if err := c.checkBucketOwner(action, ref.Bucket); err != nil {
-				return err
-			}
-		}
+	ctx := c.Request.Context()
+	// The decision is iam's, shared with the background tasks that touch
+	// objects for a user.
+	acc, err := c.srv.iam.ObjectAccess(ctx, c.srv.cfg.Region, c.Actor(), c.srv.now())
+	if err != nil {
+		return err
 	}
-	var resources []string
-	switch {
-	case strings.EqualFold(action, "obs:bucket:ListAllMyBuckets"):
-		resources = []string{prefix + "bucket:*"}
-	case strings.HasPrefix(action, "obs:bucket:"):
-		for _, ref := range refs {
-			resources = append(resources, prefix+"bucket:"+ref.Bucket)
-		}
-	default:
-		for _, ref := range refs {
-			resources = append(resources, prefix+"object:"+ref.Bucket+"/"+ref.Key)
-		}
-	}
-	for _, res := range resources {
-		req := c.srv.policyRequest(c, action, res)
-		req.ProjectID, req.EnterpriseProjectID = "", "" // OBS is a global service
-		d, err := c.srv.iam.Decide(c.Request.Context(), c.Principal.UserID, &req)
-		if err != nil {
+	for _, ref := range refs {
+		if err := objectDenied(acc.Owner(ctx, action, ref.Bucket)); err != nil {
 			return err
 		}
-		if !d.Allowed {
-			return Errorf(http.StatusForbidden, codeNotAuthorized, "You are not authorized to perform the (%s) operation on %s.%s", action, res, denialReason(d))
+	}
+	if strings.EqualFold(action, "obs:bucket:ListAllMyBuckets") {
+		return objectDenied(acc.Decide(action, "", ""))
+	}
+	for _, ref := range refs {
+		if err := objectDenied(acc.Decide(action, ref.Bucket, ref.Key)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (c *Call) checkBucketOwner(action, bucket string) error {
-	owner, err := c.srv.iam.BucketOwner(c.Request.Context(), bucket)
-	if err != nil {
-		return err
+// Actor is the caller as object decisions and background tasks see them.
+func (c *Call) Actor() iam.Actor {
+	return iam.ActorOf(c.Principal, c.EnterpriseProjectID)
+}
+
+// objectDenied turns an object denial into the API's 403.
+func objectDenied(err error) error {
+	var d *iam.ObjectDenial
+	if errors.As(err, &d) {
+		return Errorf(http.StatusForbidden, codeNotAuthorized, "%s", d.Error())
 	}
-	if owner != c.Principal.DomainID {
-		return Errorf(http.StatusForbidden, codeNotAuthorized, "You are not authorized to perform the (%s) operation on bucket %s: it belongs to another account.", action, bucket)
-	}
-	return nil
+	return err
 }
 
 func denialReason(d policy.Decision) string {

@@ -34,6 +34,10 @@ func (d *datasetAPI) createExport(w http.ResponseWriter, r *http.Request, c *Cal
 	if err := c.AuthorizeOBS("obs:object:GetObject", pathRefs(plan.Reads...)...); err != nil {
 		return err
 	}
+	// These checks refuse early; the task decides again, for the caller,
+	// each object it reads or writes (a Deny on part of a directory, a
+	// grant revoked meanwhile).
+	plan.Requester = requester(c)
 	id, err := d.svc.CommitExport(r.Context(), plan)
 	if err != nil {
 		return err

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
-	"github.com/atelier-dev/atelier/internal/obs"
 )
 
 // Import tasks and synchronisation: /v2/{project_id}/datasets/{dataset_id}/{import-tasks,sync-data}.
@@ -39,76 +37,14 @@ func (d *datasetAPI) createImportTask(w http.ResponseWriter, r *http.Request, c 
 	if err := c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: plan.Path.Bucket, Key: plan.Path.Key}); err != nil {
 		return err
 	}
-	if plan.Manifest {
-		if plan.Readable, err = readablePrefixes(c, plan.ManifestDir()); err != nil {
-			return err
-		}
-	}
+	// Every object the task reads (the manifest's lines may name any)
+	// is authorized for the caller when it is read.
+	plan.Requester = requester(c)
 	id, err := d.svc.CommitImport(r.Context(), plan)
 	if err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"task_id": id})
-}
-
-// readablePrefixes decides, while the caller is at hand, where the lines of
-// a manifest may point: the task runs later, without the caller, so it gets
-// the list of "bucket/" prefixes of the account's buckets whose objects the
-// caller may read (obs:object:GetObject on bucket/*) and, when the
-// manifest's bucket is not among them, the manifest's directory if the
-// caller may read it (bucket/dir/*). A grant narrower than a bucket
-// elsewhere, or a Deny on part of an allowed bucket, is not seen at this
-// granularity.
-func readablePrefixes(c *Call, manifestDir obs.Path) ([]string, error) {
-	ctx := c.Request.Context()
-	var buckets []obs.BucketInfo
-	if c.srv.cfg.Objects != nil {
-		var err error
-		if buckets, err = c.srv.cfg.Objects.ListBuckets(ctx); err != nil {
-			return nil, err
-		}
-	}
-	var out []string
-	whole := false
-	for _, b := range buckets {
-		owner, err := c.srv.iam.BucketOwner(ctx, b.Name)
-		if err != nil {
-			return nil, err
-		}
-		if owner != c.Principal.DomainID {
-			continue
-		}
-		ok, err := allowed(c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: b.Name, Key: "*"}))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, b.Name+"/")
-			whole = whole || b.Name == manifestDir.Bucket
-		}
-	}
-	if !whole {
-		ok, err := allowed(c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: manifestDir.Bucket, Key: manifestDir.Key + "*"}))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, manifestDir.Bucket+"/"+manifestDir.Key)
-		}
-	}
-	return out, nil
-}
-
-// allowed reads an authorization outcome: a denial is false, not an error.
-func allowed(err error) (bool, error) {
-	var ae *Error
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
-		return false, nil
-	}
-	return false, err
 }
 
 // listImportTasks pages a dataset's import tasks, newest first: offset
@@ -147,6 +83,7 @@ func (d *datasetAPI) syncData(w http.ResponseWriter, r *http.Request, c *Call) e
 	if err := c.AuthorizeObjects(pathRefs(plan.Sources...)...); err != nil {
 		return err
 	}
+	plan.Requester = requester(c)
 	id, err := d.svc.CommitSync(r.Context(), plan)
 	if err != nil {
 		return err

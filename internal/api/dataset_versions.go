@@ -41,6 +41,7 @@ func (d *datasetAPI) createVersion(w http.ResponseWriter, r *http.Request, c *Ca
 			return err
 		}
 	}
+	plan.Requester = requester(c)
 	id, err := d.svc.CommitVersion(r.Context(), plan)
 	if err != nil {
 		return err

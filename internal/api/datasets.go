@@ -95,6 +95,13 @@ func decodeDataset(r *http.Request, v any) error {
 	return nil
 }
 
+// requester is the caller as the dataset service's background tasks
+// authorize them, object by object, when they run.
+func requester(c *Call) *dataset.Requester {
+	r := dataset.Requester(c.Actor())
+	return &r
+}
+
 func datasetScope(c *Call) dataset.Scope {
 	sc := dataset.Scope{ProjectID: c.ProjectID, WorkspaceID: iam.DefaultWorkspaceID, EnterpriseProjectID: c.EnterpriseProjectID}
 	if c.Workspace != nil {
@@ -128,6 +135,7 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 	if err := c.AuthorizeObjects(pathRefs(append(plan.Inputs, plan.Work)...)...); err != nil {
 		return err
 	}
+	plan.Requester = requester(c)
 	id, err := d.svc.CommitCreate(r.Context(), plan)
 	if err != nil {
 		return err

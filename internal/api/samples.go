@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -138,7 +139,7 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 	}
 	if preview {
 		for _, s := range samples {
-			if s.Source, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
+			if s.Source, s.SourceError, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
 				return err
 			}
 		}
@@ -161,8 +162,15 @@ func (d *datasetAPI) showSample(w http.ResponseWriter, r *http.Request, c *Call)
 	if err := c.AuthorizeObjects(sampleRefs([]*dataset.Sample{s})...); err != nil {
 		return err
 	}
-	if s.Source, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
+	if s.Source, s.SourceError, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
 		return err
+	}
+	// One sample's page says whether its file is still there (a list
+	// does not look: a HEAD per sample would cost the page).
+	if p, ok := dataset.ObjectOf(s.Stored); ok && s.SourceError == "" {
+		if _, err := d.svc.Object(r.Context(), p); errors.Is(err, obs.ErrNotFound) || errors.Is(err, obs.ErrBucketNotFound) {
+			s.SourceError = "the sample's file " + p.String() + " does not exist"
+		}
 	}
 	return WriteJSON(w, http.StatusOK, s)
 }

@@ -142,13 +142,18 @@ type exportParams struct {
 	State    *int     `json:"state,omitempty"`
 	Team     bool     `json:"team,omitempty"`
 	Ratio    *float64 `json:"ratio,omitempty"`
+	// Requester is who asked for the export: each object it reads or
+	// writes is authorized for them when it is touched.
+	Requester *Requester `json:"requester,omitempty"`
 }
 
 // ExportPlan is a validated export waiting for the caller's object-storage
 // authorization (PutObject on Output, GetObject on Reads) and CommitExport.
 type ExportPlan struct {
-	Output    obs.Path
-	Reads     []obs.Path
+	Output obs.Path
+	Reads  []obs.Path
+	// Requester is who asks for the export; the caller sets it.
+	Requester *Requester
 	projectID string
 	datasetID string
 	params    exportParams
@@ -355,7 +360,9 @@ func (s *Service) CommitExport(ctx context.Context, p *ExportPlan) (string, erro
 		}
 		return "", fmt.Errorf("check bucket %s: %w", p.Output.Bucket, err)
 	}
-	t, err := s.tasks.Enqueue(ctx, nil, TaskExport, p.projectID, p.datasetID, p.params)
+	params := p.params
+	params.Requester = p.Requester
+	t, err := s.tasks.Enqueue(ctx, nil, TaskExport, p.projectID, p.datasetID, params)
 	if err != nil {
 		return "", err
 	}
@@ -482,7 +489,7 @@ func (s *Service) export(ctx context.Context, t *tasks.Task, p tasks.Progress, p
 	if err != nil {
 		return fmt.Errorf("export directory %q: %w", params.Output, err)
 	}
-	j := &manifestJob{s: s, task: t, p: p, r: r, manifest: obs.Path{Bucket: out.Bucket, Key: params.Manifest}, opts: lineOptions{
+	j := &manifestJob{s: s, task: t, p: p, r: r, requester: params.Requester, manifest: obs.Path{Bucket: out.Bucket, Key: params.Manifest}, opts: lineOptions{
 		header: req.SourceTypeHeader, split: params.Ratio, clearHard: *req.ExportParams.ClearHardProperty,
 		out: out, inputs: r.inputs(), datasetType: r.Type, vocDir: obs.Path{Bucket: out.Bucket, Key: out.Key + "Annotations/"},
 	}}
@@ -497,6 +504,9 @@ func (s *Service) export(ctx context.Context, t *tasks.Task, p tasks.Progress, p
 		}
 		if v.Status != VersionNormal {
 			return invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
+		}
+		if err := j.may(ctx, actionGet, v.manifest()); err != nil {
+			return err
 		}
 		total := v.Total
 		if params.State != nil {
@@ -652,6 +662,42 @@ type manifestJob struct {
 	opts     lineOptions
 	// stats, for versions, count what was written.
 	stats *versionStats
+	// requester is who asked for the job; acc decides for them while a
+	// page is written (read again for every page, so that a changed
+	// grant applies from the next page on).
+	requester *Requester
+	acc       ObjectAccess
+}
+
+// may checks an action the whole job depends on (reading a version's
+// manifest, writing the manifest), before the job starts: a denial fails
+// the job with the action and the resource named.
+func (j *manifestJob) may(ctx context.Context, action string, p obs.Path) error {
+	acc, err := j.s.objectAccess(ctx, j.requester)
+	if err != nil {
+		return err
+	}
+	reason, err := denied(ctx, acc, action, p)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		return invalid(CodeInvalid, "%s", reason)
+	}
+	return nil
+}
+
+// check decides an action on one object of a sample: a denial fails the
+// sample, with the action and the resource named.
+func (j *manifestJob) check(ctx context.Context, action string, p obs.Path) error {
+	reason, err := denied(ctx, j.acc, action, p)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		return &sampleFailure{reason: reason}
+	}
+	return nil
 }
 
 // jobCursor is a job's checkpoint.
@@ -687,6 +733,12 @@ func (j *manifestJob) run(ctx context.Context, next sampleSource) (*manifestInde
 			}
 			j.stats = st
 		}
+	}
+	// The manifest is the job's output: without the right to write it,
+	// nothing is worth writing. (Its parts are staged in the dataset's own
+	// work directory.)
+	if err := j.may(ctx, actionPut, j.manifest); err != nil {
+		return nil, err
 	}
 	inner, err := obs.ParsePath(j.r.InnerWorkPath)
 	if err != nil {
@@ -810,6 +862,11 @@ type lineResult struct {
 // writePage turns a page into lines, concurrently, and writes them in
 // order.
 func (j *manifestJob) writePage(ctx context.Context, enc []*lineEncoder, items []outSample, part *partWriter) error {
+	acc, err := j.s.objectAccess(ctx, j.requester)
+	if err != nil {
+		return err
+	}
+	j.acc = acc
 	res := make([]lineResult, len(items))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -916,6 +973,16 @@ func (j *manifestJob) build(ctx context.Context, it *outSample) (formats.Record,
 	rec := formats.Record{Source: it.source, Usage: usage, ID: it.id, SampleType: it.sampleType,
 		Labels: j.prepareLabels(labels, it.updateTime), Metadata: meta}
 	obj, isObject := ObjectOf(it.source)
+	if !isObject && !strings.HasPrefix(it.source, ContentScheme) {
+		return rec, sampleFailuref("the sample's source %q is not a valid object path", it.source)
+	}
+	if isObject {
+		// A sample stored before imports checked keys as the object
+		// store does may name one that can never be read.
+		if reason := j.s.checkObjectKey(obj); reason != "" {
+			return rec, sampleFailuref("the sample's file %s", reason)
+		}
+	}
 	var copies []obs.Path
 	if isObject && o.layout != layoutManifest {
 		copies = j.copyTargets(obj, rec.Labels)
@@ -1030,9 +1097,18 @@ func (j *manifestJob) copyObject(ctx context.Context, from, to obs.Path) error {
 	if from == to {
 		return nil
 	}
+	if err := j.check(ctx, actionGet, from); err != nil {
+		return err
+	}
+	if err := j.check(ctx, actionPut, to); err != nil {
+		return err
+	}
 	rc, _, err := j.s.objects.Get(ctx, from.Bucket, from.Key, nil)
 	if errors.Is(err, obs.ErrNotFound) || errors.Is(err, obs.ErrBucketNotFound) {
 		return sampleFailuref("the sample's file %s does not exist", from)
+	}
+	if errors.Is(err, obs.ErrInvalidKey) || errors.Is(err, obs.ErrInvalidBucket) {
+		return sampleFailuref("the sample's file %s is not a valid object path", from)
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", from, err)
@@ -1069,6 +1145,9 @@ func (j *manifestJob) writeLabelList(ctx context.Context, file obs.Path, labels 
 }
 
 func (j *manifestJob) put(ctx context.Context, p obs.Path, data []byte) error {
+	if err := j.check(ctx, actionPut, p); err != nil {
+		return err
+	}
 	if _, err := j.s.objects.Put(ctx, p.Bucket, p.Key, bytes.NewReader(data), obs.PutOptions{}); err != nil {
 		if errors.Is(err, obs.ErrInvalidKey) || errors.Is(err, obs.ErrKeyConflict) {
 			return sampleFailuref("cannot write %s: %v", p, err)
@@ -1169,6 +1248,10 @@ func (j *manifestJob) imageSize(ctx context.Context, obj obs.Path, meta map[stri
 			return dims[0], dims[1], dims[2]
 		}
 	}
+	// The image's header is read only when the requester may read it.
+	if reason, err := denied(ctx, j.acc, actionGet, obj); err != nil || reason != "" {
+		return extent(labels)
+	}
 	if rc, _, err := j.s.objects.Get(ctx, obj.Bucket, obj.Key, nil); err == nil {
 		cfg, _, err := image.DecodeConfig(bufio.NewReader(rc))
 		rc.Close()
@@ -1176,6 +1259,11 @@ func (j *manifestJob) imageSize(ctx context.Context, obj obs.Path, meta map[stri
 			return cfg.Width, cfg.Height, 3
 		}
 	}
+	return extent(labels)
+}
+
+// extent is the size that holds every point of the shapes.
+func extent(labels []annotation.Label) (w, h, d int) {
 	var maxX, maxY float64
 	for _, l := range labels {
 		visitPoints(l.Property[annotation.PropFeature], func(x, y float64) {

@@ -68,7 +68,7 @@ func newExportEnv(t *testing.T, engine store.Engine, typ int, start bool) *expor
 	if err != nil {
 		t.Fatalf("task manager: %v", err)
 	}
-	svc, err := New(Options{DB: db, Objects: objects, Tasks: m})
+	svc, err := New(Options{DB: db, Objects: objects, Tasks: m, Authorize: (&prefixAuth{readable: []string{"data/", "out/"}}).authorizer()})
 	if err != nil {
 		t.Fatal(err)
 	}

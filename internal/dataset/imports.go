@@ -131,11 +131,11 @@ type importParams struct {
 	Folder           string       `json:"import_folder,omitempty"`
 	LabelFormat      *LabelFormat `json:"label_format,omitempty"`
 	WithColumnHeader *bool        `json:"with_column_header,omitempty"`
-	// Readable are the "bucket/" or "bucket/dir/" prefixes of the objects
-	// the task's creator may read, decided when the task was created; a
-	// manifest line whose source or annotation file lies elsewhere fails.
-	// A directory import reads only under its own path.
-	Readable []string `json:"readable,omitempty"`
+	// Requester is who asked for the import: each object the task reads
+	// (the manifest, the sources and annotation files its lines name, the
+	// files of a directory) is authorized for them when it is read. A
+	// task without one reads nothing.
+	Requester *Requester `json:"requester,omitempty"`
 	// Origin is "create" for the import a dataset's creation starts.
 	Origin string `json:"origin,omitempty"`
 	// BatchSize overrides ImportBatch (tests make it small to stop a task
@@ -150,6 +150,8 @@ type syncParams struct {
 	Annotations bool         `json:"import_annotations"`
 	LabelFormat *LabelFormat `json:"label_format,omitempty"`
 	BatchSize   int          `json:"batch_size,omitempty"`
+	// Requester is who asked for the sync (see importParams).
+	Requester *Requester `json:"requester,omitempty"`
 }
 
 // importStats are the figures of an import or sync: kept in its cursor, so
@@ -199,10 +201,9 @@ type ImportPlan struct {
 	Path obs.Path
 	// Manifest reports a manifest import.
 	Manifest bool
-	// Readable are the "bucket/" or "bucket/dir/" prefixes the caller may
-	// read objects under; the caller sets them for a manifest import,
-	// whose lines may point anywhere.
-	Readable  []string
+	// Requester is who asks for the import; the caller sets it. The task
+	// authorizes every object it reads for them.
+	Requester *Requester
 	projectID string
 	params    importParams
 }
@@ -386,7 +387,7 @@ func (s *Service) CommitImport(ctx context.Context, p *ImportPlan) (string, erro
 		}
 	}
 	prm := p.params
-	prm.Readable = p.Readable
+	prm.Requester = p.Requester
 	return s.enqueueExclusive(ctx, TaskImport, p.projectID, prm.DatasetID, prm)
 }
 
@@ -445,7 +446,7 @@ func (s *Service) EnqueueCreateImport(ctx context.Context, tx *sql.Tx, p *Create
 		return "", nil
 	}
 	prm := importParams{DatasetID: p.row.ID, Path: p.Inputs[0].String(), Annotations: p.row.Doc.ImportAnnotations,
-		Samples: true, KeepExisting: true, LabelFormat: p.row.Doc.LabelFormat, Origin: "create"}
+		Samples: true, KeepExisting: true, LabelFormat: p.row.Doc.LabelFormat, Origin: "create", Requester: p.Requester}
 	t, err := s.tasks.Enqueue(ctx, tx, TaskImport, p.row.ProjectID, p.row.ID, prm)
 	if err != nil {
 		return "", fmt.Errorf("queue the import of dataset %s: %w", p.row.ID, err)
@@ -456,7 +457,9 @@ func (s *Service) EnqueueCreateImport(ctx context.Context, tx *sql.Tx, p *Create
 // SyncPlan is a sync waiting for the caller's object-storage authorization.
 type SyncPlan struct {
 	// Sources are the dataset's data-source directories it rescans.
-	Sources   []obs.Path
+	Sources []obs.Path
+	// Requester is who asks for the sync; the caller sets it.
+	Requester *Requester
 	projectID string
 	params    syncParams
 }
@@ -501,7 +504,9 @@ func (s *Service) CommitSync(ctx context.Context, p *SyncPlan) (string, error) {
 			return "", fmt.Errorf("check bucket %s: %w", src.Bucket, err)
 		}
 	}
-	return s.enqueueExclusive(ctx, TaskSync, p.projectID, p.params.DatasetID, p.params)
+	prm := p.params
+	prm.Requester = p.Requester
+	return s.enqueueExclusive(ctx, TaskSync, p.projectID, prm.DatasetID, prm)
 }
 
 // importTaskHandlers are the handlers of imports and syncs.
@@ -552,7 +557,7 @@ func (s *Service) runImport(ctx context.Context, t *tasks.Task, p tasks.Progress
 	defer im.close()
 	im.annotations, im.onlyExisting, im.difficultOnly = prm.Annotations, !prm.Samples, prm.DifficultOnly
 	im.opts = WriteOptions{Unconfirmed: prm.Unconfirmed, KeepExisting: prm.KeepExisting}
-	im.included, im.excluded, im.readable = prm.Included, prm.Excluded, prm.Readable
+	im.included, im.excluded, im.requester = prm.Included, prm.Excluded, prm.Requester
 	im.labelFormat = prm.LabelFormat
 	if prm.Manifest {
 		err = im.pipe(ctx, func(ctx context.Context, out chan<- *batch) error { return im.produceManifest(ctx, src, out) })
@@ -580,7 +585,7 @@ func (s *Service) runSync(ctx context.Context, t *tasks.Task, p tasks.Progress) 
 	defer im.close()
 	// Files already in the dataset keep their samples and labels; new ones
 	// bring the labels their layout gives.
-	im.annotations, im.labelFormat = prm.Annotations, prm.LabelFormat
+	im.annotations, im.labelFormat, im.requester = prm.Annotations, prm.LabelFormat, prm.Requester
 	im.opts = WriteOptions{KeepExisting: true}
 	sources := make([]obs.Path, len(prm.Sources))
 	for i, src := range prm.Sources {
@@ -620,7 +625,7 @@ type importer struct {
 	difficultOnly bool
 	included      []LabelRef
 	excluded      []LabelRef
-	readable      []string
+	requester     *Requester
 	labelFormat   *LabelFormat
 	opts          WriteOptions
 	// cur is the last committed checkpoint.
@@ -830,6 +835,9 @@ type batch struct {
 	files   int64 // objects examined
 	bytes   int64
 	cursor  importCursor // position after the batch; the writer adds the figures
+	// err, set by a producer's worker, ends the task: a decision that
+	// could not be made, not a line's fault.
+	err error
 }
 
 func (b *batch) fail(item, reason string) {
@@ -851,7 +859,11 @@ func (im *importer) pipe(ctx context.Context, produce func(context.Context, chan
 		produced <- produce(ctx, out)
 	}()
 	for b := range out {
-		if err := im.write(ctx, b); err != nil {
+		err := b.err
+		if err == nil {
+			err = im.write(ctx, b)
+		}
+		if err != nil {
 			cancel()
 			for range out {
 			}
@@ -990,17 +1002,6 @@ func itemReason(err error, i int, where []string) string {
 	})
 }
 
-// canRead reports whether the task's creator may read an object.
-func (im *importer) canRead(p obs.Path) bool {
-	full := p.Bucket + "/" + p.Key
-	for _, r := range im.readable {
-		if strings.HasPrefix(full, r) {
-			return true
-		}
-	}
-	return false
-}
-
 // keepLabels applies the label filters (included_labels, excluded_labels)
 // to a sample's labels.
 func (im *importer) keepLabels(labels []annotation.Label) bool {
@@ -1067,6 +1068,17 @@ func (im *importer) produceManifest(ctx context.Context, file obs.Path, out chan
 		if start.Offset >= info.Size {
 			return sendFinal(ctx, out, start, start.Stats.Files > 0)
 		}
+	}
+	// The manifest itself is read for the requester too.
+	acc, err := im.s.objectAccess(ctx, im.requester)
+	if err != nil {
+		return err
+	}
+	if reason, err := denied(ctx, acc, actionGet, file); err != nil || reason != "" {
+		if err != nil {
+			return err
+		}
+		return importFailed("The manifest %s cannot be read: %s", file, reason)
 	}
 	var rng *obs.Range
 	if start.Offset > 0 {
@@ -1260,6 +1272,13 @@ type manifestItem struct {
 // filters, and a failure for every line that is not a sample.
 func (im *importer) parseChunk(ctx context.Context, bucket, dir string, c *chunk) *batch {
 	b := &batch{cursor: c.end}
+	// The requester's permissions as they are now decide this chunk's
+	// objects: a change applies from the next chunk on.
+	acc, err := im.s.objectAccess(ctx, im.requester)
+	if err != nil {
+		b.err = err
+		return b
+	}
 	type lineFail struct {
 		line   int64
 		reason string
@@ -1285,7 +1304,10 @@ func (im *importer) parseChunk(ctx context.Context, bucket, dir string, c *chunk
 			break
 		}
 		it := manifestItem{line: c.first - 1 + int64(r.Line()), rec: rec}
-		it.source, it.fail = im.manifestSource(bucket, dir, rec.Source)
+		if it.source, it.fail, err = im.manifestSource(ctx, acc, bucket, dir, rec.Source); err != nil {
+			b.err = err
+			return b
+		}
 		items = append(items, it)
 	}
 	// VOC files are read concurrently: they are small and many.
@@ -1297,10 +1319,19 @@ func (im *importer) parseChunk(ctx context.Context, bucket, dir string, c *chunk
 			}
 		}
 	}
+	var decideErr error
+	var decideOnce sync.Once
 	forEach(ctx, len(vocs), func(k int) {
 		it := &items[vocs[k]]
-		it.fail = im.addVOCs(ctx, bucket, dir, &it.rec)
+		var err error
+		if it.fail, err = im.addVOCs(ctx, acc, bucket, dir, &it.rec); err != nil {
+			decideOnce.Do(func() { decideErr = err })
+		}
 	})
+	if decideErr != nil {
+		b.err = decideErr
+		return b
+	}
 	b.inputs = make([]SampleInput, 0, len(items))
 	b.where = make([]string, 0, len(items))
 	for i := range items {
@@ -1352,56 +1383,64 @@ func (im *importer) mapEntities(labels []annotation.Label) []annotation.Label {
 
 // manifestSource resolves a manifest location to a stored source
 // (obs://bucket/key or content://text), or says why it cannot be one.
-func (im *importer) manifestSource(bucket, dir, loc string) (string, string) {
+func (im *importer) manifestSource(ctx context.Context, acc ObjectAccess, bucket, dir, loc string) (string, string, error) {
 	if strings.HasPrefix(loc, ContentScheme) {
 		switch im.ds.Type {
 		case TypeTextClassification, TypeNamedEntity, TypeTextTriplet:
-			return loc, ""
+			return loc, "", nil
 		}
-		return "", "inline content:// samples belong in text datasets"
+		return "", "inline content:// samples belong in text datasets", nil
 	}
-	p, reason := im.manifestObject(bucket, dir, loc, "source")
-	if reason != "" {
-		return "", reason
+	p, reason, err := im.manifestObject(ctx, acc, bucket, dir, loc, "source")
+	if reason != "" || err != nil {
+		return "", reason, err
 	}
-	return "obs://" + p.Bucket + "/" + p.Key, ""
+	return "obs://" + p.Bucket + "/" + p.Key, "", nil
 }
 
 // manifestObject resolves an object location of a manifest (absolute, or
-// relative to the manifest's directory) that the creator may read.
-func (im *importer) manifestObject(bucket, dir, loc, field string) (obs.Path, string) {
+// relative to the manifest's directory) that is a valid object of the
+// store and that the requester may read (obs:object:GetObject, decided
+// now with their current policies).
+func (im *importer) manifestObject(ctx context.Context, acc ObjectAccess, bucket, dir, loc, field string) (obs.Path, string, error) {
 	var p obs.Path
 	if strings.HasPrefix(loc, "/") || strings.Contains(loc, "://") {
 		var err error
 		if p, err = obs.ParsePath(loc); err != nil || p.IsDir() {
-			return obs.Path{}, fmt.Sprintf("%s %q is not an OBS object path", field, loc)
+			return obs.Path{}, fmt.Sprintf("%s %q is not an OBS object path", field, loc), nil
 		}
 	} else {
 		p = obs.Path{Bucket: bucket, Key: dir + loc}
-		if err := obs.ValidateObjectKey(p.Key); err != nil {
-			return obs.Path{}, fmt.Sprintf("%s %q is not a valid object key", field, loc)
-		}
 	}
-	if !im.canRead(p) {
-		return obs.Path{}, fmt.Sprintf("%s %s: the task's creator may not read objects there (obs:object:GetObject)", field, p)
+	// The object API's rules for keys, the store's own included (the
+	// local store reserves .atelier/): a sample must be readable later.
+	if reason := im.s.checkObjectKey(p); reason != "" {
+		return obs.Path{}, field + " " + reason, nil
 	}
-	return p, ""
+	reason, err := denied(ctx, acc, actionGet, p)
+	if err != nil {
+		return obs.Path{}, "", err
+	}
+	if reason != "" {
+		return obs.Path{}, field + " " + p.String() + ": " + reason, nil
+	}
+	return p, "", nil
 }
 
 // addVOCs reads the VOC files a record points at and adds their labels.
-func (im *importer) addVOCs(ctx context.Context, bucket, dir string, rec *formats.Record) string {
+func (im *importer) addVOCs(ctx context.Context, acc ObjectAccess, bucket, dir string, rec *formats.Record) (string, error) {
 	for _, loc := range rec.AnnotationLocs {
-		p, reason := im.manifestObject(bucket, dir, loc.Loc, "annotation-loc")
-		if reason != "" {
-			return reason
+		p, reason, err := im.manifestObject(ctx, acc, bucket, dir, loc.Loc, "annotation-loc")
+		if reason != "" || err != nil {
+			return reason, err
 		}
 		doc, reason := im.readVOC(ctx, p)
 		if reason != "" {
-			return "annotation-loc " + p.String() + ": " + reason
+			return "annotation-loc " + p.String() + ": " + reason, nil
 		}
 		rec.AddVOC(loc, doc)
 	}
-	return ""
+	return "", nil
 }
 
 func (im *importer) readVOC(ctx context.Context, p obs.Path) (formats.VOC, string) {
@@ -1520,8 +1559,10 @@ type dirScan struct {
 	file      string // text file being read
 	fileN     int64  // its lines so far
 	yolo      yoloNames
-	b         *batch
-	out       chan<- *batch
+	// acc decides for the requester while the current page is read.
+	acc ObjectAccess
+	b   *batch
+	out chan<- *batch
 }
 
 // yoloNames is a YOLO directory's obj.names, read once when a label file
@@ -1563,6 +1604,20 @@ func (im *importer) scanDir(ctx context.Context, source int, dir obs.Path, out c
 	}
 	after := im.cur.After
 	for {
+		// Each page is listed and read with the requester's permissions
+		// as they are when the page is: a change applies from the next
+		// page on.
+		acc, err := im.s.objectAccess(ctx, im.requester)
+		if err != nil {
+			return err
+		}
+		if reason, err := denied(ctx, acc, actionList, obs.Path{Bucket: dir.Bucket}); err != nil || reason != "" {
+			if err != nil {
+				return err
+			}
+			return importFailed("The directory %s cannot be listed: %s", dir, reason)
+		}
+		ds.acc = acc
 		page, err := im.s.objects.List(ctx, dir.Bucket, obs.ListOptions{Prefix: dir.Key, StartAfter: after})
 		if errors.Is(err, obs.ErrBucketNotFound) {
 			return importFailed("OBS bucket does not exist: %s.", dir.Bucket)
@@ -1578,6 +1633,20 @@ func (im *importer) scanDir(ctx context.Context, source int, dir obs.Path, out c
 			}
 			ds.keys.listed(o.Key, o.Size, o.ModTime.UnixMilli())
 			delete(ds.priorLeft, o.Key)
+			// A file the requester may not read is a failed file; the
+			// classifier never sees it, so it is neither a sample nor
+			// the labels of one.
+			reason, err := denied(ctx, acc, actionGet, obs.Path{Bucket: dir.Bucket, Key: o.Key})
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				if !ds.prior[o.Key] {
+					ds.b.fail("obs://"+dir.Bucket+"/"+o.Key, reason)
+				}
+				ds.resolve(o.Key)
+				continue
+			}
 			res, err := cls.Add(o.Key, o.Size)
 			if err != nil {
 				return fmt.Errorf("classify %s: %w", dir, err)
@@ -1695,6 +1764,14 @@ func (ds *dirScan) yoloNames(ctx context.Context) ([]string, string) {
 	y := &ds.yolo
 	y.once.Do(func() {
 		key := ds.dir.Key + "obj.names"
+		if reason, err := denied(ctx, ds.acc, actionGet, obs.Path{Bucket: ds.dir.Bucket, Key: key}); err != nil || reason != "" {
+			if err != nil {
+				reason = "it could not be authorized"
+				ds.im.s.log.WarnContext(ctx, "import: authorize obj.names", "err", err)
+			}
+			y.err = fmt.Sprintf("YOLO labels need %s at the top of the import directory: %s", key, reason)
+			return
+		}
 		rc, _, err := ds.im.s.objects.Get(ctx, ds.dir.Bucket, key, nil)
 		if err != nil {
 			y.err = fmt.Sprintf("YOLO labels need %s at the top of the import directory, which %s", key, ds.im.s.readProblem(ctx, obs.Path{Bucket: ds.dir.Bucket, Key: key}, err))

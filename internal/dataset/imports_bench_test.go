@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/iam"
+	"github.com/atelier-dev/atelier/internal/iam/policy"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
@@ -25,7 +27,9 @@ import (
 // database is SQLite, or PostgreSQL with ATELIER_BENCH_ENGINE=postgres (and
 // ATELIER_TEST_POSTGRES). It reports samples/s, from queueing to the task's
 // end, and the process's peak resident memory (VmHWM), which includes
-// writing the manifest.
+// writing the manifest. Every line's source is authorized for the
+// requesting user through IAM's object decision (GetObject allowed on the
+// bucket, with a Deny on a prefix no line names), as the server does.
 func BenchmarkImportManifest(b *testing.B) {
 	n := 1_000_000
 	if v, err := strconv.Atoi(os.Getenv("ATELIER_BENCH_SAMPLES")); err == nil && v > 0 {
@@ -63,7 +67,8 @@ func BenchmarkImportManifest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := New(Options{DB: db, Objects: objects, Tasks: m})
+	who, authorize := benchRequester(ctx, b, db)
+	svc, err := New(Options{DB: db, Objects: objects, Tasks: m, Authorize: authorize})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,6 +91,7 @@ func BenchmarkImportManifest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		plan.Requester = who
 		id, err := svc.CommitCreate(ctx, plan)
 		if err != nil {
 			b.Fatal(err)
@@ -100,7 +106,7 @@ func BenchmarkImportManifest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ip.Readable = []string{"bench/"}
+		ip.Requester = who
 		taskID, err := svc.CommitImport(ctx, ip)
 		if err != nil {
 			b.Fatal(err)
@@ -118,6 +124,48 @@ func BenchmarkImportManifest(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n*b.N), "cpu-µs/sample")
 	if hwm := peakRSS(); hwm > 0 {
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MB")
+	}
+}
+
+// benchRequester makes an account and a user allowed to read the bench
+// bucket's objects, except under a denied prefix, and the authorizer the
+// server gives the dataset service.
+func benchRequester(ctx context.Context, b *testing.B, db *store.DB) (*Requester, ObjectAuthorizer) {
+	svc, err := iam.NewService(ctx, db, iam.NewCatalog([]string{"modelarts:dataset:getDataset", "modelarts:trainJob:previewLog"}), iam.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	acct, err := svc.CreateAccount(ctx, iam.AccountInput{DomainName: "bench", Region: "r-1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := svc.CreateUser(ctx, acct.DomainID, iam.UserInput{Name: "bencher", Password: "Bench-pass1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := svc.CreateGroup(ctx, acct.DomainID, "readers", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.AddUserToGroup(ctx, acct.DomainID, g.ID, u.ID); err != nil {
+		b.Fatal(err)
+	}
+	p, err := svc.CreateCustomPolicy(ctx, acct.DomainID, iam.PolicyInput{DisplayName: "bench-read", Type: "AX", Document: []byte(`{"Version":"1.1","Statement":[
+		{"Effect":"Allow","Action":["obs:object:GetObject","obs:bucket:ListBucket"],"Resource":["OBS:*:*:object:bench/*","OBS:*:*:bucket:bench"]},
+		{"Effect":"Deny","Action":["obs:object:GetObject"],"Resource":["OBS:*:*:object:bench/secret/*"]}]}`)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Grant(ctx, acct.DomainID, g.ID, p.ID, policy.Scope{Kind: policy.ScopeAccount, ID: acct.DomainID}); err != nil {
+		b.Fatal(err)
+	}
+	who := &Requester{UserID: u.ID, UserName: u.Name, DomainID: acct.DomainID, DomainName: "bench", SourceIP: "127.0.0.1"}
+	return who, func(ctx context.Context, r Requester) (ObjectAccess, error) {
+		acc, err := svc.ObjectAccess(ctx, "r-1", iam.Actor(r), time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		return acc, nil
 	}
 }
 

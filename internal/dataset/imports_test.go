@@ -32,6 +32,8 @@ type impEnv struct {
 	objects *obs.Local
 	m       *tasks.Manager
 	svc     *Service
+	// auth decides the objects tasks touch: the data bucket is readable.
+	auth *prefixAuth
 }
 
 func impTaskConfig(db *store.DB, dsn string) tasks.Config {
@@ -68,7 +70,7 @@ func newImpEnv(t *testing.T, engine store.Engine) *impEnv {
 			t.Fatal(err)
 		}
 	}
-	e := &impEnv{t: t, ctx: ctx, db: db, dsn: dsn, objects: objects}
+	e := &impEnv{t: t, ctx: ctx, db: db, dsn: dsn, objects: objects, auth: &prefixAuth{readable: []string{"data/"}}}
 	e.startManager()
 	return e
 }
@@ -81,7 +83,7 @@ func (e *impEnv) startManager() {
 	if err != nil {
 		e.t.Fatalf("new tasks manager: %v", err)
 	}
-	if e.svc, err = New(Options{DB: e.db, Objects: e.objects, Tasks: m}); err != nil {
+	if e.svc, err = New(Options{DB: e.db, Objects: e.objects, Tasks: m, Authorize: e.auth.authorizer()}); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := m.Start(e.ctx); err != nil {
@@ -133,24 +135,19 @@ func (e *impEnv) put(bucket, key, content string) {
 	}
 }
 
-// importReq plans and commits an import; readable (manifests) defaults to
-// the data bucket.
-func (e *impEnv) importReq(id string, req ImportRequest, readable ...string) (string, error) {
+// importReq plans and commits an import.
+func (e *impEnv) importReq(id string, req ImportRequest) (string, error) {
 	e.t.Helper()
 	plan, err := e.svc.PlanImport(e.ctx, impProject, id, &req)
 	if err != nil {
 		return "", err
 	}
-	if readable == nil {
-		readable = []string{"data/"}
-	}
-	plan.Readable = readable
 	return e.svc.CommitImport(e.ctx, plan)
 }
 
-func (e *impEnv) mustImport(id string, req ImportRequest, readable ...string) *ImportTask {
+func (e *impEnv) mustImport(id string, req ImportRequest) *ImportTask {
 	e.t.Helper()
-	taskID, err := e.importReq(id, req, readable...)
+	taskID, err := e.importReq(id, req)
 	if err != nil {
 		e.t.Fatalf("import %s: %v", req.ImportPath, err)
 	}
@@ -324,7 +321,7 @@ func TestImportManifestClassification(t *testing.T) {
 				t.Errorf("task figures: %+v", v)
 			}
 			fails := impFailures(v)
-			for item, part := range map[string]string{"line 5": "not JSON", "line 7": "source", "line 8": "may not read",
+			for item, part := range map[string]string{"line 5": "not JSON", "line 7": "source", "line 8": "(obs:object:GetObject) operation on other/x.jpg",
 				"line 9": "repeats line 1", "line 10": "type 100"} {
 				if !strings.Contains(fails[item], part) {
 					t.Errorf("failure of %s = %q, want it to mention %q (all: %v)", item, fails[item], part, fails)
@@ -401,7 +398,7 @@ func TestImportManifestDetection(t *testing.T) {
 				t.Errorf("task: %+v", v)
 			}
 			fails := impFailures(v)
-			for item, part := range map[string]string{"line 2": "ann/b.xml", "line 3": "may not read", "line 4": "does not exist"} {
+			for item, part := range map[string]string{"line 2": "ann/b.xml", "line 3": "(obs:object:GetObject) operation on other/c.xml", "line 4": "does not exist"} {
 				if !strings.Contains(fails[item], part) {
 					t.Errorf("failure of %s = %q, want %q (all %v)", item, fails[item], part, fails)
 				}
@@ -714,7 +711,7 @@ func TestImportResumeManifest(t *testing.T) {
 				b.WriteByte('\n')
 			}
 			e.put("data", "r/big.manifest", b.String())
-			taskID := e.startImport(id, importParams{Path: "obs://data/r/big.manifest", Manifest: true, Readable: []string{"data/"}, BatchSize: 7})
+			taskID := e.startImport(id, importParams{Path: "obs://data/r/big.manifest", Manifest: true, BatchSize: 7})
 			e.interrupt(taskID, 1000, lines)
 			task := e.wait(taskID)
 			if task.Status != tasks.Succeeded {
@@ -874,7 +871,8 @@ func TestBMPSize(t *testing.T) {
 
 // impChunkImporter is an importer that only parses manifests (no store).
 func impChunkImporter(batch int) *importer {
-	return &importer{ds: &row{Type: TypeTextClassification}, batchSize: batch, readable: []string{"b/"}}
+	auth := &prefixAuth{readable: []string{"b/"}}
+	return &importer{s: &Service{authorize: auth.authorizer()}, ds: &row{Type: TypeTextClassification}, batchSize: batch}
 }
 
 // impSplitAll splits and parses a manifest from a checkpoint and returns the

@@ -78,7 +78,11 @@ type Sample struct {
 	SampleType   int                `json:"sample_type"`
 	SampleUsage  string             `json:"sample_usage,omitempty"`
 	Source       string             `json:"source"`
-	WorkerID     string             `json:"worker_id,omitempty"`
+	// SourceError is Atelier's: why Source has no preview URL, for a
+	// sample whose object can never be read (its key breaks the object
+	// store's rules, as rows stored before imports checked keys can).
+	SourceError string `json:"source_error,omitempty"`
+	WorkerID    string `json:"worker_id,omitempty"`
 
 	// Stored is the canonical source (obs://bucket/key or content://…)
 	// that Source replaces with a preview URL in responses.
@@ -694,17 +698,28 @@ func ObjectOf(source string) (obs.Path, bool) {
 }
 
 // PreviewURL is a presigned URL of an object sample (one hour), or the
-// stored source for inline text.
-func (s *Service) PreviewURL(ctx context.Context, source string) (string, error) {
+// stored source for inline text. A sample whose object can never be read
+// (a key the object store refuses) gets no URL but the problem, so that
+// the page showing it still answers.
+func (s *Service) PreviewURL(ctx context.Context, source string) (url, problem string, err error) {
 	p, ok := ObjectOf(source)
 	if !ok {
-		return source, nil
+		if strings.HasPrefix(source, ContentScheme) {
+			return source, "", nil
+		}
+		return "", "the sample's source is not a valid object path", nil
+	}
+	if reason := s.checkObjectKey(p); reason != "" {
+		return "", "the sample's file " + reason, nil
 	}
 	u, err := s.objects.PresignGet(ctx, p.Bucket, p.Key, time.Hour)
-	if err != nil {
-		return "", fmt.Errorf("sign preview of %s: %w", source, err)
+	if errors.Is(err, obs.ErrInvalidKey) || errors.Is(err, obs.ErrInvalidBucket) {
+		return "", "the sample's file " + p.String() + " is not a valid object path", nil
 	}
-	return u, nil
+	if err != nil {
+		return "", "", fmt.Errorf("sign preview of %s: %w", source, err)
+	}
+	return u, "", nil
 }
 
 // DataPaths are a dataset's input directories and its work directory: the

@@ -4,7 +4,9 @@
 // a JSON document for the rest) and the label set's rules (unique names and
 // shortcuts, label types of the dataset type, triplet relationships between
 // existing entity labels). It knows neither HTTP nor IAM: the API layer
-// authorizes the object-storage locations a plan names, then commits it.
+// authorizes the object-storage locations a plan names, then commits it
+// with the requester, for whom background tasks have each object they
+// touch decided by the ObjectAuthorizer the service is given.
 package dataset
 
 import (
@@ -31,6 +33,9 @@ type Options struct {
 	// Tasks runs imports, exports, syncs and version publishing; without
 	// it those APIs are refused (tests of the synchronous parts).
 	Tasks *tasks.Manager
+	// Authorize decides, for the user who asked for a task, each object
+	// the task reads or writes; required with Tasks.
+	Authorize ObjectAuthorizer
 }
 
 // Scope is where a request acts: every query filters by project, and
@@ -48,6 +53,8 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tasks   *tasks.Manager
+	// authorize decides the objects tasks touch (see objauth.go).
+	authorize ObjectAuthorizer
 }
 
 // New builds the service.
@@ -55,13 +62,16 @@ func New(opts Options) (*Service, error) {
 	if opts.DB == nil || opts.Objects == nil {
 		return nil, errors.New("dataset: a database and an object store are required")
 	}
+	if opts.Tasks != nil && opts.Authorize == nil {
+		return nil, errors.New("dataset: background tasks need an object authorizer")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks}
+	s := &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks, authorize: opts.Authorize}
 	if s.tasks != nil {
 		s.registerTasks()
 	}
@@ -74,6 +84,9 @@ type CreatePlan struct {
 	// Inputs are the data sources' directories; Work is the work path.
 	Inputs []obs.Path
 	Work   obs.Path
+	// Requester is who creates the dataset, for whom the import of its
+	// data source reads objects; the caller sets it.
+	Requester *Requester
 	// ImportTaskID is the import of the data source that CommitCreate
 	// queued ("" when none).
 	ImportTaskID string

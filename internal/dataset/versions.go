@@ -266,7 +266,9 @@ type VersionPlan struct {
 	Output obs.Path
 	// Reads are the dataset's input directories when the version copies
 	// the sample files (export_images), else nil.
-	Reads     []obs.Path
+	Reads []obs.Path
+	// Requester is who asks for the version; the caller sets it.
+	Requester *Requester
 	projectID string
 	datasetID string
 	name      string
@@ -358,6 +360,9 @@ func (r *row) inputs() []obs.Path {
 // publishParams are a publishing task's parameters.
 type publishParams struct {
 	VersionID string `json:"version_id"`
+	// Requester is who asked for the version: each object publishing
+	// reads or writes is authorized for them when it is touched.
+	Requester *Requester `json:"requester,omitempty"`
 }
 
 // CommitVersion records the version (status creating) and queues its
@@ -393,7 +398,7 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("find previous version: %w", err)
 		}
-		t, err := s.tasks.Enqueue(ctx, tx, TaskPublish, p.projectID, r.ID, publishParams{VersionID: id})
+		t, err := s.tasks.Enqueue(ctx, tx, TaskPublish, p.projectID, r.ID, publishParams{VersionID: id, Requester: p.Requester})
 		if err != nil {
 			return err
 		}
@@ -709,7 +714,7 @@ func (s *Service) runPublish(ctx context.Context, t *tasks.Task, p tasks.Progres
 	if v.Status != VersionCreating {
 		return nil // published (or failed) by an earlier run
 	}
-	err = s.publish(ctx, t, p, r, v)
+	err = s.publish(ctx, t, p, r, v, params.Requester)
 	if err != nil && ctx.Err() == nil {
 		msg := s.taskMessage(ctx, "publish version "+v.Name, err)
 		if ferr := s.failVersion(context.WithoutCancel(ctx), v, msg); ferr != nil {
@@ -720,7 +725,7 @@ func (s *Service) runPublish(ctx context.Context, t *tasks.Task, p tasks.Progres
 	return err
 }
 
-func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, r *row, v *versionRow) error {
+func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, r *row, v *versionRow, who *Requester) error {
 	ratio, _, err := parseRatio("train_evaluate_sample_ratio", (*Ratio)(&v.Doc.Ratio))
 	if err != nil {
 		return err
@@ -739,7 +744,7 @@ func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, 
 		return err
 	}
 	p.SetTotal(total)
-	j := &manifestJob{s: s, task: t, p: p, r: r, manifest: v.manifest(), stats: newVersionStats(v.Doc), opts: lineOptions{
+	j := &manifestJob{s: s, task: t, p: p, r: r, requester: who, manifest: v.manifest(), stats: newVersionStats(v.Doc), opts: lineOptions{
 		header: "obs://", split: &ratio, keepUsage: !v.Doc.RemoveSampleUsage, clearHard: v.Doc.ClearHardProperty,
 		dropUnconfirmed: true, inputs: r.inputs(), datasetType: r.Type,
 		vocDir: obs.Path{Bucket: dir.Bucket, Key: dir.Key + "annotation/"},

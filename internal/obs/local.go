@@ -59,7 +59,10 @@ type Local struct {
 	locks [64]sync.Mutex
 }
 
-var _ Store = (*Local)(nil)
+var (
+	_ Store      = (*Local)(nil)
+	_ KeyChecker = (*Local)(nil)
+)
 
 const (
 	sysDir      = ".atelier" // per bucket, hidden from List
@@ -523,20 +526,29 @@ func (l *Local) openObject(ctx context.Context, bucket, key string) (*os.Root, e
 	return l.openBucket(ctx, bucket)
 }
 
+// CheckObjectKey implements KeyChecker: the local store's rules.
+func (l *Local) CheckObjectKey(key string) error { return l.checkKey(key) }
+
 // checkKey validates an object key, with the local store's extra rules.
 func (l *Local) checkKey(key string) error {
 	if err := ValidateObjectKey(key); err != nil {
 		return err
 	}
-	for i, seg := range strings.Split(key, "/") {
+	// Segment by segment without splitting: imports check every line's
+	// key here.
+	for i, rest := 0, key; ; i++ {
+		seg, after, more := strings.Cut(rest, "/")
 		if i == 0 && seg == sysDir {
 			return fmt.Errorf("key %q: %q is reserved by the local store: %w", key, sysDir+"/", ErrInvalidKey)
 		}
 		if len(seg) > maxNameLen {
 			return fmt.Errorf("key %q: a segment is longer than %d bytes, the local filesystem limit: %w", key, maxNameLen, ErrInvalidKey)
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 // lock takes the per-key lock (striped) and returns its unlock.

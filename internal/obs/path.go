@@ -164,3 +164,25 @@ func ValidateObjectKey(key string) error {
 	}
 	return nil
 }
+
+// KeyChecker is implemented by stores whose object keys follow rules of
+// their own beyond ValidateObjectKey (the local store reserves ".atelier/"
+// at the top of a bucket and bounds segments to what a filesystem takes).
+type KeyChecker interface {
+	CheckObjectKey(key string) error
+}
+
+// CheckObjectKey validates a bucket and an object key as s's methods will
+// before any I/O: ValidateBucketName, ValidateObjectKey and the store's own
+// rules. Callers that keep a location to read later (a dataset's samples)
+// check it here, so that what they keep can be read. Errors wrap
+// ErrInvalidBucket or ErrInvalidKey.
+func CheckObjectKey(s Store, bucket, key string) error {
+	if err := ValidateBucketName(bucket); err != nil {
+		return err
+	}
+	if kc, ok := s.(KeyChecker); ok {
+		return kc.CheckObjectKey(key)
+	}
+	return ValidateObjectKey(key)
+}

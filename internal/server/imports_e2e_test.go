@@ -279,7 +279,7 @@ func TestImportAuthorization(t *testing.T) {
 			t.Fatalf("import with GetObject on the manifest's directory: %d %v", st, out)
 		}
 		v := c.waitImport(id, out["task_id"].(string))
-		if v["imported_sample_count"] != 1.0 || !strings.Contains(failedItems(v)["line 2"], "may not read") {
+		if v["imported_sample_count"] != 1.0 || !strings.Contains(failedItems(v)["line 2"], "(obs:object:GetObject) operation on obs:"+servertest.Region+":"+a.DomainID+":object:data-in/secret/b.jpg") {
 			t.Errorf("manifest lines outside the readable directory: %v", v)
 		}
 	})

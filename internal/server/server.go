@@ -151,7 +151,8 @@ func (a *App) open(ctx context.Context) error {
 	if a.Tasks, err = tasks.New(ctx, a.DB, taskCfg); err != nil {
 		return err
 	}
-	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks}); err != nil {
+	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks,
+		Authorize: ObjectAuthorizer(svc, a.Config.Region)}); err != nil {
 		return err
 	}
 	presign := signer
@@ -161,6 +162,18 @@ func (a *App) open(ctx context.Context) error {
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets})
 	return err
+}
+
+// ObjectAuthorizer lets the dataset service's tasks decide each object they
+// touch with iam's object decision, the one the object API makes.
+func ObjectAuthorizer(svc *iam.Service, region string) dataset.ObjectAuthorizer {
+	return func(ctx context.Context, who dataset.Requester) (dataset.ObjectAccess, error) {
+		acc, err := svc.ObjectAccess(ctx, region, iam.Actor(who), time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		return acc, nil
+	}
 }
 
 // openTraining builds the training service over the local executor. A
