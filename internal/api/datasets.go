@@ -95,10 +95,10 @@ func decodeDataset(r *http.Request, v any) error {
 	return nil
 }
 
-// requester is the caller as the dataset service's background tasks
-// authorize them, object by object, when they run.
-func requester(c *Call) *dataset.Requester {
-	r := dataset.Requester(c.Actor())
+// requester is the caller as background work (dataset tasks, training
+// jobs) authorizes them, object by object, when it runs.
+func requester(c *Call) *obs.Requester {
+	r := obs.Requester(c.Actor())
 	return &r
 }
 

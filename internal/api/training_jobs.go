@@ -31,6 +31,9 @@ func (t *trainingAPI) createJob(w http.ResponseWriter, r *http.Request, c *Call)
 			return err
 		}
 	}
+	// The job's downloads and uploads are authorized again, object by
+	// object, for the caller when the scheduler touches them.
+	plan.Requester = requester(c)
 	job, err := t.svc.CommitJob(r.Context(), plan)
 	if err != nil {
 		return err

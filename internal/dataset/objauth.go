@@ -19,38 +19,18 @@ import (
 
 // Object-storage actions a task decides.
 const (
-	actionGet  = "obs:object:GetObject"
-	actionPut  = "obs:object:PutObject"
-	actionList = "obs:bucket:ListBucket"
+	actionGet  = obs.ActionGetObject
+	actionPut  = obs.ActionPutObject
+	actionList = obs.ActionListBucket
 )
 
-// Requester is who asked for a task, as the policies' condition keys need
-// them, fixed when the task was created. The API layer fills it in.
-type Requester struct {
-	UserID              string `json:"user_id"`
-	UserName            string `json:"user_name,omitempty"`
-	DomainID            string `json:"domain_id"`
-	DomainName          string `json:"domain_name,omitempty"`
-	ProjectID           string `json:"project_id,omitempty"`
-	ProjectName         string `json:"project_name,omitempty"`
-	EnterpriseProjectID string `json:"enterprise_project_id,omitempty"`
-	SourceIP            string `json:"source_ip,omitempty"`
-}
-
-// ObjectAuthorizer reads a requester's current object-storage permissions.
-// It must deny everything to a requester it cannot identify (the zero
-// Requester of a task queued before tasks carried one, a deleted or
-// disabled user); it fails only when it cannot decide (the store is
-// unreachable).
-type ObjectAuthorizer func(ctx context.Context, who Requester) (ObjectAccess, error)
-
-// ObjectAccess decides object-storage actions with the permissions read
-// when it was made; it is safe for concurrent use and cheap per call. A
-// refusal is an error whose Denied method reports true (see denied); any
-// other error means the decision could not be made.
-type ObjectAccess interface {
-	Authorize(ctx context.Context, action, bucket, key string) error
-}
+// Requester, ObjectAuthorizer and ObjectAccess are the object store's
+// vocabulary for work done on a user's behalf (see obs.Authorizer).
+type (
+	Requester        = obs.Requester
+	ObjectAuthorizer = obs.Authorizer
+	ObjectAccess     = obs.Access
+)
 
 // objectAccess reads the requester's permissions now. Tasks call it once
 // per batch (a manifest chunk of up to ImportBatch lines, a listing page of
@@ -79,8 +59,7 @@ func denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (s
 	if err == nil {
 		return "", nil
 	}
-	var d interface{ Denied() bool }
-	if errors.As(err, &d) && d.Denied() {
+	if obs.Denied(err) {
 		return err.Error(), nil
 	}
 	return "", err

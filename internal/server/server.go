@@ -164,10 +164,11 @@ func (a *App) open(ctx context.Context) error {
 	return err
 }
 
-// ObjectAuthorizer lets the dataset service's tasks decide each object they
-// touch with iam's object decision, the one the object API makes.
-func ObjectAuthorizer(svc *iam.Service, region string) dataset.ObjectAuthorizer {
-	return func(ctx context.Context, who dataset.Requester) (dataset.ObjectAccess, error) {
+// ObjectAuthorizer lets background work (dataset tasks, training jobs'
+// downloads and uploads) decide each object it touches with iam's object
+// decision, the one the object API makes.
+func ObjectAuthorizer(svc *iam.Service, region string) obs.Authorizer {
+	return func(ctx context.Context, who obs.Requester) (obs.Access, error) {
 		acc, err := svc.ObjectAccess(ctx, region, iam.Actor(who), time.Time{})
 		if err != nil {
 			return nil, err
@@ -186,7 +187,7 @@ func (a *App) openTraining() error {
 	exec, unavailable := jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
 	var err error
 	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, ExecutorUnavailable: unavailable,
-		DataDir: a.Config.DataDir, Logger: a.Log})
+		DataDir: a.Config.DataDir, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
 	return err
 }
 

@@ -50,6 +50,9 @@ type storedDoc struct {
 	Endpoints json.RawMessage `json:"endpoints,omitempty"`
 	// Run describes how tasks are started.
 	Run runSpec `json:"run"`
+	// Requester is who created the job: the objects it downloads and
+	// uploads are authorized for them when they are touched.
+	Requester *obs.Requester `json:"requester,omitempty"`
 }
 
 type runSpec struct {
@@ -154,6 +157,9 @@ type JobPlan struct {
 	Reads []obs.Path
 	// Writes are written with obs:object:PutObject: the outputs and the log path.
 	Writes []obs.Path
+	// Requester is who creates the job (the API fills it in); the job's
+	// downloads and uploads are authorized for them.
+	Requester *obs.Requester
 
 	scope    Scope
 	row      jobRow
@@ -520,6 +526,7 @@ func (s *Service) CommitJob(ctx context.Context, p *JobPlan) (*Job, error) {
 		}
 	}
 	row := p.row
+	row.Doc.Requester = p.Requester
 	if row.Doc.Run.LogDir == "" {
 		row.Doc.Run.LogDir = obs.Path{Bucket: s.opts.LogBucket, Key: p.scope.ProjectID + "/" + row.ID + "/"}.String()
 	}

@@ -95,7 +95,11 @@ func (s *Service) LogURL(ctx context.Context, projectID, id, task string) (strin
 	if err := s.checkTask(j, task); err != nil {
 		return "", err
 	}
-	dst, err := s.exportLog(ctx, j, task)
+	acc, err := s.objectAccess(ctx, j)
+	if err != nil {
+		return "", err
+	}
+	dst, err := s.exportLog(ctx, acc, j, task)
 	if errors.Is(err, os.ErrNotExist) {
 		if Final(j.Phase) {
 			// Never started, or its working directory is gone: a log

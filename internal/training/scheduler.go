@@ -300,6 +300,10 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 			return executor.JobSpec{}, fmt.Errorf("create working directory: %w", err)
 		}
 	}
+	acc, err := s.objectAccess(ctx, j)
+	if err != nil {
+		return executor.JobSpec{}, err
+	}
 	var argv []string
 	// The task works in the code directory, else in MA_JOB_DIR: never in
 	// the job directory itself, which holds its exit statuses and logs.
@@ -319,7 +323,7 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 			return executor.JobSpec{}, err
 		}
 		local := filepath.Join(jobDir, path.Base(strings.TrimSuffix(code.Key, "/")))
-		if _, err := s.download(ctx, code, local); err != nil {
+		if _, err := s.download(ctx, acc, code, local); err != nil {
 			return executor.JobSpec{}, fmt.Errorf("download the code directory %s: %w", code, err)
 		}
 		cwd = local
@@ -332,7 +336,7 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 			return executor.JobSpec{}, err
 		}
 		local := filepath.Join(dir, "inputs", in.Name)
-		p, err := s.download(ctx, loc, local)
+		p, err := s.download(ctx, acc, loc, local)
 		if err != nil {
 			return executor.JobSpec{}, fmt.Errorf("download input %s from %s: %w", in.Name, loc, err)
 		}
@@ -376,9 +380,16 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 // download copies an object, or every object under a directory prefix,
 // to local; it returns the local path to hand to the program (the file for
 // an object, the directory for a prefix).
-func (s *Service) download(ctx context.Context, src obs.Path, local string) (string, error) {
+//
+// Each object is authorized for the job's creator before it is read (acc
+// nil: not checked): a job fails to start rather than train on part of
+// its data, and says which object its creator may not read.
+func (s *Service) download(ctx context.Context, acc obs.Access, src obs.Path, local string) (string, error) {
 	if !src.IsDir() {
 		if _, err := s.objects.Head(ctx, src.Bucket, src.Key); err == nil {
+			if err := authorizeObject(ctx, acc, obs.ActionGetObject, src.Bucket, src.Key); err != nil {
+				return "", err
+			}
 			dst := filepath.Join(local, path.Base(src.Key))
 			return dst, s.getFile(ctx, src.Bucket, src.Key, dst)
 		}
@@ -388,6 +399,9 @@ func (s *Service) download(ctx context.Context, src obs.Path, local string) (str
 		prefix += "/"
 	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
+		return "", err
+	}
+	if err := authorizeObject(ctx, acc, obs.ActionListBucket, src.Bucket, ""); err != nil {
 		return "", err
 	}
 	opts := obs.ListOptions{Prefix: prefix}
@@ -400,6 +414,9 @@ func (s *Service) download(ctx context.Context, src obs.Path, local string) (str
 			rel := strings.TrimPrefix(o.Key, prefix)
 			if rel == "" {
 				continue
+			}
+			if err := authorizeObject(ctx, acc, obs.ActionGetObject, src.Bucket, o.Key); err != nil {
+				return "", err
 			}
 			if err := s.getFile(ctx, src.Bucket, o.Key, filepath.Join(local, filepath.FromSlash(rel))); err != nil {
 				return "", err
@@ -557,18 +574,20 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 	for _, t := range j.Run.Tasks {
 		lost = lost || t.Lost
 	}
+	acc, err := s.objectAccess(ctx, j)
+	if err != nil {
+		return j, err
+	}
 	if !lost {
 		for _, out := range j.Doc.Algorithm.Outputs {
 			evs = append(evs, event{ms(), "Info", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s) Uploading.", out.Name)})
 			start := s.now()
-			n, skipped, err := s.uploadDir(ctx, j.ID, "outputs/"+out.Name, out.Remote.OBS.OBSURL)
+			n, skipped, denied, err := s.uploadDir(ctx, acc, j.ID, "outputs/"+out.Name, out.Remote.OBS.OBSURL)
 			if len(skipped) > 0 {
-				const show = 10
-				list := strings.Join(skipped[:min(show, len(skipped))], ", ")
-				if len(skipped) > show {
-					list += fmt.Sprintf(" and %d more", len(skipped)-show)
-				}
-				evs = append(evs, event{ms(), "Warning", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s): %d entries not uploaded, because only regular files are: %s.", out.Name, len(skipped), list)})
+				evs = append(evs, event{ms(), "Warning", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s): %d entries not uploaded, because only regular files are: %s.", out.Name, len(skipped), shortList(skipped))})
+			}
+			if len(denied) > 0 {
+				evs = append(evs, event{ms(), "Warning", "Task", fmt.Sprintf("[worker-0] Training output(parameter name: %s): %d files not uploaded, because the job's creator may not write them: %s.", out.Name, len(denied), shortList(denied))})
 			}
 			if err != nil {
 				evs = append(evs, event{ms(), "Error", "Task", fmt.Sprintf("[worker-0] Upload training output(parameter name: %s) failed: %v", out.Name, err)})
@@ -579,7 +598,7 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 		}
 	}
 	for _, t := range j.Run.Tasks {
-		if _, err := s.exportLog(ctx, j, t.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if _, err := s.exportLog(ctx, acc, j, t.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
 			evs = append(evs, event{ms(), "Warning", "Task", fmt.Sprintf("[%s] Exporting the log failed: %v", t.ID, err)})
 		}
 	}
@@ -630,17 +649,25 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 // (outputs/<name>) to the OBS directory dst. The job wrote those files:
 // symbolic links, hard links and special files are skipped, never
 // followed (see jobfiles.go), and returned so that the job's events name
-// them.
-func (s *Service) uploadDir(ctx context.Context, jobID, rel, dst string) (n int, skipped []string, err error) {
+// them; so are the files whose object the job's creator may not write
+// (denied, each naming the action and the resource).
+func (s *Service) uploadDir(ctx context.Context, acc obs.Access, jobID, rel, dst string) (n int, skipped, denied []string, err error) {
 	loc, err := obs.ParsePath(dst)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	prefix := loc.Key
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
 	err = walkJobDir(s.jobDir(jobID), rel, func(name string, f *os.File) error {
+		if err := authorizeObject(ctx, acc, obs.ActionPutObject, loc.Bucket, prefix+name); err != nil {
+			if obs.Denied(err) {
+				denied = append(denied, err.Error())
+				return nil
+			}
+			return err
+		}
 		if _, err := s.objects.Put(ctx, loc.Bucket, prefix+name, f, obs.PutOptions{}); err != nil {
 			return err
 		}
@@ -649,7 +676,42 @@ func (s *Service) uploadDir(ctx context.Context, jobID, rel, dst string) (n int,
 	}, func(name, why string) {
 		skipped = append(skipped, name+" ("+why+")")
 	})
-	return n, skipped, err
+	return n, skipped, denied, err
+}
+
+// shortList names the first few entries of a list for an event.
+func shortList(items []string) string {
+	const show = 10
+	list := strings.Join(items[:min(show, len(items))], ", ")
+	if len(items) > show {
+		list += fmt.Sprintf(" and %d more", len(items)-show)
+	}
+	return list
+}
+
+// objectAccess reads the object-storage permissions of the job's creator
+// as they are now; nil when the service has no authorizer.
+func (s *Service) objectAccess(ctx context.Context, j *jobRow) (obs.Access, error) {
+	if s.opts.Authorize == nil {
+		return nil, nil
+	}
+	var who obs.Requester
+	if j.Doc.Requester != nil {
+		who = *j.Doc.Requester
+	}
+	acc, err := s.opts.Authorize(ctx, who)
+	if err != nil {
+		return nil, fmt.Errorf("read the object permissions of the job's creator: %w", err)
+	}
+	return acc, nil
+}
+
+// authorizeObject decides one action with acc (nil: allowed).
+func authorizeObject(ctx context.Context, acc obs.Access, action, bucket, key string) error {
+	if acc == nil {
+		return nil
+	}
+	return acc.Authorize(ctx, action, bucket, key)
 }
 
 // logObject is where a task's log is exported.
@@ -665,11 +727,18 @@ func logObject(j *jobRow, task string) (obs.Path, error) {
 	return obs.Path{Bucket: dir.Bucket, Key: key + "modelarts-job-" + j.ID + "-" + task + ".log"}, nil
 }
 
-// exportLog uploads a task's log file (as it is now) to the job's log path.
-func (s *Service) exportLog(ctx context.Context, j *jobRow, task string) (obs.Path, error) {
+// exportLog uploads a task's log file (as it is now) to the job's log path:
+// the creator's log_export_path, which they must still be allowed to
+// write, or the system log bucket, which no account owns.
+func (s *Service) exportLog(ctx context.Context, acc obs.Access, j *jobRow, task string) (obs.Path, error) {
 	dst, err := logObject(j, task)
 	if err != nil {
 		return dst, err
+	}
+	if dst.Bucket != s.opts.LogBucket {
+		if err := authorizeObject(ctx, acc, obs.ActionPutObject, dst.Bucket, dst.Key); err != nil {
+			return dst, err
+		}
 	}
 	f, err := openJobPath(s.jobDir(j.ID), "logs/"+task+".log", false)
 	if err != nil {

@@ -58,6 +58,12 @@ type Options struct {
 	LeaseTTL time.Duration
 	// ReplicaID names this replica in the lease (random when empty).
 	ReplicaID string
+	// Authorize reads the object-storage permissions of a job's creator:
+	// every object a job downloads (code, inputs) or uploads (outputs, a
+	// log to its log_export_path) is authorized when it is touched, with
+	// the creator's policies as they are then. Nil authorizes nothing
+	// beyond what the API checked at creation (tests of other parts).
+	Authorize obs.Authorizer
 	// LogBucket receives the logs of jobs without a log_export_path, so that
 	// their log URL can still be presigned ("atelier-system-training-logs":
 	// a system bucket no account owns, so jobs' logs never reach another
