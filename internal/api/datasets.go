@@ -252,7 +252,6 @@ func (d *datasetAPI) list(w http.ResponseWriter, r *http.Request, c *Call) error
 	default:
 		return datasetBad("Invalid parameter(dataset_version): want v1, v2 or all.")
 	}
-	versionFilter := false
 	if s := v.Get("train_evaluate_ratio"); s != "" {
 		lo, hi, ok := strings.Cut(s, ",")
 		a, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
@@ -260,24 +259,60 @@ func (d *datasetAPI) list(w http.ResponseWriter, r *http.Request, c *Call) error
 		if !ok || err1 != nil || err2 != nil || a < 0 || b > 1 || a > b {
 			return datasetBad("Invalid parameter(train_evaluate_ratio): want min,max with 0 <= min <= max <= 1, e.g. 0.0,1.0.")
 		}
-		versionFilter = true
+		q.TrainRatio = &[2]float64{a, b}
 	}
 	if s := v.Get("version_format"); s != "" {
-		if _, err := datasetInt(s, "version_format", 0, 0, 2); err != nil {
+		f, err := datasetInt(s, "version_format", 0, 0, 2)
+		if err != nil {
 			return err
 		}
-		versionFilter = true
-	}
-	if versionFilter {
-		// These filters keep datasets that have a version with that split
-		// ratio or format; datasets have no published versions yet.
-		q.ContainVersions = true
+		q.VersionFormat = &f
 	}
 	total, items, err := d.svc.List(r.Context(), datasetScope(c), q)
 	if err != nil {
 		return err
 	}
+	if q.FilePreview {
+		if err := d.presignPreviews(r, c, items); err != nil {
+			return err
+		}
+	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "datasets": items})
+}
+
+// presignPreviews turns each previewed file into a download link for the
+// caller: only files the caller may read (GetObject) are shown, since a
+// link hands the object out; others are left out of the preview.
+func (d *datasetAPI) presignPreviews(r *http.Request, c *Call, items []*dataset.Dataset) error {
+	for _, ds := range items {
+		if ds.Samples == nil {
+			continue
+		}
+		shown := []dataset.SamplePreview{}
+		for _, p := range *ds.Samples {
+			if obj, ok := dataset.ObjectOf(p.URL); ok {
+				err := c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: obj.Bucket, Key: obj.Key})
+				var ae *Error
+				if errors.As(err, &ae) && ae.Status == http.StatusForbidden {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+			}
+			url, problem, err := d.svc.PreviewURL(r.Context(), p.URL)
+			if err != nil {
+				return err
+			}
+			if problem != "" {
+				continue // a file that is gone or unreadable has nothing to show
+			}
+			p.URL = url
+			shown = append(shown, p)
+		}
+		ds.Samples = &shown
+	}
+	return nil
 }
 
 func (d *datasetAPI) show(w http.ResponseWriter, r *http.Request, c *Call) error {

@@ -114,6 +114,20 @@ func parseSampleQuery(r *http.Request) (dataset.SampleQuery, bool, error) {
 	return q, preview, nil
 }
 
+// sampleStateParam reads an optional sample_state filter: nil when absent;
+// a team-labeling state matches no sample until team labeling exists.
+func sampleStateParam(r *http.Request) (*int, error) {
+	s := r.URL.Query().Get("sample_state")
+	if s == "" {
+		return nil, nil
+	}
+	st, _, err := dataset.ParseSampleState("sample_state", s)
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
 // listSamples pages samples with the reference's filters; marker (the last
 // sample_id of the previous page) is Atelier's cursor: it costs the same on
 // any page, where a deep offset walks the index.
@@ -150,12 +164,11 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 // showSample returns one sample with a presigned URL of its object as
 // source (the reference's list example shows signed URLs there).
 func (d *datasetAPI) showSample(w http.ResponseWriter, r *http.Request, c *Call) error {
-	if s := r.URL.Query().Get("sample_state"); s != "" {
-		if _, _, err := dataset.ParseSampleState("sample_state", s); err != nil {
-			return err
-		}
+	state, err := sampleStateParam(r)
+	if err != nil {
+		return err
 	}
-	s, err := d.svc.GetSample(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("sample_id"))
+	s, err := d.svc.GetSample(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("sample_id"), state)
 	if err != nil {
 		return err
 	}
@@ -456,12 +469,11 @@ func (d *datasetAPI) searchCondition(w http.ResponseWriter, r *http.Request, c *
 }
 
 func (d *datasetAPI) stats(w http.ResponseWriter, r *http.Request, c *Call) error {
-	if s := r.URL.Query().Get("sample_state"); s != "" {
-		if _, _, err := dataset.ParseSampleState("sample_state", s); err != nil {
-			return err
-		}
+	state, err := sampleStateParam(r)
+	if err != nil {
+		return err
 	}
-	out, err := d.svc.SampleStats(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	out, err := d.svc.SampleStats(r.Context(), c.ProjectID, r.PathValue("dataset_id"), state)
 	if err != nil {
 		return err
 	}

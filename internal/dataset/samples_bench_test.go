@@ -154,7 +154,7 @@ func BenchmarkSampleStats(b *testing.B) {
 	lat := make([]time.Duration, 0, b.N)
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		if _, err := svc.SampleStats(context.Background(), project, id); err != nil {
+		if _, err := svc.SampleStats(context.Background(), project, id, nil); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -427,16 +428,19 @@ func (s *Service) countSamples(ctx context.Context, r *row, ix *labelIndex, q Sa
 }
 
 // GetSample returns one sample.
-func (s *Service) GetSample(ctx context.Context, projectID, datasetID, sampleID string) (*Sample, error) {
+//
+// A state (sample_state, see ParseSampleState) filters: a sample in another
+// state is not found.
+func (s *Service) GetSample(ctx context.Context, projectID, datasetID, sampleID string, state *int) (*Sample, error) {
 	if _, err := s.Workspace(ctx, projectID, datasetID); err != nil {
 		return nil, err
 	}
 	sm, err := scanSample(s.db.QueryRowContext(ctx, `SELECT `+sampleColumns+` FROM dataset_samples x
 		WHERE x.dataset_id=$1 AND x.id=$2`, datasetID, sampleID))
+	if errors.Is(err, sql.ErrNoRows) || err == nil && state != nil && sm.state != *state {
+		return nil, errSampleNotFound(sampleID)
+	}
 	if err != nil {
-		if strings.Contains(err.Error(), sql.ErrNoRows.Error()) {
-			return nil, errSampleNotFound(sampleID)
-		}
 		return nil, err
 	}
 	return sm, nil
@@ -684,9 +688,49 @@ type Stats struct {
 	SampleStats        map[string]int64        `json:"sample_stats"`
 }
 
+// labelStatsInState recounts each label's samples and annotations among the
+// samples in one state.
+func (s *Service) labelStatsInState(ctx context.Context, datasetID string, state int, st *Stats) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT dl.name, COUNT(*), COALESCE(SUM(l.n), 0)
+		FROM dataset_sample_labels l
+		JOIN dataset_samples x ON x.dataset_id = l.dataset_id AND x.seq = l.sample_seq
+		JOIN dataset_labels dl ON dl.dataset_id = l.dataset_id AND dl.seq = l.label_seq
+		WHERE l.dataset_id = $1 AND x.state = $2
+		GROUP BY dl.name`, datasetID, state)
+	if err != nil {
+		return fmt.Errorf("label statistics in state %d: %w", state, err)
+	}
+	defer rows.Close()
+	counts := map[string][2]int64{}
+	for rows.Next() {
+		var name string
+		var samples, annotations int64
+		if err := rows.Scan(&name, &samples, &annotations); err != nil {
+			return fmt.Errorf("label statistics in state %d: %w", state, err)
+		}
+		counts[name] = [2]int64{samples, annotations}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("label statistics in state %d: %w", state, err)
+	}
+	for i := range st.LabelStats {
+		c := counts[st.LabelStats[i].Name]
+		st.LabelStats[i].SampleCount, st.LabelStats[i].Count = c[0], c[1]
+	}
+	for k, group := range st.GroupedLabelStats {
+		for i := range group {
+			c := counts[group[i].Name]
+			st.GroupedLabelStats[k][i].SampleCount, st.GroupedLabelStats[k][i].Count = c[0], c[1]
+		}
+	}
+	return nil
+}
+
 // SampleStats answers statistics from the counters alone: the dataset row
-// and one row per label.
-func (s *Service) SampleStats(ctx context.Context, projectID, datasetID string) (*Stats, error) {
+// and one row per label. A state (sample_state, see ParseSampleState)
+// restricts the label statistics to the samples in that state, counted
+// through the label index; the sample statistics stay the dataset's.
+func (s *Service) SampleStats(ctx context.Context, projectID, datasetID string, state *int) (*Stats, error) {
 	r, err := s.load(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, err
@@ -717,6 +761,11 @@ func (s *Service) SampleStats(ctx context.Context, projectID, datasetID string) 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if state != nil {
+		if err := s.labelStatsInState(ctx, r.ID, *state, st); err != nil {
+			return nil, err
+		}
 	}
 	unlabeled := r.Total - r.Annotated - r.Unconfirmed
 	st.SampleStats = map[string]int64{"total": r.Total, "all": r.Total, "lefted": r.Total, "deleted": r.Deleted,

@@ -175,7 +175,7 @@ func names(ss []*dataset.Sample) []string {
 // counters with the truth.
 func checkStats(t *testing.T, svc *dataset.Service, id string, samples map[string]int64, labels map[string][2]int64) {
 	t.Helper()
-	st, err := svc.SampleStats(context.Background(), project, id)
+	st, err := svc.SampleStats(context.Background(), project, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestLabelChangesReachSamples(t *testing.T) {
 		if err != nil || !res.Success {
 			t.Fatalf("rename: %+v %v", res, err)
 		}
-		s3, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source))
+		s3, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source), nil)
 		if err != nil || len(s3.Labels) != 1 || s3.Labels[0].Name != "hound" {
 			t.Fatalf("renamed label on sample: %+v %v", s3, err)
 		}
@@ -235,7 +235,7 @@ func TestLabelChangesReachSamples(t *testing.T) {
 		}
 		checkStats(t, svc, id, map[string]int64{"total": 2, "manual_annotation": 1, "un_annotation": 1},
 			map[string][2]int64{"bird": {1, 1}})
-		if _, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source)); err == nil {
+		if _, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source), nil); err == nil {
 			t.Error("a sample with only the deleted label survived")
 		}
 	})

@@ -422,6 +422,13 @@ type Query struct {
 	SupportExport bool
 	// ContainVersions keeps only datasets with at least one version.
 	ContainVersions bool
+	// TrainRatio, when set, keeps datasets with a version whose
+	// train_evaluate_sample_ratio lies within [TrainRatio[0], TrainRatio[1]]
+	// (train_evaluate_ratio).
+	TrainRatio *[2]float64
+	// VersionFormat, when set, keeps datasets with a version of that format
+	// (0 Default, 1 CarbonData, 2 CSV).
+	VersionFormat *int
 	// WithLabels returns each dataset's labels.
 	WithLabels bool
 	// FilePreview returns up to four files of each dataset.
@@ -445,6 +452,20 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 	}
 	if q.ContainVersions {
 		where += ` AND dataset_version_count > 0`
+	}
+	if q.TrainRatio != nil || q.VersionFormat != nil {
+		// A dataset matches through one of its versions (any but one being
+		// deleted) that has both properties asked for.
+		cond := ""
+		if q.TrainRatio != nil {
+			args = append(args, q.TrainRatio[0], q.TrainRatio[1])
+			cond += fmt.Sprintf(` AND v.train_ratio >= $%d AND v.train_ratio <= $%d`, len(args)-1, len(args))
+		}
+		if q.VersionFormat != nil {
+			args = append(args, *q.VersionFormat)
+			cond += fmt.Sprintf(` AND v.version_format = $%d`, len(args))
+		}
+		where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.status <> %d%s)`, VersionDeleting, cond)
 	}
 	var total int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE `+where, args...).Scan(&total); err != nil {
@@ -471,16 +492,18 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 			rows.Close()
 			return 0, nil, err
 		}
-		d := r.dataset()
-		if q.FilePreview {
-			// No dataset holds samples yet: the preview is empty.
-			d.Samples = &[]SamplePreview{}
-		}
-		out = append(out, d)
+		out = append(out, r.dataset())
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, nil, fmt.Errorf("list datasets: %w", err)
+	}
+	if q.FilePreview {
+		for _, d := range out {
+			if d.Samples, err = s.filePreview(ctx, d.DatasetID); err != nil {
+				return 0, nil, err
+			}
+		}
 	}
 	if q.WithLabels {
 		for _, d := range out {
@@ -490,6 +513,34 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 		}
 	}
 	return total, out, nil
+}
+
+// FilePreviewSize is how many files a dataset list's file preview shows
+// per dataset.
+const FilePreviewSize = 4
+
+// filePreview lists the first files of a dataset for the list's
+// file_preview: their stored sources (URL holds obs://bucket/key or
+// content://…), which the API authorizes and presigns for the caller.
+func (s *Service) filePreview(ctx context.Context, datasetID string) (*[]SamplePreview, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT source, create_time FROM dataset_samples WHERE dataset_id = $1 ORDER BY seq LIMIT $2`,
+		datasetID, FilePreviewSize)
+	if err != nil {
+		return nil, fmt.Errorf("preview the files of dataset %s: %w", datasetID, err)
+	}
+	defer rows.Close()
+	out := []SamplePreview{}
+	for rows.Next() {
+		var p SamplePreview
+		if err := rows.Scan(&p.URL, &p.CreateTime); err != nil {
+			return nil, fmt.Errorf("preview the files of dataset %s: %w", datasetID, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("preview the files of dataset %s: %w", datasetID, err)
+	}
+	return &out, nil
 }
 
 func escapeLike(s string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -285,9 +286,20 @@ func TestDatasetList(t *testing.T) {
 		c := newDSClient(t, env)
 		names := []string{"cats", "Dogs", "birds", "cat_food", "text-a"}
 		types := []int{0, 1, 0, 900, 100}
+		ids := map[string]string{}
 		for i, n := range names {
-			c.create(n, types[i], map[string]any{"labels": []any{map[string]any{"name": "l" + n}}})
+			ids[n] = c.create(n, types[i], map[string]any{"labels": []any{map[string]any{"name": "l" + n}}})
 		}
+		// "cats" gets five files and a version (split ratio 0.5, Default
+		// format), so that the version filters and the file preview have
+		// something real to find.
+		c.waitIdle(ids["cats"])
+		c.addFiles(ids["cats"], map[string]string{"cats/1.jpg": "lcats", "cats/2.jpg": "lcats", "cats/3.jpg": "", "cats/4.jpg": "", "cats/5.jpg": ""})
+		st, vout := c.do("POST", "/datasets/"+ids["cats"]+"/versions", map[string]any{"version_name": "V001", "train_evaluate_sample_ratio": "0.5"})
+		if st != http.StatusCreated {
+			t.Fatalf("publish a version of cats: %d %v", st, vout)
+		}
+		c.waitFor("/datasets/"+ids["cats"]+"/versions/"+vout["version_id"].(string), func(m map[string]any) bool { return m["status"] == 1.0 })
 		list := func(query string) []string {
 			t.Helper()
 			st, out := c.do("GET", "/datasets"+query, nil)
@@ -317,9 +329,13 @@ func TestDatasetList(t *testing.T) {
 			{"?dataset_type=0", "2,birds,cats"},
 			{"?dataset_type=0&order=asc&limit=1", "2,cats"},
 			{"?support_export=true", "4,cat_food,birds,Dogs,cats"},
-			{"?contain_versions=true", "0"},
-			{"?train_evaluate_ratio=0.0,1.0", "0"},
+			{"?contain_versions=true", "1,cats"},
+			{"?train_evaluate_ratio=0.0,1.0", "1,cats"},
+			{"?train_evaluate_ratio=0.4,0.5", "1,cats"},
+			{"?train_evaluate_ratio=0.6,1.0", "0"},
+			{"?version_format=0", "1,cats"},
 			{"?version_format=1", "0"},
+			{"?version_format=0&train_evaluate_ratio=0.0,0.4", "0"},
 			{"?workspace_id=0&dataset_version=all&check_running_task=true&running_task_type=2", "5,text-a,cat_food,birds,Dogs,cats"},
 		} {
 			if got := strings.Join(list(tc.query), ","); got != tc.want {
@@ -332,7 +348,25 @@ func TestDatasetList(t *testing.T) {
 			t.Errorf("with_labels: %v", d["labels"])
 		}
 		if s, ok := d["samples"].([]any); !ok || len(s) != 0 {
-			t.Errorf("file_preview: samples %v, want []", d["samples"])
+			t.Errorf("file_preview of a dataset without files: samples %v, want []", d["samples"])
+		}
+		// cats' preview: its first four files, as download links that work.
+		_, out = c.do("GET", "/datasets?search_content=cats&file_preview=true", nil)
+		previews := out["datasets"].([]any)[0].(map[string]any)["samples"].([]any)
+		if len(previews) != 4 {
+			t.Fatalf("file_preview of cats: %v, want 4 files", previews)
+		}
+		for _, p := range previews {
+			u := p.(map[string]any)["url"].(string)
+			resp, err := env.HTTP.Get(u)
+			if err != nil {
+				t.Fatalf("GET preview %s: %v", u, err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(data), "image cats/") || p.(map[string]any)["create_time"].(float64) == 0 {
+				t.Errorf("preview %v: %d %q", p, resp.StatusCode, data)
+			}
 		}
 		_, out = c.do("GET", "/datasets?limit=1", nil)
 		if _, ok := out["datasets"].([]any)[0].(map[string]any)["labels"]; ok {

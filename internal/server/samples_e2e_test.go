@@ -109,6 +109,26 @@ func TestSamplesAndManualLabeling(t *testing.T) {
 		}
 		st, out = c.do("GET", base+"/samples/0123456789abcdef0123456789abcdef", nil)
 		c.wantErr(400, out, st, "ModelArts.4420", "does not exist")
+		// sample_state filters the detail: the labeled dog sample is found
+		// as labeled, not as unlabeled.
+		if st, out = c.do("GET", base+"/samples/"+dogID+"?sample_state=__ALL__", nil); st != 200 {
+			t.Errorf("labeled sample with sample_state=__ALL__: %d %v", st, out)
+		}
+		st, out = c.do("GET", base+"/samples/"+dogID+"?sample_state=__NONE__", nil)
+		c.wantErr(400, out, st, "ModelArts.4420", "does not exist")
+		// … and the label statistics: among unlabeled samples no label counts.
+		_, out = c.do("GET", base+"/stats?sample_state=__NONE__", nil)
+		for _, l := range out["label_stats"].([]any) {
+			if m := l.(map[string]any); m["sample_count"] != 0.0 || m["count"] != 0.0 {
+				t.Errorf("label stats among unlabeled samples: %v", m)
+			}
+		}
+		_, out = c.do("GET", base+"/stats?sample_state=__ALL__", nil)
+		for _, l := range out["label_stats"].([]any) {
+			if m := l.(map[string]any); m["sample_count"] != 1.0 {
+				t.Errorf("label stats among labeled samples: %v, want 1 sample each", m)
+			}
+		}
 
 		// Manual labeling: box-free classification labels; an unknown sample
 		// fails alone.
