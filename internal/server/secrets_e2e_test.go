@@ -188,8 +188,8 @@ func serverKeys(t *testing.T, env *servertest.Env) map[string]string {
 			out["server key "+name] = string(plain)
 		}
 	}
-	if len(out) != 2 {
-		t.Fatalf("server secrets = %v; want the token-signing and presign keys", out)
+	if len(out) != 3 {
+		t.Fatalf("server secrets = %v; want the token-signing and presign keys and the database's identity", out)
 	}
 	return out
 }
