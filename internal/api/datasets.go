@@ -98,7 +98,7 @@ func decodeDataset(r *http.Request, v any) error {
 // requester is the caller as background work (dataset tasks, training
 // jobs) authorizes them, object by object, when it runs.
 func requester(c *Call) *obs.Requester {
-	r := obs.Requester(c.Actor())
+	r := c.Actor()
 	return &r
 }
 

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/atelier-dev/atelier/internal/iam/policy"
+	"github.com/atelier-dev/atelier/internal/obs"
 )
 
 // Object-storage decisions. The object API and every background task that
@@ -23,17 +24,9 @@ import (
 
 // Actor is who an object decision is made for: the user and what the
 // policy condition keys read, fixed when the request that caused the work
-// was made. A background task carries it in its parameters.
-type Actor struct {
-	UserID              string `json:"user_id"`
-	UserName            string `json:"user_name,omitempty"`
-	DomainID            string `json:"domain_id"`
-	DomainName          string `json:"domain_name,omitempty"`
-	ProjectID           string `json:"project_id,omitempty"`
-	ProjectName         string `json:"project_name,omitempty"`
-	EnterpriseProjectID string `json:"enterprise_project_id,omitempty"`
-	SourceIP            string `json:"source_ip,omitempty"`
-}
+// was made; a background task carries it in its parameters. It is the
+// object store's Requester, which domain packages see.
+type Actor = obs.Requester
 
 // ActorOf is the actor of an authenticated caller acting in an enterprise
 // project ("" when none).

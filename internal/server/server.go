@@ -169,7 +169,7 @@ func (a *App) open(ctx context.Context) error {
 // decision, the one the object API makes.
 func ObjectAuthorizer(svc *iam.Service, region string) obs.Authorizer {
 	return func(ctx context.Context, who obs.Requester) (obs.Access, error) {
-		acc, err := svc.ObjectAccess(ctx, region, iam.Actor(who), time.Time{})
+		acc, err := svc.ObjectAccess(ctx, region, who, time.Time{})
 		if err != nil {
 			return nil, err
 		}
