@@ -264,12 +264,7 @@ func (d *datasetAPI) addSamples(w http.ResponseWriter, r *http.Request, c *Call)
 	if len(inputs) > 0 {
 		uploadDir = inputs[0]
 	}
-	type item struct {
-		in     dataset.SampleInput
-		target obs.Path
-		data   []byte
-	}
-	items := make([]item, len(body.Samples))
+	items := make([]dataset.NewSample, len(body.Samples))
 	var refs []ObjectRef
 	for i, s := range body.Samples {
 		field := fmt.Sprintf("samples[%d]", i)
@@ -285,7 +280,7 @@ func (d *datasetAPI) addSamples(w http.ResponseWriter, r *http.Request, c *Call)
 		if s.SampleType != nil {
 			sampleType = *s.SampleType
 		}
-		it := item{in: dataset.SampleInput{SampleType: sampleType, Labels: s.Labels, Metadata: s.Metadata, Labeler: c.Principal.UserName}}
+		it := dataset.NewSample{Input: dataset.SampleInput{SampleType: sampleType, Labels: s.Labels, Metadata: s.Metadata, Labeler: c.Principal.UserName}}
 		switch {
 		case s.Data != nil:
 			if s.Name == "" || strings.Contains(s.Name, "/") {
@@ -301,8 +296,8 @@ func (d *datasetAPI) addSamples(w http.ResponseWriter, r *http.Request, c *Call)
 			if len(data) > MaxSampleFile {
 				return Errorf(http.StatusRequestEntityTooLarge, dataset.CodeInvalid, "%s.data exceeds %d bytes.", field, MaxSampleFile)
 			}
-			it.data = data
-			it.target = obs.Path{Bucket: uploadDir.Bucket, Key: uploadDir.Key + s.Name}
+			it.Data = data
+			it.Target = obs.Path{Bucket: uploadDir.Bucket, Key: uploadDir.Key + s.Name}
 		case s.DataSource != nil && s.DataSource.DataPath != "":
 			if s.DataSource.DataType != 0 {
 				return datasetBad("Invalid parameter(%s.data_source.data_type): only OBS (0) is supported.", field)
@@ -311,53 +306,31 @@ func (d *datasetAPI) addSamples(w http.ResponseWriter, r *http.Request, c *Call)
 			if err != nil || p.Key == "" || strings.HasSuffix(p.Key, "/") {
 				return datasetBad("Invalid parameter(%s.data_source.data_path): want an object path such as /bucket/dir/file.jpg.", field)
 			}
-			it.target = p
+			it.Target = p
 		default:
 			return datasetBad("Invalid parameter(%s): give data or data_source.data_path.", field)
 		}
-		it.in.Source = "obs://" + it.target.Bucket + "/" + it.target.Key
-		refs = append(refs, ObjectRef{Bucket: it.target.Bucket, Key: it.target.Key})
+		it.Input.Source = "obs://" + it.Target.Bucket + "/" + it.Target.Key
+		refs = append(refs, ObjectRef{Bucket: it.Target.Bucket, Key: it.Target.Key})
 		items[i] = it
 	}
 	if err := c.AuthorizeObjects(refs...); err != nil {
 		return err
 	}
-	results := make([]batchItem, len(items))
-	var write []dataset.SampleInput
-	var at []int
-	for i := range items {
-		it := &items[i]
-		results[i].Name = "/" + it.target.Bucket + "/" + it.target.Key
-		var info obs.ObjectInfo
-		if it.data != nil {
-			info, err = d.svc.PutObject(ctx, it.target, it.data)
-		} else {
-			info, err = d.svc.Object(ctx, it.target)
-		}
-		if err != nil {
-			results[i] = itemError(err)
-			results[i].Name = "/" + it.target.Bucket + "/" + it.target.Key
-			continue
-		}
-		it.in.Size, it.in.SampleTime = info.Size, info.ModTime.UnixMilli()
-		write = append(write, it.in)
-		at = append(at, i)
-	}
 	opts := dataset.WriteOptions{Unconfirmed: body.FinalAnnotation != nil && !*body.FinalAnnotation}
-	res, err := d.svc.WriteSamples(ctx, c.ProjectID, id, write, opts)
+	res, err := d.svc.AddSamples(ctx, c.ProjectID, id, items, opts)
 	if err != nil {
 		return err
 	}
+	results := make([]batchItem, len(items))
 	ok := true
-	for j, wr := range res {
-		i := at[j]
+	for i, wr := range res {
 		if wr.Err != nil {
-			name := results[i].Name
 			results[i] = itemError(wr.Err)
-			results[i].Name = name
-			continue
+		} else {
+			results[i].Success, results[i].Info = true, wr.SampleID
 		}
-		results[i].Success, results[i].Info = true, wr.SampleID
+		results[i].Name = "/" + items[i].Target.Bucket + "/" + items[i].Target.Key
 	}
 	for _, r := range results {
 		ok = ok && r.Success

@@ -754,6 +754,75 @@ func (s *Service) DeleteObjects(ctx context.Context, sources []string) error {
 }
 
 // PutObject stores an uploaded sample file.
+// NewSample is one sample of an add request: a file already in object
+// storage (Data nil) or one uploaded with the request (Data, stored at
+// Target).
+type NewSample struct {
+	Input  SampleInput
+	Target obs.Path
+	Data   []byte
+}
+
+// AddSamples adds samples as one unit of work: it uploads the files sent
+// with the request, reads the others' metadata, and writes the rows in one
+// transaction. An uploaded file whose row is not written (the item failed,
+// or the whole write did) is deleted again, unless the upload replaced an
+// object that was there before, so that a failure leaves no orphan behind.
+// The caller has authorized every target. results has one entry per
+// sample: its ID, or the error of that item alone.
+func (s *Service) AddSamples(ctx context.Context, projectID, datasetID string, samples []NewSample, opts WriteOptions) ([]WriteResult, error) {
+	results := make([]WriteResult, len(samples))
+	var write []SampleInput
+	var at []int
+	var uploaded []int // samples whose file this call created
+	for i := range samples {
+		sm := &samples[i]
+		var info obs.ObjectInfo
+		var err error
+		if sm.Data != nil {
+			_, existed := s.objects.Head(ctx, sm.Target.Bucket, sm.Target.Key)
+			if info, err = s.PutObject(ctx, sm.Target, sm.Data); err == nil && existed != nil {
+				uploaded = append(uploaded, i)
+			}
+		} else {
+			info, err = s.Object(ctx, sm.Target)
+		}
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		sm.Input.Size, sm.Input.SampleTime = info.Size, info.ModTime.UnixMilli()
+		write = append(write, sm.Input)
+		at = append(at, i)
+	}
+	written, err := s.WriteSamples(ctx, projectID, datasetID, write, opts)
+	if err != nil {
+		s.removeUploads(samples, uploaded, nil)
+		return nil, err
+	}
+	for j, wr := range written {
+		results[at[j]] = wr
+	}
+	s.removeUploads(samples, uploaded, results)
+	return results, nil
+}
+
+// removeUploads deletes the files AddSamples uploaded whose sample was not
+// written (all of them when results is nil). It runs even when the
+// request's context has ended: the upload must not outlive its row.
+func (s *Service) removeUploads(samples []NewSample, uploaded []int, results []WriteResult) {
+	ctx := context.Background()
+	for _, i := range uploaded {
+		if results != nil && results[i].Err == nil {
+			continue
+		}
+		p := samples[i].Target
+		if err := s.objects.Delete(ctx, p.Bucket, p.Key); err != nil && !errors.Is(err, obs.ErrNotFound) {
+			s.log.Warn("remove the file of a sample that was not added", "object", p.String(), "err", err)
+		}
+	}
+}
+
 func (s *Service) PutObject(ctx context.Context, p obs.Path, data []byte) (obs.ObjectInfo, error) {
 	info, err := s.objects.Put(ctx, p.Bucket, p.Key, bytes.NewReader(data), obs.PutOptions{})
 	if err != nil {

@@ -225,3 +225,33 @@ func TestSamplesRelatedActions(t *testing.T) {
 		}
 	})
 }
+
+// TestAddSamplesLeavesNoOrphans: a file uploaded with a sample whose row is
+// refused is deleted again; one whose row is written stays.
+func TestAddSamplesLeavesNoOrphans(t *testing.T) {
+	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
+		c := newDSClient(t, env)
+		id := c.create("orphans", 0, nil)
+		c.waitIdle(id)
+		st, out := c.do("POST", "/datasets/"+id+"/data-annotations/samples", map[string]any{"samples": []any{
+			map[string]any{"name": "kept.jpg", "data": base64.StdEncoding.EncodeToString([]byte("kept"))},
+			// An object-detection label without a box: refused for this item alone.
+			map[string]any{"name": "refused.jpg", "data": base64.StdEncoding.EncodeToString([]byte("refused")),
+				"labels": []any{map[string]any{"name": "cat", "type": 1}}},
+		}})
+		if st != http.StatusOK || out["success"] != false {
+			t.Fatalf("add samples: %d %v", st, out)
+		}
+		results := out["results"].([]any)
+		if results[0].(map[string]any)["success"] != true || results[1].(map[string]any)["success"] != false {
+			t.Fatalf("results %v; want the first added and the second refused", results)
+		}
+		ctx := context.Background()
+		if _, err := env.App.Objects.Head(ctx, "data-in", "orphans/kept.jpg"); err != nil {
+			t.Errorf("the added sample's file is gone: %v", err)
+		}
+		if _, err := env.App.Objects.Head(ctx, "data-in", "orphans/refused.jpg"); err == nil {
+			t.Errorf("the refused sample's upload was left behind")
+		}
+	})
+}
