@@ -149,6 +149,7 @@ func TestUnknownCommand(t *testing.T) {
 		{"train", []string{"train", "lst"}, `unknown command "lst" for "atelier train"`, "list"},
 		{"data", []string{"data", "shwo"}, `unknown command "shwo" for "atelier data"`, "show"},
 		{"data-after-flags", []string{"data", "--endpoint", "http://127.0.0.1:1", "shwo"}, `unknown command "shwo" for "atelier data"`, "show"},
+		{"data-list", []string{"data", "lst"}, `unknown command "lst" for "atelier data"`, "list"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
