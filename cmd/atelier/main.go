@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,23 +47,69 @@ func newServe() *cobra.Command {
 		Short: "Run the Atelier server",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			warnCommandLineSecrets(cmd)
-			log := newLogger(cfg.LogLevel)
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			app, err := server.Open(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			defer app.Close()
-			ln, err := net.Listen("tcp", app.Config.Listen)
-			if err != nil {
-				return fmt.Errorf("listen on %s: %w", app.Config.Listen, err)
-			}
-			return app.Serve(ctx, ln)
+			return serve(cmd.Context(), cfg, newLogger(cfg.LogLevel))
 		},
 	}
 	config.Bind(cmd.Flags(), &cfg)
 	return cmd
+}
+
+// serve runs the server until SIGINT or SIGTERM. The first signal stops it
+// gracefully: no new requests, requests in flight finished, background
+// tasks checkpointed and handed back, the database closed; the last log
+// line says "atelier stopped" and how long that took. A second signal
+// stops the process at once (exit code 1); interrupted tasks resume on
+// the next start from their last checkpoint.
+func serve(parent context.Context, cfg config.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var stopping atomic.Int64 // when the first signal came, in Unix nanoseconds
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case sig := <-sigs:
+			stopping.Store(time.Now().UnixNano())
+			log.Info("stopping: finishing requests in flight and handing background tasks back; send the signal again to stop at once",
+				"signal", sig.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			log.Warn("stopping at once: requests in flight are cut off; interrupted tasks resume from their last checkpoint on the next start",
+				"signal", sig.String())
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+
+	app, err := server.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", app.Config.Listen)
+	if err != nil {
+		app.Close()
+		return fmt.Errorf("listen on %s: %w", app.Config.Listen, err)
+	}
+	err = app.Serve(ctx, ln)
+	if cerr := app.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	since := time.Now()
+	if ns := stopping.Load(); ns != 0 {
+		since = time.Unix(0, ns)
+	}
+	log.Info("atelier stopped", "shutdown", time.Since(since).Round(time.Millisecond).String())
+	return nil
 }
 
 func newLogger(level string) *slog.Logger {
