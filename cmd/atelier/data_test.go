@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/server/servertest"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
 )
 
 func dataCLI(t *testing.T, env *servertest.Env, args ...string) (string, error) {
@@ -101,12 +102,18 @@ func writeTree(t *testing.T, files map[string]string) string {
 
 // TestDataListAndShow: `data list` pages through every dataset (the list's
 // offset is a page index), and `data show` names the type and status,
-// counts each label's samples and prints paths as obs://bucket/dir/.
+// counts each label's samples and prints paths as obs://bucket/dir/; on
+// each engine, as the list's paging is SQL.
 func TestDataListAndShow(t *testing.T) {
 	pollInterval = 100 * time.Millisecond
 	listPageSize = 2 // three datasets take two pages
 	t.Cleanup(func() { listPageSize = 100 })
-	env := servertest.Start(t, "sqlite")
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) { testDataListAndShow(t, servertest.Start(t, engine)) })
+	}
+}
+
+func testDataListAndShow(t *testing.T, env *servertest.Env) {
 	src := writeTree(t, map[string]string{"cat/1.jpg": "c1", "cat/2.jpg": "c2", "dog/3.jpg": "d3", "4.jpg": "u4"})
 	if out, err := dataCLI(t, env, "upload", src, "obs://pets/raw/"); err != nil {
 		t.Fatalf("upload: %v\n%s", err, out)
