@@ -339,7 +339,7 @@ func newDataList(out io.Writer, cf *clientFlags) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%d datasets\n", len(all))
+			fmt.Fprintln(out, count(len(all), "dataset", "datasets"))
 			return nil
 		},
 	}
@@ -380,15 +380,19 @@ func newDataShow(out io.Writer, cf *clientFlags) *cobra.Command {
 			}
 			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			for _, l := range labels {
-				unit := "samples"
-				if l.SampleCount == 1 {
-					unit = "sample"
-				}
-				fmt.Fprintf(tw, "  %s\t%d %s\n", l.Name, l.SampleCount, unit)
+				fmt.Fprintf(tw, "  %s\t%s\n", l.Name, count(l.SampleCount, "sample", "samples"))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// count writes n with the singular or plural noun.
+func count[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // listPageSize is how many datasets `data list` asks for per page.

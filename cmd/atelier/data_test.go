@@ -144,7 +144,7 @@ func testDataListAndShow(t *testing.T, env *servertest.Env) {
 	if !row.MatchString(out) {
 		t.Errorf("data list: the row of pets lacks its type name, labeled/total counts and status:\n%s", out)
 	}
-	if !strings.Contains(out, "3 datasets") {
+	if !strings.HasSuffix(out, "\n3 datasets\n") {
 		t.Errorf("data list: no count of datasets:\n%s", out)
 	}
 
