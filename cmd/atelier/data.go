@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +27,7 @@ func newData(out io.Writer) *cobra.Command {
 	}
 	cf.bind(cmd)
 	cmd.AddCommand(newDataUpload(out, cf), newDataCreate(out, cf), newDataImport(out, cf), newDataExport(out, cf),
-		newDataDownload(out, cf), newDataShow(out, cf))
+		newDataDownload(out, cf), newDataList(out, cf), newDataShow(out, cf))
 	return cmd
 }
 
@@ -165,6 +166,11 @@ func newDataImport(out io.Writer, cf *clientFlags) *cobra.Command {
 				importType = "manifest"
 			} else {
 				path = slashDir(path)
+				// The import of an empty or missing folder succeeds with
+				// nothing imported, which reads as "already imported".
+				if err := requireObjects(cmd.Context(), c, path); err != nil {
+					return err
+				}
 			}
 			id, err := c.CreateImportTask(cmd.Context(), args[0], map[string]any{"import_path": path,
 				"import_type": importType, "import_annotations": !noLabels})
@@ -256,6 +262,9 @@ func newDataDownload(out io.Writer, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if p.Files == 0 {
+				return fmt.Errorf("no objects under %s; nothing downloaded", client.OBSURL(slashDir(args[0])))
+			}
 			if isTerminal(out) {
 				fmt.Fprintln(out)
 			}
@@ -265,10 +274,81 @@ func newDataDownload(out io.Writer, cf *clientFlags) *cobra.Command {
 	}
 }
 
+// requireObjects fails unless the folder dir (an object path ending in
+// "/") holds an object.
+func requireObjects(ctx context.Context, c *client.Client, dir string) error {
+	bucket, prefix, err := client.ParseOBSPath(dir)
+	if err != nil {
+		return err
+	}
+	ok, err := c.HasObjects(ctx, bucket, prefix)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", client.OBSURL(dir), err)
+	}
+	if !ok {
+		return fmt.Errorf("no objects under %s; nothing to import", client.OBSURL(dir))
+	}
+	return nil
+}
+
+// typeLabel names a dataset type with its number: "image classification (0)".
+func typeLabel(t int) string {
+	name := strings.ReplaceAll(client.DatasetTypeName(t), "_", " ")
+	if name == "" {
+		name = "unknown type"
+	}
+	return fmt.Sprintf("%s (%d)", name, t)
+}
+
+// statusName names a dataset status ("normal").
+func statusName(s int) string {
+	if name, ok := client.DatasetStatuses[s]; ok {
+		return name
+	}
+	return fmt.Sprintf("status %d", s)
+}
+
+func newDataList(out io.Writer, cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the project's datasets, oldest first: ID, name, type, labeled/total samples, status",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var all []client.Dataset
+			// The list's offset is a page index (docs/datasets.md, Paging).
+			for page := 0; ; page++ {
+				l, err := c.ListDatasets(cmd.Context(), page, listPageSize)
+				if err != nil {
+					return fmt.Errorf("list datasets (page %d): %w", page, err)
+				}
+				all = append(all, l.Datasets...)
+				if len(l.Datasets) < listPageSize || len(all) >= l.TotalNumber {
+					break
+				}
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tTYPE\tLABELED/TOTAL\tSTATUS")
+			for _, d := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\n", d.DatasetID, d.DatasetName, typeLabel(d.DatasetType),
+					d.AnnotatedSampleCount, d.TotalSampleCount, statusName(d.Status))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, count(len(all), "dataset", "datasets"))
+			return nil
+		},
+	}
+}
+
 func newDataShow(out io.Writer, cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show DATASET_ID",
-		Short: "Print a dataset's name, type and sample counts",
+		Short: "Print a dataset's name, type, status, sample counts, paths and each label's sample count",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
@@ -279,9 +359,41 @@ func newDataShow(out io.Writer, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%s\t%s\ttype %d\t%d samples\t%d labeled\twork %s\n", d.DatasetID, d.DatasetName, d.DatasetType,
-				d.TotalSampleCount, d.AnnotatedSampleCount, d.WorkPath)
-			return nil
+			labels, err := c.DatasetStats(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("label counts of dataset %s: %w", args[0], err)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "Dataset\t%s (%s)\n", d.DatasetName, d.DatasetID)
+			fmt.Fprintf(tw, "Type\t%s\n", typeLabel(d.DatasetType))
+			fmt.Fprintf(tw, "Status\t%s (%d)\n", statusName(d.Status), d.Status)
+			fmt.Fprintf(tw, "Samples\t%d samples, %d labeled\n", d.TotalSampleCount, d.AnnotatedSampleCount)
+			for _, src := range d.DataSources {
+				if src.DataPath != "" {
+					fmt.Fprintf(tw, "Input\t%s\n", client.OBSURL(src.DataPath))
+				}
+			}
+			fmt.Fprintf(tw, "Work path\t%s\n", client.OBSURL(d.WorkPath))
+			fmt.Fprintf(tw, "Labels\t%d\n", len(labels))
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			for _, l := range labels {
+				fmt.Fprintf(tw, "  %s\t%s\n", l.Name, count(l.SampleCount, "sample", "samples"))
+			}
+			return tw.Flush()
 		},
 	}
 }
+
+// count writes n with the singular or plural noun.
+func count[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// listPageSize is how many datasets `data list` asks for per page.
+var listPageSize = 100

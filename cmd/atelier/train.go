@@ -18,6 +18,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/client"
 	"github.com/atelier-dev/atelier/internal/config"
+	"github.com/atelier-dev/atelier/internal/training"
 )
 
 // clientFlags are how the train commands find the server and their
@@ -413,6 +414,10 @@ func newTrainList(out io.Writer, cf *clientFlags) *cobra.Command {
 		Short: "List training jobs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			phase, err := checkPhase(phase)
+			if err != nil {
+				return err
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
@@ -437,9 +442,28 @@ func newTrainList(out io.Writer, cf *clientFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&phase, "phase", "", "only jobs in this phase (Creating, Pending, Running, Completed, Failed, Terminating, Terminated, Abnormal)")
+	cmd.Flags().StringVar(&phase, "phase", "", "only jobs in this phase ("+strings.Join(phases, ", ")+")")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many jobs (1 to 50)")
 	return cmd
+}
+
+// phases are the training-job phases of the reference, in lifecycle order.
+var phases = []string{training.PhaseCreating, training.PhasePending, training.PhaseRunning, training.PhaseCompleted,
+	training.PhaseFailed, training.PhaseTerminating, training.PhaseTerminated, training.PhaseAbnormal}
+
+// checkPhase returns the phase as the API spells it, in any case, or an
+// error listing the valid ones: the API answers an unknown phase with an
+// empty list, which reads as "no jobs".
+func checkPhase(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	for _, ph := range phases {
+		if strings.EqualFold(p, ph) {
+			return ph, nil
+		}
+	}
+	return "", fmt.Errorf("--phase %q is not a training-job phase; want one of %s", p, strings.Join(phases, ", "))
 }
 
 func newTrainStop(out io.Writer, cf *clientFlags) *cobra.Command {

@@ -166,3 +166,36 @@ func TestTrainCredentialsFromBootstrap(t *testing.T) {
 		t.Fatalf("train list without credentials: %v; want an error naming the bootstrap file", err)
 	}
 }
+
+// TestTrainListPhase: an unknown --phase is refused with the valid ones
+// (it used to print an empty table); a known one in any case is accepted.
+func TestTrainListPhase(t *testing.T) {
+	env := servertest.Start(t, "sqlite")
+	for _, tc := range []struct {
+		phase   string
+		wantErr bool
+	}{
+		{"Bogus", true},
+		{"", false},
+		{"Completed", false},
+		{"running", false},
+	} {
+		t.Run("phase-"+tc.phase, func(t *testing.T) {
+			out, err := trainCLI(t, env, "list", "--phase", tc.phase)
+			if !tc.wantErr {
+				if err != nil || !strings.Contains(out, "PHASE") {
+					t.Errorf("train list --phase %q: %v\n%s", tc.phase, err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("train list --phase %q succeeded; want an error. Output:\n%s", tc.phase, out)
+			}
+			for _, want := range []string{`--phase "` + tc.phase + `"`, "Creating", "Pending", "Running", "Completed", "Failed", "Terminating", "Terminated", "Abnormal"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("train list --phase %q: error %q lacks %q", tc.phase, err, want)
+				}
+			}
+		})
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,14 +22,89 @@ var DatasetTypes = map[string]int{
 	"speech_paragraph": 202, "table": 400, "video": 600, "free_format": 900,
 }
 
+// DatasetTypeName is the CLI's name of a dataset type ("" when unknown).
+func DatasetTypeName(t int) string {
+	for name, n := range DatasetTypes {
+		if n == t {
+			return name
+		}
+	}
+	return ""
+}
+
+// DatasetStatuses names the reference's dataset statuses (status).
+var DatasetStatuses = map[int]string{0: "creating", 1: "normal", 2: "deleting", 3: "deleted", 4: "abnormal",
+	5: "synchronizing", 6: "releasing", 7: "switching version", 8: "importing"}
+
 // Dataset is the part of a dataset's details the CLI shows.
 type Dataset struct {
 	DatasetID            string `json:"dataset_id"`
 	DatasetName          string `json:"dataset_name"`
 	DatasetType          int    `json:"dataset_type"`
+	Status               int    `json:"status"`
 	TotalSampleCount     int64  `json:"total_sample_count"`
 	AnnotatedSampleCount int64  `json:"annotated_sample_count"`
-	WorkPath             string `json:"work_path"`
+	DataSources          []struct {
+		DataPath string `json:"data_path"`
+	} `json:"data_sources"`
+	WorkPath string `json:"work_path"`
+}
+
+// DatasetList is one page of GET /datasets.
+type DatasetList struct {
+	TotalNumber int       `json:"total_number"`
+	Datasets    []Dataset `json:"datasets"`
+}
+
+// ListDatasets returns one page of the project's datasets, oldest first.
+// page is the reference's offset, which for the data-management lists is
+// the index of the page (0 first), not a number of records to skip.
+func (c *Client) ListDatasets(ctx context.Context, page, limit int) (*DatasetList, error) {
+	q := url.Values{"offset": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}, "order": {"asc"}}
+	var out DatasetList
+	if err := c.do(ctx, call{method: http.MethodGet, path: c.v2("/datasets"), query: q}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// LabelStats is one label of a dataset's statistics.
+type LabelStats struct {
+	Name        string `json:"name"`
+	Type        int    `json:"type"`
+	Count       int64  `json:"count"`        // occurrences
+	SampleCount int64  `json:"sample_count"` // samples that carry it
+}
+
+// DatasetStats returns each label's counts (GET …/data-annotations/stats).
+func (c *Client) DatasetStats(ctx context.Context, id string) ([]LabelStats, error) {
+	var out struct {
+		LabelStats []LabelStats `json:"label_stats"`
+	}
+	if err := c.do(ctx, call{method: http.MethodGet, path: c.v2("/datasets/" + id + "/data-annotations/stats")}, &out); err != nil {
+		return nil, err
+	}
+	return out.LabelStats, nil
+}
+
+// OBSURL writes an object path as obs://bucket/key, whichever form
+// (obs://, s3:// or /bucket/key) it came in; other strings are returned as
+// they are.
+func OBSURL(p string) string {
+	bucket, key, err := ParseOBSPath(p)
+	if err != nil {
+		return p
+	}
+	return "obs://" + bucket + "/" + key
+}
+
+// HasObjects reports whether any object's key starts with prefix.
+func (c *Client) HasObjects(ctx context.Context, bucket, prefix string) (bool, error) {
+	page, err := c.ListObjects(ctx, bucket, ListOptions{Prefix: prefix, MaxKeys: 1})
+	if err != nil {
+		return false, err
+	}
+	return len(page.Objects) > 0, nil
 }
 
 // CreateDataset creates a dataset from a request body of the reference

@@ -117,6 +117,13 @@ type Manager struct {
 
 	stopSweep context.CancelFunc
 	sweepDone chan struct{}
+
+	// stopping ends when Stop begins: running handlers see their context
+	// cancelled, checkpoint and give their task back. The Manager cancels
+	// them itself and then stops River gracefully, rather than calling
+	// River's StopAndCancel, whose log calls every shutdown a "hard stop".
+	stopping    context.Context
+	stopRunning context.CancelFunc
 }
 
 // riverClient hides which transaction type the engine's River client uses.
@@ -136,6 +143,7 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("tasks: LeaseTTL %v must be at least twice FlushInterval %v", cfg.LeaseTTL, cfg.FlushInterval)
 	}
 	m := &Manager{db: db, cfg: cfg, log: cfg.Logger, handlers: map[string]Handler{}}
+	m.stopping, m.stopRunning = context.WithCancel(context.Background())
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(m.work))
 	rcfg := &river.Config{
@@ -269,6 +277,7 @@ func (m *Manager) Start(ctx context.Context) error {
 // restart or for another one at once. Stop waits for that until ctx ends.
 func (m *Manager) Stop(ctx context.Context) error {
 	var err error
+	m.stopRunning()
 	if m.stopSweep != nil {
 		m.stopSweep()
 		<-m.sweepDone
@@ -336,7 +345,7 @@ var (
 type sqliteClient struct{ c *river.Client[*sql.Tx] }
 
 func (s *sqliteClient) start(ctx context.Context) error { return s.c.Start(ctx) }
-func (s *sqliteClient) stop(ctx context.Context) error  { return s.c.StopAndCancel(ctx) }
+func (s *sqliteClient) stop(ctx context.Context) error  { return s.c.Stop(ctx) }
 func (s *sqliteClient) cancelJob(ctx context.Context, id int64) error {
 	_, err := s.c.JobCancel(ctx, id)
 	return err
@@ -359,7 +368,7 @@ func (s *sqliteClient) insert(ctx context.Context, tx *sql.Tx, taskID string) (i
 type pgClient struct{ c *river.Client[pgx.Tx] }
 
 func (p *pgClient) start(ctx context.Context) error { return p.c.Start(ctx) }
-func (p *pgClient) stop(ctx context.Context) error  { return p.c.StopAndCancel(ctx) }
+func (p *pgClient) stop(ctx context.Context) error  { return p.c.Stop(ctx) }
 func (p *pgClient) cancelJob(ctx context.Context, id int64) error {
 	_, err := p.c.JobCancel(ctx, id)
 	return err

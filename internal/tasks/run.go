@@ -18,6 +18,7 @@ import (
 var (
 	errCancelled = errors.New("task cancelled")
 	errLeaseLost = errors.New("task lease lost to another replica")
+	errStopping  = errors.New("this replica is stopping")
 )
 
 // ErrLeaseLost is returned by Progress.CheckpointTx when this replica no
@@ -129,6 +130,9 @@ func (m *Manager) run(ctx context.Context, l *lease) error {
 	fn := m.handler(t.Kind) // acquire checked it is there
 	hctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Stop cancels the handler (see Manager.stopping); River's own work
+	// context still ends it too if River is stopped some other way.
+	defer context.AfterFunc(m.stopping, func() { cancel(errStopping) })()
 	p := newProgress(m, l)
 	beatDone := make(chan struct{})
 	stopBeat := make(chan struct{})
