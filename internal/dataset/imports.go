@@ -881,7 +881,6 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 		return err
 	}
 	var st importStats
-	ctx = batchContext(ctx)
 	err := im.inTx(ctx, func(tx *sql.Tx) error {
 		st = im.cur.Stats
 		st.Skipped += b.skipped
@@ -947,18 +946,6 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 	im.cur.Stats = st
 	im.publish()
 	return nil
-}
-
-// batchContext is the context a batch's transaction runs in: the task's,
-// without its cancellation. CheckpointTx moves the task's checkpoint in
-// memory before the transaction commits, and a stopping manager writes that
-// checkpoint when it gives the task back; a batch cancelled between the two
-// would roll back while its checkpoint survived, and the resumed run would
-// skip it. So a batch, once begun, commits (it takes a second at most), and
-// cancellation is noticed between batches. A lost lease still ends it:
-// CheckpointTx refuses, and nothing of the batch is written.
-func batchContext(ctx context.Context) context.Context {
-	return context.WithoutCancel(ctx)
 }
 
 // existingOnly keeps the inputs whose samples exist (import_samples=false
@@ -2100,14 +2087,13 @@ func (im *importer) removeMissing(ctx context.Context, sources []obs.Path) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		bctx := batchContext(ctx)
-		err = im.inTx(bctx, func(tx *sql.Tx) error {
+		err = im.inTx(ctx, func(tx *sql.Tx) error {
 			if len(gone) > 0 {
-				r, err := im.s.load(bctx, tx, im.projectID, im.ds.ID, true)
+				r, err := im.s.load(ctx, tx, im.projectID, im.ds.ID, true)
 				if err != nil {
 					return err
 				}
-				if err := deleteSampleSeqs(bctx, im.s.db, tx, r, gone, im.s.now().UnixMilli()); err != nil {
+				if err := deleteSampleSeqs(ctx, im.s.db, tx, r, gone, im.s.now().UnixMilli()); err != nil {
 					return err
 				}
 			}
@@ -2115,7 +2101,7 @@ func (im *importer) removeMissing(ctx context.Context, sources []obs.Path) error
 			if err != nil {
 				return fmt.Errorf("encode checkpoint: %w", err)
 			}
-			return im.p.CheckpointTx(bctx, tx, string(data))
+			return im.p.CheckpointTx(ctx, tx, string(data))
 		})
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
@@ -109,4 +110,18 @@ func TestNewIDIsTimeOrderedHex(t *testing.T) {
 		}
 		prev = id
 	}
+}
+
+// TestDatabaseClock reads the database's clock in the unit of the time
+// columns; on this machine it agrees with the Go clock within a few seconds.
+func TestDatabaseClock(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		got, err := db.Now(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(got); d < -5*time.Second || d > 5*time.Second {
+			t.Errorf("database clock %v is %v away from the Go clock", got, d)
+		}
+	})
 }

@@ -9,12 +9,14 @@
 // # Two layers: River queues, the task record decides
 //
 // Jobs are queued and delivered by River (github.com/riverqueue/river), on
-// the same database as the store: riversqlite over the store's database/sql
-// handle (modernc.org/sqlite, no cgo) and riverpgxv5 over a pgx pool opened
-// from Config.PostgresURL. River gives durable queueing, fetching with
-// row locks across replicas, retries, snoozes and remote cancellation. Every
-// task is one River job of kind "atelier_task" whose arguments only name the
-// task.
+// the same database as the store and through the store's own database/sql
+// handle: riversqlite on SQLite (modernc.org/sqlite, no cgo) and
+// riverdatabasesql on PostgreSQL, which listens for River's notifications
+// on a small pgx pool opened from Config.PostgresURL. Both clients take a
+// *sql.Tx, the store's transaction type. River gives durable queueing,
+// fetching with row locks across replicas, retries, snoozes and remote
+// cancellation. Every task is one River job of kind "atelier_task" whose
+// arguments only name the task.
 //
 // The domain-visible record is ours, in the tasks and task_failures tables
 // (store migration 00004): kind, project, resource, status, counters,
@@ -27,7 +29,11 @@
 // not, and it has no heartbeat. So a run first takes a lease on the task row
 // (a fresh token and an expiry, compare-and-set) and renews it every
 // Config.FlushInterval together with the progress writes; every write is
-// fenced by the token. A job that finds a live lease held by someone else
+// fenced by the token. Lease expiries are computed and compared in SQL by
+// the database's clock (store.DB.NowMillis), never by the replica's own:
+// replicas' clocks differ, and one running minutes ahead would otherwise
+// take live leases, or write expiries that keep a dead holder's lease for
+// minutes. A job that finds a live lease held by someone else
 // snoozes until it lapses. A replica that cannot renew within LeaseTTL, or
 // whose token was replaced, cancels its handler and writes nothing more.
 // Each Manager also sweeps (Config.SweepInterval) for active tasks whose lease
@@ -46,18 +52,20 @@
 // then gets the cursor as Task.Cursor, so work redone after a crash is never
 // counted twice. CheckpointTx writes the checkpoint inside the handler's own
 // transaction, so imported rows and the checkpoint covering them commit
-// together (and not at all if the lease was lost meanwhile).
+// together (and not at all if the lease was lost meanwhile). It leaves the
+// checkpoint in memory where it was: the next write of the Manager's own
+// reads the stored checkpoint back and adopts it when it is newer, so a
+// transaction that rolls back (a cancelled batch, say) moves nothing, and a
+// handler may let cancellation interrupt its transactions.
 //
 // # Enqueue, cancel, stop
 //
 // Enqueue inserts the task row and its River job in one transaction, the
-// caller's when given. On SQLite that is River's InsertTx on the *sql.Tx. On
-// PostgreSQL River's InsertTx wants a pgx.Tx, while the store's transactions
-// are database/sql ones, and River's database/sql driver (riverdatabasesql)
-// has no release matching riversqlite's on the module proxy; so the job row is
-// inserted with plain SQL into river_job (the table River's non-Go clients
-// insert into) plus River's insert notification. A test runs such jobs
-// through the real River client.
+// caller's when given, with River's own InsertTx on that *sql.Tx on both
+// engines (the sweeper re-queues the same way). River then owns what a job
+// row needs (state, scheduling, its insert notification) across its
+// upgrades; before riverdatabasesql had a release matching riversqlite,
+// PostgreSQL jobs were written into river_job by hand.
 //
 // Cancel marks the task CANCELLED and asks River to cancel the job; the
 // running handler's context is cancelled by River's signal or by the next

@@ -4,16 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -30,8 +29,10 @@ type Handler func(ctx context.Context, t *Task, p Progress) error
 
 // Config tunes a Manager. Zero fields take the defaults noted.
 type Config struct {
-	// PostgresURL is the connection URL of the database the store uses; it
-	// is required on PostgreSQL, where River's worker needs a pgx pool.
+	// PostgresURL is the connection URL of the database the store uses, on
+	// PostgreSQL: River listens for insert and cancel notifications on its
+	// own connection from it. Without it River polls (FetchPollInterval) and
+	// cancellations reach running handlers through their heartbeat.
 	PostgresURL string
 	// Logger receives the Manager's and River's logs (default: discarded).
 	Logger *slog.Logger
@@ -63,11 +64,19 @@ type Config struct {
 	// MaxFailures is how many per-item failures are kept per task (default
 	// 1000); the failed counter counts all of them.
 	MaxFailures int
+	// Now is the clock of the times a task shows (created, started,
+	// finished; default time.Now). Leases never use it: their expiry is
+	// computed and compared by the database's clock, which every replica
+	// shares.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	setDefault(&c.MaxWorkers, 4)
 	setDefault(&c.LeaseTTL, 30*time.Second)
@@ -108,8 +117,8 @@ type Manager struct {
 	db    *store.DB
 	cfg   Config
 	log   *slog.Logger
-	river riverClient
-	pool  *pgxpool.Pool // PostgreSQL only
+	river *river.Client[*sql.Tx]
+	pool  *pgxpool.Pool // PostgreSQL with a listener only
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
@@ -126,17 +135,14 @@ type Manager struct {
 	stopRunning context.CancelFunc
 }
 
-// riverClient hides which transaction type the engine's River client uses.
-type riverClient interface {
-	start(ctx context.Context) error
-	stop(ctx context.Context) error
-	cancelJob(ctx context.Context, id int64) error
-	// insert queues a job for taskID inside tx and returns the job's id.
-	insert(ctx context.Context, tx *sql.Tx, taskID string) (int64, error)
-}
-
 // New prepares a Manager on db: it brings River's schema up to date and
 // builds the River client. Register handlers, then Start.
+//
+// Both engines get a River client over the store's own database/sql handle,
+// so that jobs are inserted with River's InsertTx in the store's
+// transactions: riversqlite on SQLite, riverdatabasesql on PostgreSQL (with
+// a small pgx pool from Config.PostgresURL for LISTEN only, so that inserts
+// and cancellations wake workers at once; without the URL River polls).
 func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
 	cfg.defaults()
 	if cfg.LeaseTTL < 2*cfg.FlushInterval {
@@ -156,48 +162,67 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
 		RetryPolicy:          fixedRetry(cfg.RetryDelay),
 		Workers:              workers,
 	}
+	var driver riverdriver.Driver[*sql.Tx]
 	switch db.Engine {
 	case store.SQLite:
-		driver := riversqlite.New(db.DB)
+		driver = riversqlite.New(db.DB)
 		if err := migrateRiverSQLite(ctx, driver, cfg.Logger); err != nil {
 			return nil, err
 		}
-		c, err := river.NewClient(driver, rcfg)
-		if err != nil {
-			return nil, fmt.Errorf("create river client: %w", err)
-		}
-		m.river = &sqliteClient{c}
 	case store.Postgres:
 		if cfg.PostgresURL == "" {
-			return nil, errors.New("tasks: Config.PostgresURL is required on PostgreSQL")
+			driver = riverdatabasesql.New(db.DB)
+		} else {
+			pool, err := listenerPool(ctx, cfg.PostgresURL)
+			if err != nil {
+				return nil, err
+			}
+			m.pool = pool
+			driver = riverdatabasesql.NewWithPgxListener(db.DB, pool)
 		}
-		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
-		if err != nil {
-			return nil, fmt.Errorf("open river pool: %w", err)
-		}
-		driver := riverpgxv5.New(pool)
-		if err := migrateRiverPostgres(ctx, pool, driver, cfg.Logger); err != nil {
-			pool.Close()
+		if err := migrateRiverPostgres(ctx, db, driver, cfg.Logger); err != nil {
+			m.closePool()
 			return nil, err
 		}
-		c, err := river.NewClient(driver, rcfg)
-		if err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("create river client: %w", err)
-		}
-		m.pool = pool
-		m.river = &pgClient{c}
 	default:
 		return nil, fmt.Errorf("tasks: unsupported engine %q", db.Engine)
 	}
+	c, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		m.closePool()
+		return nil, fmt.Errorf("create river client: %w", err)
+	}
+	m.river = c
 	return m, nil
+}
+
+// listenerPool opens the pgx pool River's notifier listens on. River takes
+// its connections for good, one per client; nothing else uses the pool.
+func listenerPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse the PostgreSQL URL for river's listener: %w", err)
+	}
+	pcfg.MinConns = 0
+	pcfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open river's listener pool: %w", err)
+	}
+	return pool, nil
+}
+
+func (m *Manager) closePool() {
+	if m.pool != nil {
+		m.pool.Close()
+	}
 }
 
 // migrateRiverSQLite applies River's outstanding migrations. SQLite serves a
 // single replica, but a second process starting at the same moment could
 // apply a version between our read of the applied ones and our write; the
 // retry then finds it applied.
-func migrateRiverSQLite(ctx context.Context, driver *riversqlite.Driver, log *slog.Logger) error {
+func migrateRiverSQLite(ctx context.Context, driver riverdriver.Driver[*sql.Tx], log *slog.Logger) error {
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("prepare river migrations: %w", err)
@@ -217,21 +242,21 @@ const riverMigrateLock = 0x6174656c69657272
 
 // migrateRiverPostgres applies River's outstanding migrations while holding
 // a session advisory lock, so replicas starting together do not race.
-func migrateRiverPostgres(ctx context.Context, pool *pgxpool.Pool, driver *riverpgxv5.Driver, log *slog.Logger) error {
+func migrateRiverPostgres(ctx context.Context, db *store.DB, driver riverdriver.Driver[*sql.Tx], log *slog.Logger) error {
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("prepare river migrations: %w", err)
 	}
-	conn, err := pool.Acquire(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("lock river migrations: %w", err)
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(riverMigrateLock)); err != nil {
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(riverMigrateLock)); err != nil {
 		return fmt.Errorf("lock river migrations: %w", err)
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(riverMigrateLock))
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(riverMigrateLock))
 	}()
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("apply river migrations: %w", err)
@@ -261,7 +286,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	m.started = true
 	m.mu.Unlock()
-	if err := m.river.start(ctx); err != nil {
+	if err := m.river.Start(ctx); err != nil {
 		return fmt.Errorf("start river client: %w", err)
 	}
 	sweepCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -281,11 +306,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 	if m.stopSweep != nil {
 		m.stopSweep()
 		<-m.sweepDone
-		err = m.river.stop(ctx)
+		err = m.river.Stop(ctx)
 	}
-	if m.pool != nil {
-		m.pool.Close()
-	}
+	m.closePool()
 	if err != nil {
 		return fmt.Errorf("stop river client: %w", err)
 	}
@@ -308,9 +331,9 @@ func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, reso
 		}
 	}
 	id := store.NewID()
-	now := store.Millis(time.Now())
+	now := store.Millis(m.cfg.Now())
 	insert := func(tx *sql.Tx) error {
-		jobID, err := m.river.insert(ctx, tx, id)
+		jobID, err := m.insertJob(ctx, tx, id)
 		if err != nil {
 			return fmt.Errorf("queue river job: %w", err)
 		}
@@ -335,61 +358,15 @@ type fixedRetry time.Duration
 
 func (d fixedRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(time.Duration(d)) }
 
-var (
-	_ riverClient = (*sqliteClient)(nil)
-	_ riverClient = (*pgClient)(nil)
-)
-
-// sqliteClient is River on SQLite: its transactions are database/sql ones,
-// so jobs are inserted with River's own InsertTx in the caller's transaction.
-type sqliteClient struct{ c *river.Client[*sql.Tx] }
-
-func (s *sqliteClient) start(ctx context.Context) error { return s.c.Start(ctx) }
-func (s *sqliteClient) stop(ctx context.Context) error  { return s.c.Stop(ctx) }
-func (s *sqliteClient) cancelJob(ctx context.Context, id int64) error {
-	_, err := s.c.JobCancel(ctx, id)
-	return err
-}
-func (s *sqliteClient) insert(ctx context.Context, tx *sql.Tx, taskID string) (int64, error) {
-	res, err := s.c.InsertTx(ctx, tx, taskArgs{TaskID: taskID}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
+// insertJob queues the River job of a task in tx with River's own
+// transactional insert, so the job exists exactly when tx commits. River
+// fills in what its schema needs (state, scheduled time, unique keys) and
+// sends its insert notification; a hand-written INSERT into river_job would
+// have to follow River's schema and notification protocol at every upgrade.
+func (m *Manager) insertJob(ctx context.Context, tx *sql.Tx, taskID string) (int64, error) {
+	res, err := m.river.InsertTx(ctx, tx, taskArgs{TaskID: taskID}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
 	if err != nil {
 		return 0, err
 	}
 	return res.Job.ID, nil
-}
-
-// pgClient is River on PostgreSQL through pgx. River's InsertTx there wants a
-// pgx.Tx, but callers hold a database/sql transaction (the store's), and the
-// riverdatabasesql driver that would accept one has no release matching
-// riversqlite's on the module proxy. So the job row is inserted with plain
-// SQL into river_job inside the caller's transaction — the documented table
-// River's non-Go clients insert into — followed by River's insert
-// notification; a test holds this against the River client that works it.
-type pgClient struct{ c *river.Client[pgx.Tx] }
-
-func (p *pgClient) start(ctx context.Context) error { return p.c.Start(ctx) }
-func (p *pgClient) stop(ctx context.Context) error  { return p.c.Stop(ctx) }
-func (p *pgClient) cancelJob(ctx context.Context, id int64) error {
-	_, err := p.c.JobCancel(ctx, id)
-	return err
-}
-func (p *pgClient) insert(ctx context.Context, tx *sql.Tx, taskID string) (int64, error) {
-	args, err := json.Marshal(taskArgs{TaskID: taskID})
-	if err != nil {
-		return 0, err
-	}
-	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at)
-		VALUES ($1::jsonb, $2, $3, 1, $4, 'available', now()) RETURNING id`,
-		string(args), taskArgs{}.Kind(), maxAttempts, queue).Scan(&id)
-	if err != nil {
-		return 0, err
-	}
-	// Wakes a listening producer at once; without it the job is still
-	// fetched within FetchPollInterval.
-	payload := fmt.Sprintf(`{"queue": %q}`, queue)
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify(current_schema() || '.river_insert', $1)`, payload); err != nil {
-		return 0, err
-	}
-	return id, nil
 }

@@ -65,15 +65,19 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 			runs       int
 			cpVer      int64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT kind, status, job_id, lease_token, lease_until, runs, cp_version FROM tasks WHERE id = $1`, taskID).
-			Scan(&kind, &status, &curJob, &token, &leaseUntil, &runs, &cpVer)
+		// Lease times are the database's: every replica compares them with
+		// the same clock, however far apart their own clocks are.
+		var dbNow int64
+		err := tx.QueryRowContext(ctx, `SELECT kind, status, job_id, lease_token, lease_until, runs, cp_version, `+m.db.NowMillis()+`
+			FROM tasks WHERE id = $1`, taskID).
+			Scan(&kind, &status, &curJob, &token, &leaseUntil, &runs, &cpVer, &dbNow)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := m.cfg.Now()
 		switch {
 		case Status(status).Final():
 			return nil
@@ -83,8 +87,8 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 			// A replica of another version may know the kind: River
 			// retries the job, here or elsewhere.
 			return fmt.Errorf("no handler for kind %q on this replica", kind)
-		case token.Valid && leaseUntil > store.Millis(now):
-			wait = store.FromMillis(leaseUntil).Sub(now) + 100*time.Millisecond
+		case token.Valid && leaseUntil > dbNow:
+			wait = time.Duration(leaseUntil-dbNow)*time.Millisecond + 100*time.Millisecond
 			return nil
 		case runs >= m.cfg.MaxRuns:
 			_, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, error_message = $2, end_time = $3, lease_token = NULL WHERE id = $4`,
@@ -95,11 +99,11 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 		nowMs := store.Millis(now)
 		// Counters go back to what the checkpoint covers, and failures
 		// reported after it are dropped: the run redoes that work.
-		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, lease_token = $2, lease_until = $3, runs = runs + 1,
+		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, lease_token = $2, lease_until = `+m.db.NowMillis()+` + $3, runs = runs + 1,
 				start_time = CASE WHEN start_time = 0 THEN $4 ELSE start_time END,
 				succeeded = cp_succeeded, failed = cp_failed
-			WHERE id = $5 AND job_id = $6 AND status IN ($7, $8) AND (lease_token IS NULL OR lease_until <= $9)`,
-			string(Running), tok, store.Millis(now.Add(m.cfg.LeaseTTL)), nowMs, taskID, jobID, string(Queued), string(Running), nowMs)
+			WHERE id = $5 AND job_id = $6 AND status IN ($7, $8) AND (lease_token IS NULL OR lease_until <= `+m.db.NowMillis()+`)`,
+			string(Running), tok, m.cfg.LeaseTTL.Milliseconds(), nowMs, taskID, jobID, string(Queued), string(Running))
 		if err != nil {
 			return err
 		}
@@ -229,15 +233,20 @@ func (m *Manager) heartbeat(ctx context.Context, l *lease, p *progress, cancel c
 
 // beat renews the lease and writes pending progress in one transaction.
 func (m *Manager) beat(ctx context.Context, l *lease, p *progress) (Status, error) {
-	snap := p.snapshot()
-	var status string
+	var (
+		snap   *snapshot
+		status string
+	)
 	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND lease_token = $3 RETURNING status`,
-			store.Millis(time.Now().Add(m.cfg.LeaseTTL)), l.task.ID, l.token).Scan(&status)
+		err := tx.QueryRowContext(ctx, `UPDATE tasks SET lease_until = `+m.db.NowMillis()+` + $1 WHERE id = $2 AND lease_token = $3 RETURNING status`,
+			m.cfg.LeaseTTL.Milliseconds(), l.task.ID, l.token).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errLeaseLost
 		}
 		if err != nil {
+			return err
+		}
+		if snap, err = p.committedSnapshot(ctx, tx); err != nil {
 			return err
 		}
 		return m.writeProgress(ctx, tx, l, snap)
@@ -252,13 +261,16 @@ func (m *Manager) beat(ctx context.Context, l *lease, p *progress) (Status, erro
 // finish writes the last progress and the final status. A task cancelled
 // meanwhile stays CANCELLED.
 func (m *Manager) finish(ctx context.Context, l *lease, p *progress, status Status, msg string) error {
-	snap := p.snapshot()
-	now := store.Millis(time.Now())
-	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
+	var snap *snapshot
+	now := store.Millis(m.cfg.Now())
+	err := m.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		if snap, err = p.committedSnapshot(ctx, tx); err != nil {
+			return err
+		}
 		if err := m.writeProgress(ctx, tx, l, snap); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE tasks SET
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET
 				status = CASE WHEN status = $1 THEN $2 ELSE status END,
 				error_message = CASE WHEN status = $3 THEN $4 ELSE error_message END,
 				result = $5,
@@ -280,13 +292,18 @@ func (m *Manager) finish(ctx context.Context, l *lease, p *progress, status Stat
 // that was not the task's fault, so the run does not count against MaxRuns.
 // It reports whether the task turned out to be cancelled.
 func (m *Manager) release(ctx context.Context, l *lease, p *progress) (bool, error) {
-	snap := p.snapshot()
-	var status string
-	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
+	var (
+		snap   *snapshot
+		status string
+	)
+	err := m.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		if snap, err = p.committedSnapshot(ctx, tx); err != nil {
+			return err
+		}
 		if err := m.writeProgress(ctx, tx, l, snap); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `UPDATE tasks SET lease_token = NULL, lease_until = 0,
+		err = tx.QueryRowContext(ctx, `UPDATE tasks SET lease_token = NULL, lease_until = 0,
 				runs = CASE WHEN status = $1 THEN runs - 1 ELSE runs END
 			WHERE id = $2 AND lease_token = $3 RETURNING status`, string(Running), l.task.ID, l.token).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -359,8 +376,10 @@ type Progress interface {
 	// failures in tx at once, so a handler can commit its own writes (a
 	// batch of imported samples, say) and the checkpoint that covers them
 	// atomically. It returns ErrLeaseLost when this replica no longer holds
-	// the task; then the caller must roll tx back. On SQLite, hold no other
-	// Progress call across tx, which holds the database's write lock.
+	// the task; then the caller must roll tx back. If tx rolls back, the
+	// checkpoint does not move: a resumed run starts from the last one that
+	// committed. On SQLite, hold no other Progress call across tx, which
+	// holds the database's write lock.
 	CheckpointTx(ctx context.Context, tx *sql.Tx, cursor string) error
 	// SetResult stores the task's result document (JSON).
 	SetResult(v json.RawMessage)
@@ -386,9 +405,14 @@ type progress struct {
 	cpSucceeded int64
 	cpFailed    int64
 	cpVer       int64
-	failures    []pendingFailure
-	result      json.RawMessage
-	unflushed   int
+	// nextVer is the last checkpoint version handed out. A version given
+	// to CheckpointTx becomes cpVer only once a later write of ours finds
+	// it committed (committedSnapshot): until then the caller's transaction
+	// may still roll back.
+	nextVer   int64
+	failures  []pendingFailure
+	result    json.RawMessage
+	unflushed int
 }
 
 type snapshot struct {
@@ -403,7 +427,7 @@ func newProgress(m *Manager, l *lease) *progress {
 	t := l.task
 	return &progress{m: m, l: l, full: make(chan struct{}, 1),
 		total: t.Total, succeeded: t.Succeeded, failed: t.Failed,
-		cursor: t.Cursor, cpSucceeded: t.Succeeded, cpFailed: t.Failed, cpVer: l.cpVer,
+		cursor: t.Cursor, cpSucceeded: t.Succeeded, cpFailed: t.Failed, cpVer: l.cpVer, nextVer: l.cpVer,
 		result: t.Result}
 }
 
@@ -449,19 +473,54 @@ func (p *progress) Checkpoint(cursor string) {
 }
 
 func (p *progress) checkpoint(cursor string) {
+	p.nextVer++
 	p.cursor = cursor
 	p.cpSucceeded = p.succeeded
 	p.cpFailed = p.failed
-	p.cpVer++
+	p.cpVer = p.nextVer
 }
 
+// CheckpointTx writes a checkpoint with a fresh version in tx and leaves the
+// one in memory as it is: whether tx commits is the caller's business, and a
+// checkpoint that moved in memory before a rollback would be written by the
+// next flush (or by the release at shutdown), and the resumed run would skip
+// the rolled-back work. The next write of ours reads the stored checkpoint
+// back and adopts it if it is newer (committedSnapshot).
 func (p *progress) CheckpointTx(ctx context.Context, tx *sql.Tx, cursor string) error {
 	p.mu.Lock()
-	p.checkpoint(cursor)
+	p.nextVer++
+	s := p.snapshotLocked()
+	s.cursor, s.cpSucceeded, s.cpFailed, s.cpVer = cursor, p.succeeded, p.failed, p.nextVer
 	p.mu.Unlock()
-	// The rows stay pending too: if tx rolls back, the next flush writes
-	// them; if it commits, writing them again changes nothing.
-	return p.m.writeProgress(ctx, tx, p.l, p.snapshot())
+	// The failure rows stay pending too: if tx rolls back, the next flush
+	// writes them; if it commits, writing them again changes nothing.
+	return p.m.writeProgress(ctx, tx, p.l, s)
+}
+
+// committedSnapshot adopts the stored checkpoint when a CheckpointTx's
+// transaction has committed one newer than the one in memory, then takes
+// the snapshot to write. tx is a write of our own (flush, finish, release),
+// so what it reads is committed; on PostgreSQL the flush has locked the row
+// already, so no checkpoint commits between this read and its write.
+func (p *progress) committedSnapshot(ctx context.Context, tx *sql.Tx) (*snapshot, error) {
+	var (
+		ver, succeeded, failed int64
+		cursor                 string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT cp_version, cursor, cp_succeeded, cp_failed FROM tasks WHERE id = $1 AND lease_token = $2`,
+		p.l.task.ID, p.l.token).Scan(&ver, &cursor, &succeeded, &failed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errLeaseLost
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if ver > p.cpVer {
+		p.cursor, p.cpSucceeded, p.cpFailed, p.cpVer = cursor, succeeded, failed, ver
+	}
+	p.mu.Unlock()
+	return p.snapshot(), nil
 }
 
 func (p *progress) SetResult(v json.RawMessage) {
@@ -476,6 +535,10 @@ func (p *progress) SetResult(v json.RawMessage) {
 func (p *progress) snapshot() *snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.snapshotLocked()
+}
+
+func (p *progress) snapshotLocked() *snapshot {
 	p.unflushed = 0
 	return &snapshot{total: p.total, succeeded: p.succeeded, failed: p.failed, cursor: p.cursor,
 		cpSucceeded: p.cpSucceeded, cpFailed: p.cpFailed, cpVer: p.cpVer,
@@ -518,13 +581,12 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 }
 
 func (m *Manager) sweep(ctx context.Context) error {
-	now := store.Millis(time.Now())
 	rows, err := m.db.QueryContext(ctx, `SELECT t.id, COALESCE(t.job_id, 0) FROM tasks t
 		LEFT JOIN river_job j ON j.id = t.job_id
-		WHERE t.status IN ($1, $2) AND (t.lease_token IS NULL OR t.lease_until < $3)
+		WHERE t.status IN ($1, $2) AND (t.lease_token IS NULL OR t.lease_until < `+m.db.NowMillis()+`)
 		  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded')
-		       OR (j.state = 'running' AND t.status = $4))`,
-		string(Queued), string(Running), now, string(Running))
+		       OR (j.state = 'running' AND t.status = $3))`,
+		string(Queued), string(Running), string(Running))
 	if err != nil {
 		return err
 	}
@@ -547,13 +609,13 @@ func (m *Manager) sweep(ctx context.Context) error {
 	}
 	for _, o := range orphans {
 		err := m.db.InTx(ctx, func(tx *sql.Tx) error {
-			jobID, err := m.river.insert(ctx, tx, o.id)
+			jobID, err := m.insertJob(ctx, tx, o.id)
 			if err != nil {
 				return err
 			}
 			// Only one replica's new job wins; the others roll back.
 			res, err := tx.ExecContext(ctx, `UPDATE tasks SET job_id = $1 WHERE id = $2 AND COALESCE(job_id, 0) = $3
-				AND (lease_token IS NULL OR lease_until < $4)`, jobID, o.id, o.job, now)
+				AND (lease_token IS NULL OR lease_until < `+m.db.NowMillis()+`)`, jobID, o.id, o.job)
 			if err != nil {
 				return err
 			}

@@ -167,7 +167,7 @@ func (m *Manager) Failures(ctx context.Context, id string) ([]Failure, error) {
 // signal or the task's own heartbeat) and stops; the status stays CANCELLED.
 // Cancelling a final task changes nothing and returns it as it is.
 func (m *Manager) Cancel(ctx context.Context, id string) (*Task, error) {
-	now := store.Millis(time.Now())
+	now := store.Millis(m.cfg.Now())
 	var jobID sql.NullInt64
 	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
 		var status string
@@ -194,7 +194,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (*Task, error) {
 	if jobID.Valid {
 		// Best effort: a job that still runs later finds the task final and
 		// ends at once, and a running handler is also stopped by its heartbeat.
-		if err := m.river.cancelJob(ctx, jobID.Int64); err != nil {
+		if _, err := m.river.JobCancel(ctx, jobID.Int64); err != nil {
 			m.log.WarnContext(ctx, "cancel river job", "task", id, "job", jobID.Int64, "err", err)
 		}
 	}

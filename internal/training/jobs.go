@@ -606,12 +606,23 @@ func (s *Service) JobWorkspace(ctx context.Context, projectID, id string) (strin
 // changes it and returns the events to record, or returns errSkip to leave
 // it unchanged. It returns the row as written (or as read, on errSkip).
 func (s *Service) transition(ctx context.Context, id string, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
+	return s.change(ctx, id, nil, fn)
+}
+
+// change is transition with an optional guard that runs first in the
+// transaction and can refuse the write (the scheduler's lease).
+func (s *Service) change(ctx context.Context, id string, guard func(context.Context, *sql.Tx) error, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
 	var out *jobRow
 	lock := ""
 	if s.db.Engine == store.Postgres {
 		lock = " FOR UPDATE"
 	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if guard != nil {
+			if err := guard(ctx, tx); err != nil {
+				return err
+			}
+		}
 		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM training_jobs WHERE id=$1`+lock, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errJobNotFound(id)

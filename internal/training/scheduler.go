@@ -24,7 +24,11 @@ const leaseName = "training-scheduler"
 // scheduler lease and, while it holds it, makes a pass over the jobs that
 // are not final on every wake-up and every Tick. Only the lease holder
 // starts, watches and finishes tasks, so several replicas sharing one
-// PostgreSQL database never run a job twice.
+// PostgreSQL database never run a job twice: the lease is renewed while a
+// pass runs (a pass that downloads a big input takes longer than the TTL),
+// the pass stops when a renewal finds the lease taken, and every write a
+// pass makes is refused without the lease (see holdLease), so a replica that
+// stalled past its lease changes nothing after another one took over.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -34,8 +38,12 @@ func (s *Service) Run(ctx context.Context) {
 			s.log.Error("training scheduler lease", "err", err)
 		}
 		if held {
-			if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("training scheduler pass", "err", err)
+			if err := s.leasedPass(ctx); err != nil && ctx.Err() == nil {
+				if errors.Is(err, errLeaseLost) {
+					s.log.Warn("training scheduler lease lost to another replica; pass stopped")
+				} else {
+					s.log.Error("training scheduler pass", "err", err)
+				}
 			}
 		}
 		// Tasks give no signal when they end: while some run, they are
@@ -63,14 +71,50 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
+// leasedPass makes a pass while renewing the lease every third of its TTL;
+// the pass is cancelled when a renewal finds another replica holding it.
+func (s *Service) leasedPass(ctx context.Context) error {
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(s.opts.LeaseTTL/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-tick.C:
+			}
+			held, err := s.acquireLease(pctx)
+			if err == nil && !held {
+				cancel(errLeaseLost)
+				return
+			}
+			// A failed renewal is not a loss: the writes are fenced, and
+			// the next renewal may succeed.
+		}
+	}()
+	err := s.Pass(pctx)
+	cancel(nil)
+	<-done
+	if cause := context.Cause(pctx); errors.Is(cause, errLeaseLost) {
+		return errLeaseLost
+	}
+	return err
+}
+
 // acquireLease takes or renews the scheduler lease: it succeeds when nobody
 // holds it, when this replica does, or when the holder's lease has lapsed.
+// The expiry is written and compared by the database's clock, which every
+// replica shares; their own clocks may be minutes apart.
 func (s *Service) acquireLease(ctx context.Context) (bool, error) {
-	now := s.now().UnixMilli()
-	exp := now + s.opts.LeaseTTL.Milliseconds()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO training_leases (name, holder, expires_at) VALUES ($1, $2, $3)
+	now := s.db.NowMillis()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO training_leases (name, holder, expires_at) VALUES ($1, $2, `+now+` + $3)
 		ON CONFLICT (name) DO UPDATE SET holder=excluded.holder, expires_at=excluded.expires_at
-		WHERE training_leases.holder = excluded.holder OR training_leases.expires_at < $4`, leaseName, s.opts.ReplicaID, exp, now)
+		WHERE training_leases.holder = excluded.holder OR training_leases.expires_at < `+now,
+		leaseName, s.opts.ReplicaID, s.opts.LeaseTTL.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("acquire lease: %w", err)
 	}
@@ -79,6 +123,45 @@ func (s *Service) acquireLease(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("read lease: %w", err)
 	}
 	return holder == s.opts.ReplicaID, nil
+}
+
+// holdLease fences a scheduler write: inside the write's transaction it
+// checks that this replica holds a live lease, and returns errLeaseLost
+// when not. On PostgreSQL the check locks the lease row, so a replica taking
+// the lease over waits until this transaction ends and none of this
+// replica's writes commits after the takeover; SQLite has one writer.
+func (s *Service) holdLease(ctx context.Context, tx *sql.Tx) error {
+	res, err := tx.ExecContext(ctx, `UPDATE training_leases SET holder = holder WHERE name=$1 AND holder=$2 AND expires_at > `+s.db.NowMillis(),
+		leaseName, s.opts.ReplicaID)
+	if err != nil {
+		return fmt.Errorf("check the scheduler lease: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// checkLease reports errLeaseLost when this replica does not hold a live
+// lease. It guards actions that are not database writes (starting tasks);
+// the writes themselves are fenced by holdLease.
+func (s *Service) checkLease(ctx context.Context) error {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM training_leases WHERE name=$1 AND holder=$2 AND expires_at > `+s.db.NowMillis(),
+		leaseName, s.opts.ReplicaID).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("check the scheduler lease: %w", err)
+	}
+	if n != 1 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// scheduled is transition for the scheduler's own writes: fenced by the
+// lease (API requests change jobs with transition, lease or not).
+func (s *Service) scheduled(ctx context.Context, id string, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
+	return s.change(ctx, id, s.holdLease, fn)
 }
 
 // releaseLease lets another replica take over at once on a clean shutdown.
@@ -93,6 +176,9 @@ func (s *Service) releaseLease() {
 // have ended), and queued jobs are admitted in priority order while
 // capacity remains. Exported for tests; Run calls it.
 func (s *Service) Pass(ctx context.Context) error {
+	if err := s.checkLease(ctx); err != nil {
+		return err
+	}
 	jobs, err := s.queryJobs(ctx, `WHERE phase IN ('Creating', 'Pending', 'Running', 'Terminating') ORDER BY priority DESC, create_time ASC, id ASC`)
 	if err != nil {
 		return fmt.Errorf("load active jobs: %w", err)
@@ -125,6 +211,9 @@ func (s *Service) Pass(ctx context.Context) error {
 				used = add(used, j.Doc.Run.Flavor, j.Doc.Spec.Resource.NodeCount)
 			}
 		}
+		if errors.Is(err, errLeaseLost) {
+			return err // another replica owns the jobs now
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -138,6 +227,9 @@ func (s *Service) Pass(ctx context.Context) error {
 				break
 			}
 			started, err := s.admit(ctx, j)
+			if errors.Is(err, errLeaseLost) {
+				return err
+			}
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -181,7 +273,7 @@ func within(r, c executor.Resources) bool {
 // queue moves a Creating job to Pending/Queuing, or fails it when this
 // executor cannot run it.
 func (s *Service) queue(ctx context.Context, j *jobRow) (*jobRow, error) {
-	return s.transition(ctx, j.ID, func(j *jobRow) ([]event, error) {
+	return s.scheduled(ctx, j.ID, func(j *jobRow) ([]event, error) {
 		if j.Phase != PhaseCreating {
 			return nil, errSkip
 		}
@@ -203,6 +295,11 @@ func (s *Service) jobDir(id string) string { return filepath.Join(s.dataDir, "jo
 func (s *Service) admit(ctx context.Context, j *jobRow) (started bool, err error) {
 	spec, err := s.materialise(ctx, j)
 	if err == nil {
+		// Materialising may take long: the lease is checked again before
+		// tasks start (and the write that records them is fenced).
+		if err := s.checkLease(ctx); err != nil {
+			return false, err
+		}
 		var handles []executor.Handle
 		if handles, err = s.exec.Start(ctx, spec); err == nil {
 			return s.started(ctx, j, spec, handles)
@@ -223,7 +320,7 @@ func (s *Service) started(ctx context.Context, j *jobRow, spec executor.JobSpec,
 		tasks[i] = taskRun{ID: spec.Tasks[i].ID, Handle: h}
 	}
 	var stop bool
-	_, err := s.transition(ctx, j.ID, func(j *jobRow) ([]event, error) {
+	_, err := s.scheduled(ctx, j.ID, func(j *jobRow) ([]event, error) {
 		j.Run.Tasks = tasks
 		ms := now.UnixMilli()
 		if stop = j.Phase != PhasePending; stop {
@@ -263,7 +360,7 @@ func (s *Service) failStart(ctx context.Context, id string, cause error) error {
 	if errors.Is(cause, executor.ErrUnsupported) {
 		msg = "the executor cannot run this job: " + msg
 	}
-	_, err := s.transition(ctx, id, func(j *jobRow) ([]event, error) {
+	_, err := s.scheduled(ctx, id, func(j *jobRow) ([]event, error) {
 		if j.Phase != PhasePending {
 			return nil, errSkip
 		}
@@ -514,7 +611,7 @@ func (s *Service) watch(ctx context.Context, j *jobRow) (*jobRow, error) {
 		}
 		return j, nil
 	}
-	nj, err := s.transition(ctx, j.ID, func(cur *jobRow) ([]event, error) {
+	nj, err := s.scheduled(ctx, j.ID, func(cur *jobRow) ([]event, error) {
 		if cur.Phase != PhaseRunning && cur.Phase != PhaseTerminating {
 			return nil, errSkip
 		}
@@ -606,7 +703,7 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 		// Shutting down mid-upload: the next start finishes the job again.
 		return j, ctx.Err()
 	}
-	return s.transition(ctx, j.ID, func(cur *jobRow) ([]event, error) {
+	return s.scheduled(ctx, j.ID, func(cur *jobRow) ([]event, error) {
 		if cur.Phase != PhaseRunning && cur.Phase != PhaseTerminating {
 			return nil, errSkip
 		}
@@ -775,8 +872,15 @@ func (s *Service) sample(ctx context.Context, j *jobRow, t taskRun) {
 	if at.IsZero() {
 		at = now
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO training_task_samples (job_id, task_id, at, cpu_percent, memory_mib)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, j.ID, t.ID, at.UnixMilli(), u.CPUPercent, u.MemoryMiB); err != nil {
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.holdLease(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO training_task_samples (job_id, task_id, at, cpu_percent, memory_mib)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, j.ID, t.ID, at.UnixMilli(), u.CPUPercent, u.MemoryMiB)
+		return err
+	})
+	if err != nil {
 		s.log.Warn("record usage sample", "job", j.ID, "task", t.ID, "err", err)
 	}
 }
@@ -802,6 +906,9 @@ func (s *Service) purge(ctx context.Context, j *jobRow) error {
 	}
 	s.forgetSamples(j.ID)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.holdLease(ctx, tx); err != nil {
+			return err
+		}
 		for _, q := range []string{`DELETE FROM training_task_samples WHERE job_id=$1`, `DELETE FROM training_job_events WHERE job_id=$1`,
 			`DELETE FROM training_jobs WHERE id=$1`} {
 			if _, err := tx.ExecContext(ctx, q, j.ID); err != nil {
@@ -831,3 +938,7 @@ func (s *Service) markSignalled(jobID string) {
 	}
 	s.signalled[jobID] = s.now()
 }
+
+// errLeaseLost stops a scheduler pass whose replica no longer holds the
+// scheduler lease: another replica owns the jobs now.
+var errLeaseLost = errors.New("the training scheduler lease is held by another replica")

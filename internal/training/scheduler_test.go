@@ -161,8 +161,12 @@ func (fx *fixture) create(t testing.TB, name string, nodes, priority int) string
 	return j.Metadata.ID
 }
 
+// pass makes one scheduling pass as the lease holder.
 func (fx *fixture) pass(t *testing.T) {
 	t.Helper()
+	if held, err := fx.svc.acquireLease(context.Background()); err != nil || !held {
+		t.Fatalf("take the scheduler lease: held=%v err=%v", held, err)
+	}
 	if err := fx.svc.Pass(context.Background()); err != nil {
 		t.Fatalf("pass: %v", err)
 	}
@@ -370,12 +374,14 @@ func TestSchedulerDeleteRunning(t *testing.T) {
 
 // TestLease: one replica runs the scheduler; another takes over only when
 // the holder's lease lapses.
+// TestLease walks the scheduler lease through taking, renewing, lapsing
+// and releasing. Expiry is the database's clock, so the steps wait in real
+// time; the margins are wide enough for a loaded machine.
 func TestLease(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		now := time.Unix(1_700_000_000, 0)
-		clock := func() time.Time { return now }
+		const ttl = 2 * time.Second
 		mk := func(id string) *Service {
-			s, err := New(Options{DB: db, Objects: &obs.Local{}, ReplicaID: id, Now: clock, LeaseTTL: 10 * time.Second, Engines: []Engine{}})
+			s, err := New(Options{DB: db, Objects: &obs.Local{}, ReplicaID: id, LeaseTTL: ttl, Engines: []Engine{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -384,19 +390,19 @@ func TestLease(t *testing.T) {
 		a, b := mk("replica-a"), mk("replica-b")
 		ctx := context.Background()
 		for i, step := range []struct {
-			s       *Service
-			advance time.Duration
-			want    bool
+			s     *Service
+			sleep time.Duration
+			want  bool
 		}{
-			{a, 0, true},                // free: a takes it
-			{b, 0, false},               // held by a
-			{a, 5 * time.Second, true},  // a renews
-			{b, 9 * time.Second, false}, // a's renewal still holds
-			{b, 2 * time.Second, true},  // lapsed: b takes over
-			{a, 0, false},               // a lost it
-			{b, 30 * time.Second, true}, // b renews after a while when nobody else came
+			{a, 0, true},                            // free: a takes it
+			{b, 0, false},                           // held by a
+			{a, ttl / 2, true},                      // a renews
+			{b, ttl * 7 / 10, false},                // a's renewal still holds
+			{b, ttl/2 + 200*time.Millisecond, true}, // lapsed: b takes over
+			{a, 0, false},                           // a lost it
+			{b, ttl + 200*time.Millisecond, true},   // b renews after its lease lapsed when nobody else came
 		} {
-			now = now.Add(step.advance)
+			time.Sleep(step.sleep)
 			got, err := step.s.acquireLease(ctx)
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
@@ -513,8 +519,12 @@ func TestSchedulerResignalsAfterRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fx.svc.releaseLease() // the old server stopped
 		pass := func() {
 			t.Helper()
+			if held, err := svc.acquireLease(ctx); err != nil || !held {
+				t.Fatalf("take the scheduler lease: held=%v err=%v", held, err)
+			}
 			if err := svc.Pass(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -54,7 +54,8 @@ type Options struct {
 	SampleEvery time.Duration
 	// Grace is how long terminated tasks get between SIGTERM and SIGKILL (10 s).
 	Grace time.Duration
-	// LeaseTTL is how long the scheduler lease lasts unless renewed (15 s).
+	// LeaseTTL is how long the scheduler lease lasts unless renewed (15 s),
+	// measured by the database's clock (Now never decides a lease).
 	LeaseTTL time.Duration
 	// ReplicaID names this replica in the lease (random when empty).
 	ReplicaID string
