@@ -21,28 +21,20 @@ import (
 	"github.com/atelier-dev/atelier/internal/training"
 )
 
-// clientFlags are how the train commands find the server and their
-// credentials: flags, then ATELIER_* variables, then a bootstrap.json.
+// clientFlags are how the train and data commands find the server and
+// their credentials (config.Client: flags, then ATELIER_* variables, then a
+// bootstrap.json).
 type clientFlags struct {
-	endpoint, projectID, ak, sk, skFile, token, bootstrap string
-	bootstrapSet                                          bool // --bootstrap given, so it wins over ATELIER_BOOTSTRAP
+	config.Client
 }
 
 func (f *clientFlags) bind(cmd *cobra.Command) {
-	fs := cmd.PersistentFlags()
-	fs.StringVar(&f.endpoint, "endpoint", "", "server URL (env ATELIER_ENDPOINT; default: the bootstrap file's)")
-	fs.StringVar(&f.projectID, "project-id", "", "project ID (env ATELIER_PROJECT_ID; default: the bootstrap file's)")
-	fs.StringVar(&f.ak, "ak", "", "access key (env ATELIER_ACCESS_KEY; default: the bootstrap file's)")
-	config.SecretStringVar(fs, &f.sk, "sk", "secret key; visible to other users in the process list, prefer env ATELIER_SECRET_KEY or --sk-file (default: the bootstrap file's)")
-	fs.StringVar(&f.skFile, "sk-file", "", "file holding the secret key (instead of --sk)")
-	config.SecretStringVar(fs, &f.token, "token", "a project-scoped token instead of an AK/SK; visible to other users in the process list, prefer env ATELIER_TOKEN")
-	fs.StringVar(&f.bootstrap, "bootstrap", "./atelier-data/bootstrap.json", "bootstrap.json to take missing settings from (env ATELIER_BOOTSTRAP)")
+	config.BindClient(cmd.PersistentFlags(), &f.Client)
 }
 
-// preRun runs before every command of the group: it notes whether
-// --bootstrap was given and warns about secrets given on the command line.
+// preRun runs before every command of the group: it warns about secrets
+// given on the command line.
 func (f *clientFlags) preRun(cmd *cobra.Command) {
-	f.bootstrapSet = cmd.Flags().Changed("bootstrap")
 	warnCommandLineSecrets(cmd)
 }
 
@@ -64,69 +56,13 @@ func warnCommandLineSecrets(cmd *cobra.Command) {
 	}
 }
 
-// secretKey is the secret key from --sk or --sk-file, if either is given.
-func (f *clientFlags) secretKey() (string, error) {
-	if f.skFile == "" {
-		return f.sk, nil
-	}
-	if f.sk != "" {
-		return "", errors.New("give the secret key with --sk or --sk-file, not both")
-	}
-	data, err := os.ReadFile(f.skFile)
-	if err != nil {
-		return "", fmt.Errorf("read --sk-file: %w", err)
-	}
-	sk := strings.TrimSpace(string(data))
-	if sk == "" {
-		return "", fmt.Errorf("--sk-file %s is empty", f.skFile)
-	}
-	return sk, nil
-}
-
-// client resolves each setting from its flag, its variable or the
-// bootstrap file, in that order; the file is read only when needed.
+// client connects with the resolved settings.
 func (f *clientFlags) client() (*client.Client, error) {
-	pick := func(flag, env string) string {
-		if flag != "" {
-			return flag
-		}
-		return os.Getenv(env)
-	}
-	sk, err := f.secretKey()
+	c, err := f.Resolve()
 	if err != nil {
 		return nil, err
 	}
-	cfg := client.Config{Endpoint: pick(f.endpoint, "ATELIER_ENDPOINT"), ProjectID: pick(f.projectID, "ATELIER_PROJECT_ID"),
-		AccessKey: pick(f.ak, "ATELIER_ACCESS_KEY"), SecretKey: pick(sk, "ATELIER_SECRET_KEY"), Token: pick(f.token, "ATELIER_TOKEN")}
-	if cfg.Endpoint == "" || cfg.ProjectID == "" || cfg.AccessKey == "" && cfg.Token == "" {
-		file := f.bootstrap
-		if v := os.Getenv("ATELIER_BOOTSTRAP"); v != "" && !f.bootstrapSet {
-			file = v
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("need --endpoint, --project-id and --ak/--sk (or --token), or a bootstrap file with them: %w", err)
-		}
-		var b struct {
-			Endpoint  string `json:"endpoint"`
-			ProjectID string `json:"project_id"`
-			AccessKey string `json:"access_key"`
-			SecretKey string `json:"secret_key"`
-		}
-		if err := json.Unmarshal(data, &b); err != nil {
-			return nil, fmt.Errorf("read %s: %w", file, err)
-		}
-		if cfg.Endpoint == "" {
-			cfg.Endpoint = b.Endpoint
-		}
-		if cfg.ProjectID == "" {
-			cfg.ProjectID = b.ProjectID
-		}
-		if cfg.AccessKey == "" && cfg.Token == "" {
-			cfg.AccessKey, cfg.SecretKey = b.AccessKey, b.SecretKey
-		}
-	}
-	return client.New(cfg)
+	return client.New(client.Config{Endpoint: c.Endpoint, ProjectID: c.ProjectID, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Token: c.Token})
 }
 
 func newTrain(out io.Writer) *cobra.Command {
