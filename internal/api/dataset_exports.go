@@ -7,14 +7,7 @@ import (
 )
 
 // Export tasks: /v2/{project_id}/datasets/{dataset_id}/export-tasks.
-
-func (d *datasetAPI) exportHandlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{
-		"GET /v2/{project_id}/datasets/{dataset_id}/export-tasks":            d.listExports,
-		"POST /v2/{project_id}/datasets/{dataset_id}/export-tasks":           d.createExport,
-		"GET /v2/{project_id}/datasets/{resource_id}/export-tasks/{task_id}": d.showExport,
-	}
-}
+// The rows, with these handlers bound, are in modelarts_routes.go.
 
 // createExport queues an export to OBS once the caller may write the
 // output directory and read the dataset's data (the seed lists no related

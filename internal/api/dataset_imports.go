@@ -7,16 +7,7 @@ import (
 )
 
 // Import tasks and synchronisation: /v2/{project_id}/datasets/{dataset_id}/{import-tasks,sync-data}.
-
-func (d *datasetAPI) importHandlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{
-		"GET /v2/{project_id}/datasets/{dataset_id}/import-tasks":           d.listImportTasks,
-		"POST /v2/{project_id}/datasets/{dataset_id}/import-tasks":          d.createImportTask,
-		"GET /v2/{project_id}/datasets/{dataset_id}/import-tasks/{task_id}": d.showImportTask,
-		"POST /v2/{project_id}/datasets/{dataset_id}/sync-data":             d.syncData,
-		"GET /v2/{project_id}/datasets/{dataset_id}/sync-data/status":       d.syncStatus,
-	}
-}
+// The rows, with these handlers bound, are in modelarts_routes.go.
 
 // createImportTask validates the request, checks that the caller may read
 // the import path, and queues the import.

@@ -9,15 +9,7 @@ import (
 )
 
 // Dataset versions: /v2/{project_id}/datasets/{dataset_id}/versions.
-
-func (d *datasetAPI) versionHandlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{
-		"GET /v2/{project_id}/datasets/{dataset_id}/versions":                 d.listVersions,
-		"POST /v2/{project_id}/datasets/{dataset_id}/versions":                d.createVersion,
-		"GET /v2/{project_id}/datasets/{dataset_id}/versions/{version_id}":    d.showVersion,
-		"DELETE /v2/{project_id}/datasets/{dataset_id}/versions/{version_id}": d.deleteVersion,
-	}
-}
+// The rows, with these handlers bound, are in modelarts_routes.go.
 
 // createVersion publishes a version in the background: 201 with its ID
 // once it is recorded (status 0, creating).

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,67 +13,29 @@ import (
 )
 
 // Datasets and their labels: /v2/{project_id}/datasets[/{dataset_id}[/data-annotations/labels…]].
+// The rows, with these handlers bound, are in modelarts_routes.go.
 
 // datasetAPI serves the dataset routes over a dataset service.
 type datasetAPI struct {
 	svc *dataset.Service
 }
 
-// handlers maps each dataset pattern to its handler.
-func (d *datasetAPI) handlers() map[string]HandlerFunc {
-	h := map[string]HandlerFunc{
-		"POST /v2/{project_id}/datasets":                                                     d.create,
-		"GET /v2/{project_id}/datasets":                                                      d.list,
-		"GET /v2/{project_id}/datasets/{dataset_id}":                                         d.show,
-		"PUT /v2/{project_id}/datasets/{dataset_id}":                                         d.update,
-		"DELETE /v2/{project_id}/datasets/{dataset_id}":                                      d.delete,
-		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":                 d.listLabels,
-		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":                d.createLabels,
-		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels":                 d.updateLabels,
-		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete":         d.deleteLabels,
-		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}":    d.updateLabel,
-		"DELETE /v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}": d.deleteLabelWithSamples,
+// storedDataset resolves the workspace of the stored dataset that the path
+// parameter param names, for the routes on one dataset.
+func (d *datasetAPI) storedDataset(param string) Resolver {
+	return func(r *http.Request, c *Call) (Target, error) {
+		ws, err := d.svc.Workspace(r.Context(), c.ProjectID, r.PathValue(param))
+		return Target{WorkspaceID: ws}, err
 	}
-	maps.Copy(h, d.sampleHandlers())
-	maps.Copy(h, d.importHandlers())
-	maps.Copy(h, d.exportHandlers())
-	maps.Copy(h, d.versionHandlers())
-	return h
 }
 
-// datasetRoute reports whether rt is served by the dataset service (and
-// so is not mounted without one).
-func datasetRoute(rt *Route) bool {
-	_, ok := (&datasetAPI{}).handlers()[rt.Pattern()]
-	return ok && rt.Family == "data"
-}
-
-// resolvers find the workspace each request targets: the body's
-// workspace_id (default "0") for creation, the stored dataset's for the
-// routes on one dataset; the list takes the query's (the router's default).
-func (d *datasetAPI) resolvers() map[string]Resolver {
-	stored := func(param string) Resolver {
-		return func(r *http.Request, c *Call) (Target, error) {
-			ws, err := d.svc.Workspace(r.Context(), c.ProjectID, r.PathValue(param))
-			return Target{WorkspaceID: ws}, err
-		}
+// newDatasetWorkspace is the workspace a new dataset is created into: the
+// body's workspace_id (default "0").
+func (d *datasetAPI) newDatasetWorkspace(r *http.Request, c *Call) (Target, error) {
+	var b struct {
+		WorkspaceID string `json:"workspace_id"`
 	}
-	body := func(r *http.Request, c *Call) (Target, error) {
-		var b struct {
-			WorkspaceID string `json:"workspace_id"`
-		}
-		return bodyWorkspace(c, &b, func() string { return b.WorkspaceID })
-	}
-	out := map[string]Resolver{"POST /v2/{project_id}/datasets": body}
-	for p := range d.handlers() {
-		switch {
-		case strings.Contains(p, "{dataset_id}"):
-			out[p] = stored("dataset_id")
-		case strings.Contains(p, "{resource_id}"): // the export status names the dataset so
-			out[p] = stored("resource_id")
-		}
-	}
-	return out
+	return bodyWorkspace(c, &b, func() string { return b.WorkspaceID })
 }
 
 // datasetBad is a 400 naming the field with the data-management code.

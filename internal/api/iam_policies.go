@@ -18,6 +18,7 @@ func (s *Server) policyRoutes() []Route {
 	projectGrant := "/v3/projects/{project_id}/groups/{group_id}/roles"
 	domainGrant := "/v3/domains/{domain_id}/groups/{group_id}/roles"
 	epGrant := "/v3.0/OS-PERMISSION/enterprise-projects/{enterprise_project_id}/groups/{group_id}/roles"
+	showPolicy := g("Querying policy details", "GET", "/v3/roles/{role_id}", iam.ActGetRole, s.showPolicy)
 	return []Route{
 		g("Listing projects", "GET", "/v3/projects", iam.ActListProjects, s.listProjects),
 		g("Creating a project", "POST", "/v3/projects", iam.ActCreateProject, s.createProject),
@@ -25,10 +26,11 @@ func (s *Server) policyRoutes() []Route {
 		g("Modifying a project", "PATCH", "/v3/projects/{project_id}", iam.ActUpdateProject, s.updateProject),
 
 		g("Listing system policies", "GET", "/v3/roles", iam.ActListRoles, s.listSystemPolicies),
-		g("Querying policy details", "GET", "/v3/roles/{role_id}", iam.ActGetRole, s.showPolicy),
+		showPolicy,
 		g("Creating a custom policy", "POST", "/v3.0/OS-ROLE/roles", iam.ActCreateRole, s.createPolicy),
 		g("Listing custom policies", "GET", "/v3.0/OS-ROLE/roles", iam.ActListRoles, s.listCustomPolicies),
-		g("Querying custom policy details", "GET", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActGetRole, s.showPolicy),
+		// The same API as showPolicy, on the custom-policy path.
+		showPolicy.alias("Querying custom policy details", "GET", "/v3.0/OS-ROLE/roles/{role_id}"),
 		g("Modifying a custom policy", "PATCH", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActUpdateRole, s.updatePolicy),
 		g("Deleting a custom policy", "DELETE", "/v3.0/OS-ROLE/roles/{role_id}", iam.ActDeleteRole, s.deletePolicy),
 

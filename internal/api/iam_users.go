@@ -13,14 +13,18 @@ func (s *Server) userRoutes() []Route {
 	g := func(name, method, path, action string, h HandlerFunc) Route {
 		return Route{Name: name, Method: method, Path: path, Action: action, Family: "iam", Service: ServiceGlobal, Handler: h}
 	}
+	create := g("Creating an IAM user", "POST", "/v3.0/OS-USER/users", iam.ActCreateUser, s.createUser)
+	show := g("Querying IAM user details", "GET", "/v3.0/OS-USER/users/{user_id}", iam.ActGetUser, s.showUser)
+	update := g("Modifying an IAM user", "PUT", "/v3.0/OS-USER/users/{user_id}", iam.ActUpdateUser, s.updateUser)
 	return []Route{
-		g("Creating an IAM user", "POST", "/v3.0/OS-USER/users", iam.ActCreateUser, s.createUser),
-		g("Querying IAM user details", "GET", "/v3.0/OS-USER/users/{user_id}", iam.ActGetUser, s.showUser),
-		g("Modifying an IAM user", "PUT", "/v3.0/OS-USER/users/{user_id}", iam.ActUpdateUser, s.updateUser),
-		g("Creating an IAM user (Keystone)", "POST", "/v3/users", iam.ActCreateUser, s.createUser),
+		create,
+		show,
+		update,
+		// Keystone's paths for the same three APIs.
+		create.alias("Creating an IAM user (Keystone)", "POST", "/v3/users"),
 		g("Listing IAM users", "GET", "/v3/users", iam.ActListUsers, s.listUsers),
-		g("Querying IAM user details (Keystone)", "GET", "/v3/users/{user_id}", iam.ActGetUser, s.showUser),
-		g("Modifying an IAM user (Keystone)", "PATCH", "/v3/users/{user_id}", iam.ActUpdateUser, s.updateUser),
+		show.alias("Querying IAM user details (Keystone)", "GET", "/v3/users/{user_id}"),
+		update.alias("Modifying an IAM user (Keystone)", "PATCH", "/v3/users/{user_id}"),
 		g("Deleting an IAM user", "DELETE", "/v3/users/{user_id}", iam.ActDeleteUser, s.deleteUser),
 		{Name: "Changing one's own password", Method: "POST", Path: "/v3/users/{user_id}/password", Family: "iam", Service: ServiceGlobal, Self: true, Handler: s.changePassword},
 		g("Listing the groups of a user", "GET", "/v3/users/{user_id}/groups", iam.ActListGroupsOfUsr, s.userGroups),

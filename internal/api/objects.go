@@ -43,17 +43,18 @@ func (s *Server) objectRoutes() []Route {
 	const objects = buckets + "/{bucket}/objects"
 	r := func(name, method, path, action string, h HandlerFunc) Route {
 		return Route{Name: name, Method: method, Path: path, Action: action, Related: []string{action}, ObjectAction: true,
-			Family: "obs", Service: ServiceModelArts, Handler: h}
+			Family: "obs", Service: ServiceModelArts, Needs: NeedsObjects, Handler: h}
 	}
 	put := r("Uploading an object (Atelier)", http.MethodPut, objects+"/{key...}", "obs:object:PutObject", s.putObject)
 	put.StreamBody, put.MaxBody = true, MaxObjectSize
+	get := r("Downloading an object (Atelier)", http.MethodGet, objects+"/{key...}", "obs:object:GetObject", s.getObject)
 	return []Route{
 		r("Listing buckets (Atelier)", http.MethodGet, buckets, "obs:bucket:ListAllMyBuckets", s.listBuckets),
 		r("Creating a bucket (Atelier)", http.MethodPut, buckets+"/{bucket}", "obs:bucket:CreateBucket", s.createBucket),
 		r("Listing objects (Atelier)", http.MethodGet, objects, "obs:bucket:ListBucket", s.listObjects),
 		put,
-		r("Downloading an object (Atelier)", http.MethodGet, objects+"/{key...}", "obs:object:GetObject", s.getObject),
-		r("Getting object metadata (Atelier)", http.MethodHead, objects+"/{key...}", "obs:object:GetObject", s.getObject),
+		get,
+		get.alias("Getting object metadata (Atelier)", http.MethodHead, objects+"/{key...}"),
 		r("Deleting an object (Atelier)", http.MethodDelete, objects+"/{key...}", "obs:object:DeleteObject", s.deleteObject),
 	}
 }

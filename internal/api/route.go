@@ -1,6 +1,9 @@
 package api
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+)
 
 // Route is one API of the product: one row of the table that authentication,
 // authorization, limits and the error envelope are applied from. A route
@@ -33,6 +36,17 @@ type Route struct {
 	// identity (listing the projects a token may be scoped to, changing one's
 	// own password), so no policy decides them, as in Keystone.
 	Self bool
+	// Needs names the service the handler works on. A server configured
+	// without it (Config.Training, Datasets or Objects nil: servers built
+	// for tests of other families) leaves the route unmounted; Config.serves
+	// is the one place that decides.
+	Needs Needs
+	// AliasOf is set on a row that serves another row's API again under a
+	// second method or path (Keystone's /v3/users beside IAM's
+	// /v3.0/OS-USER/users, HEAD beside GET): the pattern of that row, whose
+	// handler, resolver and action it shares. Only an alias may share a
+	// handler (checkBindings); make one with Route.alias.
+	AliasOf string
 	// Resolve loads the workspace of the resource the request targets, so that
 	// enterprise-project grants can be applied before the handler runs. Nil
 	// means the workspace comes from the request (workspace_id query or body,
@@ -68,6 +82,51 @@ const (
 	// ServiceGlobal routes (IAM) are account-level: only account-wide grants apply.
 	ServiceGlobal
 )
+
+// Needs is the configured service a route's handler works on.
+type Needs uint8
+
+const (
+	// NeedsNothing routes are served by the server itself (IAM, workspaces, health).
+	NeedsNothing Needs = iota
+	// NeedsTraining routes are served by Config.Training.
+	NeedsTraining
+	// NeedsDatasets routes are served by Config.Datasets.
+	NeedsDatasets
+	// NeedsObjects routes are served by Config.Objects.
+	NeedsObjects
+)
+
+func (n Needs) String() string {
+	switch n {
+	case NeedsNothing:
+		return "none"
+	case NeedsTraining:
+		return "training"
+	case NeedsDatasets:
+		return "datasets"
+	case NeedsObjects:
+		return "objects"
+	}
+	return fmt.Sprintf("Needs(%d)", uint8(n))
+}
+
+// serve binds a row to the handler that serves it and the resolver that
+// finds the workspace it targets (nil: the workspace the request names,
+// default "0"). A row is bound where it is declared, once: the table has
+// no other place that attaches handlers.
+func (r Route) serve(h HandlerFunc, resolve Resolver) Route {
+	r.Handler, r.Resolve = h, resolve
+	return r
+}
+
+// alias is a row serving r's API again at another method and path, with
+// r's action, handler and resolver.
+func (r Route) alias(name, method, path string) Route {
+	a := r
+	a.Name, a.Method, a.Path, a.AliasOf = name, method, path, r.Pattern()
+	return a
+}
 
 // Implemented reports whether this build serves the route.
 func (r Route) Implemented() bool { return r.Handler != nil }

@@ -16,19 +16,7 @@ import (
 
 // Samples, manual labeling and statistics:
 // /v2/{project_id}/datasets/{dataset_id}/data-annotations/{samples,stats,search-condition} and …/metrics.
-
-func (d *datasetAPI) sampleHandlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{
-		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/samples":             d.listSamples,
-		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/samples":            d.addSamples,
-		"PUT /v2/{project_id}/datasets/{dataset_id}/data-annotations/samples":             d.updateSamples,
-		"POST /v2/{project_id}/datasets/{dataset_id}/data-annotations/samples/delete":     d.deleteSamples,
-		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/samples/{sample_id}": d.showSample,
-		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/search-condition":    d.searchCondition,
-		"GET /v2/{project_id}/datasets/{dataset_id}/data-annotations/stats":               d.stats,
-		"GET /v2/{project_id}/datasets/{dataset_id}/metrics":                              d.metrics,
-	}
-}
+// The rows, with these handlers bound, are in modelarts_routes.go.
 
 // sampleRefs are the objects of samples (inline text has none).
 func sampleRefs(samples []*dataset.Sample) []ObjectRef {

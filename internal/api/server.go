@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -48,17 +50,18 @@ type Config struct {
 	Datasets *dataset.Service
 }
 
-// serves reports whether the service a route's handler uses is configured;
-// a server assembled without one (tests of other families) leaves those
-// routes unmounted rather than answering from a missing service.
+// serves reports whether the service a route's handler works on is
+// configured; a server assembled without one (tests of other families)
+// leaves those routes unmounted rather than answering from a missing
+// service. This is the one place that decides.
 func (cfg Config) serves(rt *Route) bool {
-	switch {
-	case rt.Family == "training":
+	switch rt.Needs {
+	case NeedsTraining:
 		return cfg.Training != nil
-	case rt.Family == "obs":
-		return cfg.Objects != nil
-	case datasetRoute(rt):
+	case NeedsDatasets:
 		return cfg.Datasets != nil
+	case NeedsObjects:
+		return cfg.Objects != nil
 	}
 	return true
 }
@@ -92,6 +95,9 @@ func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 		s.cfg.TokenTTL = 24 * time.Hour
 	}
 	s.routes = table(s)
+	if err := checkBindings(s.routes); err != nil {
+		return nil, err
+	}
 	for i := range s.routes {
 		rt := &s.routes[i]
 		if !rt.Implemented() || !cfg.serves(rt) {
@@ -108,6 +114,61 @@ func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	return s, nil
+}
+
+// checkBindings refuses a table in which one handler serves two rows,
+// unless the second is declared an alias of the first (Route.alias): each
+// row's guard (action, related actions, resolver) is written for the one
+// API its handler implements. Handlers are compared by their code: a
+// method value's code is its method's, whatever the receiver, so the same
+// method bound to two rows is caught. Closures are not compared: the ones a
+// factory returns (s.grant(scope, add)) share their code by design and
+// differ in what they capture, which Go cannot compare.
+func checkBindings(routes []Route) error {
+	bound := make(map[uintptr]*Route, len(routes))
+	for i := range routes {
+		rt := &routes[i]
+		if rt.Handler == nil || isClosure(handlerName(rt.Handler)) {
+			continue
+		}
+		pc := reflect.ValueOf(rt.Handler).Pointer()
+		first, dup := bound[pc]
+		switch {
+		case !dup:
+			bound[pc] = rt
+		case rt.AliasOf != first.Pattern():
+			return fmt.Errorf("handler %s is bound to both %s and %s: each handler serves one row of the route table (or the second row is an alias of the first)",
+				handlerName(rt.Handler), first.Pattern(), rt.Pattern())
+		case rt.Action != first.Action:
+			return fmt.Errorf("route %s is an alias of %s but has action %q, not %q", rt.Pattern(), first.Pattern(), rt.Action, first.Action)
+		}
+	}
+	return nil
+}
+
+// isClosure reports whether a function name is a func literal's
+// ("outer.func1", "(*Server).grant.func2").
+func isClosure(name string) bool {
+	for _, part := range strings.Split(name, ".") {
+		if n := strings.TrimPrefix(part, "func"); n != part && n != "" && strings.Trim(n, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// handlerName is the Go name of a handler's code, for error messages and
+// tests: "(*datasetAPI).list" for the method value d.list.
+func handlerName(h HandlerFunc) string {
+	name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+	name = strings.TrimSuffix(name, "-fm") // a method value's wrapper
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.Index(name, "."); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
 }
 
 // Routes returns the whole table, implemented or not.

@@ -1,27 +1,19 @@
 package api
 
-import "maps"
-
 // table assembles the route table: every API of the product, implemented or
-// not. Handlers are attached to ModelArts seed rows by pattern, so a row's
-// method, path and action stay exactly as the seed test holds them.
+// not. Each family declares its rows with their handlers and resolvers
+// bound (Route.serve); the ModelArts seed rows keep the seed's method, path,
+// action and related actions exactly as seed_test.go holds them.
 func (s *Server) table() []Route {
+	training := &trainingAPI{svc: s.cfg.Training}
+	datasets := &datasetAPI{svc: s.cfg.Datasets}
 	var routes []Route
 	routes = append(routes, s.systemRoutes()...)
 	routes = append(routes, s.iamRoutes()...)
 	routes = append(routes, s.workspaceRoutes()...)
 	routes = append(routes, s.objectRoutes()...)
-	training := &trainingAPI{svc: s.cfg.Training}
-	handlers, resolvers := training.handlers(), training.resolvers()
-	datasets := &datasetAPI{svc: s.cfg.Datasets}
-	maps.Copy(handlers, datasets.handlers())
-	maps.Copy(resolvers, datasets.resolvers())
-	for _, rt := range append(modelArtsRoutes(), trainingExtraRoutes()...) {
-		if h, ok := handlers[rt.Pattern()]; ok {
-			rt.Handler, rt.Resolve = h, resolvers[rt.Pattern()]
-		}
-		routes = append(routes, rt)
-	}
+	routes = append(routes, modelArtsRoutes(training, datasets)...)
+	routes = append(routes, training.extraRoutes()...)
 	return routes
 }
 

@@ -228,29 +228,11 @@ func TestUnbuiltRoutesAnswerNotImplemented(t *testing.T) {
 		if rt.Implemented() {
 			continue
 		}
-		path := strings.NewReplacer("{project_id}", "p1", "{dataset_id}", "d1", "{workforce_id}", "w1", "{worker_id}", "k1",
-			"{workforce_task_id}", "t1", "{task_id}", "t2", "{version_id}", "v1", "{sample_id}", "s1", "{label_name}", "l1",
-			"{resource_id}", "d1", "{training_job_id}", "j1", "{algorithm_id}", "a1").Replace(rt.Path)
+		path := concretePath(rt.Path)
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest(rt.Method, path, nil))
 		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), codeAPINotBuilt) {
 			t.Errorf("%s %s: got %d %s, want 404 %s", rt.Method, path, rec.Code, rec.Body, codeAPINotBuilt)
-		}
-	}
-}
-
-// Routes whose service is not configured are not mounted: a request finds
-// no route (404), never a handler over a missing service.
-func TestRoutesOfUnconfiguredServicesAreNotMounted(t *testing.T) {
-	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{"/v1/p1/obs/buckets", "/v2/p1/training-job-flavors", "/v2/p1/datasets"} {
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), codePathNotFound) {
-			t.Errorf("GET %s on a server without its service: %d %s; want 404 %s", path, rec.Code, rec.Body, codePathNotFound)
 		}
 	}
 }
@@ -268,5 +250,56 @@ func TestWriteJSONEncodesBeforeTheStatus(t *testing.T) {
 	}
 	if err := WriteJSON(rec, http.StatusCreated, map[string]int{"n": 1}); err != nil || rec.Code != http.StatusCreated || rec.Body.String() != "{\"n\":1}\n" {
 		t.Errorf("WriteJSON = %v, %d %q", err, rec.Code, rec.Body)
+	}
+}
+
+// twoRows is a handler family for TestNewRefusesHandlerOnTwoRows: handlers
+// are method values, as in the product's families.
+type twoRows struct{}
+
+func (twoRows) serve(w http.ResponseWriter, r *http.Request, c *Call) error { return nil }
+func (twoRows) other(w http.ResponseWriter, r *http.Request, c *Call) error { return nil }
+
+// A handler bound to two rows would serve two APIs under one row's guard
+// or the other's: the server refuses to start, naming both rows, unless the
+// second row is declared an alias of the first with the same action. The
+// same method on two receivers is the same handler.
+func TestNewRefusesHandlerOnTwoRows(t *testing.T) {
+	a, b := &twoRows{}, &twoRows{}
+	row := func(path, action string, h HandlerFunc) Route {
+		return Route{Name: path, Method: "GET", Path: path, Action: action, Family: "system", Handler: h}
+	}
+	first := row("/a", "x:y:get", a.serve)
+	renamed := first.alias("b", "GET", "/b")
+	renamed.Action = "x:y:list"
+	tests := []struct {
+		name    string
+		routes  []Route
+		wantErr []string // substrings of the error; none: the table is accepted
+	}{
+		{"same method value", []Route{first, row("/b", "x:y:get", a.serve)}, []string{"twoRows.serve", "GET /a", "GET /b"}},
+		{"same method, other receiver", []Route{first, row("/b", "x:y:get", b.serve)}, []string{"GET /a", "GET /b"}},
+		{"alias with another action", []Route{first, renamed}, []string{"alias of GET /a", "x:y:list"}},
+		{"alias", []Route{first, first.alias("b", "HEAD", "/a")}, nil},
+		{"two methods", []Route{first, row("/b", "x:y:get", a.other)}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, func(s *Server) []Route { return tc.routes })
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("table refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("table accepted; want an error naming %q", tc.wantErr)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+		})
 	}
 }
