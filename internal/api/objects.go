@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/obs"
 )
 
@@ -188,19 +188,9 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, c *Call) e
 	if err := c.AuthorizeObjects(ObjectRef{Bucket: bucket}); err != nil {
 		return err
 	}
-	// Bucket names are one namespace for every account: claim the name
-	// for the caller's account first (refused when another account owns
-	// it), and give the claim back when the store cannot create it.
-	ctx := r.Context()
-	exists := store.HeadBucket(ctx, bucket) == nil
-	if err := s.iam.ClaimBucket(ctx, c.Principal.DomainID, bucket, exists); err != nil {
-		return err
-	}
-	if err := store.CreateBucket(ctx, bucket); err != nil {
-		if !exists && !errors.Is(err, obs.ErrBucketExists) {
-			if rerr := s.iam.ReleaseBucket(context.WithoutCancel(ctx), c.Principal.DomainID, bucket); rerr != nil {
-				s.log.Error("release bucket claim", "bucket", bucket, "err", rerr)
-			}
+	if err := s.iam.CreateBucket(r.Context(), c.Principal.DomainID, bucket, store); err != nil {
+		if iam.KindOf(err) != 0 {
+			return err // the claim was refused
 		}
 		return objectErr(err, bucket, "")
 	}

@@ -3,8 +3,11 @@ package iam
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/atelier-dev/atelier/internal/obs"
 )
 
 // Buckets belong to accounts, as in Huawei OBS: another account's OBS
@@ -75,6 +78,36 @@ func (s *Service) ClaimBucket(ctx context.Context, domainID, bucket string, exis
 		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_owners (bucket, domain_id, created_at) VALUES ($1, $2, $3)`, bucket, domainID, ms(s.clock()))
 		return err
 	}))
+}
+
+// BucketStore is the part of an object store that creating a bucket needs.
+type BucketStore interface {
+	HeadBucket(ctx context.Context, bucket string) error
+	CreateBucket(ctx context.Context, bucket string) error
+}
+
+// CreateBucket creates a bucket for an account as one unit: bucket names
+// are one namespace for every account, so the name is claimed for the
+// account first (refused when another account owns it), then created in
+// the store; when the store cannot create it, the claim is given back, so
+// that a failure leaves no name owned by an account without its bucket.
+// The store's errors are returned wrapped (obs.ErrBucketExists and the
+// like stay visible to errors.Is).
+func (s *Service) CreateBucket(ctx context.Context, domainID, bucket string, store BucketStore) error {
+	exists := store.HeadBucket(ctx, bucket) == nil
+	if err := s.ClaimBucket(ctx, domainID, bucket, exists); err != nil {
+		return err
+	}
+	err := store.CreateBucket(ctx, bucket)
+	if err == nil {
+		return nil
+	}
+	if !exists && !errors.Is(err, obs.ErrBucketExists) {
+		if rerr := s.ReleaseBucket(context.WithoutCancel(ctx), domainID, bucket); rerr != nil {
+			s.log.Error("give back the claim of a bucket that could not be created", "bucket", bucket, "err", rerr)
+		}
+	}
+	return fmt.Errorf("create bucket %s: %w", bucket, err)
 }
 
 // ReleaseBucket forgets a claim whose bucket could not be created.
