@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/atelier-dev/atelier/internal/dataset"
-	"github.com/atelier-dev/atelier/internal/iam"
-	"github.com/atelier-dev/atelier/internal/training"
+	"github.com/atelier-dev/atelier/internal/fault"
 )
 
 // Error is an API error: an HTTP status, an error code of the reference and
@@ -48,38 +46,20 @@ func BadRequest(format string, args ...any) *Error {
 }
 
 // toError maps any error to an API error: API errors as they are, domain
-// errors (iam, training, dataset) by kind, in this one place; ok is false
-// for internal errors, whose detail must not reach the caller.
+// errors (fault.Error, from every domain package) through the one status
+// table (errtable.go); ok is false for internal errors, whose detail must
+// not reach the caller.
 func toError(err error, iamRoute bool) (e *Error, ok bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
-	var de *iam.Error
-	if errors.As(err, &de) {
-		status := map[iam.Kind]int{
-			iam.KindInvalid: http.StatusBadRequest, iam.KindNotFound: http.StatusNotFound,
-			iam.KindConflict: http.StatusConflict, iam.KindUnauthorized: http.StatusUnauthorized,
-			iam.KindForbidden: http.StatusForbidden, iam.KindLimit: http.StatusBadRequest,
-			iam.KindThrottled: http.StatusTooManyRequests,
-		}[de.Kind]
+	if de, ok := fault.As(err); ok && de.Kind != fault.Internal {
+		status := statusOf(de)
 		code := de.Code
 		if code == "" {
 			code = defaultCode(status, iamRoute)
 		}
 		return &Error{Status: status, Code: code, Msg: de.Msg}, true
-	}
-	// The ModelArts reference answers its training errors (unknown job or
-	// algorithm included) with 400 and their codes, as its error table
-	// lists them; its data-management pages answer an unknown dataset 404.
-	if te, ok := training.AsError(err); ok && te.Kind != training.KindInternal {
-		return &Error{Status: http.StatusBadRequest, Code: te.Code, Msg: te.Msg}, true
-	}
-	if de, ok := dataset.AsError(err); ok && de.Kind != dataset.KindInternal {
-		status := http.StatusBadRequest
-		if de.Kind == dataset.KindNotFound && de.Code == dataset.CodeDatasetNotFound {
-			status = http.StatusNotFound
-		}
-		return &Error{Status: status, Code: de.Code, Msg: de.Msg}, true
 	}
 	if iamRoute {
 		return &Error{Status: http.StatusInternalServerError, Code: "IAM.0001", Msg: "internal error"}, false

@@ -1,29 +1,25 @@
 package dataset
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/atelier-dev/atelier/internal/fault"
 )
 
-// Kind classifies a domain error; the API layer maps it to a status.
-type Kind uint8
+// Kind and Error are the domain error vocabulary every domain shares
+// (package fault); the HTTP layer maps them to statuses in one table.
+type (
+	Kind  = fault.Kind
+	Error = fault.Error
+)
 
+// The kinds of this domain's errors.
 const (
-	KindInternal Kind = iota
-	KindInvalid       // 400: the request is wrong
-	KindNotFound      // the dataset or label does not exist (the reference answers 400)
-	KindConflict      // the name already exists
+	KindInternal = fault.Internal
+	KindInvalid  = fault.Invalid  // 400: the request is wrong
+	KindNotFound = fault.NotFound // the thing does not exist
+	KindConflict = fault.Conflict // the thing already exists, or the state forbids the change
 )
-
-// Error is a domain error with a ModelArts error code and a message safe
-// for the caller.
-type Error struct {
-	Kind Kind
-	Code string
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Msg }
 
 // ModelArts error codes of the data-management APIs (appendix, error codes).
 const (
@@ -70,8 +66,4 @@ func errLabelNotFound(name string) *Error {
 }
 
 // AsError returns the domain error in err's chain, if any.
-func AsError(err error) (*Error, bool) {
-	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
-}
+func AsError(err error) (*Error, bool) { return fault.As(err) }
