@@ -1,5 +1,9 @@
 package dataset
 
+// Size: over 2,000 lines, because request checks, the pipeline, directory
+// scanning and the task views of imports still live together here; issue
+// 10 (item 1) moves them into an importer room beside the dataset core.
+
 // Imports and syncs: the domain side of the import-tasks and sync-data APIs.
 //
 // An import reads samples (and, unless told otherwise, their labels) from

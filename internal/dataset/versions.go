@@ -1,5 +1,9 @@
 package dataset
 
+// Size: over 1,000 lines, because publishing (a task) and the version
+// views live together here; issue 10 (item 1) gives versions their own
+// room beside the dataset core.
+
 import (
 	"context"
 	"database/sql"

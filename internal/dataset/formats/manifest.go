@@ -1,5 +1,9 @@
 package formats
 
+// Size: one format, the ModelArts manifest, streaming reader and writer
+// together: they change together, and every annotation kind is read and
+// written in one place so that a round trip keeps it.
+
 import (
 	"bufio"
 	"encoding/json"

@@ -1,5 +1,9 @@
 package formats
 
+// Size: one format, Pascal VOC with ModelArts' extra shapes, reader and
+// writer together: they change together, and every shape is read and
+// written in one place so that a round trip keeps it.
+
 import (
 	"encoding/xml"
 	"errors"
