@@ -290,6 +290,7 @@ func TestImportAuthorization(t *testing.T) {
 // import resumes from its last checkpoint and ends with every line imported
 // once.
 func TestImportRestart(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(engine), func(t *testing.T) {
 			env := servertest.Start(t, engine)

@@ -68,6 +68,7 @@ func newVictim(t *testing.T, env *servertest.Env) *victim {
 // and a token of A's first project against A's second project: each answers
 // 403 or 404, and no response carries B's data.
 func TestAccountIsolation(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		b := newVictim(t, env)

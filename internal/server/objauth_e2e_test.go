@@ -117,6 +117,7 @@ func wantDenied(t *testing.T, what, reason, action, resource string) {
 // action and the resource. A Deny added after an import is queued applies
 // when it runs.
 func TestDenyHoldsThroughImportAndExport(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		ctx := context.Background()
 		c := newDSClient(t, env)

@@ -16,6 +16,7 @@ import (
 // client asks offset 0, 1, 2 … at the default limit until a page comes
 // back short, and must see every item exactly once.
 func TestPagingAsClientsPage(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		ctx := context.Background()

@@ -174,6 +174,7 @@ func voc(file string, objects ...[5]any) string {
 }
 
 func TestDatasetRoundTrip(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		sampleID := func(id, name string) string {

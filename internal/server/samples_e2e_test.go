@@ -179,6 +179,7 @@ func TestSamplesAndManualLabeling(t *testing.T) {
 }
 
 func TestSamplesRelatedActions(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		a := env.Account

@@ -120,6 +120,7 @@ func hasMessage(msgs []string, part string) bool {
 }
 
 func TestTrainingSDK(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		c := env.ModelArtsClient(t, a.AccessKey, a.SecretKey, a.ProjectID)

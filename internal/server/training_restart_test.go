@@ -80,6 +80,7 @@ func killByMarker(t *testing.T, marker string) int {
 // vanished without an exit status makes its job Abnormal, never Running
 // forever.
 func TestTrainingRestart(t *testing.T) {
+	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) { testTrainingRestart(t, engine) })
 	}
