@@ -1,6 +1,9 @@
 // Package obstest is the contract suite every obs.Store implementation must
 // pass: the local store in its tests, an S3-compatible one against MinIO or
 // a real endpoint. It owns no storage of its own.
+//
+// Size: one file of over 1,000 lines, because it is one suite: every case a
+// driver must pass, in the order a reader checks a new driver against them.
 package obstest
 
 import (
