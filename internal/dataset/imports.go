@@ -654,16 +654,8 @@ func (im *importer) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error
 	if im.wal != nil && im.wal.due() {
 		im.wal.restart(im.conn)
 	}
-	tx, err := im.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+	if err := store.InConnTx(ctx, im.conn, fn); err != nil {
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
 	}
 	if im.wal != nil {
 		im.wal.committed()

@@ -101,7 +101,7 @@ func storedSecrets(ctx context.Context, q querier) ([]storedSecret, error) {
 // transaction. Running it again changes nothing.
 func (s *Service) sealAtRest(ctx context.Context, previous *secrets.Box) error {
 	sealed := 0
-	err := s.inScrubbingTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InScrubbingTx(ctx, func(tx *sql.Tx) error {
 		rows, err := storedSecrets(ctx, tx)
 		if err != nil {
 			return err
@@ -146,45 +146,11 @@ func (s *Service) sealAtRest(ctx context.Context, previous *secrets.Box) error {
 	return nil
 }
 
-// inScrubbingTx runs fn in a transaction that, on SQLite, zeroes the space
-// freed by what it overwrites (PRAGMA secure_delete), so secrets it seals
-// do not linger in clear in free pages of the database file. PostgreSQL
-// keeps old row versions until VACUUM whatever we do (docs/security.md).
-func (s *Service) inScrubbingTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if s.db.Engine != store.SQLite {
-		return s.db.InTx(ctx, fn)
-	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-		return fmt.Errorf("turn on secure_delete: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
-}
-
-// scrubWAL copies SQLite's write-ahead log into the database file and
-// truncates it, so the pages that held secrets in clear leave the log too.
-// Failing only leaves them there until the next checkpoint: a warning.
+// scrubWAL lets the pages that held secrets in clear leave SQLite's
+// write-ahead log too. Failing only leaves them there until the next
+// checkpoint: a warning.
 func (s *Service) scrubWAL(ctx context.Context) {
-	if s.db.Engine != store.SQLite {
-		return
-	}
-	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		s.log.Warn("checkpoint the write-ahead log after sealing secrets", "err", err)
+	if err := s.db.ScrubWAL(ctx); err != nil {
+		s.log.Warn("scrub the write-ahead log after sealing secrets", "err", err)
 	}
 }

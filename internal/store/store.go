@@ -139,10 +139,57 @@ func open(dsn, dataDir string) (*DB, error) {
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise (including on panic), so writes that belong together land together.
-func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
+	return runTx(tx, err, fn)
+}
+
+// InConnTx is InTx on one connection the caller holds (a writer that keeps
+// its page cache, a connection with its own pragmas).
+func InConnTx(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	return runTx(tx, err, fn)
+}
+
+// InScrubbingTx runs fn in a transaction that, on SQLite, zeroes the space
+// freed by what it overwrites (PRAGMA secure_delete), so that values it
+// replaces (secrets stored in clear) do not linger in free pages of the
+// database file. PostgreSQL keeps old row versions until VACUUM whatever is
+// done here.
+func (db *DB) InScrubbingTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.Engine != SQLite {
+		return db.InTx(ctx, fn)
+	}
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return fmt.Errorf("turn on secure_delete: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
+	return InConnTx(ctx, conn, fn)
+}
+
+// ScrubWAL copies SQLite's write-ahead log into the database file and
+// truncates it, so that pages an InScrubbingTx replaced leave the log too;
+// nothing on PostgreSQL.
+func (db *DB) ScrubWAL(ctx context.Context) error {
+	if db.Engine != SQLite {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint the write-ahead log: %w", err)
+	}
+	return nil
+}
+
+// runTx runs fn in the transaction just begun (beginErr: why it could not
+// be): commit on success, rollback on an error or a panic.
+func runTx(tx *sql.Tx, beginErr error, fn func(tx *sql.Tx) error) (err error) {
+	if beginErr != nil {
+		return fmt.Errorf("begin transaction: %w", beginErr)
 	}
 	defer func() {
 		if p := recover(); p != nil {
