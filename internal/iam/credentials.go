@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/atelier-dev/atelier/internal/store"
 )
 
 const (
@@ -35,7 +34,7 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 		// Count under the transaction's write lock so two concurrent
 		// requests cannot both pass the limit.
 		var n int
-		if err := tx.QueryRowContext(ctx, lockUserRow(s.db.Engine), userID).Scan(new(string)); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1`+s.db.ForUpdate(), userID).Scan(new(string)); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM credentials WHERE user_id = $1`, userID).Scan(&n); err != nil {
@@ -62,15 +61,6 @@ func newKeyPair() (ak, sk string, err error) {
 		return "", "", err
 	}
 	return ak, sk, nil
-}
-
-// lockUserRow serializes credential creation per user: PostgreSQL locks the
-// row; SQLite's immediate transactions already hold the database write lock.
-func lockUserRow(e store.Engine) string {
-	if e == store.Postgres {
-		return `SELECT id FROM users WHERE id = $1 FOR UPDATE`
-	}
-	return `SELECT id FROM users WHERE id = $1`
 }
 
 // GetCredential returns one of the domain's access keys.

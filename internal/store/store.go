@@ -250,6 +250,18 @@ func IsConflict(err error) bool { return errors.Is(Classify(err), ErrConflict) }
 // IsReferenced reports whether err is (or classifies as) a foreign-key violation.
 func IsReferenced(err error) bool { return errors.Is(Classify(err), ErrReferenced) }
 
+// ForUpdate is the clause that makes a SELECT in a transaction lock the rows
+// it reads until the transaction ends, so that a read-then-write on them is
+// serialized: PostgreSQL's " FOR UPDATE"; empty on SQLite, whose
+// transactions begin holding the database's write lock (_txlock=immediate)
+// and so already exclude every other writer.
+func (db *DB) ForUpdate() string {
+	if db.Engine == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // Param is the placeholder of the n-th (1-based) argument, for statements
 // that are built with many arguments (multi-row inserts, long IN lists)
 // and write them in argument order. Both engines read $n, but SQLite keeps

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/obs"
-	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/training/executor"
 )
 
@@ -259,10 +258,7 @@ func (s *Service) transition(ctx context.Context, id string, fn func(j *jobRow) 
 // transaction and can refuse the write (the scheduler's lease).
 func (s *Service) change(ctx context.Context, id string, guard func(context.Context, *sql.Tx) error, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
 	var out *jobRow
-	lock := ""
-	if s.db.Engine == store.Postgres {
-		lock = " FOR UPDATE"
-	}
+	lock := s.db.ForUpdate()
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if guard != nil {
 			if err := guard(ctx, tx); err != nil {
