@@ -1,18 +1,27 @@
-// Command authload measures authenticated GET /v3/auth/projects throughput
+// Command authload measures authenticated GET throughput and latency
 // against a running Atelier, with a token or with AK/SK signatures made by
-// the official Huawei Cloud SDK signer.
+// the official Huawei Cloud SDK signer. By default it asks for
+// /v3/auth/projects; -path names any GET route, with {project_id} replaced
+// by the bootstrap project's ID and {rand:N} by a random integer in [0, N)
+// drawn for each request (a random page, a random label).
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +37,7 @@ type account struct {
 	AccessKey   string `json:"access_key"`
 	SecretKey   string `json:"secret_key"`
 	ProjectName string `json:"project_name"`
+	ProjectID   string `json:"project_id"`
 	Endpoint    string `json:"endpoint"`
 }
 
@@ -37,17 +47,18 @@ func main() {
 	clients := flag.Int("c", 32, "concurrent clients")
 	duration := flag.Duration("d", 10*time.Second, "how long to run (at most 10m)")
 	aksk := flag.Bool("aksk", false, "sign requests with AK/SK instead of sending a token")
+	path := flag.String("path", "/v3/auth/projects", "GET route to drive; {project_id} and {rand:N} are replaced per request")
 	flag.Parse()
 	if *duration > 10*time.Minute {
 		*duration = 10 * time.Minute
 	}
-	if err := run(*bootstrap, *endpoint, *clients, *duration, *aksk); err != nil {
+	if err := run(*bootstrap, *endpoint, *path, *clients, *duration, *aksk); err != nil {
 		fmt.Fprintln(os.Stderr, "authload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bootstrap, endpoint string, clients int, d time.Duration, aksk bool) error {
+func run(bootstrap, endpoint, path string, clients int, d time.Duration, aksk bool) error {
 	raw, err := os.ReadFile(bootstrap)
 	if err != nil {
 		return err
@@ -58,6 +69,10 @@ func run(bootstrap, endpoint string, clients int, d time.Duration, aksk bool) er
 	}
 	if endpoint == "" {
 		endpoint = acct.Endpoint
+	}
+	expand, err := pathTemplate(path, acct.ProjectID)
+	if err != nil {
+		return err
 	}
 	tr := &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -78,7 +93,7 @@ func run(bootstrap, endpoint string, clients int, d time.Duration, aksk bool) er
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				req, err := newRequest(endpoint, token, acct, aksk)
+				req, err := newRequest(endpoint, expand(), token, acct, aksk)
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -116,9 +131,10 @@ func run(bootstrap, endpoint string, clients int, d time.Duration, aksk bool) er
 	if aksk {
 		mode = "aksk"
 	}
-	fmt.Printf("GET /v3/auth/projects (%s), %d clients, %s: %d ok, %d failed, %.0f req/s, p50 %s p90 %s p99 %s\n",
-		mode, clients, elapsed.Round(time.Millisecond), ok.Load(), failed.Load(), float64(ok.Load())/elapsed.Seconds(),
-		pct(0.50), pct(0.90), pct(0.99))
+	fmt.Printf("GET %s (%s), %d clients, %s: %d ok, %d failed, %.0f req/s, p50 %s p90 %s p99 %s p99.9 %s max %s\n",
+		path, mode, clients, elapsed.Round(time.Millisecond), ok.Load(), failed.Load(), float64(ok.Load())/elapsed.Seconds(),
+		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
+		pct(0.999).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
 	if failed.Load() > 0 {
 		return fmt.Errorf("%d requests failed", failed.Load())
 	}
@@ -140,8 +156,30 @@ func getToken(hc *http.Client, endpoint string, a account) (string, error) {
 	return resp.Header.Get("X-Subject-Token"), nil
 }
 
-func newRequest(endpoint, token string, a account, aksk bool) (*http.Request, error) {
-	req, err := http.NewRequest(http.MethodGet, endpoint+"/v3/auth/projects", nil)
+var randPattern = regexp.MustCompile(`\{rand:(\d+)\}`)
+
+// pathTemplate returns a function that expands path for one request.
+func pathTemplate(path, projectID string) (func() string, error) {
+	if strings.Contains(path, "{project_id}") && projectID == "" {
+		return nil, errors.New("-path names {project_id} but the bootstrap file has no project_id")
+	}
+	path = strings.ReplaceAll(path, "{project_id}", projectID)
+	for _, m := range randPattern.FindAllStringSubmatch(path, -1) {
+		if n, err := strconv.Atoi(m[1]); err != nil || n <= 0 {
+			return nil, fmt.Errorf("-path: %s needs a positive bound", m[0])
+		}
+	}
+	return func() string {
+		return randPattern.ReplaceAllStringFunc(path, func(m string) string {
+			n, _ := strconv.Atoi(randPattern.FindStringSubmatch(m)[1])
+			return strconv.Itoa(rand.IntN(n))
+		})
+	}, nil
+}
+
+func newRequest(endpoint, path, token string, a account, aksk bool) (*http.Request, error) {
+	u, query, _ := strings.Cut(path, "?")
+	req, err := http.NewRequest(http.MethodGet, endpoint+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +187,17 @@ func newRequest(endpoint, token string, a account, aksk bool) (*http.Request, er
 		req.Header.Set("X-Auth-Token", token)
 		return req, nil
 	}
-	sreq := request.NewHttpRequestBuilder().WithEndpoint(endpoint).WithPath("/v3/auth/projects").WithMethod(http.MethodGet).Build()
+	b := request.NewHttpRequestBuilder().WithEndpoint(endpoint).WithPath(u).WithMethod(http.MethodGet)
+	if query != "" {
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("-path query: %w", err)
+		}
+		for k, vs := range values {
+			b = b.AddQueryParam(k, vs[0])
+		}
+	}
+	sreq := b.Build()
 	headers, err := signer.Sign(sreq, a.AccessKey, a.SecretKey)
 	if err != nil {
 		return nil, err
