@@ -61,9 +61,6 @@ func newExportEnv(t *testing.T, engine store.Engine, typ int, start bool) *expor
 	}
 	cfg := tasks.Config{FlushInterval: 50 * time.Millisecond, LeaseTTL: 5 * time.Second, FetchPollInterval: 100 * time.Millisecond,
 		SweepInterval: time.Second}
-	if engine == store.Postgres {
-		cfg.PostgresURL = dsn
-	}
 	m, err := tasks.New(ctx, db, cfg)
 	if err != nil {
 		t.Fatalf("task manager: %v", err)

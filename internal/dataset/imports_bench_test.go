@@ -60,9 +60,6 @@ func BenchmarkImportManifest(b *testing.B) {
 	// The server's task settings (the defaults): how often the manager
 	// polls, flushes and sweeps changes what else writes to the database.
 	cfg := tasks.Config{}
-	if engine == store.Postgres {
-		cfg.PostgresURL = dsn
-	}
 	m, err := tasks.New(ctx, db, cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -45,9 +45,6 @@ func impTaskConfig(db *store.DB, dsn string) tasks.Config {
 		RetryDelay:        100 * time.Millisecond,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	if db.Engine == store.Postgres {
-		cfg.PostgresURL = dsn
-	}
 	return cfg
 }
 

@@ -283,7 +283,7 @@ func (s *Service) recordFailure(ctx context.Context, subject string, pol LoginPo
 		return fmt.Errorf("expire login failures: %w", err)
 	}
 	var failures int
-	err := s.db.QueryRowContext(ctx, `
+	err := s.db.WriteRow(ctx, `
 INSERT INTO login_failures (subject, failures, window_start, locked_until, expires_at) VALUES ($1, 1, $2, 0, $3)
 ON CONFLICT (subject) DO UPDATE SET
   failures = CASE WHEN login_failures.window_start <= $4 THEN 1 ELSE login_failures.failures + 1 END,

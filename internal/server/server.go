@@ -144,11 +144,7 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.openTraining(); err != nil {
 		return err
 	}
-	taskCfg := tasks.Config{Logger: a.Log}
-	if a.DB.Engine == store.Postgres {
-		taskCfg.PostgresURL = a.Config.Database
-	}
-	if a.Tasks, err = tasks.New(ctx, a.DB, taskCfg); err != nil {
+	if a.Tasks, err = tasks.New(ctx, a.DB, tasks.Config{Logger: a.Log}); err != nil {
 		return err
 	}
 	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks,

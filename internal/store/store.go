@@ -29,9 +29,16 @@ const (
 
 // DB is an open, migrated metadata database.
 type DB struct {
+	// DB is the pool that writes: transactions, Exec, pinned connections.
+	// On PostgreSQL it also reads; on SQLite, QueryContext and
+	// QueryRowContext outside transactions go to the read-only pool
+	// (readers.go).
 	*sql.DB
 	Engine Engine
-	path   string // the SQLite database file; empty for PostgreSQL
+	url    string    // PostgreSQL's connection URL; empty for SQLite
+	path   string    // the SQLite database file; empty for PostgreSQL
+	reader *sql.DB   // SQLite's read-only connections
+	gate   *readGate // admits SQLite's reads in arrival order
 }
 
 // ErrConflict reports a unique-constraint violation: the thing already exists.
@@ -98,7 +105,7 @@ func open(dsn, dataDir string) (*DB, error) {
 		sdb.SetMaxOpenConns(32)
 		sdb.SetMaxIdleConns(32)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{DB: sdb, Engine: Postgres}, nil
+		return &DB{DB: sdb, Engine: Postgres, url: dsn}, nil
 	}
 	path := dsn
 	if path == "" {
@@ -134,7 +141,26 @@ func open(dsn, dataDir string) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(8)
 	sdb.SetMaxIdleConns(8)
-	return &DB{DB: sdb, Engine: SQLite, path: path}, nil
+	// Readers: query_only refuses a write that strayed here instead of
+	// letting it take the write lock outside the writers' pool; a 16 MiB
+	// cache each, since there are more of them and the OS caches the file.
+	rq := url.Values{}
+	for _, p := range []string{"busy_timeout(15000)", "query_only(1)", "cache_size(-16384)", "temp_store(MEMORY)"} {
+		rq.Add("_pragma", p)
+	}
+	reader, gate := openReaders("file:" + path + "?" + rq.Encode())
+	return &DB{DB: sdb, Engine: SQLite, path: path, reader: reader, gate: gate}, nil
+}
+
+// Close closes the database's pools.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.reader != nil {
+		if rerr := db.reader.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back

@@ -12,7 +12,8 @@
 // the same database as the store and through the store's own database/sql
 // handle: riversqlite on SQLite (modernc.org/sqlite, no cgo) and
 // riverdatabasesql on PostgreSQL, which listens for River's notifications
-// on a small pgx pool opened from Config.PostgresURL. Both clients take a
+// on a small pgx pool of its own (store.DB.QueueDriver picks and migrates
+// the driver, so that no engine branch lives here). Both clients take a
 // *sql.Tx, the store's transaction type. River gives durable queueing,
 // fetching with row locks across replicas, retries, snoozes and remote
 // cancellation. Every task is one River job of kind "atelier_task" whose

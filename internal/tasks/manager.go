@@ -9,12 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/atelier-dev/atelier/internal/store"
@@ -29,11 +24,11 @@ type Handler func(ctx context.Context, t *Task, p Progress) error
 
 // Config tunes a Manager. Zero fields take the defaults noted.
 type Config struct {
-	// PostgresURL is the connection URL of the database the store uses, on
-	// PostgreSQL: River listens for insert and cancel notifications on its
-	// own connection from it. Without it River polls (FetchPollInterval) and
-	// cancellations reach running handlers through their heartbeat.
-	PostgresURL string
+	// PollOnly makes River poll (FetchPollInterval) on PostgreSQL instead
+	// of listening for insert and cancel notifications on a connection of
+	// its own; cancellations then reach running handlers through their
+	// heartbeat. SQLite always polls.
+	PollOnly bool
 	// Logger receives the Manager's and River's logs (default: discarded).
 	Logger *slog.Logger
 	// MaxWorkers is how many tasks this replica runs at once (default 4).
@@ -118,7 +113,8 @@ type Manager struct {
 	cfg   Config
 	log   *slog.Logger
 	river *river.Client[*sql.Tx]
-	pool  *pgxpool.Pool // PostgreSQL with a listener only
+	// closeDriver releases what River's driver opened (a listener pool).
+	closeDriver func()
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
@@ -140,9 +136,8 @@ type Manager struct {
 //
 // Both engines get a River client over the store's own database/sql handle,
 // so that jobs are inserted with River's InsertTx in the store's
-// transactions: riversqlite on SQLite, riverdatabasesql on PostgreSQL (with
-// a small pgx pool from Config.PostgresURL for LISTEN only, so that inserts
-// and cancellations wake workers at once; without the URL River polls).
+// transactions; the store picks River's driver for its engine
+// (store.DB.QueueDriver).
 func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
 	cfg.defaults()
 	if cfg.LeaseTTL < 2*cfg.FlushInterval {
@@ -162,106 +157,18 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
 		RetryPolicy:          fixedRetry(cfg.RetryDelay),
 		Workers:              workers,
 	}
-	var driver riverdriver.Driver[*sql.Tx]
-	switch db.Engine {
-	case store.SQLite:
-		driver = riversqlite.New(db.DB)
-		if err := migrateRiverSQLite(ctx, driver, cfg.Logger); err != nil {
-			return nil, err
-		}
-	case store.Postgres:
-		if cfg.PostgresURL == "" {
-			driver = riverdatabasesql.New(db.DB)
-		} else {
-			pool, err := listenerPool(ctx, cfg.PostgresURL)
-			if err != nil {
-				return nil, err
-			}
-			m.pool = pool
-			driver = riverdatabasesql.NewWithPgxListener(db.DB, pool)
-		}
-		if err := migrateRiverPostgres(ctx, db, driver, cfg.Logger); err != nil {
-			m.closePool()
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("tasks: unsupported engine %q", db.Engine)
+	driver, closeDriver, err := db.QueueDriver(ctx, cfg.Logger, !cfg.PollOnly)
+	if err != nil {
+		return nil, err
 	}
+	m.closeDriver = closeDriver
 	c, err := river.NewClient(driver, rcfg)
 	if err != nil {
-		m.closePool()
+		m.closeDriver()
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
 	m.river = c
 	return m, nil
-}
-
-// listenerPool opens the pgx pool River's notifier listens on. River takes
-// its connections for good, one per client; nothing else uses the pool.
-func listenerPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("parse the PostgreSQL URL for river's listener: %w", err)
-	}
-	pcfg.MinConns = 0
-	pcfg.MaxConns = 2
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("open river's listener pool: %w", err)
-	}
-	return pool, nil
-}
-
-func (m *Manager) closePool() {
-	if m.pool != nil {
-		m.pool.Close()
-	}
-}
-
-// migrateRiverSQLite applies River's outstanding migrations. SQLite serves a
-// single replica, but a second process starting at the same moment could
-// apply a version between our read of the applied ones and our write; the
-// retry then finds it applied.
-func migrateRiverSQLite(ctx context.Context, driver riverdriver.Driver[*sql.Tx], log *slog.Logger) error {
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
-	if err != nil {
-		return fmt.Errorf("prepare river migrations: %w", err)
-	}
-	if _, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	}
-	if err != nil {
-		return fmt.Errorf("apply river migrations: %w", err)
-	}
-	return nil
-}
-
-// riverMigrateLock is the advisory lock key that serialises River migrations
-// between replicas starting at the same time ("atelierr" in ASCII).
-const riverMigrateLock = 0x6174656c69657272
-
-// migrateRiverPostgres applies River's outstanding migrations while holding
-// a session advisory lock, so replicas starting together do not race.
-func migrateRiverPostgres(ctx context.Context, db *store.DB, driver riverdriver.Driver[*sql.Tx], log *slog.Logger) error {
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
-	if err != nil {
-		return fmt.Errorf("prepare river migrations: %w", err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("lock river migrations: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(riverMigrateLock)); err != nil {
-		return fmt.Errorf("lock river migrations: %w", err)
-	}
-	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(riverMigrateLock))
-	}()
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("apply river migrations: %w", err)
-	}
-	return nil
 }
 
 // Register makes kind runnable by fn. Register every kind before Start.
@@ -308,7 +215,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		<-m.sweepDone
 		err = m.river.Stop(ctx)
 	}
-	m.closePool()
+	m.closeDriver()
 	if err != nil {
 		return fmt.Errorf("stop river client: %w", err)
 	}

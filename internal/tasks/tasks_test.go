@@ -65,9 +65,6 @@ func testConfig(db *testDB) Config {
 		RetryDelay:        200 * time.Millisecond,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	if db.Engine == store.Postgres {
-		cfg.PostgresURL = db.dsn
-	}
 	return cfg
 }
 

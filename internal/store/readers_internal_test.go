@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// openSQLite opens a migrated SQLite database in a temporary directory.
+func openSQLite(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// slotsFree fails the test unless every read slot has been given back.
+func slotsFree(t *testing.T, db *DB, after string) {
+	t.Helper()
+	n := int64(readSlots())
+	if !db.gate.sem.TryAcquire(n) {
+		t.Fatalf("after %s: not all %d read slots were given back", after, n)
+	}
+	db.gate.sem.Release(n)
+}
+
+func TestReadSlotsAreGivenBack(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `INSERT INTO domains (id, name, created_at) VALUES ('d1', 'one', 1), ('d2', 'two', 2)`); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		read func() error
+	}{
+		{"rows read to the end", func() error {
+			rows, err := db.QueryContext(ctx, `SELECT id FROM domains`)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			return rows.Err()
+		}},
+		{"rows closed early", func() error {
+			rows, err := db.QueryContext(ctx, `SELECT id FROM domains`)
+			if err != nil {
+				return err
+			}
+			rows.Next()
+			return rows.Close()
+		}},
+		{"one row scanned", func() error {
+			var id string
+			return db.QueryRowContext(ctx, `SELECT id FROM domains WHERE name = 'one'`).Scan(&id)
+		}},
+		{"no row", func() error {
+			var id string
+			if err := db.QueryRowContext(ctx, `SELECT id FROM domains WHERE name = 'none'`).Scan(&id); !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			return nil
+		}},
+		{"bad statement", func() error {
+			if _, err := db.QueryContext(ctx, `SELEC nothing`); err == nil {
+				return errors.New("a syntax error was accepted")
+			}
+			if err := db.QueryRowContext(ctx, `SELEC nothing`).Scan(new(int)); err == nil {
+				return errors.New("a syntax error was accepted by QueryRowContext")
+			}
+			return nil
+		}},
+		{"context ended before", func() error {
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := db.QueryContext(cctx, `SELECT id FROM domains`); !errors.Is(err, context.Canceled) {
+				return errors.New("a read ran after its context ended")
+			}
+			if err := db.QueryRowContext(cctx, `SELECT id FROM domains`).Scan(new(string)); !errors.Is(err, context.Canceled) {
+				return errors.New("a row read ran after its context ended")
+			}
+			return nil
+		}},
+		{"context ended with rows open", func() error {
+			cctx, cancel := context.WithCancel(ctx)
+			rows, err := db.QueryContext(cctx, `SELECT id FROM domains`)
+			if err != nil {
+				cancel()
+				return err
+			}
+			cancel()
+			for rows.Next() {
+			}
+			return nil // database/sql closes the rows when their context ends
+		}},
+		{"write refused by the read-only pool", func() error {
+			err := db.QueryRowContext(ctx, `INSERT INTO domains (id, name, created_at) VALUES ('d3', 'three', 3) RETURNING id`).Scan(new(string))
+			if err == nil {
+				return errors.New("a write ran on the read-only pool")
+			}
+			return nil
+		}},
+	}
+	for _, c := range cases {
+		if err := c.read(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		// Rows whose context ends are closed on database/sql's goroutine:
+		// give it a moment before counting.
+		n := int64(readSlots())
+		for range 200 {
+			if db.gate.sem.TryAcquire(n) {
+				db.gate.sem.Release(n)
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		slotsFree(t, db, c.name)
+	}
+}
+
+// TestReadsDoNotStarveUnderLoad runs far more concurrent readers than slots
+// beside a writer: every read completes and every slot comes back.
+func TestReadsDoNotStarveUnderLoad(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	const readers, reads = 64, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, readers+1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range reads {
+			_, err := db.ExecContext(ctx, `INSERT INTO domains (id, name, created_at) VALUES ($1, $1, 1)`, NewID())
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range reads {
+				var n int
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains`).Scan(&n); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent read or write failed: %v", err)
+	}
+	slotsFree(t, db, "64 concurrent readers")
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains`).Scan(&n); err != nil || n != reads {
+		t.Fatalf("readers see %d domains (err %v), want the %d the writer committed", n, err, reads)
+	}
+}
