@@ -2,10 +2,7 @@ package training
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -161,29 +158,14 @@ func (s *Service) CommitAlgorithm(ctx context.Context, p *AlgorithmPlan) (*Algor
 		}
 		doc.Metadata.Size = size
 	}
-	data, err := json.Marshal(doc)
+	var err error
+	if p.update == "" {
+		err = s.repo.insertAlgorithm(ctx, p.scope.ProjectID, &doc)
+	} else {
+		err = s.repo.updateAlgorithm(ctx, p.scope.ProjectID, p.update, &doc)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if p.update == "" {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO training_algorithms (id, project_id, workspace_id, name, create_time, update_time, doc)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, doc.Metadata.ID, p.scope.ProjectID, doc.Metadata.WorkspaceID, doc.Metadata.Name,
-			doc.Metadata.CreateTime, doc.Metadata.UpdateTime, string(data))
-	} else {
-		var res sql.Result
-		res, err = s.db.ExecContext(ctx, `UPDATE training_algorithms SET name=$3, update_time=$4, doc=$5 WHERE project_id=$1 AND id=$2`,
-			p.scope.ProjectID, p.update, doc.Metadata.Name, doc.Metadata.UpdateTime, string(data))
-		if err == nil {
-			if n, _ := res.RowsAffected(); n == 0 {
-				return nil, errAlgorithmNotFound(p.update)
-			}
-		}
-	}
-	if store.IsConflict(err) {
-		return nil, invalid(CodeAlgorithmDuplicate, "Duplicate algorithm (name %s).", doc.Metadata.Name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store algorithm: %w", err)
 	}
 	return &doc, nil
 }
@@ -220,42 +202,18 @@ func (s *Service) PlanAlgorithmUpdate(ctx context.Context, sc Scope, id string, 
 
 // GetAlgorithm loads an algorithm of the project.
 func (s *Service) GetAlgorithm(ctx context.Context, projectID, id string) (*Algorithm, error) {
-	var data string
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM training_algorithms WHERE project_id=$1 AND id=$2`, projectID, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errAlgorithmNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load algorithm: %w", err)
-	}
-	var a Algorithm
-	if err := json.Unmarshal([]byte(data), &a); err != nil {
-		return nil, fmt.Errorf("decode algorithm %s: %w", id, err)
-	}
-	return &a, nil
+	return s.repo.algorithm(ctx, projectID, id)
 }
 
 // AlgorithmWorkspace returns the workspace an algorithm lives in.
 func (s *Service) AlgorithmWorkspace(ctx context.Context, projectID, id string) (string, error) {
-	var ws string
-	err := s.db.QueryRowContext(ctx, `SELECT workspace_id FROM training_algorithms WHERE project_id=$1 AND id=$2`, projectID, id).Scan(&ws)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", errAlgorithmNotFound(id)
-	}
-	return ws, err
+	return s.repo.algorithmWorkspace(ctx, projectID, id)
 }
 
 // DeleteAlgorithm deletes an algorithm; jobs that ran it keep their copy of
 // its configuration.
 func (s *Service) DeleteAlgorithm(ctx context.Context, projectID, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM training_algorithms WHERE project_id=$1 AND id=$2`, projectID, id)
-	if err != nil {
-		return fmt.Errorf("delete algorithm: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errAlgorithmNotFound(id)
-	}
-	return nil
+	return s.repo.deleteAlgorithm(ctx, projectID, id)
 }
 
 // AlgorithmQuery selects a page of algorithms.
@@ -269,46 +227,9 @@ type AlgorithmQuery struct {
 
 // ListAlgorithms lists a workspace's algorithms and counts all that match.
 func (s *Service) ListAlgorithms(ctx context.Context, sc Scope, q AlgorithmQuery) (int, []Algorithm, error) {
-	where := `project_id=$1 AND workspace_id=$2`
-	args := []any{sc.ProjectID, sc.WorkspaceID}
-	if q.NameLike != "" {
-		args = append(args, "%"+escapeLike(strings.ToLower(q.NameLike))+"%")
-		where += fmt.Sprintf(` AND LOWER(name) LIKE $%d ESCAPE '\'`, len(args))
-	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM training_algorithms WHERE `+where, args...).Scan(&total); err != nil {
-		return 0, nil, fmt.Errorf("count algorithms: %w", err)
-	}
 	col := map[string]string{"": "create_time", "create_time": "create_time", "update_time": "update_time", "name": "name"}[q.SortBy]
 	if col == "" {
 		return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(sort_by): want create_time, update_time or name.")
 	}
-	dir := "ASC"
-	if q.Desc {
-		dir = "DESC"
-	}
-	args = append(args, q.Limit, q.Offset)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT doc FROM training_algorithms WHERE %s ORDER BY %s %s, id %s LIMIT $%d OFFSET $%d`,
-		where, col, dir, dir, len(args)-1, len(args)), args...)
-	if err != nil {
-		return 0, nil, fmt.Errorf("list algorithms: %w", err)
-	}
-	defer rows.Close()
-	out := []Algorithm{}
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return 0, nil, err
-		}
-		var a Algorithm
-		if err := json.Unmarshal([]byte(data), &a); err != nil {
-			return 0, nil, fmt.Errorf("decode algorithm: %w", err)
-		}
-		out = append(out, a)
-	}
-	return total, out, rows.Err()
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+	return s.repo.algorithms(ctx, sc, q.NameLike, col, q.Desc, q.Limit, q.Offset)
 }

@@ -2,7 +2,6 @@ package training
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,28 +92,6 @@ type jobRow struct {
 	Run                        runState
 }
 
-const jobColumns = `id, project_id, workspace_id, phase, secondary_phase, priority, create_time, start_time, end_time, deleted, description, doc, run`
-
-type scanner interface{ Scan(...any) error }
-
-func scanJob(sc scanner) (*jobRow, error) {
-	var j jobRow
-	var deleted int
-	var doc, run string
-	if err := sc.Scan(&j.ID, &j.ProjectID, &j.WorkspaceID, &j.Phase, &j.Secondary, &j.Priority, &j.CreateTime,
-		&j.StartTime, &j.EndTime, &deleted, &j.Description, &doc, &run); err != nil {
-		return nil, err
-	}
-	j.Deleted = deleted != 0
-	if err := json.Unmarshal([]byte(doc), &j.Doc); err != nil {
-		return nil, fmt.Errorf("decode job %s: %w", j.ID, err)
-	}
-	if err := json.Unmarshal([]byte(run), &j.Run); err != nil {
-		return nil, fmt.Errorf("decode job %s run state: %w", j.ID, err)
-	}
-	return &j, nil
-}
-
 // tasks lists a job's task names.
 func (j *jobRow) tasks() []string {
 	n := max(1, j.Doc.Spec.Resource.NodeCount)
@@ -175,22 +152,8 @@ func (s *Service) CommitJob(ctx context.Context, p *JobPlan) (*Job, error) {
 	if row.Doc.Run.LogDir == "" {
 		row.Doc.Run.LogDir = obs.Path{Bucket: s.opts.LogBucket, Key: p.scope.ProjectID + "/" + row.ID + "/"}.String()
 	}
-	doc, err := json.Marshal(row.Doc)
-	if err != nil {
-		return nil, err
-	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO training_jobs (id, project_id, workspace_id, name, kind, user_id, user_name, algorithm_id,
-			algorithm_name, description, phase, secondary_phase, priority, create_time, doc, run)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '{}')`,
-			row.ID, row.ProjectID, row.WorkspaceID, row.Doc.Metadata.Name, row.Doc.Kind, p.scope.UserID, p.scope.UserName,
-			row.Doc.Algorithm.ID, row.Doc.Algorithm.Name, row.Description, row.Phase, row.Secondary, row.Priority, row.CreateTime, string(doc))
-		if err != nil {
-			return fmt.Errorf("insert job: %w", err)
-		}
-		return insertEvents(ctx, tx, row.ID, event{At: row.CreateTime, Level: "Info", Source: "Job", Message: "Training job is created."})
-	})
-	if err != nil {
+	created := event{At: row.CreateTime, Level: "Info", Source: "Job", Message: "Training job is created."}
+	if err := s.repo.createJob(ctx, &row, p.scope.UserID, p.scope.UserName, created); err != nil {
 		return nil, err
 	}
 	s.Wake()
@@ -205,27 +168,9 @@ type event struct {
 	Message string
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, jobID string, evs ...event) error {
-	for _, e := range evs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO training_job_events (job_id, time, level, source, message) VALUES ($1, $2, $3, $4, $5)`,
-			jobID, e.At, e.Level, e.Source, e.Message); err != nil {
-			return fmt.Errorf("record event: %w", err)
-		}
-	}
-	return nil
-}
-
 // loadJob loads a visible job of the project.
 func (s *Service) loadJob(ctx context.Context, projectID, id string) (*jobRow, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM training_jobs WHERE project_id=$1 AND id=$2 AND deleted=0`, projectID, id)
-	j, err := scanJob(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errJobNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load job: %w", err)
-	}
-	return j, nil
+	return s.repo.job(ctx, projectID, id)
 }
 
 // GetJob returns a job of the project.
@@ -239,66 +184,14 @@ func (s *Service) GetJob(ctx context.Context, projectID, id string) (*Job, error
 
 // JobWorkspace returns the workspace a job lives in.
 func (s *Service) JobWorkspace(ctx context.Context, projectID, id string) (string, error) {
-	var ws string
-	err := s.db.QueryRowContext(ctx, `SELECT workspace_id FROM training_jobs WHERE project_id=$1 AND id=$2 AND deleted=0`, projectID, id).Scan(&ws)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", errJobNotFound(id)
-	}
-	return ws, err
+	return s.repo.jobWorkspace(ctx, projectID, id)
 }
 
 // transition changes a job in one transaction: fn sees the current row,
 // changes it and returns the events to record, or returns errSkip to leave
 // it unchanged. It returns the row as written (or as read, on errSkip).
 func (s *Service) transition(ctx context.Context, id string, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
-	return s.change(ctx, id, nil, fn)
-}
-
-// change is transition with an optional guard that runs first in the
-// transaction and can refuse the write (the scheduler's lease).
-func (s *Service) change(ctx context.Context, id string, guard func(context.Context, *sql.Tx) error, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
-	var out *jobRow
-	lock := s.db.ForUpdate()
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if guard != nil {
-			if err := guard(ctx, tx); err != nil {
-				return err
-			}
-		}
-		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM training_jobs WHERE id=$1`+lock, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errJobNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		evs, err := fn(j)
-		if errors.Is(err, errSkip) {
-			out = j
-			return errSkip
-		}
-		if err != nil {
-			return err
-		}
-		run, err := json.Marshal(j.Run)
-		if err != nil {
-			return err
-		}
-		deleted := 0
-		if j.Deleted {
-			deleted = 1
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE training_jobs SET phase=$2, secondary_phase=$3, start_time=$4, end_time=$5, deleted=$6,
-			description=$7, run=$8 WHERE id=$1`, j.ID, j.Phase, j.Secondary, j.StartTime, j.EndTime, deleted, j.Description, string(run)); err != nil {
-			return fmt.Errorf("update job: %w", err)
-		}
-		out = j
-		return insertEvents(ctx, tx, j.ID, evs...)
-	})
-	if errors.Is(err, errSkip) {
-		err = nil // out is the row as it is
-	}
-	return out, err
+	return s.repo.changeJob(ctx, id, false, fn)
 }
 
 // errSkip makes transition leave the job unchanged.
@@ -309,14 +202,7 @@ func (s *Service) UpdateJobDescription(ctx context.Context, projectID, id, descr
 	if err := checkDescription("description", description); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE training_jobs SET description=$3 WHERE project_id=$1 AND id=$2 AND deleted=0`, projectID, id, description)
-	if err != nil {
-		return fmt.Errorf("update job description: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errJobNotFound(id)
-	}
-	return nil
+	return s.repo.setJobDescription(ctx, projectID, id, description)
 }
 
 // TerminateJob stops a job: a job whose tasks have not started ends
@@ -406,14 +292,9 @@ type Filter struct {
 // SearchJobs lists a workspace's jobs matching the filters: the count of all
 // matches and one page.
 func (s *Service) SearchJobs(ctx context.Context, sc Scope, q JobQuery) (int, []*Job, error) {
-	where := []string{"project_id=$1", "workspace_id=$2", "deleted=0"}
-	args := []any{sc.ProjectID, sc.WorkspaceID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var conds []jobCond
 	for i, f := range q.Filters {
-		var vals []string
+		var vals []any
 		for _, v := range f.Value {
 			if v != "" {
 				vals = append(vals, v)
@@ -432,22 +313,15 @@ func (s *Service) SearchJobs(ctx context.Context, sc Scope, q JobQuery) (int, []
 			return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d].key): %q cannot be filtered on.", i, f.Key)
 		}
 		switch f.Operator {
-		case "in", "not", "":
-			ph := make([]string, len(vals))
-			for k, v := range vals {
-				ph[k] = arg(v)
-			}
-			op := "IN"
-			if f.Operator == "not" {
-				op = "NOT IN"
-			}
-			where = append(where, fmt.Sprintf("%s %s (%s)", col, op, strings.Join(ph, ", ")))
+		case "in", "":
+			conds = append(conds, jobCond{col, "IN", vals})
+		case "not":
+			conds = append(conds, jobCond{col, "NOT IN", vals})
 		case "like":
-			var ors []string
-			for _, v := range vals {
-				ors = append(ors, fmt.Sprintf(`LOWER(%s) LIKE %s ESCAPE '\'`, col, arg("%"+escapeLike(strings.ToLower(v))+"%")))
+			for k, v := range vals {
+				vals[k] = "%" + escapeLike(strings.ToLower(v.(string))) + "%"
 			}
-			where = append(where, "("+strings.Join(ors, " OR ")+")")
+			conds = append(conds, jobCond{col, "LIKE", vals})
 		case "between":
 			if col != "create_time" || len(f.Value) != 2 {
 				return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d]): between takes create_time and two values (milliseconds).", i)
@@ -460,42 +334,26 @@ func (s *Service) SearchJobs(ctx context.Context, sc Scope, q JobQuery) (int, []
 				if _, err := fmt.Sscan(f.Value[k], &ms); err != nil {
 					return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d].value): %q is not a time in milliseconds.", i, f.Value[k])
 				}
-				where = append(where, fmt.Sprintf("create_time %s %s", op, arg(ms)))
+				conds = append(conds, jobCond{"create_time", op, []any{ms}})
 			}
 		default:
 			return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(filters[%d].operator): want in, not, like or between.", i)
 		}
 	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM training_jobs WHERE `+cond, args...).Scan(&total); err != nil {
-		return 0, nil, fmt.Errorf("count jobs: %w", err)
-	}
 	col := map[string]string{"": "create_time", "create_time": "create_time", "name": "name", "phase": "phase"}[q.SortBy]
 	if col == "" {
 		return 0, nil, invalid(CodeInvalidParam, "Invalid parameter(sort_by): want create_time, name or phase.")
 	}
-	dir := "ASC"
-	if q.Desc {
-		dir = "DESC"
-	}
-	lim, off := arg(q.Limit), arg(q.Offset)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM training_jobs WHERE %s ORDER BY %s %s, id %s LIMIT %s OFFSET %s`,
-		jobColumns, cond, col, dir, dir, lim, off), args...)
+	total, rows, err := s.repo.searchJobs(ctx, sc, conds, col, q.Desc, q.Limit, q.Offset)
 	if err != nil {
-		return 0, nil, fmt.Errorf("search jobs: %w", err)
+		return 0, nil, err
 	}
-	defer rows.Close()
 	now := s.now()
-	out := []*Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, j.view(now))
+	out := make([]*Job, len(rows))
+	for i, j := range rows {
+		out[i] = j.view(now)
 	}
-	return total, out, rows.Err()
+	return total, out, nil
 }
 
 // EventQuery selects a job's events.
@@ -513,53 +371,7 @@ func (s *Service) JobEvents(ctx context.Context, projectID, id string, q EventQu
 	if _, err := s.loadJob(ctx, projectID, id); err != nil {
 		return 0, nil, err
 	}
-	where := "job_id=$1"
-	args := []any{id}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where += fmt.Sprintf(" AND "+cond, len(args))
-	}
-	if q.Start > 0 {
-		add("time >= $%d", q.Start)
-	}
-	if q.End > 0 {
-		add("time <= $%d", q.End)
-	}
-	if q.Level != "" {
-		add("level = $%d", q.Level)
-	}
-	if q.Source != "" {
-		add("LOWER(source) = $%d", strings.ToLower(q.Source))
-	}
-	if q.Pattern != "" {
-		add(`message LIKE $%d ESCAPE '\'`, "%"+escapeLike(q.Pattern)+"%")
-	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM training_job_events WHERE `+where, args...).Scan(&total); err != nil {
-		return 0, nil, fmt.Errorf("count events: %w", err)
-	}
-	dir := "ASC"
-	if q.Desc {
-		dir = "DESC"
-	}
-	args = append(args, q.Limit, q.Offset)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT time, level, source, message FROM training_job_events WHERE %s
-		ORDER BY time %s, seq %s LIMIT $%d OFFSET $%d`, where, dir, dir, len(args)-1, len(args)), args...)
-	if err != nil {
-		return 0, nil, fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
-		var at int64
-		var e Event
-		if err := rows.Scan(&at, &e.Level, &e.Source, &e.Message); err != nil {
-			return 0, nil, err
-		}
-		e.Time = FormatEventTime(at)
-		out = append(out, e)
-	}
-	return total, out, rows.Err()
+	return s.repo.jobEvents(ctx, id, q)
 }
 
 // FormatEventTime formats an event time as the reference does (RFC 3339, seconds).

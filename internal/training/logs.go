@@ -134,36 +134,27 @@ func (s *Service) TaskMetrics(ctx context.Context, projectID, id, task string) (
 	if err := s.checkTask(j, task); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT at, cpu_percent, memory_mib FROM training_task_samples WHERE job_id=$1 AND task_id=$2 ORDER BY at`, j.ID, task)
+	samples, err := s.repo.usage(ctx, j.ID, task)
 	if err != nil {
-		return nil, fmt.Errorf("load samples: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	type bucket struct {
 		cpu, mem float64
 		n        int
 	}
 	var buckets []bucket
 	var first int64 = -1
-	for rows.Next() {
-		var at int64
-		var cpu, mem float64
-		if err := rows.Scan(&at, &cpu, &mem); err != nil {
-			return nil, err
-		}
+	for _, u := range samples {
 		if first < 0 {
-			first = at
+			first = u.At
 		}
-		i := int((at - first) / 60000)
+		i := int((u.At - first) / 60000)
 		for len(buckets) <= i {
 			buckets = append(buckets, bucket{})
 		}
-		buckets[i].cpu += cpu
-		buckets[i].mem += mem
+		buckets[i].cpu += u.CPUPercent
+		buckets[i].mem += u.MemoryMiB
 		buckets[i].n++
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	f := j.Doc.Run.Flavor
 	cpuU, memU, none := []float64{}, []float64{}, []float64{}

@@ -2,7 +2,6 @@ package training
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -16,9 +15,6 @@ import (
 	"github.com/atelier-dev/atelier/internal/training/executor"
 )
 
-// leaseName is the scheduler's row in training_leases.
-const leaseName = "training-scheduler"
-
 // Run is the scheduler: until ctx ends it holds (or waits for) the
 // scheduler lease and, while it holds it, makes a pass over the jobs that
 // are not final on every wake-up and every Tick. Only the lease holder
@@ -26,7 +22,7 @@ const leaseName = "training-scheduler"
 // PostgreSQL database never run a job twice: the lease is renewed while a
 // pass runs (a pass that downloads a big input takes longer than the TTL),
 // the pass stops when a renewal finds the lease taken, and every write a
-// pass makes is refused without the lease (see holdLease), so a replica that
+// pass makes is refused without the lease (see repo.holdLease), so a replica that
 // stalled past its lease changes nothing after another one took over.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTimer(0)
@@ -104,70 +100,22 @@ func (s *Service) leasedPass(ctx context.Context) error {
 	return err
 }
 
-// acquireLease takes or renews the scheduler lease: it succeeds when nobody
-// holds it, when this replica does, or when the holder's lease has lapsed.
-// The expiry is written and compared by the database's clock, which every
-// replica shares; their own clocks may be minutes apart.
+// acquireLease takes or renews the scheduler lease (repo.acquireLease).
 func (s *Service) acquireLease(ctx context.Context) (bool, error) {
-	now := s.db.NowMillis()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO training_leases (name, holder, expires_at) VALUES ($1, $2, `+now+` + $3)
-		ON CONFLICT (name) DO UPDATE SET holder=excluded.holder, expires_at=excluded.expires_at
-		WHERE training_leases.holder = excluded.holder OR training_leases.expires_at < `+now,
-		leaseName, s.opts.ReplicaID, s.opts.LeaseTTL.Milliseconds())
-	if err != nil {
-		return false, fmt.Errorf("acquire lease: %w", err)
-	}
-	var holder string
-	if err := s.db.QueryRowContext(ctx, `SELECT holder FROM training_leases WHERE name=$1`, leaseName).Scan(&holder); err != nil {
-		return false, fmt.Errorf("read lease: %w", err)
-	}
-	return holder == s.opts.ReplicaID, nil
-}
-
-// holdLease fences a scheduler write: inside the write's transaction it
-// checks that this replica holds a live lease, and returns errLeaseLost
-// when not. On PostgreSQL the check locks the lease row, so a replica taking
-// the lease over waits until this transaction ends and none of this
-// replica's writes commits after the takeover; SQLite has one writer.
-func (s *Service) holdLease(ctx context.Context, tx *sql.Tx) error {
-	res, err := tx.ExecContext(ctx, `UPDATE training_leases SET holder = holder WHERE name=$1 AND holder=$2 AND expires_at > `+s.db.NowMillis(),
-		leaseName, s.opts.ReplicaID)
-	if err != nil {
-		return fmt.Errorf("check the scheduler lease: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errLeaseLost
-	}
-	return nil
-}
-
-// checkLease reports errLeaseLost when this replica does not hold a live
-// lease. It guards actions that are not database writes (starting tasks);
-// the writes themselves are fenced by holdLease.
-func (s *Service) checkLease(ctx context.Context) error {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM training_leases WHERE name=$1 AND holder=$2 AND expires_at > `+s.db.NowMillis(),
-		leaseName, s.opts.ReplicaID).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("check the scheduler lease: %w", err)
-	}
-	if n != 1 {
-		return errLeaseLost
-	}
-	return nil
+	return s.repo.acquireLease(ctx, s.opts.LeaseTTL)
 }
 
 // scheduled is transition for the scheduler's own writes: fenced by the
 // lease (API requests change jobs with transition, lease or not).
 func (s *Service) scheduled(ctx context.Context, id string, fn func(j *jobRow) ([]event, error)) (*jobRow, error) {
-	return s.change(ctx, id, s.holdLease, fn)
+	return s.repo.changeJob(ctx, id, true, fn)
 }
 
 // releaseLease lets another replica take over at once on a clean shutdown.
 func (s *Service) releaseLease() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = s.db.ExecContext(ctx, `DELETE FROM training_leases WHERE name=$1 AND holder=$2`, leaseName, s.opts.ReplicaID)
+	_ = s.repo.releaseLease(ctx)
 }
 
 // Pass makes one scheduling pass: Creating jobs are checked and queued,
@@ -175,14 +123,14 @@ func (s *Service) releaseLease() {
 // have ended), and queued jobs are admitted in priority order while
 // capacity remains. Exported for tests; Run calls it.
 func (s *Service) Pass(ctx context.Context) error {
-	if err := s.checkLease(ctx); err != nil {
+	if err := s.repo.checkLease(ctx); err != nil {
 		return err
 	}
-	jobs, err := s.queryJobs(ctx, `WHERE phase IN ('Creating', 'Pending', 'Running', 'Terminating') ORDER BY priority DESC, create_time ASC, id ASC`)
+	jobs, err := s.repo.activeJobs(ctx)
 	if err != nil {
 		return fmt.Errorf("load active jobs: %w", err)
 	}
-	deleted, err := s.queryJobs(ctx, `WHERE deleted=1 AND phase NOT IN ('Creating', 'Pending', 'Running', 'Terminating')`)
+	deleted, err := s.repo.deletedJobs(ctx)
 	if err != nil {
 		return fmt.Errorf("load deleted jobs: %w", err)
 	}
@@ -240,23 +188,6 @@ func (s *Service) Pass(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) queryJobs(ctx context.Context, where string) ([]*jobRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM training_jobs `+where)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var jobs []*jobRow
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, rows.Err()
-}
-
 func add(r executor.Resources, f executor.Flavor, n int) executor.Resources {
 	n = max(1, n)
 	r.CPU += f.CPU * float64(n)
@@ -296,7 +227,7 @@ func (s *Service) admit(ctx context.Context, j *jobRow) (started bool, err error
 	if err == nil {
 		// Materialising may take long: the lease is checked again before
 		// tasks start (and the write that records them is fenced).
-		if err := s.checkLease(ctx); err != nil {
+		if err := s.repo.checkLease(ctx); err != nil {
 			return false, err
 		}
 		var handles []executor.Handle
@@ -689,15 +620,7 @@ func (s *Service) sample(ctx context.Context, j *jobRow, t taskRun) {
 	if at.IsZero() {
 		at = now
 	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := s.holdLease(ctx, tx); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO training_task_samples (job_id, task_id, at, cpu_percent, memory_mib)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, j.ID, t.ID, at.UnixMilli(), u.CPUPercent, u.MemoryMiB)
-		return err
-	})
-	if err != nil {
+	if err := s.repo.recordUsage(ctx, j.ID, t.ID, usageSample{At: at.UnixMilli(), CPUPercent: u.CPUPercent, MemoryMiB: u.MemoryMiB}); err != nil {
 		s.log.Warn("record usage sample", "job", j.ID, "task", t.ID, "err", err)
 	}
 }
@@ -722,18 +645,7 @@ func (s *Service) purge(ctx context.Context, j *jobRow) error {
 		return fmt.Errorf("remove the working directory of job %s: %w", j.ID, err)
 	}
 	s.forgetSamples(j.ID)
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := s.holdLease(ctx, tx); err != nil {
-			return err
-		}
-		for _, q := range []string{`DELETE FROM training_task_samples WHERE job_id=$1`, `DELETE FROM training_job_events WHERE job_id=$1`,
-			`DELETE FROM training_jobs WHERE id=$1`} {
-			if _, err := tx.ExecContext(ctx, q, j.ID); err != nil {
-				return fmt.Errorf("purge job %s: %w", j.ID, err)
-			}
-		}
-		return nil
-	})
+	return s.repo.purgeJob(ctx, j.ID)
 }
 
 // resignalDue reports whether a job whose tasks were told to terminate
