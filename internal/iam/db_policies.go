@@ -1,0 +1,136 @@
+package iam
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/atelier-dev/atelier/internal/iam/policy"
+	"github.com/atelier-dev/atelier/internal/store"
+)
+
+// This file holds the SQL of policies and their grants; db.go has the
+// shared helpers.
+
+// --- policies
+
+const policyCols = `id, domain_id, name, display_name, type, description, catalog, document, created_at, updated_at`
+
+func scanPolicy(sc interface{ Scan(...any) error }, reg policy.ActionRegistry) (*Policy, error) {
+	var p Policy
+	var doc string
+	var domain sql.NullString
+	var created, updated int64
+	if err := sc.Scan(&p.ID, &domain, &p.Name, &p.DisplayName, &p.Type, &p.Description, &p.Catalog, &doc, &created, &updated); err != nil {
+		return nil, err
+	}
+	p.DomainID = domain.String
+	p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
+	d, err := policy.Parse([]byte(doc), reg)
+	if err != nil {
+		// A stored policy that no longer parses (e.g. an action was
+		// unregistered) must not silently grant or deny: surface it.
+		return nil, fmt.Errorf("stored policy %s (%s) no longer parses: %w", p.ID, p.DisplayName, err)
+	}
+	p.Document = d
+	return &p, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func upsertPolicy(ctx context.Context, q querier, p *Policy, doc []byte) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO policies (id, domain_id, name, display_name, type, description, catalog, document, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+		ON CONFLICT (id) DO UPDATE SET name=excluded.name, display_name=excluded.display_name, type=excluded.type,
+			description=excluded.description, catalog=excluded.catalog, document=excluded.document, updated_at=excluded.updated_at`,
+		p.ID, nullable(p.DomainID), p.Name, p.DisplayName, p.Type, p.Description, p.Catalog, string(doc), ms(p.CreatedAt), ms(p.UpdatedAt))
+	return store.Classify(err)
+}
+
+func getPolicy(ctx context.Context, q querier, reg policy.ActionRegistry, id string) (*Policy, error) {
+	return scanPolicy(q.QueryRowContext(ctx, `SELECT `+policyCols+` FROM policies WHERE id = $1`, id), reg)
+}
+
+func queryPolicies(ctx context.Context, q querier, reg policy.ActionRegistry, query string, args ...any) ([]*Policy, error) {
+	scan := func(sc interface{ Scan(...any) error }) (*Policy, error) { return scanPolicy(sc, reg) }
+	return queryAll(ctx, q, scan, query, args...)
+}
+
+// --- grants
+
+func scopeKindName(k policy.ScopeKind) string {
+	switch k {
+	case policy.ScopeProject:
+		return "project"
+	case policy.ScopeEnterpriseProject:
+		return "enterprise_project"
+	default:
+		return "domain"
+	}
+}
+
+func scopeKindFromName(s string) policy.ScopeKind {
+	switch s {
+	case "project":
+		return policy.ScopeProject
+	case "enterprise_project":
+		return policy.ScopeEnterpriseProject
+	default:
+		return policy.ScopeAccount
+	}
+}
+
+func insertGrant(ctx context.Context, q querier, g *Grant) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO grants (id, domain_id, group_id, policy_id, scope_kind, scope_id, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7)`, g.ID, g.DomainID, g.GroupID, g.PolicyID, scopeKindName(g.Scope.Kind), g.Scope.ID, ms(g.CreatedAt))
+	return store.Classify(err)
+}
+
+func deleteGrant(ctx context.Context, q querier, groupID, policyID string, scope policy.Scope) (bool, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM grants WHERE group_id=$1 AND policy_id=$2 AND scope_kind=$3 AND scope_id=$4`,
+		groupID, policyID, scopeKindName(scope.Kind), scope.ID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func grantExists(ctx context.Context, q querier, groupID, policyID string, scope policy.Scope) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM grants WHERE group_id=$1 AND policy_id=$2 AND scope_kind=$3 AND scope_id=$4`,
+		groupID, policyID, scopeKindName(scope.Kind), scope.ID).Scan(&n)
+	return n > 0, err
+}
+
+// grantRow is a grant joined with its policy document, for compiling a user's set.
+type grantRow struct {
+	PolicyID, PolicyName, Document string
+	Scope                          policy.Scope
+}
+
+func grantsOfUser(ctx context.Context, q querier, userID string) ([]grantRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT p.id, p.display_name, p.document, g.scope_kind, g.scope_id
+		FROM group_members m JOIN grants g ON g.group_id = m.group_id JOIN policies p ON p.id = g.policy_id
+		WHERE m.user_id = $1 ORDER BY p.id, g.scope_kind, g.scope_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []grantRow
+	for rows.Next() {
+		var r grantRow
+		var kind string
+		if err := rows.Scan(&r.PolicyID, &r.PolicyName, &r.Document, &kind, &r.Scope.ID); err != nil {
+			return nil, err
+		}
+		r.Scope.Kind = scopeKindFromName(kind)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
