@@ -32,11 +32,8 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 		}
 		// Count under the transaction's write lock so two concurrent
 		// requests cannot both pass the limit.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1`+s.db.ForUpdate(), userID).Scan(new(string)); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM credentials WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		n, err := countCredentialsLocked(ctx, s.db, tx, userID)
+		if err != nil {
 			return err
 		}
 		if n >= MaxCredentialsPerUser {
@@ -114,8 +111,7 @@ func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, sta
 			c.Description = *description
 		}
 		out = withoutSecret(c)
-		_, err = tx.ExecContext(ctx, `UPDATE credentials SET status=$2, description=$3 WHERE access_key=$1`, ak, c.Status, c.Description)
-		return err
+		return updateCredentialRow(ctx, tx, c)
 	})
 	return out, wrap("update access key", err)
 }
@@ -130,8 +126,7 @@ func (s *Service) DeleteCredential(ctx context.Context, domainID, ak string) err
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM credentials WHERE access_key = $1`, ak)
-		return err
+		return deleteCredential(ctx, tx, ak)
 	}))
 }
 

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/atelier-dev/atelier/internal/store"
 )
@@ -127,4 +128,119 @@ func listCredentials(ctx context.Context, q querier, domainID, userID string) ([
 		args = append(args, userID)
 	}
 	return queryAll(ctx, q, scanCredential, query+` ORDER BY created_at, access_key`, args...)
+}
+
+func deleteUser(ctx context.Context, q querier, id string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+	return err
+}
+
+// listGroups lists a domain's groups by name, only the one named name when
+// name is set.
+func listGroups(ctx context.Context, q querier, domainID, name string) ([]*Group, error) {
+	query := `SELECT ` + groupCols + ` FROM user_groups WHERE domain_id = $1`
+	args := []any{domainID}
+	if name != "" {
+		query += ` AND name = $2`
+		args = append(args, name)
+	}
+	return queryGroups(ctx, q, query+` ORDER BY name`, args...)
+}
+
+func updateGroupRow(ctx context.Context, q querier, g *Group) error {
+	_, err := q.ExecContext(ctx, `UPDATE user_groups SET name=$2, description=$3 WHERE id=$1`, g.ID, g.Name, g.Description)
+	return err
+}
+
+func deleteGroup(ctx context.Context, q querier, id string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM user_groups WHERE id = $1`, id)
+	return err
+}
+
+// --- group members
+
+// insertMember makes a user a member of a group; a membership that exists
+// already is an error.
+func insertMember(ctx context.Context, q querier, groupID, userID string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)`, groupID, userID)
+	return err
+}
+
+// addMember makes a user a member of a group; a membership that exists
+// already stays as it is.
+func addMember(ctx context.Context, q querier, groupID, userID string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID)
+	return err
+}
+
+// removeMember ends a membership and reports whether there was one.
+func removeMember(ctx context.Context, q querier, groupID, userID string) (bool, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+func isMember(ctx context.Context, q querier, groupID, userID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID).Scan(&n)
+	return n > 0, err
+}
+
+// groupUsers lists a group's members by name.
+func groupUsers(ctx context.Context, q querier, groupID string) ([]*User, error) {
+	return queryUsers(ctx, q, `SELECT `+prefixed("u.", userCols)+` FROM users u JOIN group_members m ON m.user_id = u.id
+		WHERE m.group_id = $1 ORDER BY u.name`, groupID)
+}
+
+// userGroups lists the groups a user belongs to by name.
+func userGroups(ctx context.Context, q querier, userID string) ([]*Group, error) {
+	return queryGroups(ctx, q, `SELECT `+prefixed("g.", groupCols)+` FROM user_groups g JOIN group_members m ON m.group_id = g.id
+		WHERE m.user_id = $1 ORDER BY g.name`, userID)
+}
+
+// prefixed qualifies a comma-separated column list with a table alias.
+func prefixed(alias, cols string) string {
+	out := make([]byte, 0, len(cols)+32)
+	start := true
+	for i := 0; i < len(cols); i++ {
+		c := cols[i]
+		if start && c != ' ' && c != '\n' && c != '\t' {
+			out = append(out, alias...)
+			start = false
+		}
+		out = append(out, c)
+		if c == ',' {
+			start = true
+		}
+	}
+	return string(out)
+}
+
+// --- credentials (more)
+
+// countCredentialsLocked counts a user's access keys while holding the
+// user's row, so that two transactions adding a key cannot both count
+// below a limit. tx must be a transaction on db.
+func countCredentialsLocked(ctx context.Context, db *store.DB, tx *sql.Tx, userID string) (int, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1`+db.ForUpdate(), userID).Scan(new(string)); err != nil {
+		return 0, err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM credentials WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func updateCredentialRow(ctx context.Context, q querier, c *Credential) error {
+	_, err := q.ExecContext(ctx, `UPDATE credentials SET status=$2, description=$3 WHERE access_key=$1`, c.AccessKey, c.Status, c.Description)
+	return err
+}
+
+func deleteCredential(ctx context.Context, q querier, ak string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM credentials WHERE access_key = $1`, ak)
+	return err
 }

@@ -339,8 +339,7 @@ func (s *Service) DeleteUser(ctx context.Context, domainID, id string) error {
 		if u.IsDomainOwner {
 			return errorf(KindForbidden, "the account administrator cannot be deleted")
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
-		return err
+		return deleteUser(ctx, tx, id)
 	})
 	return wrap("delete user", err)
 }
