@@ -134,3 +134,64 @@ func grantsOfUser(ctx context.Context, q querier, userID string) ([]grantRow, er
 	}
 	return out, rows.Err()
 }
+
+// storedPolicy is what a system policy's row holds that the code also
+// defines, to tell whether the code changed it.
+type storedPolicy struct {
+	Type, Description, Catalog, Document string
+}
+
+// systemPolicyRows returns the stored system policies by ID.
+func systemPolicyRows(ctx context.Context, q querier) (map[string]storedPolicy, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, type, description, catalog, document FROM policies WHERE domain_id IS NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]storedPolicy{}
+	for rows.Next() {
+		var id string
+		var p storedPolicy
+		if err := rows.Scan(&id, &p.Type, &p.Description, &p.Catalog, &p.Document); err != nil {
+			return nil, err
+		}
+		out[id] = p
+	}
+	return out, rows.Err()
+}
+
+// listPolicies lists the system policies (custom=false) or the domain's
+// custom policies (custom=true) by display name, only those with
+// displayName when it is set.
+func listPolicies(ctx context.Context, q querier, reg policy.ActionRegistry, domainID string, custom bool, displayName string) ([]*Policy, error) {
+	query := `SELECT ` + policyCols + ` FROM policies WHERE domain_id IS NULL`
+	args := []any{}
+	if custom {
+		query = `SELECT ` + policyCols + ` FROM policies WHERE domain_id = $1`
+		args = append(args, domainID)
+	}
+	if displayName != "" {
+		args = append(args, displayName)
+		query += fmt.Sprintf(` AND display_name = $%d`, len(args))
+	}
+	return queryPolicies(ctx, q, reg, query+` ORDER BY display_name`, args...)
+}
+
+// policyGrantCount counts the grants of a policy.
+func policyGrantCount(ctx context.Context, q querier, policyID string) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM grants WHERE policy_id = $1`, policyID).Scan(&n)
+	return n, err
+}
+
+func deletePolicy(ctx context.Context, q querier, id string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM policies WHERE id = $1`, id)
+	return err
+}
+
+// grantedPolicies lists by display name the policies granted to a group at
+// a scope.
+func grantedPolicies(ctx context.Context, q querier, reg policy.ActionRegistry, groupID string, scope policy.Scope) ([]*Policy, error) {
+	return queryPolicies(ctx, q, reg, `SELECT `+prefixed("p.", policyCols)+` FROM policies p JOIN grants g ON g.policy_id = p.id
+		WHERE g.group_id = $1 AND g.scope_kind = $2 AND g.scope_id = $3 ORDER BY p.display_name`, groupID, scopeKindName(scope.Kind), scope.ID)
+}

@@ -172,3 +172,25 @@ func listWorkspaces(ctx context.Context, q querier, projectID string) ([]*Worksp
 	}
 	return out, nil
 }
+
+// listProjects lists a domain's projects by name, only the one named name
+// when name is set.
+func listProjects(ctx context.Context, q querier, domainID, name string) ([]*Project, error) {
+	query := `SELECT ` + projectCols + ` FROM projects WHERE domain_id = $1`
+	args := []any{domainID}
+	if name != "" {
+		query += ` AND name = $2`
+		args = append(args, name)
+	}
+	return queryProjects(ctx, q, query+` ORDER BY name`, args...)
+}
+
+func updateProjectRow(ctx context.Context, q querier, p *Project) error {
+	_, err := q.ExecContext(ctx, `UPDATE projects SET name=$2, description=$3 WHERE id=$1`, p.ID, p.Name, p.Description)
+	return err
+}
+
+func deleteWorkspace(ctx context.Context, q querier, projectID, id string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM workspaces WHERE project_id = $1 AND id = $2`, projectID, id)
+	return err
+}

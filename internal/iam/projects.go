@@ -78,13 +78,7 @@ func (s *Service) ProjectByName(ctx context.Context, domainID, name string) (*Pr
 
 // ListProjects lists the domain's projects, optionally filtered by name.
 func (s *Service) ListProjects(ctx context.Context, domainID, name string) ([]*Project, error) {
-	q := `SELECT ` + projectCols + ` FROM projects WHERE domain_id = $1`
-	args := []any{domainID}
-	if name != "" {
-		q += ` AND name = $2`
-		args = append(args, name)
-	}
-	ps, err := queryProjects(ctx, s.db, q+` ORDER BY name`, args...)
+	ps, err := listProjects(ctx, s.db, domainID, name)
 	return ps, wrap("list projects", err)
 }
 
@@ -112,9 +106,8 @@ func (s *Service) UpdateProject(ctx context.Context, domainID, id string, name, 
 			}
 			p.Description = *description
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET name=$2, description=$3 WHERE id=$1`, p.ID, p.Name, p.Description)
 		out = p
-		return err
+		return updateProjectRow(ctx, tx, p)
 	})
 	if store.IsConflict(err) {
 		return nil, &Error{Kind: KindConflict, Code: "IAM.0025", Msg: "project name already exists"}
@@ -382,8 +375,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, domainID, projectID, id s
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM workspaces WHERE project_id = $1 AND id = $2`, projectID, id)
-		return err
+		return deleteWorkspace(ctx, tx, projectID, id)
 	}))
 }
 
