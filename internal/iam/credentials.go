@@ -23,11 +23,7 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 	}
 	c := &Credential{AccessKey: ak, Secret: sk, UserID: userID, DomainID: domainID, Status: "active", Description: description, CreatedAt: s.clock()}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		u, err := getUser(ctx, tx, userID)
-		if noRows(err) || err == nil && u.DomainID != domainID {
-			return notFound("user", userID)
-		}
-		if err != nil {
+		if _, err := userOf(ctx, tx, domainID, userID); err != nil {
 			return err
 		}
 		// Count under the transaction's write lock so two concurrent
@@ -61,10 +57,7 @@ func newKeyPair() (ak, sk string, err error) {
 
 // GetCredential returns one of the domain's access keys.
 func (s *Service) GetCredential(ctx context.Context, domainID, ak string) (*Credential, error) {
-	c, err := getCredential(ctx, s.db, ak)
-	if noRows(err) || err == nil && c.DomainID != domainID {
-		return nil, notFound("access key", ak)
-	}
+	c, err := credentialOf(ctx, s.db, domainID, ak)
 	if err != nil {
 		return nil, wrap("get access key", err)
 	}
@@ -91,10 +84,7 @@ func (s *Service) ListCredentials(ctx context.Context, domainID, userID string) 
 func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, status, description *string) (*Credential, error) {
 	var out *Credential
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		c, err := getCredential(ctx, tx, ak)
-		if noRows(err) || err == nil && c.DomainID != domainID {
-			return notFound("access key", ak)
-		}
+		c, err := credentialOf(ctx, tx, domainID, ak)
 		if err != nil {
 			return err
 		}
@@ -119,11 +109,7 @@ func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, sta
 // DeleteCredential removes an access key; requests signed with it stop verifying.
 func (s *Service) DeleteCredential(ctx context.Context, domainID, ak string) error {
 	return wrap("delete access key", s.write(ctx, func(tx *sql.Tx) error {
-		c, err := getCredential(ctx, tx, ak)
-		if noRows(err) || err == nil && c.DomainID != domainID {
-			return notFound("access key", ak)
-		}
-		if err != nil {
+		if _, err := credentialOf(ctx, tx, domainID, ak); err != nil {
 			return err
 		}
 		return deleteCredential(ctx, tx, ak)

@@ -14,10 +14,15 @@ import (
 // Here: the shared helpers, the revision counter, domains, server secrets,
 // bucket owners, login failures and login policies, and the rows that hold
 // secrets for sealing. The functions take a querier, so that a service's
-// read-modify-write stays in the one transaction (Service.write) it opened;
-// lookups return sql.ErrNoRows for a missing row and writes return
-// store.ErrConflict (via store.Classify) for a duplicate, which the services
-// turn into the domain's errors. Nothing here branches on the engine.
+// read-modify-write stays in the one transaction (Service.write) it opened.
+// The scoped lookups (userOf, groupOf, credentialOf, projectOf, workspaceOf,
+// visiblePolicy, customPolicyOf) return the domain's not-found error for a
+// row that is missing or another domain's; the plain get* return
+// sql.ErrNoRows, for callers that report a missing row otherwise. Writes
+// return store.ErrConflict (via store.Classify) for a duplicate, which each
+// service turns into its operation's conflict error (the codes and messages
+// differ by operation, and creating an account reports any of them as one).
+// Nothing here branches on the engine.
 
 // querier is satisfied by *store.DB and *sql.Tx.
 type querier interface {

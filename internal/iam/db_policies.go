@@ -195,3 +195,24 @@ func grantedPolicies(ctx context.Context, q querier, reg policy.ActionRegistry, 
 	return queryPolicies(ctx, q, reg, `SELECT `+prefixed("p.", policyCols)+` FROM policies p JOIN grants g ON g.policy_id = p.id
 		WHERE g.group_id = $1 AND g.scope_kind = $2 AND g.scope_id = $3 ORDER BY p.display_name`, groupID, scopeKindName(scope.Kind), scope.ID)
 }
+
+// visiblePolicy returns a system policy or one of the domain's custom
+// policies; a policy that is missing or another domain's is
+// notFound(what, id) ("policy", or "role" as grants call it).
+func visiblePolicy(ctx context.Context, q querier, reg policy.ActionRegistry, domainID, id, what string) (*Policy, error) {
+	p, err := getPolicy(ctx, q, reg, id)
+	if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
+		return nil, notFound(what, id)
+	}
+	return p, err
+}
+
+// customPolicyOf returns one of the domain's custom policies: a system
+// policy, a missing one or another domain's is notFound("policy", id).
+func customPolicyOf(ctx context.Context, q querier, reg policy.ActionRegistry, domainID, id string) (*Policy, error) {
+	p, err := getPolicy(ctx, q, reg, id)
+	if noRows(err) || err == nil && p.DomainID != domainID {
+		return nil, notFound("policy", id)
+	}
+	return p, err
+}

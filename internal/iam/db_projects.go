@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/atelier-dev/atelier/internal/store"
 )
@@ -193,4 +194,29 @@ func updateProjectRow(ctx context.Context, q querier, p *Project) error {
 func deleteWorkspace(ctx context.Context, q querier, projectID, id string) error {
 	_, err := q.ExecContext(ctx, `DELETE FROM workspaces WHERE project_id = $1 AND id = $2`, projectID, id)
 	return err
+}
+
+// projectOf returns a project of the domain, or its not-found error for
+// one that is missing or belongs to another domain.
+func projectOf(ctx context.Context, q querier, domainID, id string) (*Project, error) {
+	p, err := getProject(ctx, q, id)
+	if noRows(err) || err == nil && p.DomainID != domainID {
+		return nil, notFound("project", id)
+	}
+	return p, err
+}
+
+// workspaceOf returns a workspace of the domain's project, or ModelArts'
+// not-found error (errWorkspaceNotFound) for one that is missing or belongs
+// to another domain.
+func workspaceOf(ctx context.Context, q querier, domainID, projectID, id string) (*Workspace, error) {
+	w, err := getWorkspace(ctx, q, projectID, id)
+	if noRows(err) || err == nil && w.DomainID != domainID {
+		return nil, errWorkspaceNotFound(id)
+	}
+	return w, err
+}
+
+func errWorkspaceNotFound(id string) error {
+	return &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
 }

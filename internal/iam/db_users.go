@@ -244,3 +244,37 @@ func deleteCredential(ctx context.Context, q querier, ak string) error {
 	_, err := q.ExecContext(ctx, `DELETE FROM credentials WHERE access_key = $1`, ak)
 	return err
 }
+
+// --- scoped lookups
+//
+// These return the domain's not-found error for a row that is missing or
+// belongs to another domain, so that no caller can forget the domain check;
+// the get* functions they wrap return sql.ErrNoRows, for callers that
+// report a missing row some other way.
+
+// userOf returns a user of the domain.
+func userOf(ctx context.Context, q querier, domainID, id string) (*User, error) {
+	u, err := getUser(ctx, q, id)
+	if noRows(err) || err == nil && u.DomainID != domainID {
+		return nil, notFound("user", id)
+	}
+	return u, err
+}
+
+// groupOf returns a group of the domain.
+func groupOf(ctx context.Context, q querier, domainID, id string) (*Group, error) {
+	g, err := getGroup(ctx, q, id)
+	if noRows(err) || err == nil && g.DomainID != domainID {
+		return nil, notFound("group", id)
+	}
+	return g, err
+}
+
+// credentialOf returns an access key of the domain.
+func credentialOf(ctx context.Context, q querier, domainID, ak string) (*Credential, error) {
+	c, err := getCredential(ctx, q, ak)
+	if noRows(err) || err == nil && c.DomainID != domainID {
+		return nil, notFound("access key", ak)
+	}
+	return c, err
+}

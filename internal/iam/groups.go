@@ -38,10 +38,7 @@ func (s *Service) CreateGroup(ctx context.Context, domainID, name, description s
 
 // GetGroup returns a group of the domain.
 func (s *Service) GetGroup(ctx context.Context, domainID, id string) (*Group, error) {
-	g, err := getGroup(ctx, s.db, id)
-	if noRows(err) || err == nil && g.DomainID != domainID {
-		return nil, notFound("group", id)
-	}
+	g, err := groupOf(ctx, s.db, domainID, id)
 	return g, wrap("get group", err)
 }
 
@@ -55,10 +52,7 @@ func (s *Service) ListGroups(ctx context.Context, domainID, name string) ([]*Gro
 func (s *Service) UpdateGroup(ctx context.Context, domainID, id string, name, description *string) (*Group, error) {
 	var out *Group
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		g, err := getGroup(ctx, tx, id)
-		if noRows(err) || err == nil && g.DomainID != domainID {
-			return notFound("group", id)
-		}
+		g, err := groupOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -89,10 +83,7 @@ func (s *Service) UpdateGroup(ctx context.Context, domainID, id string, name, de
 // DeleteGroup removes a group, its memberships and its grants.
 func (s *Service) DeleteGroup(ctx context.Context, domainID, id string) error {
 	return wrap("delete group", s.write(ctx, func(tx *sql.Tx) error {
-		g, err := getGroup(ctx, tx, id)
-		if noRows(err) || err == nil && g.DomainID != domainID {
-			return notFound("group", id)
-		}
+		g, err := groupOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -105,17 +96,11 @@ func (s *Service) DeleteGroup(ctx context.Context, domainID, id string) error {
 
 // membership loads a group and a user of the same domain.
 func (s *Service) membership(ctx context.Context, q querier, domainID, groupID, userID string) (*Group, *User, error) {
-	g, err := getGroup(ctx, q, groupID)
-	if noRows(err) || err == nil && g.DomainID != domainID {
-		return nil, nil, notFound("group", groupID)
-	}
+	g, err := groupOf(ctx, q, domainID, groupID)
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := getUser(ctx, q, userID)
-	if noRows(err) || err == nil && u.DomainID != domainID {
-		return nil, nil, notFound("user", userID)
-	}
+	u, err := userOf(ctx, q, domainID, userID)
 	return g, u, err
 }
 

@@ -132,10 +132,7 @@ func (s *Service) UpdateCustomPolicy(ctx context.Context, domainID, id string, i
 	}
 	var out *Policy
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		p, err := getPolicy(ctx, tx, s.catalog, id)
-		if noRows(err) || err == nil && p.DomainID != domainID {
-			return notFound("policy", id)
-		}
+		p, err := customPolicyOf(ctx, tx, s.catalog, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -151,10 +148,7 @@ func (s *Service) UpdateCustomPolicy(ctx context.Context, domainID, id string, i
 
 // GetPolicy returns a system policy or one of the domain's custom policies.
 func (s *Service) GetPolicy(ctx context.Context, domainID, id string) (*Policy, error) {
-	p, err := getPolicy(ctx, s.db, s.catalog, id)
-	if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
-		return nil, notFound("policy", id)
-	}
+	p, err := visiblePolicy(ctx, s.db, s.catalog, domainID, id, "policy")
 	return p, wrap("get policy", err)
 }
 
@@ -168,10 +162,7 @@ func (s *Service) ListPolicies(ctx context.Context, domainID string, custom bool
 // DeleteCustomPolicy removes a custom policy that no grant uses.
 func (s *Service) DeleteCustomPolicy(ctx context.Context, domainID, id string) error {
 	return wrap("delete custom policy", s.write(ctx, func(tx *sql.Tx) error {
-		p, err := getPolicy(ctx, tx, s.catalog, id)
-		if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
-			return notFound("policy", id)
-		}
+		p, err := visiblePolicy(ctx, tx, s.catalog, domainID, id, "policy")
 		if err != nil {
 			return err
 		}
@@ -196,17 +187,10 @@ func (s *Service) DeleteCustomPolicy(ctx context.Context, domainID, id string) e
 // type fits the scope (a project or enterprise-project grant needs a
 // project-level policy, XA or AA).
 func (s *Service) checkGrant(ctx context.Context, q querier, domainID, groupID, policyID string, scope policy.Scope) (*Policy, error) {
-	g, err := getGroup(ctx, q, groupID)
-	if noRows(err) || err == nil && g.DomainID != domainID {
-		return nil, notFound("group", groupID)
-	}
-	if err != nil {
+	if _, err := groupOf(ctx, q, domainID, groupID); err != nil {
 		return nil, err
 	}
-	p, err := getPolicy(ctx, q, s.catalog, policyID)
-	if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
-		return nil, notFound("role", policyID)
-	}
+	p, err := visiblePolicy(ctx, q, s.catalog, domainID, policyID, "role")
 	if err != nil {
 		return nil, err
 	}
@@ -216,11 +200,7 @@ func (s *Service) checkGrant(ctx context.Context, q querier, domainID, groupID, 
 			return nil, notFound("domain", scope.ID)
 		}
 	case policy.ScopeProject:
-		pr, err := getProject(ctx, q, scope.ID)
-		if noRows(err) || err == nil && pr.DomainID != domainID {
-			return nil, notFound("project", scope.ID)
-		}
-		if err != nil {
+		if _, err := projectOf(ctx, q, domainID, scope.ID); err != nil {
 			return nil, err
 		}
 	case policy.ScopeEnterpriseProject:

@@ -50,10 +50,7 @@ func insertDefaultWorkspace(ctx context.Context, q querier, p *Project, t time.T
 
 // GetProject returns a project of the domain.
 func (s *Service) GetProject(ctx context.Context, domainID, id string) (*Project, error) {
-	p, err := getProject(ctx, s.db, id)
-	if noRows(err) || err == nil && p.DomainID != domainID {
-		return nil, notFound("project", id)
-	}
+	p, err := projectOf(ctx, s.db, domainID, id)
 	return p, wrap("get project", err)
 }
 
@@ -86,10 +83,7 @@ func (s *Service) ListProjects(ctx context.Context, domainID, name string) ([]*P
 func (s *Service) UpdateProject(ctx context.Context, domainID, id string, name, description *string) (*Project, error) {
 	var out *Project
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p, err := getProject(ctx, tx, id)
-		if noRows(err) || err == nil && p.DomainID != domainID {
-			return notFound("project", id)
-		}
+		p, err := projectOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -316,7 +310,7 @@ func (s *Service) applyWorkspace(ctx context.Context, q querier, w *Workspace, i
 func (s *Service) GetWorkspace(ctx context.Context, domainID, projectID, id string) (*Workspace, error) {
 	w, err := s.cachedWorkspace(ctx, projectID, id)
 	if noRows(err) || err == nil && w.DomainID != domainID {
-		return nil, &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
+		return nil, errWorkspaceNotFound(id)
 	}
 	return w, wrap("get workspace", err)
 }
@@ -339,10 +333,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, p *Principal, projectID st
 func (s *Service) UpdateWorkspace(ctx context.Context, domainID, projectID, id string, in WorkspaceInput) (*Workspace, error) {
 	var out *Workspace
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		w, err := getWorkspace(ctx, tx, projectID, id)
-		if noRows(err) || err == nil && w.DomainID != domainID {
-			return &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
-		}
+		w, err := workspaceOf(ctx, tx, domainID, projectID, id)
 		if err != nil {
 			return err
 		}
@@ -368,11 +359,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, domainID, projectID, id s
 		return errorf(KindForbidden, "the default workspace cannot be deleted")
 	}
 	return wrap("delete workspace", s.write(ctx, func(tx *sql.Tx) error {
-		w, err := getWorkspace(ctx, tx, projectID, id)
-		if noRows(err) || err == nil && w.DomainID != domainID {
-			return &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
-		}
-		if err != nil {
+		if _, err := workspaceOf(ctx, tx, domainID, projectID, id); err != nil {
 			return err
 		}
 		return deleteWorkspace(ctx, tx, projectID, id)

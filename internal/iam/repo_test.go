@@ -213,6 +213,48 @@ func TestRepoContract(t *testing.T) {
 			}
 		}
 
+		// Scoped lookups: a row of another domain is the domain's
+		// not-found error, like a missing one; system policies are
+		// visible to every domain but are nobody's custom policy.
+		system := &Policy{ID: "sys-1", Name: "Readers", DisplayName: "Readers", Type: "XA", Catalog: "ModelArts", CreatedAt: at, UpdatedAt: at}
+		must("insert system policy", upsertPolicy(ctx, db, system, doc))
+		notFoundCode := func(what string, err error, code string) {
+			t.Helper()
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindNotFound || e.Code != code {
+				t.Errorf("%s: got %v, want a not-found error %q", what, err, code)
+			}
+		}
+		scoped := []struct {
+			name   string
+			lookup func(domainID string) error
+		}{
+			{"user", func(d string) error { _, err := userOf(ctx, db, d, alice.ID); return err }},
+			{"group", func(d string) error { _, err := groupOf(ctx, db, d, devs.ID); return err }},
+			{"access key", func(d string) error { _, err := credentialOf(ctx, db, d, "AK1"); return err }},
+			{"project", func(d string) error { _, err := projectOf(ctx, db, d, p1.ID); return err }},
+			{"workspace", func(d string) error { _, err := workspaceOf(ctx, db, d, p1.ID, DefaultWorkspaceID); return err }},
+			{"custom policy", func(d string) error { _, err := customPolicyOf(ctx, db, cat, d, pol.ID); return err }},
+			{"visible policy", func(d string) error { _, err := visiblePolicy(ctx, db, cat, d, pol.ID, "role"); return err }},
+		}
+		for _, c := range scoped {
+			if err := c.lookup(d1.ID); err != nil {
+				t.Errorf("%s of its own domain: %v", c.name, err)
+			}
+			code := ""
+			if c.name == "workspace" {
+				code = "ModelArts.0102"
+			}
+			notFoundCode(c.name+" of another domain", c.lookup(d2.ID), code)
+		}
+		if _, err := userOf(ctx, db, d1.ID, "missing"); err == nil || err.Error() != `user "missing" not found` {
+			t.Errorf("missing user: %v", err)
+		}
+		if p, err := visiblePolicy(ctx, db, cat, d2.ID, system.ID, "policy"); err != nil || p.DisplayName != "Readers" {
+			t.Errorf("system policy seen from another domain: %v", err)
+		}
+		notFoundCode("a system policy as a custom one", func() error { _, err := customPolicyOf(ctx, db, cat, d1.ID, system.ID); return err }(), "")
+
 		// Bucket owners: missing is sql.ErrNoRows, a bucket has one owner,
 		// and only its owner's release drops it.
 		if _, err := bucketOwner(ctx, db, "data"); !errors.Is(err, sql.ErrNoRows) {
