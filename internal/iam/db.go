@@ -15,8 +15,8 @@ import (
 // bucket owners, login failures and login policies, and the rows that hold
 // secrets for sealing. The functions take a querier, so that a service's
 // read-modify-write stays in the one transaction (Service.write) it opened.
-// The scoped lookups (userOf, groupOf, credentialOf, projectOf, workspaceOf,
-// visiblePolicy, customPolicyOf) return the domain's not-found error for a
+// The scoped lookups (userOf, groupOf, credentialOf, projectOf, epOf,
+// workspaceOf, visiblePolicy, customPolicyOf) return the domain's not-found error for a
 // row that is missing or another domain's; the plain get* return
 // sql.ErrNoRows, for callers that report a missing row otherwise. Writes
 // return store.ErrConflict (via store.Classify) for a duplicate, which each

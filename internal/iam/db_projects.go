@@ -220,3 +220,12 @@ func workspaceOf(ctx context.Context, q querier, domainID, projectID, id string)
 func errWorkspaceNotFound(id string) error {
 	return &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
 }
+
+// epOf returns one of the domain's enterprise projects, or its not-found error.
+func epOf(ctx context.Context, q querier, domainID, id string) (*EnterpriseProject, error) {
+	e, err := getEP(ctx, q, domainID, id)
+	if noRows(err) {
+		return nil, notFound("enterprise project", id)
+	}
+	return e, err
+}

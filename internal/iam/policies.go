@@ -204,9 +204,7 @@ func (s *Service) checkGrant(ctx context.Context, q querier, domainID, groupID, 
 			return nil, err
 		}
 	case policy.ScopeEnterpriseProject:
-		if _, err := getEP(ctx, q, domainID, scope.ID); noRows(err) {
-			return nil, notFound("enterprise project", scope.ID)
-		} else if err != nil {
+		if _, err := epOf(ctx, q, domainID, scope.ID); err != nil {
 			return nil, err
 		}
 	}

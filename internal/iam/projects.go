@@ -157,10 +157,7 @@ func (s *Service) CreateEnterpriseProject(ctx context.Context, domainID, name, d
 
 // GetEnterpriseProject returns one of the domain's enterprise projects.
 func (s *Service) GetEnterpriseProject(ctx context.Context, domainID, id string) (*EnterpriseProject, error) {
-	e, err := getEP(ctx, s.db, domainID, id)
-	if noRows(err) {
-		return nil, notFound("enterprise project", id)
-	}
+	e, err := epOf(ctx, s.db, domainID, id)
 	return e, wrap("get enterprise project", err)
 }
 
@@ -174,10 +171,7 @@ func (s *Service) ListEnterpriseProjects(ctx context.Context, domainID string) (
 func (s *Service) UpdateEnterpriseProject(ctx context.Context, domainID, id string, name, description *string, status *int) (*EnterpriseProject, error) {
 	var out *EnterpriseProject
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		e, err := getEP(ctx, tx, domainID, id)
-		if noRows(err) {
-			return notFound("enterprise project", id)
-		}
+		e, err := epOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}

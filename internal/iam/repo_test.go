@@ -233,6 +233,7 @@ func TestRepoContract(t *testing.T) {
 			{"group", func(d string) error { _, err := groupOf(ctx, db, d, devs.ID); return err }},
 			{"access key", func(d string) error { _, err := credentialOf(ctx, db, d, "AK1"); return err }},
 			{"project", func(d string) error { _, err := projectOf(ctx, db, d, p1.ID); return err }},
+			{"enterprise project", func(d string) error { _, err := epOf(ctx, db, d, DefaultEnterpriseProjectID); return err }},
 			{"workspace", func(d string) error { _, err := workspaceOf(ctx, db, d, p1.ID, DefaultWorkspaceID); return err }},
 			{"custom policy", func(d string) error { _, err := customPolicyOf(ctx, db, cat, d, pol.ID); return err }},
 			{"visible policy", func(d string) error { _, err := visiblePolicy(ctx, db, cat, d, pol.ID, "role"); return err }},
