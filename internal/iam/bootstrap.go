@@ -83,10 +83,7 @@ func (s *Service) CreateAccount(ctx context.Context, in AccountInput) (*Account,
 			func() error { return insertDomain(ctx, tx, d) },
 			func() error { return insertUser(ctx, tx, u) },
 			func() error { return insertGroup(ctx, tx, g) },
-			func() error {
-				_, err := tx.ExecContext(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)`, g.ID, u.ID)
-				return err
-			},
+			func() error { return insertMember(ctx, tx, g.ID, u.ID) },
 			func() error { return insertEP(ctx, tx, ep) },
 			func() error { return insertProject(ctx, tx, p) },
 			func() error { return insertDefaultWorkspace(ctx, tx, p, t) },

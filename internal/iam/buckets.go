@@ -34,9 +34,9 @@ func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error
 	if ok {
 		return owner, nil
 	}
-	err := s.db.QueryRowContext(ctx, `SELECT domain_id FROM bucket_owners WHERE bucket = $1`, bucket).Scan(&owner)
+	owner, err := bucketOwner(ctx, s.db, bucket)
 	if noRows(err) {
-		err = s.db.QueryRowContext(ctx, `SELECT id FROM domains ORDER BY created_at, id LIMIT 1`).Scan(&owner)
+		owner, err = firstDomainID(ctx, s.db)
 	}
 	if err != nil {
 		return "", fmt.Errorf("look up the owner of bucket %s: %w", bucket, err)
@@ -56,8 +56,7 @@ func (s *Service) ClaimBucket(ctx context.Context, domainID, bucket string, exis
 		return &Error{Kind: KindForbidden, Code: "ModelArts.0108", Msg: fmt.Sprintf("bucket names starting with %q are reserved for Atelier", SystemBucketPrefix)}
 	}
 	return wrap("claim bucket", s.write(ctx, func(tx *sql.Tx) error {
-		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT domain_id FROM bucket_owners WHERE bucket = $1`, bucket).Scan(&owner)
+		owner, err := bucketOwner(ctx, tx, bucket)
 		switch {
 		case err == nil && owner == domainID:
 			return nil
@@ -67,16 +66,15 @@ func (s *Service) ClaimBucket(ctx context.Context, domainID, bucket string, exis
 			return err
 		}
 		if exists {
-			var first string
-			if err := tx.QueryRowContext(ctx, `SELECT id FROM domains ORDER BY created_at, id LIMIT 1`).Scan(&first); err != nil {
+			first, err := firstDomainID(ctx, tx)
+			if err != nil {
 				return err
 			}
 			if first != domainID {
 				return &Error{Kind: KindForbidden, Code: "ModelArts.0108", Msg: fmt.Sprintf("bucket %q belongs to another account", bucket)}
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_owners (bucket, domain_id, created_at) VALUES ($1, $2, $3)`, bucket, domainID, ms(s.clock()))
-		return err
+		return insertBucketOwner(ctx, tx, bucket, domainID, s.clock())
 	}))
 }
 
@@ -113,7 +111,6 @@ func (s *Service) CreateBucket(ctx context.Context, domainID, bucket string, sto
 // ReleaseBucket forgets a claim whose bucket could not be created.
 func (s *Service) ReleaseBucket(ctx context.Context, domainID, bucket string) error {
 	return wrap("release bucket", s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM bucket_owners WHERE bucket = $1 AND domain_id = $2`, bucket, domainID)
-		return err
+		return deleteBucketOwner(ctx, tx, bucket, domainID)
 	}))
 }

@@ -23,20 +23,13 @@ func (s *Service) CreateCredential(ctx context.Context, domainID, userID, descri
 	}
 	c := &Credential{AccessKey: ak, Secret: sk, UserID: userID, DomainID: domainID, Status: "active", Description: description, CreatedAt: s.clock()}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		u, err := getUser(ctx, tx, userID)
-		if noRows(err) || err == nil && u.DomainID != domainID {
-			return notFound("user", userID)
-		}
-		if err != nil {
+		if _, err := userOf(ctx, tx, domainID, userID); err != nil {
 			return err
 		}
 		// Count under the transaction's write lock so two concurrent
 		// requests cannot both pass the limit.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1`+s.db.ForUpdate(), userID).Scan(new(string)); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM credentials WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		n, err := countCredentialsLocked(ctx, s.db, tx, userID)
+		if err != nil {
 			return err
 		}
 		if n >= MaxCredentialsPerUser {
@@ -64,10 +57,7 @@ func newKeyPair() (ak, sk string, err error) {
 
 // GetCredential returns one of the domain's access keys.
 func (s *Service) GetCredential(ctx context.Context, domainID, ak string) (*Credential, error) {
-	c, err := getCredential(ctx, s.db, ak)
-	if noRows(err) || err == nil && c.DomainID != domainID {
-		return nil, notFound("access key", ak)
-	}
+	c, err := credentialOf(ctx, s.db, domainID, ak)
 	if err != nil {
 		return nil, wrap("get access key", err)
 	}
@@ -94,10 +84,7 @@ func (s *Service) ListCredentials(ctx context.Context, domainID, userID string) 
 func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, status, description *string) (*Credential, error) {
 	var out *Credential
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		c, err := getCredential(ctx, tx, ak)
-		if noRows(err) || err == nil && c.DomainID != domainID {
-			return notFound("access key", ak)
-		}
+		c, err := credentialOf(ctx, tx, domainID, ak)
 		if err != nil {
 			return err
 		}
@@ -114,8 +101,7 @@ func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, sta
 			c.Description = *description
 		}
 		out = withoutSecret(c)
-		_, err = tx.ExecContext(ctx, `UPDATE credentials SET status=$2, description=$3 WHERE access_key=$1`, ak, c.Status, c.Description)
-		return err
+		return updateCredentialRow(ctx, tx, c)
 	})
 	return out, wrap("update access key", err)
 }
@@ -123,15 +109,10 @@ func (s *Service) UpdateCredential(ctx context.Context, domainID, ak string, sta
 // DeleteCredential removes an access key; requests signed with it stop verifying.
 func (s *Service) DeleteCredential(ctx context.Context, domainID, ak string) error {
 	return wrap("delete access key", s.write(ctx, func(tx *sql.Tx) error {
-		c, err := getCredential(ctx, tx, ak)
-		if noRows(err) || err == nil && c.DomainID != domainID {
-			return notFound("access key", ak)
-		}
-		if err != nil {
+		if _, err := credentialOf(ctx, tx, domainID, ak); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM credentials WHERE access_key = $1`, ak)
-		return err
+		return deleteCredential(ctx, tx, ak)
 	}))
 }
 

@@ -4,14 +4,25 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
+	"time"
 
-	"github.com/atelier-dev/atelier/internal/iam/policy"
 	"github.com/atelier-dev/atelier/internal/store"
 )
 
-// This file holds the SQL of the identity tables; the rules live in the
-// service files.
+// This file and db_*.go are iam's repository: they hold every statement on
+// the identity tables, and the service files hold the rules and call them.
+// Here: the shared helpers, the revision counter, domains, server secrets,
+// bucket owners, login failures and login policies, and the rows that hold
+// secrets for sealing. The functions take a querier, so that a service's
+// read-modify-write stays in the one transaction (Service.write) it opened.
+// The scoped lookups (userOf, groupOf, credentialOf, projectOf, epOf,
+// workspaceOf, visiblePolicy, customPolicyOf) return the domain's not-found error for a
+// row that is missing or another domain's; the plain get* return
+// sql.ErrNoRows, for callers that report a missing row otherwise. Writes
+// return store.ErrConflict (via store.Classify) for a duplicate, which each
+// service turns into its operation's conflict error (the codes and messages
+// differ by operation, and creating an account reports any of them as one).
+// Nothing here branches on the engine.
 
 // querier is satisfied by *store.DB and *sql.Tx.
 type querier interface {
@@ -93,413 +104,6 @@ func nextPolicySeq(ctx context.Context, q querier, domainID string) (int64, erro
 	return n, err
 }
 
-// --- users
-
-const userCols = `id, domain_id, name, password_hash, enabled, email, description, is_domain_owner,
-	credential_epoch, pwd_changed_at, last_login_at, created_at, updated_at,
-	phone, areacode, access_mode, pwd_status, xuser_type, xuser_id`
-
-func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
-	var u User
-	var pwd, login, created, updated int64
-	if err := sc.Scan(&u.ID, &u.DomainID, &u.Name, &u.passwordHash, &u.Enabled, &u.Email, &u.Description,
-		&u.IsDomainOwner, &u.CredentialEpoch, &pwd, &login, &created, &updated,
-		&u.Phone, &u.AreaCode, &u.AccessMode, &u.PwdStatus, &u.XUserType, &u.XUserID); err != nil {
-		return nil, err
-	}
-	u.PwdChangedAt, u.LastLoginAt, u.CreatedAt, u.UpdatedAt = fromMS(pwd), fromMS(login), fromMS(created), fromMS(updated)
-	return &u, nil
-}
-
-func insertUser(ctx context.Context, q querier, u *User) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
-		u.ID, u.DomainID, u.Name, u.passwordHash, u.Enabled, u.Email, u.Description, u.IsDomainOwner,
-		u.CredentialEpoch, ms(u.PwdChangedAt), ms(u.LastLoginAt), ms(u.CreatedAt), ms(u.UpdatedAt),
-		u.Phone, u.AreaCode, u.AccessMode, u.PwdStatus, u.XUserType, u.XUserID)
-	return store.Classify(err)
-}
-
-func updateUserRow(ctx context.Context, q querier, u *User) error {
-	_, err := q.ExecContext(ctx, `UPDATE users SET name=$2, password_hash=$3, enabled=$4, email=$5, description=$6,
-		credential_epoch=$7, pwd_changed_at=$8, last_login_at=$9, updated_at=$10,
-		phone=$11, areacode=$12, access_mode=$13, pwd_status=$14, xuser_type=$15, xuser_id=$16 WHERE id=$1`,
-		u.ID, u.Name, u.passwordHash, u.Enabled, u.Email, u.Description, u.CredentialEpoch,
-		ms(u.PwdChangedAt), ms(u.LastLoginAt), ms(u.UpdatedAt),
-		u.Phone, u.AreaCode, u.AccessMode, u.PwdStatus, u.XUserType, u.XUserID)
-	return store.Classify(err)
-}
-
-func getUser(ctx context.Context, q querier, id string) (*User, error) {
-	return scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
-}
-
-func getUserByName(ctx context.Context, q querier, domainID, name string) (*User, error) {
-	return scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE domain_id = $1 AND name = $2`, domainID, name))
-}
-
-func listUsers(ctx context.Context, q querier, domainID, name string) ([]*User, error) {
-	query := `SELECT ` + userCols + ` FROM users WHERE domain_id = $1`
-	args := []any{domainID}
-	if name != "" {
-		query += ` AND name = $2`
-		args = append(args, name)
-	}
-	return queryUsers(ctx, q, query+` ORDER BY name`, args...)
-}
-
-func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*User, error) {
-	return queryAll(ctx, q, scanUser, query, args...)
-}
-
-// --- groups
-
-func scanGroup(sc interface{ Scan(...any) error }) (*Group, error) {
-	var g Group
-	var created int64
-	if err := sc.Scan(&g.ID, &g.DomainID, &g.Name, &g.Description, &created); err != nil {
-		return nil, err
-	}
-	g.CreatedAt = fromMS(created)
-	return &g, nil
-}
-
-const groupCols = `id, domain_id, name, description, created_at`
-
-func insertGroup(ctx context.Context, q querier, g *Group) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO user_groups (`+groupCols+`) VALUES ($1,$2,$3,$4,$5)`,
-		g.ID, g.DomainID, g.Name, g.Description, ms(g.CreatedAt))
-	return store.Classify(err)
-}
-
-func getGroup(ctx context.Context, q querier, id string) (*Group, error) {
-	return scanGroup(q.QueryRowContext(ctx, `SELECT `+groupCols+` FROM user_groups WHERE id = $1`, id))
-}
-
-func queryGroups(ctx context.Context, q querier, query string, args ...any) ([]*Group, error) {
-	return queryAll(ctx, q, scanGroup, query, args...)
-}
-
-// --- projects
-
-const projectCols = `id, domain_id, name, region, description, enabled, created_at`
-
-func scanProject(sc interface{ Scan(...any) error }) (*Project, error) {
-	var p Project
-	var created int64
-	if err := sc.Scan(&p.ID, &p.DomainID, &p.Name, &p.Region, &p.Description, &p.Enabled, &created); err != nil {
-		return nil, err
-	}
-	p.CreatedAt = fromMS(created)
-	return &p, nil
-}
-
-func insertProject(ctx context.Context, q querier, p *Project) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO projects (`+projectCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		p.ID, p.DomainID, p.Name, p.Region, p.Description, p.Enabled, ms(p.CreatedAt))
-	return store.Classify(err)
-}
-
-func getProject(ctx context.Context, q querier, id string) (*Project, error) {
-	return scanProject(q.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, id))
-}
-
-func getProjectByName(ctx context.Context, q querier, domainID, name string) (*Project, error) {
-	return scanProject(q.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE domain_id = $1 AND name = $2`, domainID, name))
-}
-
-func queryProjects(ctx context.Context, q querier, query string, args ...any) ([]*Project, error) {
-	return queryAll(ctx, q, scanProject, query, args...)
-}
-
-// --- enterprise projects
-
-const epCols = `id, domain_id, name, description, status, created_at, updated_at`
-
-func scanEP(sc interface{ Scan(...any) error }) (*EnterpriseProject, error) {
-	var e EnterpriseProject
-	var created, updated int64
-	if err := sc.Scan(&e.ID, &e.DomainID, &e.Name, &e.Description, &e.Status, &created, &updated); err != nil {
-		return nil, err
-	}
-	e.CreatedAt, e.UpdatedAt = fromMS(created), fromMS(updated)
-	return &e, nil
-}
-
-func insertEP(ctx context.Context, q querier, e *EnterpriseProject) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO enterprise_projects (`+epCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		e.ID, e.DomainID, e.Name, e.Description, e.Status, ms(e.CreatedAt), ms(e.UpdatedAt))
-	return store.Classify(err)
-}
-
-func updateEPRow(ctx context.Context, q querier, e *EnterpriseProject) error {
-	_, err := q.ExecContext(ctx, `UPDATE enterprise_projects SET name=$3, description=$4, status=$5, updated_at=$6 WHERE domain_id=$1 AND id=$2`,
-		e.DomainID, e.ID, e.Name, e.Description, e.Status, ms(e.UpdatedAt))
-	return store.Classify(err)
-}
-
-func getEP(ctx context.Context, q querier, domainID, id string) (*EnterpriseProject, error) {
-	return scanEP(q.QueryRowContext(ctx, `SELECT `+epCols+` FROM enterprise_projects WHERE domain_id = $1 AND id = $2`, domainID, id))
-}
-
-func listEPs(ctx context.Context, q querier, domainID string) ([]*EnterpriseProject, error) {
-	return queryAll(ctx, q, scanEP, `SELECT `+epCols+` FROM enterprise_projects WHERE domain_id = $1 ORDER BY created_at, id`, domainID)
-}
-
-// --- workspaces
-
-const wsCols = `id, project_id, domain_id, name, description, enterprise_project_id, auth_type, owner_user_id, owner_name, status, created_at, updated_at`
-
-func scanWorkspace(sc interface{ Scan(...any) error }) (*Workspace, error) {
-	var w Workspace
-	var created, updated int64
-	if err := sc.Scan(&w.ID, &w.ProjectID, &w.DomainID, &w.Name, &w.Description, &w.EnterpriseProjectID, &w.AuthType,
-		&w.OwnerUserID, &w.OwnerName, &w.Status, &created, &updated); err != nil {
-		return nil, err
-	}
-	w.CreatedAt, w.UpdatedAt = fromMS(created), fromMS(updated)
-	return &w, nil
-}
-
-func insertWorkspace(ctx context.Context, q querier, w *Workspace) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO workspaces (`+wsCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
-		w.ID, w.ProjectID, w.DomainID, w.Name, w.Description, w.EnterpriseProjectID, w.AuthType, w.OwnerUserID, w.OwnerName,
-		w.Status, ms(w.CreatedAt), ms(w.UpdatedAt))
-	if err != nil {
-		return store.Classify(err)
-	}
-	return setWorkspaceUsers(ctx, q, w)
-}
-
-func updateWorkspaceRow(ctx context.Context, q querier, w *Workspace) error {
-	_, err := q.ExecContext(ctx, `UPDATE workspaces SET name=$3, description=$4, enterprise_project_id=$5, auth_type=$6, updated_at=$7
-		WHERE project_id=$1 AND id=$2`, w.ProjectID, w.ID, w.Name, w.Description, w.EnterpriseProjectID, w.AuthType, ms(w.UpdatedAt))
-	if err != nil {
-		return store.Classify(err)
-	}
-	return setWorkspaceUsers(ctx, q, w)
-}
-
-func setWorkspaceUsers(ctx context.Context, q querier, w *Workspace) error {
-	if _, err := q.ExecContext(ctx, `DELETE FROM workspace_users WHERE project_id=$1 AND workspace_id=$2`, w.ProjectID, w.ID); err != nil {
-		return err
-	}
-	for _, u := range w.Users {
-		if _, err := q.ExecContext(ctx, `INSERT INTO workspace_users (project_id, workspace_id, user_id) VALUES ($1,$2,$3)`, w.ProjectID, w.ID, u); err != nil {
-			return store.Classify(err)
-		}
-	}
-	return nil
-}
-
-func getWorkspace(ctx context.Context, q querier, projectID, id string) (*Workspace, error) {
-	w, err := scanWorkspace(q.QueryRowContext(ctx, `SELECT `+wsCols+` FROM workspaces WHERE project_id = $1 AND id = $2`, projectID, id))
-	if err != nil {
-		return nil, err
-	}
-	w.Users, err = workspaceUsers(ctx, q, projectID, id)
-	return w, err
-}
-
-func workspaceUsers(ctx context.Context, q querier, projectID, id string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT user_id FROM workspace_users WHERE project_id=$1 AND workspace_id=$2 ORDER BY user_id`, projectID, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
-}
-
-func listWorkspaces(ctx context.Context, q querier, projectID string) ([]*Workspace, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+wsCols+` FROM workspaces WHERE project_id = $1 ORDER BY created_at, id`, projectID)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Workspace
-	for rows.Next() {
-		w, err := scanWorkspace(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for _, w := range out {
-		if w.Users, err = workspaceUsers(ctx, q, projectID, w.ID); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// --- credentials
-
-const credCols = `access_key, user_id, domain_id, secret, status, description, created_at, last_use_at`
-
-func scanCredential(sc interface{ Scan(...any) error }) (*Credential, error) {
-	var c Credential
-	var created, used int64
-	if err := sc.Scan(&c.AccessKey, &c.UserID, &c.DomainID, &c.Secret, &c.Status, &c.Description, &created, &used); err != nil {
-		return nil, err
-	}
-	c.CreatedAt, c.LastUseAt = fromMS(created), fromMS(used)
-	return &c, nil
-}
-
-func insertCredential(ctx context.Context, q querier, c *Credential) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO credentials (`+credCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-		c.AccessKey, c.UserID, c.DomainID, c.Secret, c.Status, c.Description, ms(c.CreatedAt), ms(c.LastUseAt))
-	return store.Classify(err)
-}
-
-func getCredential(ctx context.Context, q querier, ak string) (*Credential, error) {
-	return scanCredential(q.QueryRowContext(ctx, `SELECT `+credCols+` FROM credentials WHERE access_key = $1`, ak))
-}
-
-func listCredentials(ctx context.Context, q querier, domainID, userID string) ([]*Credential, error) {
-	query := `SELECT ` + credCols + ` FROM credentials WHERE domain_id = $1`
-	args := []any{domainID}
-	if userID != "" {
-		query += ` AND user_id = $2`
-		args = append(args, userID)
-	}
-	return queryAll(ctx, q, scanCredential, query+` ORDER BY created_at, access_key`, args...)
-}
-
-// --- policies
-
-const policyCols = `id, domain_id, name, display_name, type, description, catalog, document, created_at, updated_at`
-
-func scanPolicy(sc interface{ Scan(...any) error }, reg policy.ActionRegistry) (*Policy, error) {
-	var p Policy
-	var doc string
-	var domain sql.NullString
-	var created, updated int64
-	if err := sc.Scan(&p.ID, &domain, &p.Name, &p.DisplayName, &p.Type, &p.Description, &p.Catalog, &doc, &created, &updated); err != nil {
-		return nil, err
-	}
-	p.DomainID = domain.String
-	p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
-	d, err := policy.Parse([]byte(doc), reg)
-	if err != nil {
-		// A stored policy that no longer parses (e.g. an action was
-		// unregistered) must not silently grant or deny: surface it.
-		return nil, fmt.Errorf("stored policy %s (%s) no longer parses: %w", p.ID, p.DisplayName, err)
-	}
-	p.Document = d
-	return &p, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func upsertPolicy(ctx context.Context, q querier, p *Policy, doc []byte) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO policies (id, domain_id, name, display_name, type, description, catalog, document, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
-		ON CONFLICT (id) DO UPDATE SET name=excluded.name, display_name=excluded.display_name, type=excluded.type,
-			description=excluded.description, catalog=excluded.catalog, document=excluded.document, updated_at=excluded.updated_at`,
-		p.ID, nullable(p.DomainID), p.Name, p.DisplayName, p.Type, p.Description, p.Catalog, string(doc), ms(p.CreatedAt), ms(p.UpdatedAt))
-	return store.Classify(err)
-}
-
-func getPolicy(ctx context.Context, q querier, reg policy.ActionRegistry, id string) (*Policy, error) {
-	return scanPolicy(q.QueryRowContext(ctx, `SELECT `+policyCols+` FROM policies WHERE id = $1`, id), reg)
-}
-
-func queryPolicies(ctx context.Context, q querier, reg policy.ActionRegistry, query string, args ...any) ([]*Policy, error) {
-	scan := func(sc interface{ Scan(...any) error }) (*Policy, error) { return scanPolicy(sc, reg) }
-	return queryAll(ctx, q, scan, query, args...)
-}
-
-// --- grants
-
-func scopeKindName(k policy.ScopeKind) string {
-	switch k {
-	case policy.ScopeProject:
-		return "project"
-	case policy.ScopeEnterpriseProject:
-		return "enterprise_project"
-	default:
-		return "domain"
-	}
-}
-
-func scopeKindFromName(s string) policy.ScopeKind {
-	switch s {
-	case "project":
-		return policy.ScopeProject
-	case "enterprise_project":
-		return policy.ScopeEnterpriseProject
-	default:
-		return policy.ScopeAccount
-	}
-}
-
-func insertGrant(ctx context.Context, q querier, g *Grant) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO grants (id, domain_id, group_id, policy_id, scope_kind, scope_id, created_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7)`, g.ID, g.DomainID, g.GroupID, g.PolicyID, scopeKindName(g.Scope.Kind), g.Scope.ID, ms(g.CreatedAt))
-	return store.Classify(err)
-}
-
-func deleteGrant(ctx context.Context, q querier, groupID, policyID string, scope policy.Scope) (bool, error) {
-	res, err := q.ExecContext(ctx, `DELETE FROM grants WHERE group_id=$1 AND policy_id=$2 AND scope_kind=$3 AND scope_id=$4`,
-		groupID, policyID, scopeKindName(scope.Kind), scope.ID)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
-
-func grantExists(ctx context.Context, q querier, groupID, policyID string, scope policy.Scope) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM grants WHERE group_id=$1 AND policy_id=$2 AND scope_kind=$3 AND scope_id=$4`,
-		groupID, policyID, scopeKindName(scope.Kind), scope.ID).Scan(&n)
-	return n > 0, err
-}
-
-// grantRow is a grant joined with its policy document, for compiling a user's set.
-type grantRow struct {
-	PolicyID, PolicyName, Document string
-	Scope                          policy.Scope
-}
-
-func grantsOfUser(ctx context.Context, q querier, userID string) ([]grantRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT p.id, p.display_name, p.document, g.scope_kind, g.scope_id
-		FROM group_members m JOIN grants g ON g.group_id = m.group_id JOIN policies p ON p.id = g.policy_id
-		WHERE m.user_id = $1 ORDER BY p.id, g.scope_kind, g.scope_id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []grantRow
-	for rows.Next() {
-		var r grantRow
-		var kind string
-		if err := rows.Scan(&r.PolicyID, &r.PolicyName, &r.Document, &kind, &r.Scope.ID); err != nil {
-			return nil, err
-		}
-		r.Scope.Kind = scopeKindFromName(kind)
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // --- server secrets
 
 // secret returns the named server secret, creating it with gen on first use.
@@ -522,4 +126,140 @@ func secret(ctx context.Context, q querier, name string, gen func() (string, err
 	}
 	err = q.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = $1`, name).Scan(&v)
 	return v, err
+}
+
+// --- bucket owners
+
+// bucketOwner returns the account recorded as a bucket's owner
+// (sql.ErrNoRows when none is).
+func bucketOwner(ctx context.Context, q querier, bucket string) (string, error) {
+	var owner string
+	err := q.QueryRowContext(ctx, `SELECT domain_id FROM bucket_owners WHERE bucket = $1`, bucket).Scan(&owner)
+	return owner, err
+}
+
+// firstDomainID returns the first account created, the installation's
+// operator (sql.ErrNoRows when there is none).
+func firstDomainID(ctx context.Context, q querier) (string, error) {
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT id FROM domains ORDER BY created_at, id LIMIT 1`).Scan(&id)
+	return id, err
+}
+
+func insertBucketOwner(ctx context.Context, q querier, bucket, domainID string, at time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO bucket_owners (bucket, domain_id, created_at) VALUES ($1, $2, $3)`, bucket, domainID, ms(at))
+	return err
+}
+
+func deleteBucketOwner(ctx context.Context, q querier, bucket, domainID string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM bucket_owners WHERE bucket = $1 AND domain_id = $2`, bucket, domainID)
+	return err
+}
+
+// --- login failures and login policies
+
+// lockedUntil returns the end of subject's lockout in milliseconds
+// (sql.ErrNoRows when no failure is recorded).
+func lockedUntil(ctx context.Context, db *store.DB, subject string) (int64, error) {
+	var until int64
+	err := db.QueryRowContext(ctx, `SELECT locked_until FROM login_failures WHERE subject = $1`, subject).Scan(&until)
+	return until, err
+}
+
+// expireLoginFailures drops the rows whose window and lockout ended before now.
+func expireLoginFailures(ctx context.Context, db *store.DB, now int64) error {
+	_, err := db.ExecContext(ctx, `DELETE FROM login_failures WHERE expires_at < $1`, now)
+	return err
+}
+
+// countLoginFailure counts one failure of subject at now in one statement
+// (so concurrent failures on any replica are all counted): a window that
+// started at or before now-period starts over. The row lives at least until
+// now+period. It returns the failures in the current window.
+func countLoginFailure(ctx context.Context, db *store.DB, subject string, now, period int64) (int, error) {
+	var failures int
+	err := db.WriteRow(ctx, `
+INSERT INTO login_failures (subject, failures, window_start, locked_until, expires_at) VALUES ($1, 1, $2, 0, $3)
+ON CONFLICT (subject) DO UPDATE SET
+  failures = CASE WHEN login_failures.window_start <= $4 THEN 1 ELSE login_failures.failures + 1 END,
+  window_start = CASE WHEN login_failures.window_start <= $4 THEN $2 ELSE login_failures.window_start END,
+  expires_at = CASE WHEN login_failures.expires_at > $3 THEN login_failures.expires_at ELSE $3 END
+RETURNING failures`, subject, now, now+period, now-period).Scan(&failures)
+	return failures, err
+}
+
+// lockOut locks subject out until until, starting a new window at now.
+func lockOut(ctx context.Context, db *store.DB, subject string, now, until int64) error {
+	_, err := db.ExecContext(ctx, `
+UPDATE login_failures SET failures = 0, window_start = $2, locked_until = $3,
+  expires_at = CASE WHEN expires_at > $3 THEN expires_at ELSE $3 END
+WHERE subject = $1`, subject, now, until)
+	return err
+}
+
+func clearLoginFailures(ctx context.Context, db *store.DB, subject string) error {
+	_, err := db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1`, subject)
+	return err
+}
+
+const loginPolicyCols = `account_validity_period, custom_info_for_login, lockout_duration, login_failed_times,
+	period_with_login_failures, session_timeout, show_recent_login_info`
+
+// getLoginPolicy returns the account's login policy, the defaults when it
+// has none stored.
+func getLoginPolicy(ctx context.Context, q querier, domainID string) (LoginPolicy, error) {
+	var p LoginPolicy
+	err := q.QueryRowContext(ctx, `SELECT `+loginPolicyCols+` FROM login_policies WHERE domain_id = $1`, domainID).Scan(
+		&p.AccountValidityPeriod, &p.CustomInfoForLogin, &p.LockoutDuration, &p.LoginFailedTimes,
+		&p.PeriodWithLoginFailures, &p.SessionTimeout, &p.ShowRecentLoginInfo)
+	if noRows(err) {
+		return DefaultLoginPolicy(), nil
+	}
+	return p, err
+}
+
+func upsertLoginPolicy(ctx context.Context, q querier, domainID string, p LoginPolicy, at time.Time) error {
+	_, err := q.ExecContext(ctx, `
+INSERT INTO login_policies (domain_id, `+loginPolicyCols+`, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (domain_id) DO UPDATE SET account_validity_period = $2, custom_info_for_login = $3, lockout_duration = $4,
+  login_failed_times = $5, period_with_login_failures = $6, session_timeout = $7, show_recent_login_info = $8, updated_at = $9`,
+		domainID, p.AccountValidityPeriod, p.CustomInfoForLogin, p.LockoutDuration, p.LoginFailedTimes,
+		p.PeriodWithLoginFailures, p.SessionTimeout, p.ShowRecentLoginInfo, store.Millis(at))
+	return err
+}
+
+// --- rows that hold secrets
+
+// storedSecret is one stored secret: which row, and its stored value.
+type storedSecret struct {
+	table, key, value string
+}
+
+func storedSecrets(ctx context.Context, q querier) ([]storedSecret, error) {
+	rows, err := q.QueryContext(ctx, `SELECT 'credentials', access_key, secret FROM credentials
+		UNION ALL SELECT 'server_secrets', name, value FROM server_secrets`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []storedSecret
+	for rows.Next() {
+		var r storedSecret
+		if err := rows.Scan(&r.table, &r.key, &r.value); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// replaceSecret stores v in place of the secret r read, if it is still the
+// value r read.
+func replaceSecret(ctx context.Context, q querier, r storedSecret, v string) error {
+	query := `UPDATE credentials SET secret = $1 WHERE access_key = $2 AND secret = $3`
+	if r.table == "server_secrets" {
+		query = `UPDATE server_secrets SET value = $1 WHERE name = $2 AND value = $3`
+	}
+	_, err := q.ExecContext(ctx, query, v, r.key, r.value)
+	return err
 }

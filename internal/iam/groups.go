@@ -38,22 +38,13 @@ func (s *Service) CreateGroup(ctx context.Context, domainID, name, description s
 
 // GetGroup returns a group of the domain.
 func (s *Service) GetGroup(ctx context.Context, domainID, id string) (*Group, error) {
-	g, err := getGroup(ctx, s.db, id)
-	if noRows(err) || err == nil && g.DomainID != domainID {
-		return nil, notFound("group", id)
-	}
+	g, err := groupOf(ctx, s.db, domainID, id)
 	return g, wrap("get group", err)
 }
 
 // ListGroups lists a domain's groups, optionally the one named name.
 func (s *Service) ListGroups(ctx context.Context, domainID, name string) ([]*Group, error) {
-	q := `SELECT ` + groupCols + ` FROM user_groups WHERE domain_id = $1`
-	args := []any{domainID}
-	if name != "" {
-		q += ` AND name = $2`
-		args = append(args, name)
-	}
-	gs, err := queryGroups(ctx, s.db, q+` ORDER BY name`, args...)
+	gs, err := listGroups(ctx, s.db, domainID, name)
 	return gs, wrap("list groups", err)
 }
 
@@ -61,10 +52,7 @@ func (s *Service) ListGroups(ctx context.Context, domainID, name string) ([]*Gro
 func (s *Service) UpdateGroup(ctx context.Context, domainID, id string, name, description *string) (*Group, error) {
 	var out *Group
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		g, err := getGroup(ctx, tx, id)
-		if noRows(err) || err == nil && g.DomainID != domainID {
-			return notFound("group", id)
-		}
+		g, err := groupOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -83,9 +71,8 @@ func (s *Service) UpdateGroup(ctx context.Context, domainID, id string, name, de
 			}
 			g.Description = *description
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE user_groups SET name=$2, description=$3 WHERE id=$1`, g.ID, g.Name, g.Description)
 		out = g
-		return err
+		return updateGroupRow(ctx, tx, g)
 	})
 	if store.IsConflict(err) {
 		return nil, &Error{Kind: KindConflict, Code: "IAM.0024", Msg: "group name already exists"}
@@ -96,34 +83,24 @@ func (s *Service) UpdateGroup(ctx context.Context, domainID, id string, name, de
 // DeleteGroup removes a group, its memberships and its grants.
 func (s *Service) DeleteGroup(ctx context.Context, domainID, id string) error {
 	return wrap("delete group", s.write(ctx, func(tx *sql.Tx) error {
-		g, err := getGroup(ctx, tx, id)
-		if noRows(err) || err == nil && g.DomainID != domainID {
-			return notFound("group", id)
-		}
+		g, err := groupOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
 		if g.Name == AdminGroup {
 			return errorf(KindForbidden, "the admin group cannot be deleted")
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM user_groups WHERE id = $1`, id)
-		return err
+		return deleteGroup(ctx, tx, id)
 	}))
 }
 
 // membership loads a group and a user of the same domain.
 func (s *Service) membership(ctx context.Context, q querier, domainID, groupID, userID string) (*Group, *User, error) {
-	g, err := getGroup(ctx, q, groupID)
-	if noRows(err) || err == nil && g.DomainID != domainID {
-		return nil, nil, notFound("group", groupID)
-	}
+	g, err := groupOf(ctx, q, domainID, groupID)
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := getUser(ctx, q, userID)
-	if noRows(err) || err == nil && u.DomainID != domainID {
-		return nil, nil, notFound("user", userID)
-	}
+	u, err := userOf(ctx, q, domainID, userID)
 	return g, u, err
 }
 
@@ -133,8 +110,7 @@ func (s *Service) AddUserToGroup(ctx context.Context, domainID, groupID, userID 
 		if _, _, err := s.membership(ctx, tx, domainID, groupID, userID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID)
-		return err
+		return addMember(ctx, tx, groupID, userID)
 	}))
 }
 
@@ -148,11 +124,11 @@ func (s *Service) RemoveUserFromGroup(ctx context.Context, domainID, groupID, us
 		if g.Name == AdminGroup && u.IsDomainOwner {
 			return errorf(KindForbidden, "the account administrator cannot leave the admin group")
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
+		removed, err := removeMember(ctx, tx, groupID, userID)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !removed {
 			return errorf(KindNotFound, "user %q is not in group %q", userID, groupID)
 		}
 		return nil
@@ -164,9 +140,8 @@ func (s *Service) IsUserInGroup(ctx context.Context, domainID, groupID, userID s
 	if _, _, err := s.membership(ctx, s.db, domainID, groupID, userID); err != nil {
 		return false, wrap("check membership", err)
 	}
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2`, groupID, userID).Scan(&n)
-	return n > 0, wrap("check membership", err)
+	ok, err := isMember(ctx, s.db, groupID, userID)
+	return ok, wrap("check membership", err)
 }
 
 // GroupUsers lists a group's members.
@@ -174,8 +149,7 @@ func (s *Service) GroupUsers(ctx context.Context, domainID, groupID string) ([]*
 	if _, err := s.GetGroup(ctx, domainID, groupID); err != nil {
 		return nil, err
 	}
-	us, err := queryUsers(ctx, s.db, `SELECT `+prefixed("u.", userCols)+` FROM users u JOIN group_members m ON m.user_id = u.id
-		WHERE m.group_id = $1 ORDER BY u.name`, groupID)
+	us, err := groupUsers(ctx, s.db, groupID)
 	return us, wrap("list group users", err)
 }
 
@@ -184,25 +158,6 @@ func (s *Service) UserGroups(ctx context.Context, domainID, userID string) ([]*G
 	if _, err := s.GetUser(ctx, domainID, userID); err != nil {
 		return nil, err
 	}
-	gs, err := queryGroups(ctx, s.db, `SELECT `+prefixed("g.", groupCols)+` FROM user_groups g JOIN group_members m ON m.group_id = g.id
-		WHERE m.user_id = $1 ORDER BY g.name`, userID)
+	gs, err := userGroups(ctx, s.db, userID)
 	return gs, wrap("list user groups", err)
-}
-
-// prefixed qualifies a comma-separated column list with a table alias.
-func prefixed(alias, cols string) string {
-	out := make([]byte, 0, len(cols)+32)
-	start := true
-	for i := 0; i < len(cols); i++ {
-		c := cols[i]
-		if start && c != ' ' && c != '\n' && c != '\t' {
-			out = append(out, alias...)
-			start = false
-		}
-		out = append(out, c)
-		if c == ',' {
-			start = true
-		}
-	}
-	return string(out)
 }

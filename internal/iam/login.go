@@ -259,8 +259,7 @@ func (s *Service) audit(ctx context.Context, a *attempt) {
 
 // locked reports whether subject is locked out now.
 func (s *Service) locked(ctx context.Context, subject string) (bool, error) {
-	var until int64
-	err := s.db.QueryRowContext(ctx, `SELECT locked_until FROM login_failures WHERE subject = $1`, subject).Scan(&until)
+	until, err := lockedUntil(ctx, s.db, subject)
 	if noRows(err) {
 		return false, nil
 	}
@@ -279,17 +278,10 @@ func (s *Service) recordFailure(ctx context.Context, subject string, pol LoginPo
 	period := int64(pol.PeriodWithLoginFailures) * time.Minute.Milliseconds()
 	// Rows whose window and lockout are over carry nothing: drop them, so
 	// that guessed names cannot grow the table without bound.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE expires_at < $1`, now); err != nil {
+	if err := expireLoginFailures(ctx, s.db, now); err != nil {
 		return fmt.Errorf("expire login failures: %w", err)
 	}
-	var failures int
-	err := s.db.WriteRow(ctx, `
-INSERT INTO login_failures (subject, failures, window_start, locked_until, expires_at) VALUES ($1, 1, $2, 0, $3)
-ON CONFLICT (subject) DO UPDATE SET
-  failures = CASE WHEN login_failures.window_start <= $4 THEN 1 ELSE login_failures.failures + 1 END,
-  window_start = CASE WHEN login_failures.window_start <= $4 THEN $2 ELSE login_failures.window_start END,
-  expires_at = CASE WHEN login_failures.expires_at > $3 THEN login_failures.expires_at ELSE $3 END
-RETURNING failures`, subject, now, now+period, now-period).Scan(&failures)
+	failures, err := countLoginFailure(ctx, s.db, subject, now, period)
 	if err != nil {
 		return fmt.Errorf("count login failure: %w", err)
 	}
@@ -297,11 +289,7 @@ RETURNING failures`, subject, now, now+period, now-period).Scan(&failures)
 		return nil
 	}
 	until := now + int64(pol.LockoutDuration)*time.Minute.Milliseconds()
-	_, err = s.db.ExecContext(ctx, `
-UPDATE login_failures SET failures = 0, window_start = $2, locked_until = $3,
-  expires_at = CASE WHEN expires_at > $3 THEN expires_at ELSE $3 END
-WHERE subject = $1`, subject, now, until)
-	if err != nil {
+	if err := lockOut(ctx, s.db, subject, now, until); err != nil {
 		return fmt.Errorf("lock out after %d failed logins: %w", failures, err)
 	}
 	s.log.WarnContext(ctx, "audit: login locked out", "event", "login_lockout", "subject", subject,
@@ -311,7 +299,7 @@ WHERE subject = $1`, subject, now, until)
 
 // clearFailures forgets subject's failures after a successful login.
 func (s *Service) clearFailures(ctx context.Context, subject string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1`, subject); err != nil {
+	if err := clearLoginFailures(ctx, s.db, subject); err != nil {
 		return fmt.Errorf("reset login failures: %w", err)
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-
-	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // IAM actions guarding the login authentication policy, as Huawei IAM names them.
@@ -95,20 +93,6 @@ func (u LoginPolicyUpdate) apply(p *LoginPolicy) error {
 	return nil
 }
 
-const loginPolicyCols = `account_validity_period, custom_info_for_login, lockout_duration, login_failed_times,
-	period_with_login_failures, session_timeout, show_recent_login_info`
-
-func getLoginPolicy(ctx context.Context, q querier, domainID string) (LoginPolicy, error) {
-	var p LoginPolicy
-	err := q.QueryRowContext(ctx, `SELECT `+loginPolicyCols+` FROM login_policies WHERE domain_id = $1`, domainID).Scan(
-		&p.AccountValidityPeriod, &p.CustomInfoForLogin, &p.LockoutDuration, &p.LoginFailedTimes,
-		&p.PeriodWithLoginFailures, &p.SessionTimeout, &p.ShowRecentLoginInfo)
-	if noRows(err) {
-		return DefaultLoginPolicy(), nil
-	}
-	return p, err
-}
-
 // LoginPolicy returns the account's login policy (the defaults until an
 // administrator sets one).
 func (s *Service) LoginPolicy(ctx context.Context, domainID string) (LoginPolicy, error) {
@@ -131,13 +115,7 @@ func (s *Service) UpdateLoginPolicy(ctx context.Context, domainID string, up Log
 		if err := up.apply(&p); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `
-INSERT INTO login_policies (domain_id, `+loginPolicyCols+`, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (domain_id) DO UPDATE SET account_validity_period = $2, custom_info_for_login = $3, lockout_duration = $4,
-  login_failed_times = $5, period_with_login_failures = $6, session_timeout = $7, show_recent_login_info = $8, updated_at = $9`,
-			domainID, p.AccountValidityPeriod, p.CustomInfoForLogin, p.LockoutDuration, p.LoginFailedTimes,
-			p.PeriodWithLoginFailures, p.SessionTimeout, p.ShowRecentLoginInfo, store.Millis(s.clock()))
-		if err != nil {
+		if err := upsertLoginPolicy(ctx, tx, domainID, p, s.clock()); err != nil {
 			return err
 		}
 		out = p

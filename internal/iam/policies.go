@@ -19,21 +19,8 @@ const CatalogCustom = "CUSTOMED"
 // It writes (and so invalidates every replica's cache) only when one
 // changed, not on every start.
 func (s *Service) syncSystemPolicies(ctx context.Context) error {
-	stored := map[string]string{}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, type, description, catalog, document FROM policies WHERE domain_id IS NULL`)
+	stored, err := systemPolicyRows(ctx, s.db)
 	if err != nil {
-		return fmt.Errorf("read system policies: %w", err)
-	}
-	for rows.Next() {
-		var id, typ, desc, catalog, doc string
-		if err := rows.Scan(&id, &typ, &desc, &catalog, &doc); err != nil {
-			rows.Close()
-			return fmt.Errorf("read system policies: %w", err)
-		}
-		stored[id] = typ + "\x00" + desc + "\x00" + catalog + "\x00" + doc
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read system policies: %w", err)
 	}
 	type pending struct {
@@ -51,7 +38,7 @@ func (s *Service) syncSystemPolicies(ctx context.Context) error {
 			return fmt.Errorf("encode system policy %q: %w", sp.Name, err)
 		}
 		id := SystemPolicyID(sp.Name)
-		if stored[id] == sp.Type+"\x00"+sp.Description+"\x00"+sp.Catalog+"\x00"+string(raw) {
+		if st, ok := stored[id]; ok && st == (storedPolicy{sp.Type, sp.Description, sp.Catalog, string(raw)}) {
 			continue
 		}
 		t := s.clock()
@@ -145,10 +132,7 @@ func (s *Service) UpdateCustomPolicy(ctx context.Context, domainID, id string, i
 	}
 	var out *Policy
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		p, err := getPolicy(ctx, tx, s.catalog, id)
-		if noRows(err) || err == nil && p.DomainID != domainID {
-			return notFound("policy", id)
-		}
+		p, err := customPolicyOf(ctx, tx, s.catalog, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -164,52 +148,35 @@ func (s *Service) UpdateCustomPolicy(ctx context.Context, domainID, id string, i
 
 // GetPolicy returns a system policy or one of the domain's custom policies.
 func (s *Service) GetPolicy(ctx context.Context, domainID, id string) (*Policy, error) {
-	p, err := getPolicy(ctx, s.db, s.catalog, id)
-	if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
-		return nil, notFound("policy", id)
-	}
+	p, err := visiblePolicy(ctx, s.db, s.catalog, domainID, id, "policy")
 	return p, wrap("get policy", err)
 }
 
 // ListPolicies lists system policies (custom=false) or the domain's custom
 // policies (custom=true), optionally only those with a display name.
 func (s *Service) ListPolicies(ctx context.Context, domainID string, custom bool, displayName string) ([]*Policy, error) {
-	q := `SELECT ` + policyCols + ` FROM policies WHERE domain_id IS NULL`
-	args := []any{}
-	if custom {
-		q = `SELECT ` + policyCols + ` FROM policies WHERE domain_id = $1`
-		args = append(args, domainID)
-	}
-	if displayName != "" {
-		args = append(args, displayName)
-		q += fmt.Sprintf(` AND display_name = $%d`, len(args))
-	}
-	ps, err := queryPolicies(ctx, s.db, s.catalog, q+` ORDER BY display_name`, args...)
+	ps, err := listPolicies(ctx, s.db, s.catalog, domainID, custom, displayName)
 	return ps, wrap("list policies", err)
 }
 
 // DeleteCustomPolicy removes a custom policy that no grant uses.
 func (s *Service) DeleteCustomPolicy(ctx context.Context, domainID, id string) error {
 	return wrap("delete custom policy", s.write(ctx, func(tx *sql.Tx) error {
-		p, err := getPolicy(ctx, tx, s.catalog, id)
-		if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
-			return notFound("policy", id)
-		}
+		p, err := visiblePolicy(ctx, tx, s.catalog, domainID, id, "policy")
 		if err != nil {
 			return err
 		}
 		if p.System() {
 			return errorf(KindForbidden, "system policies cannot be deleted")
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM grants WHERE policy_id = $1`, id).Scan(&n); err != nil {
+		n, err := policyGrantCount(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		if n > 0 {
 			return &Error{Kind: KindConflict, Code: "IAM.1102", Msg: fmt.Sprintf("policy %q is granted %d time(s); revoke it first", id, n)}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM policies WHERE id = $1`, id)
-		return err
+		return deletePolicy(ctx, tx, id)
 	}))
 }
 
@@ -220,17 +187,10 @@ func (s *Service) DeleteCustomPolicy(ctx context.Context, domainID, id string) e
 // type fits the scope (a project or enterprise-project grant needs a
 // project-level policy, XA or AA).
 func (s *Service) checkGrant(ctx context.Context, q querier, domainID, groupID, policyID string, scope policy.Scope) (*Policy, error) {
-	g, err := getGroup(ctx, q, groupID)
-	if noRows(err) || err == nil && g.DomainID != domainID {
-		return nil, notFound("group", groupID)
-	}
-	if err != nil {
+	if _, err := groupOf(ctx, q, domainID, groupID); err != nil {
 		return nil, err
 	}
-	p, err := getPolicy(ctx, q, s.catalog, policyID)
-	if noRows(err) || err == nil && !p.System() && p.DomainID != domainID {
-		return nil, notFound("role", policyID)
-	}
+	p, err := visiblePolicy(ctx, q, s.catalog, domainID, policyID, "role")
 	if err != nil {
 		return nil, err
 	}
@@ -240,17 +200,11 @@ func (s *Service) checkGrant(ctx context.Context, q querier, domainID, groupID, 
 			return nil, notFound("domain", scope.ID)
 		}
 	case policy.ScopeProject:
-		pr, err := getProject(ctx, q, scope.ID)
-		if noRows(err) || err == nil && pr.DomainID != domainID {
-			return nil, notFound("project", scope.ID)
-		}
-		if err != nil {
+		if _, err := projectOf(ctx, q, domainID, scope.ID); err != nil {
 			return nil, err
 		}
 	case policy.ScopeEnterpriseProject:
-		if _, err := getEP(ctx, q, domainID, scope.ID); noRows(err) {
-			return nil, notFound("enterprise project", scope.ID)
-		} else if err != nil {
+		if _, err := epOf(ctx, q, domainID, scope.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -305,7 +259,6 @@ func (s *Service) GrantedPolicies(ctx context.Context, domainID, groupID string,
 	if _, err := s.GetGroup(ctx, domainID, groupID); err != nil {
 		return nil, err
 	}
-	ps, err := queryPolicies(ctx, s.db, s.catalog, `SELECT `+prefixed("p.", policyCols)+` FROM policies p JOIN grants g ON g.policy_id = p.id
-		WHERE g.group_id = $1 AND g.scope_kind = $2 AND g.scope_id = $3 ORDER BY p.display_name`, groupID, scopeKindName(scope.Kind), scope.ID)
+	ps, err := grantedPolicies(ctx, s.db, s.catalog, groupID, scope)
 	return ps, wrap("list granted policies", err)
 }

@@ -50,10 +50,7 @@ func insertDefaultWorkspace(ctx context.Context, q querier, p *Project, t time.T
 
 // GetProject returns a project of the domain.
 func (s *Service) GetProject(ctx context.Context, domainID, id string) (*Project, error) {
-	p, err := getProject(ctx, s.db, id)
-	if noRows(err) || err == nil && p.DomainID != domainID {
-		return nil, notFound("project", id)
-	}
+	p, err := projectOf(ctx, s.db, domainID, id)
 	return p, wrap("get project", err)
 }
 
@@ -78,13 +75,7 @@ func (s *Service) ProjectByName(ctx context.Context, domainID, name string) (*Pr
 
 // ListProjects lists the domain's projects, optionally filtered by name.
 func (s *Service) ListProjects(ctx context.Context, domainID, name string) ([]*Project, error) {
-	q := `SELECT ` + projectCols + ` FROM projects WHERE domain_id = $1`
-	args := []any{domainID}
-	if name != "" {
-		q += ` AND name = $2`
-		args = append(args, name)
-	}
-	ps, err := queryProjects(ctx, s.db, q+` ORDER BY name`, args...)
+	ps, err := listProjects(ctx, s.db, domainID, name)
 	return ps, wrap("list projects", err)
 }
 
@@ -92,10 +83,7 @@ func (s *Service) ListProjects(ctx context.Context, domainID, name string) ([]*P
 func (s *Service) UpdateProject(ctx context.Context, domainID, id string, name, description *string) (*Project, error) {
 	var out *Project
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p, err := getProject(ctx, tx, id)
-		if noRows(err) || err == nil && p.DomainID != domainID {
-			return notFound("project", id)
-		}
+		p, err := projectOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -112,9 +100,8 @@ func (s *Service) UpdateProject(ctx context.Context, domainID, id string, name, 
 			}
 			p.Description = *description
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET name=$2, description=$3 WHERE id=$1`, p.ID, p.Name, p.Description)
 		out = p
-		return err
+		return updateProjectRow(ctx, tx, p)
 	})
 	if store.IsConflict(err) {
 		return nil, &Error{Kind: KindConflict, Code: "IAM.0025", Msg: "project name already exists"}
@@ -170,10 +157,7 @@ func (s *Service) CreateEnterpriseProject(ctx context.Context, domainID, name, d
 
 // GetEnterpriseProject returns one of the domain's enterprise projects.
 func (s *Service) GetEnterpriseProject(ctx context.Context, domainID, id string) (*EnterpriseProject, error) {
-	e, err := getEP(ctx, s.db, domainID, id)
-	if noRows(err) {
-		return nil, notFound("enterprise project", id)
-	}
+	e, err := epOf(ctx, s.db, domainID, id)
 	return e, wrap("get enterprise project", err)
 }
 
@@ -187,10 +171,7 @@ func (s *Service) ListEnterpriseProjects(ctx context.Context, domainID string) (
 func (s *Service) UpdateEnterpriseProject(ctx context.Context, domainID, id string, name, description *string, status *int) (*EnterpriseProject, error) {
 	var out *EnterpriseProject
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		e, err := getEP(ctx, tx, domainID, id)
-		if noRows(err) {
-			return notFound("enterprise project", id)
-		}
+		e, err := epOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -323,7 +304,7 @@ func (s *Service) applyWorkspace(ctx context.Context, q querier, w *Workspace, i
 func (s *Service) GetWorkspace(ctx context.Context, domainID, projectID, id string) (*Workspace, error) {
 	w, err := s.cachedWorkspace(ctx, projectID, id)
 	if noRows(err) || err == nil && w.DomainID != domainID {
-		return nil, &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
+		return nil, errWorkspaceNotFound(id)
 	}
 	return w, wrap("get workspace", err)
 }
@@ -346,10 +327,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, p *Principal, projectID st
 func (s *Service) UpdateWorkspace(ctx context.Context, domainID, projectID, id string, in WorkspaceInput) (*Workspace, error) {
 	var out *Workspace
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		w, err := getWorkspace(ctx, tx, projectID, id)
-		if noRows(err) || err == nil && w.DomainID != domainID {
-			return &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
-		}
+		w, err := workspaceOf(ctx, tx, domainID, projectID, id)
 		if err != nil {
 			return err
 		}
@@ -375,15 +353,10 @@ func (s *Service) DeleteWorkspace(ctx context.Context, domainID, projectID, id s
 		return errorf(KindForbidden, "the default workspace cannot be deleted")
 	}
 	return wrap("delete workspace", s.write(ctx, func(tx *sql.Tx) error {
-		w, err := getWorkspace(ctx, tx, projectID, id)
-		if noRows(err) || err == nil && w.DomainID != domainID {
-			return &Error{Kind: KindNotFound, Code: "ModelArts.0102", Msg: fmt.Sprintf("workspace %q does not exist", id)}
-		}
-		if err != nil {
+		if _, err := workspaceOf(ctx, tx, domainID, projectID, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM workspaces WHERE project_id = $1 AND id = $2`, projectID, id)
-		return err
+		return deleteWorkspace(ctx, tx, projectID, id)
 	}))
 }
 

@@ -62,34 +62,11 @@ func HasSealedSecrets(ctx context.Context, db *store.DB) (bool, error) {
 	return false, nil
 }
 
-// storedSecret is one stored secret: which row, and its stored value.
-type storedSecret struct {
-	table, key, value string
-}
-
 func (r storedSecret) aad() string {
 	if r.table == "credentials" {
 		return credentialAAD(r.key)
 	}
 	return serverSecretAAD(r.key)
-}
-
-func storedSecrets(ctx context.Context, q querier) ([]storedSecret, error) {
-	rows, err := q.QueryContext(ctx, `SELECT 'credentials', access_key, secret FROM credentials
-		UNION ALL SELECT 'server_secrets', name, value FROM server_secrets`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []storedSecret
-	for rows.Next() {
-		var r storedSecret
-		if err := rows.Scan(&r.table, &r.key, &r.value); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // sealAtRest runs at start: it checks that every sealed secret opens with
@@ -122,11 +99,7 @@ func (s *Service) sealAtRest(ctx context.Context, previous *secrets.Box) error {
 				}
 			}
 			v := s.secrets.Seal(r.aad(), plain)
-			q := `UPDATE credentials SET secret = $1 WHERE access_key = $2 AND secret = $3`
-			if r.table == "server_secrets" {
-				q = `UPDATE server_secrets SET value = $1 WHERE name = $2 AND value = $3`
-			}
-			if _, err := tx.ExecContext(ctx, q, v, r.key, r.value); err != nil {
+			if err := replaceSecret(ctx, tx, r, v); err != nil {
 				return fmt.Errorf("seal the secret of %s %s: %w", r.table, r.key, err)
 			}
 			sealed++

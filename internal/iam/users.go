@@ -175,10 +175,7 @@ func (s *Service) CreateUser(ctx context.Context, domainID string, in UserInput)
 
 // GetUser returns a user of the domain.
 func (s *Service) GetUser(ctx context.Context, domainID, id string) (*User, error) {
-	u, err := getUser(ctx, s.db, id)
-	if noRows(err) || err == nil && u.DomainID != domainID {
-		return nil, notFound("user", id)
-	}
+	u, err := userOf(ctx, s.db, domainID, id)
 	if err != nil {
 		return nil, fmt.Errorf("get user: %w", err)
 	}
@@ -211,10 +208,7 @@ func (s *Service) UpdateUser(ctx context.Context, domainID, id string, up UserUp
 	}
 	var out *User
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		u, err := getUser(ctx, tx, id)
-		if noRows(err) || err == nil && u.DomainID != domainID {
-			return notFound("user", id)
-		}
+		u, err := userOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
@@ -329,18 +323,14 @@ func (s *Service) ChangePassword(ctx context.Context, userID, original, password
 // DeleteUser removes a user with their group memberships and access keys.
 func (s *Service) DeleteUser(ctx context.Context, domainID, id string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		u, err := getUser(ctx, tx, id)
-		if noRows(err) || err == nil && u.DomainID != domainID {
-			return notFound("user", id)
-		}
+		u, err := userOf(ctx, tx, domainID, id)
 		if err != nil {
 			return err
 		}
 		if u.IsDomainOwner {
 			return errorf(KindForbidden, "the account administrator cannot be deleted")
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
-		return err
+		return deleteUser(ctx, tx, id)
 	})
 	return wrap("delete user", err)
 }

@@ -110,6 +110,7 @@ func (taskArgs) Kind() string { return "atelier_task" }
 // Manager queues, runs and reports background tasks.
 type Manager struct {
 	db    *store.DB
+	repo  *repo
 	cfg   Config
 	log   *slog.Logger
 	river *river.Client[*sql.Tx]
@@ -143,7 +144,7 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Manager, error) {
 	if cfg.LeaseTTL < 2*cfg.FlushInterval {
 		return nil, fmt.Errorf("tasks: LeaseTTL %v must be at least twice FlushInterval %v", cfg.LeaseTTL, cfg.FlushInterval)
 	}
-	m := &Manager{db: db, cfg: cfg, log: cfg.Logger, handlers: map[string]Handler{}}
+	m := &Manager{db: db, repo: &repo{db: db, keptFailures: cfg.MaxFailures}, cfg: cfg, log: cfg.Logger, handlers: map[string]Handler{}}
 	m.stopping, m.stopRunning = context.WithCancel(context.Background())
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(m.work))
@@ -237,16 +238,14 @@ func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, reso
 			return nil, fmt.Errorf("enqueue %s task: encode params: %w", kind, err)
 		}
 	}
-	id := store.NewID()
-	now := store.Millis(m.cfg.Now())
+	t := &Task{ID: store.NewID(), Kind: kind, ProjectID: projectID, ResourceID: resourceID, Status: Queued,
+		Params: raw, Created: store.FromMillis(store.Millis(m.cfg.Now()))}
 	insert := func(tx *sql.Tx) error {
-		jobID, err := m.insertJob(ctx, tx, id)
+		jobID, err := m.insertJob(ctx, tx, t.ID)
 		if err != nil {
 			return fmt.Errorf("queue river job: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO tasks (id, kind, project_id, resource_id, status, params, job_id, create_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, kind, projectID, resourceID, string(Queued), string(raw), jobID, now)
-		return err
+		return m.repo.insertTask(ctx, tx, t, jobID)
 	}
 	var err error
 	if tx != nil {
@@ -257,8 +256,7 @@ func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, reso
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %s task: %w", kind, err)
 	}
-	return &Task{ID: id, Kind: kind, ProjectID: projectID, ResourceID: resourceID, Status: Queued,
-		Params: raw, Created: store.FromMillis(now)}, nil
+	return t, nil
 }
 
 type fixedRetry time.Duration

@@ -56,69 +56,48 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 		wait time.Duration
 	)
 	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
-		var (
-			kind       string
-			status     string
-			curJob     sql.NullInt64
-			token      sql.NullString
-			leaseUntil int64
-			runs       int
-			cpVer      int64
-		)
-		// Lease times are the database's: every replica compares them with
-		// the same clock, however far apart their own clocks are.
-		var dbNow int64
-		err := tx.QueryRowContext(ctx, `SELECT kind, status, job_id, lease_token, lease_until, runs, cp_version, `+m.db.NowMillis()+`
-			FROM tasks WHERE id = $1`, taskID).
-			Scan(&kind, &status, &curJob, &token, &leaseUntil, &runs, &cpVer, &dbNow)
-		if errors.Is(err, sql.ErrNoRows) {
+		st, err := m.repo.leaseState(ctx, tx, taskID)
+		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		now := m.cfg.Now()
+		now := store.Millis(m.cfg.Now())
 		switch {
-		case Status(status).Final():
+		case st.status.Final():
 			return nil
-		case !curJob.Valid || curJob.Int64 != jobID:
+		case !st.job.Valid || st.job.Int64 != jobID:
 			return nil // a stale wake-up: the task has a newer job
-		case m.handler(kind) == nil:
+		case m.handler(st.kind) == nil:
 			// A replica of another version may know the kind: River
 			// retries the job, here or elsewhere.
-			return fmt.Errorf("no handler for kind %q on this replica", kind)
-		case token.Valid && leaseUntil > dbNow:
-			wait = time.Duration(leaseUntil-dbNow)*time.Millisecond + 100*time.Millisecond
+			return fmt.Errorf("no handler for kind %q on this replica", st.kind)
+		case st.leased && st.left > 0:
+			wait = st.left + 100*time.Millisecond
 			return nil
-		case runs >= m.cfg.MaxRuns:
-			_, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, error_message = $2, end_time = $3, lease_token = NULL WHERE id = $4`,
-				string(Failed), fmt.Sprintf("task was interrupted %d times", runs), store.Millis(now), taskID)
-			return err
+		case st.runs >= m.cfg.MaxRuns:
+			return m.repo.failTask(ctx, tx, taskID, fmt.Sprintf("task was interrupted %d times", st.runs), now)
 		}
 		tok := store.NewID()
-		nowMs := store.Millis(now)
 		// Counters go back to what the checkpoint covers, and failures
 		// reported after it are dropped: the run redoes that work.
-		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = $1, lease_token = $2, lease_until = `+m.db.NowMillis()+` + $3, runs = runs + 1,
-				start_time = CASE WHEN start_time = 0 THEN $4 ELSE start_time END,
-				succeeded = cp_succeeded, failed = cp_failed
-			WHERE id = $5 AND job_id = $6 AND status IN ($7, $8) AND (lease_token IS NULL OR lease_until <= `+m.db.NowMillis()+`)`,
-			string(Running), tok, m.cfg.LeaseTTL.Milliseconds(), nowMs, taskID, jobID, string(Queued), string(Running))
+		taken, err := m.repo.takeLease(ctx, tx, taskID, jobID, tok, m.cfg.LeaseTTL, now)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !taken {
 			wait = m.cfg.RetryDelay
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM task_failures WHERE task_id = $1 AND seq > (SELECT cp_failed FROM tasks WHERE id = $2)`, taskID, taskID); err != nil {
+		if err := m.repo.dropFailuresAfterCheckpoint(ctx, tx, taskID); err != nil {
 			return err
 		}
-		t, err := m.scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, taskID))
+		t, err := m.repo.taskTx(ctx, tx, taskID)
 		if err != nil {
 			return err
 		}
-		l = &lease{task: t, token: tok, cpVer: cpVer}
+		l = &lease{task: t, token: tok, cpVer: st.cpVer}
 		return nil
 	})
 	if err != nil {
@@ -235,27 +214,22 @@ func (m *Manager) heartbeat(ctx context.Context, l *lease, p *progress, cancel c
 func (m *Manager) beat(ctx context.Context, l *lease, p *progress) (Status, error) {
 	var (
 		snap   *snapshot
-		status string
+		status Status
 	)
-	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE tasks SET lease_until = `+m.db.NowMillis()+` + $1 WHERE id = $2 AND lease_token = $3 RETURNING status`,
-			m.cfg.LeaseTTL.Milliseconds(), l.task.ID, l.token).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return errLeaseLost
-		}
-		if err != nil {
+	err := m.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		if status, err = m.repo.renewLease(ctx, tx, l.task.ID, l.token, m.cfg.LeaseTTL); err != nil {
 			return err
 		}
 		if snap, err = p.committedSnapshot(ctx, tx); err != nil {
 			return err
 		}
-		return m.writeProgress(ctx, tx, l, snap)
+		return m.repo.writeProgress(ctx, tx, l.task.ID, l.token, snap)
 	})
 	if err != nil {
 		return "", err
 	}
 	p.written(snap)
-	return Status(status), nil
+	return status, nil
 }
 
 // finish writes the last progress and the final status. A task cancelled
@@ -267,18 +241,10 @@ func (m *Manager) finish(ctx context.Context, l *lease, p *progress, status Stat
 		if snap, err = p.committedSnapshot(ctx, tx); err != nil {
 			return err
 		}
-		if err := m.writeProgress(ctx, tx, l, snap); err != nil {
+		if err := m.repo.writeProgress(ctx, tx, l.task.ID, l.token, snap); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE tasks SET
-				status = CASE WHEN status = $1 THEN $2 ELSE status END,
-				error_message = CASE WHEN status = $3 THEN $4 ELSE error_message END,
-				result = $5,
-				end_time = CASE WHEN end_time = 0 THEN $6 ELSE end_time END,
-				lease_token = NULL, lease_until = 0
-			WHERE id = $7 AND lease_token = $8`,
-			string(Running), string(status), string(Running), msg, string(snap.result), now, l.task.ID, l.token)
-		return err
+		return m.repo.finishTask(ctx, tx, l.task.ID, l.token, status, msg, snap.result, now)
 	})
 	if err != nil {
 		return fmt.Errorf("finish task %s: %w", l.task.ID, err)
@@ -294,65 +260,24 @@ func (m *Manager) finish(ctx context.Context, l *lease, p *progress, status Stat
 func (m *Manager) release(ctx context.Context, l *lease, p *progress) (bool, error) {
 	var (
 		snap   *snapshot
-		status string
+		status Status
 	)
 	err := m.db.InTx(ctx, func(tx *sql.Tx) (err error) {
 		if snap, err = p.committedSnapshot(ctx, tx); err != nil {
 			return err
 		}
-		if err := m.writeProgress(ctx, tx, l, snap); err != nil {
+		if err := m.repo.writeProgress(ctx, tx, l.task.ID, l.token, snap); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `UPDATE tasks SET lease_token = NULL, lease_until = 0,
-				runs = CASE WHEN status = $1 THEN runs - 1 ELSE runs END
-			WHERE id = $2 AND lease_token = $3 RETURNING status`, string(Running), l.task.ID, l.token).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // lost meanwhile: the new holder owns it
-		}
+		// A token that no longer holds gives "": the new holder owns the task.
+		status, err = m.repo.releaseLease(ctx, tx, l.task.ID, l.token)
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("release task %s: %w", l.task.ID, err)
 	}
 	p.written(snap)
-	return Status(status) == Cancelled, nil
-}
-
-// writeProgress writes a snapshot, fenced by the lease token. The live
-// counters are written as absolute values; the checkpoint (cursor and the
-// counters it covers) only when it is newer than the stored one, so an older
-// snapshot written late never moves the cursor back. Failure rows are
-// numbered by the failed counter and inserted idempotently.
-func (m *Manager) writeProgress(ctx context.Context, tx *sql.Tx, l *lease, s *snapshot) error {
-	res, err := tx.ExecContext(ctx, `UPDATE tasks SET total = $1,
-			succeeded = CASE WHEN cp_version <= $2 THEN $3 ELSE succeeded END,
-			failed = CASE WHEN cp_version <= $4 THEN $5 ELSE failed END,
-			cursor = CASE WHEN cp_version < $6 THEN $7 ELSE cursor END,
-			cp_succeeded = CASE WHEN cp_version < $8 THEN $9 ELSE cp_succeeded END,
-			cp_failed = CASE WHEN cp_version < $10 THEN $11 ELSE cp_failed END,
-			cp_version = CASE WHEN cp_version < $12 THEN $13 ELSE cp_version END
-		WHERE id = $14 AND lease_token = $15`,
-		s.total,
-		s.cpVer, s.succeeded,
-		s.cpVer, s.failed,
-		s.cpVer, s.cursor,
-		s.cpVer, s.cpSucceeded,
-		s.cpVer, s.cpFailed,
-		s.cpVer, s.cpVer,
-		l.task.ID, l.token)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errLeaseLost
-	}
-	for _, f := range s.failures {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO task_failures (task_id, seq, item, reason) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (task_id, seq) DO NOTHING`, l.task.ID, f.seq, f.Item, f.Reason); err != nil {
-			return err
-		}
-	}
-	return nil
+	return status == Cancelled, nil
 }
 
 // Progress is how a handler reports. Its methods are safe for concurrent
@@ -494,7 +419,7 @@ func (p *progress) CheckpointTx(ctx context.Context, tx *sql.Tx, cursor string) 
 	p.mu.Unlock()
 	// The failure rows stay pending too: if tx rolls back, the next flush
 	// writes them; if it commits, writing them again changes nothing.
-	return p.m.writeProgress(ctx, tx, p.l, s)
+	return p.m.repo.writeProgress(ctx, tx, p.l.task.ID, p.l.token, s)
 }
 
 // committedSnapshot adopts the stored checkpoint when a CheckpointTx's
@@ -503,21 +428,13 @@ func (p *progress) CheckpointTx(ctx context.Context, tx *sql.Tx, cursor string) 
 // so what it reads is committed; on PostgreSQL the flush has locked the row
 // already, so no checkpoint commits between this read and its write.
 func (p *progress) committedSnapshot(ctx context.Context, tx *sql.Tx) (*snapshot, error) {
-	var (
-		ver, succeeded, failed int64
-		cursor                 string
-	)
-	err := tx.QueryRowContext(ctx, `SELECT cp_version, cursor, cp_succeeded, cp_failed FROM tasks WHERE id = $1 AND lease_token = $2`,
-		p.l.task.ID, p.l.token).Scan(&ver, &cursor, &succeeded, &failed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errLeaseLost
-	}
+	cp, err := p.m.repo.storedCheckpoint(ctx, tx, p.l.task.ID, p.l.token)
 	if err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
-	if ver > p.cpVer {
-		p.cursor, p.cpSucceeded, p.cpFailed, p.cpVer = cursor, succeeded, failed, ver
+	if cp.ver > p.cpVer {
+		p.cursor, p.cpSucceeded, p.cpFailed, p.cpVer = cp.cursor, cp.succeeded, cp.failed, cp.ver
 	}
 	p.mu.Unlock()
 	return p.snapshot(), nil
@@ -581,30 +498,8 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 }
 
 func (m *Manager) sweep(ctx context.Context) error {
-	rows, err := m.db.QueryContext(ctx, `SELECT t.id, COALESCE(t.job_id, 0) FROM tasks t
-		LEFT JOIN river_job j ON j.id = t.job_id
-		WHERE t.status IN ($1, $2) AND (t.lease_token IS NULL OR t.lease_until < `+m.db.NowMillis()+`)
-		  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded')
-		       OR (j.state = 'running' AND t.status = $3))`,
-		string(Queued), string(Running), string(Running))
+	orphans, err := m.repo.orphans(ctx)
 	if err != nil {
-		return err
-	}
-	type orphan struct {
-		id  string
-		job int64
-	}
-	var orphans []orphan
-	for rows.Next() {
-		var o orphan
-		if err := rows.Scan(&o.id, &o.job); err != nil {
-			rows.Close()
-			return err
-		}
-		orphans = append(orphans, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, o := range orphans {
@@ -614,12 +509,11 @@ func (m *Manager) sweep(ctx context.Context) error {
 				return err
 			}
 			// Only one replica's new job wins; the others roll back.
-			res, err := tx.ExecContext(ctx, `UPDATE tasks SET job_id = $1 WHERE id = $2 AND COALESCE(job_id, 0) = $3
-				AND (lease_token IS NULL OR lease_until < `+m.db.NowMillis()+`)`, jobID, o.id, o.job)
+			won, err := m.repo.requeue(ctx, tx, o.id, o.job, jobID)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
+			if !won {
 				return errSwept
 			}
 			return nil

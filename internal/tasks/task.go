@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,44 +63,10 @@ type Failure struct {
 	Reason string
 }
 
-const taskColumns = `id, kind, project_id, resource_id, status, total, succeeded, failed,
-	error_message, params, result, cursor, runs, create_time, start_time, end_time`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func (m *Manager) scanTask(s scanner) (*Task, error) {
-	var (
-		t                       Task
-		status, params, result  string
-		created, started, ended int64
-	)
-	if err := s.Scan(&t.ID, &t.Kind, &t.ProjectID, &t.ResourceID, &status, &t.Total, &t.Succeeded, &t.Failed,
-		&t.ErrorMessage, &params, &result, &t.Cursor, &t.Runs, &created, &started, &ended); err != nil {
-		return nil, err
-	}
-	t.Status = Status(status)
-	t.Params = json.RawMessage(params)
-	if result != "" {
-		t.Result = json.RawMessage(result)
-	}
-	t.Created = store.FromMillis(created)
-	if started != 0 {
-		t.Started = store.FromMillis(started)
-	}
-	if ended != 0 {
-		t.Finished = store.FromMillis(ended)
-	}
-	if over := t.Failed - int64(m.cfg.MaxFailures); over > 0 {
-		t.FailuresOmitted = over
-	}
-	return &t, nil
-}
-
 // Get returns the task with the given id, or ErrNotFound.
 func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
-	row := m.db.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id)
-	t, err := m.scanTask(row)
-	if errors.Is(err, sql.ErrNoRows) {
+	t, err := m.repo.task(ctx, id)
+	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
@@ -113,27 +78,8 @@ func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
 // List returns the tasks of a resource, newest first; an empty kind lists
 // every kind.
 func (m *Manager) List(ctx context.Context, resourceID, kind string) ([]*Task, error) {
-	query := `SELECT ` + taskColumns + ` FROM tasks WHERE resource_id = $1`
-	args := []any{resourceID}
-	if kind != "" {
-		query += ` AND kind = $2`
-		args = append(args, kind)
-	}
-	query += ` ORDER BY create_time DESC, id DESC`
-	rows, err := m.db.QueryContext(ctx, query, args...)
+	out, err := m.repo.tasks(ctx, resourceID, kind)
 	if err != nil {
-		return nil, fmt.Errorf("list tasks of %s: %w", resourceID, err)
-	}
-	defer rows.Close()
-	var out []*Task
-	for rows.Next() {
-		t, err := m.scanTask(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tasks of %s: %w", resourceID, err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tasks of %s: %w", resourceID, err)
 	}
 	return out, nil
@@ -143,20 +89,8 @@ func (m *Manager) List(ctx context.Context, resourceID, kind string) ([]*Task, e
 // were reported (at most Config.MaxFailures; Task.FailuresOmitted counts the
 // rest).
 func (m *Manager) Failures(ctx context.Context, id string) ([]Failure, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT item, reason FROM task_failures WHERE task_id = $1 ORDER BY seq`, id)
+	out, err := m.repo.failures(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("list failures of task %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []Failure
-	for rows.Next() {
-		var f Failure
-		if err := rows.Scan(&f.Item, &f.Reason); err != nil {
-			return nil, fmt.Errorf("list failures of task %s: %w", id, err)
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list failures of task %s: %w", id, err)
 	}
 	return out, nil
@@ -167,24 +101,7 @@ func (m *Manager) Failures(ctx context.Context, id string) ([]Failure, error) {
 // signal or the task's own heartbeat) and stops; the status stays CANCELLED.
 // Cancelling a final task changes nothing and returns it as it is.
 func (m *Manager) Cancel(ctx context.Context, id string) (*Task, error) {
-	now := store.Millis(m.cfg.Now())
-	var jobID sql.NullInt64
-	err := m.db.InTx(ctx, func(tx *sql.Tx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, `SELECT status, job_id FROM tasks WHERE id = $1`, id).Scan(&status, &jobID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if Status(status).Final() {
-			jobID.Valid = false
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, end_time = $2 WHERE id = $3`, string(Cancelled), now, id)
-		return err
-	})
+	jobID, err := m.repo.cancel(ctx, id, store.Millis(m.cfg.Now()))
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotFound
 	}
