@@ -696,12 +696,16 @@ func TestCheckpointTx(t *testing.T) {
 				if _, err := db.ExecContext(ctx, `UPDATE tasks SET lease_token = 'other' WHERE id = $1`, task.ID); err != nil {
 					return err
 				}
-				err := db.InTx(ctx, func(tx *sql.Tx) error {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO test_rows (task_id, n) VALUES ($1, 99)`, task.ID); err != nil {
+				// The heartbeat may notice the takeover first and cancel
+				// ctx; the checkpoint must refuse on its own, so the last
+				// batch runs without that cancellation.
+				bctx := context.WithoutCancel(ctx)
+				err := db.InTx(bctx, func(tx *sql.Tx) error {
+					if _, err := tx.ExecContext(bctx, `INSERT INTO test_rows (task_id, n) VALUES ($1, 99)`, task.ID); err != nil {
 						return err
 					}
 					p.Succeed(1)
-					return p.CheckpointTx(ctx, tx, "3")
+					return p.CheckpointTx(bctx, tx, "3")
 				})
 				lost <- err
 				<-ctx.Done() // the heartbeat notices the lost lease too
