@@ -13,7 +13,10 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/lib/pq v1.12.3 // indirect
+require (
+	github.com/lib/pq v1.12.3 // indirect
+	golang.org/x/image v0.47.0 // indirect
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -63,7 +66,7 @@ require (
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect

@@ -11,10 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // image sizes of VOC files of samples without @modelarts:size
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"maps"
 	"math"
@@ -27,6 +23,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/dataset/formats"
+	"github.com/atelier-dev/atelier/internal/dataset/imageprobe"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/tasks"
 )
@@ -1257,10 +1254,10 @@ func (j *manifestJob) imageSize(ctx context.Context, obj obs.Path, meta map[stri
 		return extent(labels)
 	}
 	if rc, _, err := j.s.objects.Get(ctx, obj.Bucket, obj.Key, nil); err == nil {
-		cfg, _, err := image.DecodeConfig(bufio.NewReader(rc))
+		w, h, _, err := imageprobe.Size(rc)
 		rc.Close()
-		if err == nil && cfg.Width > 0 && cfg.Height > 0 {
-			return cfg.Width, cfg.Height, 3
+		if err == nil {
+			return w, h, 3
 		}
 	}
 	return extent(labels)

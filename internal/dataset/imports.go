@@ -25,14 +25,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // the sizes of JPEG images a YOLO label file refers to
-	_ "image/png"  // and of PNG images
+
 	"io"
 	"iter"
 	"path"
@@ -45,8 +42,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/dataset/formats"
+	"github.com/atelier-dev/atelier/internal/dataset/imageprobe"
+	"github.com/atelier-dev/atelier/internal/dataset/pipeline"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/tasks"
@@ -564,9 +565,9 @@ func (s *Service) runImport(ctx context.Context, t *tasks.Task, p tasks.Progress
 	im.included, im.excluded, im.requester = prm.Included, prm.Excluded, prm.Requester
 	im.labelFormat = prm.LabelFormat
 	if prm.Manifest {
-		err = im.pipe(ctx, func(ctx context.Context, out chan<- *batch) error { return im.produceManifest(ctx, src, out) })
+		err = im.importManifest(ctx, src)
 	} else {
-		err = im.pipe(ctx, func(ctx context.Context, out chan<- *batch) error { return im.scanDir(ctx, 0, src, out) })
+		err = im.importDir(ctx, 0, src)
 	}
 	if err != nil {
 		return err
@@ -603,8 +604,7 @@ func (s *Service) runSync(ctx context.Context, t *tasks.Task, p tasks.Progress) 
 				// A new source: its listing starts from the beginning.
 				im.cur = importCursor{Source: i, Stats: im.cur.Stats}
 			}
-			err := im.pipe(ctx, func(ctx context.Context, out chan<- *batch) error { return im.scanDir(ctx, i, sources[i], out) })
-			if err != nil {
+			if err := im.importDir(ctx, i, sources[i]); err != nil {
 				return err
 			}
 		}
@@ -842,37 +842,12 @@ func (b *batch) fail(item, reason string) {
 
 func (b *batch) items() int { return len(b.inputs) + len(b.fails) }
 
-// pipe runs produce in its own goroutine, so that reading and parsing
-// overlap with the writes, and writes what it sends. The channel's
-// capacity bounds how far the producer runs ahead, and so the memory.
-func (im *importer) pipe(ctx context.Context, produce func(context.Context, chan<- *batch) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	out := make(chan *batch, 2)
-	produced := make(chan error, 1)
-	go func() {
-		defer close(out)
-		produced <- produce(ctx, out)
-	}()
-	for b := range out {
-		err := b.err
-		if err == nil {
-			err = im.write(ctx, b)
-		}
-		if err != nil {
-			cancel()
-			for range out {
-			}
-			<-produced
-			return err
-		}
-	}
-	return <-produced
-}
-
 // write commits one batch: its samples with the counters they change, its
 // failures, and the checkpoint after it, in one transaction.
 func (im *importer) write(ctx context.Context, b *batch) error {
+	if b.err != nil {
+		return b.err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1032,10 +1007,10 @@ type chunk struct {
 	end   importCursor
 }
 
-// produceManifest streams the manifest from the checkpoint on: a splitter
+// importManifest imports the manifest from the checkpoint on: a splitter
 // cuts it into chunks of whole lines, workers parse chunks (and fetch the
-// VOC files they point at), and the batches go out in manifest order.
-func (im *importer) produceManifest(ctx context.Context, file obs.Path, out chan<- *batch) error {
+// VOC files they point at), and the batches are written in manifest order.
+func (im *importer) importManifest(ctx context.Context, file obs.Path) error {
 	start := im.cur
 	if start.Offset > 0 {
 		info, err := im.s.objects.Head(ctx, file.Bucket, file.Key)
@@ -1049,7 +1024,7 @@ func (im *importer) produceManifest(ctx context.Context, file obs.Path, out chan
 			return importFailed("The manifest %s changed after line %d was imported; start a new import.", file, start.Line)
 		}
 		if start.Offset >= info.Size {
-			return sendFinal(ctx, out, start, start.Stats.Files > 0)
+			return im.write(ctx, finalBatch(start, start.Stats.Files > 0))
 		}
 	}
 	// The manifest itself is read for the requester too.
@@ -1086,107 +1061,56 @@ func (im *importer) produceManifest(ctx context.Context, file obs.Path, out chan
 		dir += "/"
 	}
 	workers := max(1, min(4, runtime.GOMAXPROCS(0)-1))
-	type job struct {
-		c   *chunk
-		res chan *batch
-	}
-	type splitResult struct {
-		end importCursor
-		err error
-	}
-	jobs := make(chan job)
-	order := make(chan chan *batch, workers+1)
-	split := make(chan splitResult, 1)
-	splitDone := make(chan struct{})
-	// The splitter reads rc: it must be done before rc closes.
-	defer func() { <-splitDone }()
-	go func() {
-		defer close(splitDone)
-		defer close(order)
-		defer close(jobs)
-		end, err := im.splitManifest(ctx, rc, start, func(c *chunk) bool {
-			res := make(chan *batch, 1)
-			select {
-			case order <- res:
-			case <-ctx.Done():
-				return false
+	end := start
+	err = pipeline.Ordered(ctx, workers,
+		func(ctx context.Context, emit func(*chunk) error) error {
+			var err error
+			if end, err = im.splitManifest(ctx, rc, start, emit); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("read manifest %s: %w", file, err)
 			}
-			select {
-			case jobs <- job{c, res}:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		})
-		split <- splitResult{end, err}
-	}()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				j.res <- im.parseChunk(ctx, file.Bucket, dir, j.c)
-			}
-		}()
+			return nil
+		},
+		func(ctx context.Context, c *chunk) (*batch, error) {
+			return im.parseChunk(ctx, file.Bucket, dir, c), nil
+		},
+		im.write)
+	if err != nil {
+		return err
 	}
-	defer wg.Wait()
-	for res := range order {
-		var b *batch
-		select {
-		case b = <-res:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	sr := <-split
-	if sr.err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("read manifest %s: %w", file, sr.err)
-	}
-	return sendFinal(ctx, out, sr.end, start.Stats.Files > 0)
+	return im.write(ctx, finalBatch(end, start.Stats.Files > 0))
 }
 
-// sendFinal sends the empty batch that counts a manifest read to its end.
-func sendFinal(ctx context.Context, out chan<- *batch, end importCursor, counted bool) error {
+// finalBatch is the empty batch that counts a manifest read to its end.
+func finalBatch(end importCursor, counted bool) *batch {
 	end.Stats = importStats{}
 	b := &batch{cursor: end, files: 1}
 	if counted {
 		b.files = 0 // a run that stopped after the end was counted
 	}
-	select {
-	case out <- b:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return b
 }
 
 // splitManifest cuts the stream into chunks of at most batchSize lines
 // (and about maxChunkBytes), tracking line numbers and byte offsets from
 // start; a line too long for the manifest reader is left out, memory
 // included, and reported by its chunk. emit returns false to stop.
-func (im *importer) splitManifest(ctx context.Context, r io.Reader, start importCursor, emit func(*chunk) bool) (importCursor, error) {
+func (im *importer) splitManifest(ctx context.Context, r io.Reader, start importCursor, emit func(*chunk) error) (importCursor, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	line, off := start.Line, start.Offset
 	c := &chunk{first: line + 1}
 	n := 0
 	end := start
 	end.Stats = importStats{}
-	send := func() bool {
+	send := func() error {
 		c.end = importCursor{Line: line, Offset: off, ETag: start.ETag}
 		end = c.end
-		ok := emit(c)
+		err := emit(c)
 		c = &chunk{first: line + 1}
 		n = 0
-		return ok
+		return err
 	}
 	for {
 		if ctx.Err() != nil {
@@ -1230,14 +1154,16 @@ func (im *importer) splitManifest(ctx context.Context, r io.Reader, start import
 			}
 		}
 		if eof {
-			if n > 0 && !send() {
-				return end, ctx.Err()
+			if n > 0 {
+				if err := send(); err != nil {
+					return end, err
+				}
 			}
 			return end, nil
 		}
 		if n >= im.batchSize || len(c.data) >= maxChunkBytes {
-			if !send() {
-				return end, ctx.Err()
+			if err := send(); err != nil {
+				return end, err
 			}
 		}
 	}
@@ -1302,17 +1228,18 @@ func (im *importer) parseChunk(ctx context.Context, bucket, dir string, c *chunk
 			}
 		}
 	}
-	var decideErr error
-	var decideOnce sync.Once
-	forEach(ctx, len(vocs), func(k int) {
-		it := &items[vocs[k]]
-		var err error
-		if it.fail, err = im.addVOCs(ctx, acc, bucket, dir, &it.rec); err != nil {
-			decideOnce.Do(func() { decideErr = err })
-		}
-	})
-	if decideErr != nil {
-		b.err = decideErr
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(importFetchers)
+	for _, i := range vocs {
+		it := &items[i]
+		g.Go(func() error {
+			var err error
+			it.fail, err = im.addVOCs(gctx, acc, bucket, dir, &it.rec)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.err = err
 		return b
 	}
 	b.inputs = make([]SampleInput, 0, len(items))
@@ -1460,26 +1387,6 @@ func (s *Service) readProblem(ctx context.Context, p obs.Path, err error) string
 	return "cannot be read from object storage"
 }
 
-// forEach runs fn(0) … fn(n-1) on up to importFetchers goroutines.
-func forEach(ctx context.Context, n int, fn func(int)) {
-	if n == 1 {
-		fn(0)
-		return
-	}
-	sem := make(chan struct{}, importFetchers)
-	var wg sync.WaitGroup
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
-}
-
 // ---- Directories ----
 
 // keyTracker follows which listed objects are done (written as samples,
@@ -1545,7 +1452,8 @@ type dirScan struct {
 	// acc decides for the requester while the current page is read.
 	acc ObjectAccess
 	b   *batch
-	out chan<- *batch
+	// emit hands a finished batch to the writer.
+	emit func(*batch) error
 }
 
 // yoloNames is a YOLO directory's obj.names, read once when a label file
@@ -1565,9 +1473,17 @@ type dirItem struct {
 	fail    string
 }
 
-// scanDir imports the samples of a directory listing from the checkpoint
-// on (cursor source i).
-func (im *importer) scanDir(ctx context.Context, source int, dir obs.Path, out chan<- *batch) error {
+// importDir imports the samples of a directory listing from the checkpoint
+// on (cursor source i): the listing and the label files are read while the
+// previous batch is written.
+func (im *importer) importDir(ctx context.Context, source int, dir obs.Path) error {
+	return pipeline.Ordered(ctx, 1,
+		func(ctx context.Context, emit func(*batch) error) error { return im.scanDir(ctx, source, dir, emit) },
+		pipeline.Same[*batch], im.write)
+}
+
+// scanDir lists a directory from the checkpoint on and emits its batches.
+func (im *importer) scanDir(ctx context.Context, source int, dir obs.Path, emit func(*batch) error) error {
 	opts := formats.DirOptions{Prefix: dir.Key, DatasetType: im.ds.Type}
 	if lf := im.labelFormat; lf != nil && im.ds.Type == TypeTextClassification {
 		opts.Text = formats.TextFormat{LabelType: lf.LabelType, SampleSeparator: lf.TextSampleSeparator, LabelSeparator: lf.TextLabelSeparator}
@@ -1576,7 +1492,7 @@ func (im *importer) scanDir(ctx context.Context, source int, dir obs.Path, out c
 	if err != nil {
 		return importFailed("The directory %s cannot be imported: %v.", dir, err)
 	}
-	ds := &dirScan{im: im, dir: dir, source: source, cls: cls, out: out, b: &batch{},
+	ds := &dirScan{im: im, dir: dir, source: source, cls: cls, emit: emit, b: &batch{},
 		keys:  keyTracker{info: map[string]objInfo{}, done: map[string]bool{}, after: im.cur.After},
 		prior: map[string]bool{}, priorLeft: map[string]bool{}, partial: im.cur.Partial, partialN: im.cur.PartialN}
 	if inner, err := obs.ParsePath(im.ds.InnerWorkPath); err == nil && inner.Bucket == dir.Bucket && strings.HasPrefix(inner.Key, dir.Key) {
@@ -1664,32 +1580,29 @@ func appendOutput(work []dirItem, o formats.Output) []dirItem {
 	return work
 }
 
-// process reads the label files of a page's samples concurrently, then
-// emits the page in order.
+// process reads the label files of a page's samples concurrently and
+// adds the page's items to batches in listing order.
 func (ds *dirScan) process(ctx context.Context, work []dirItem) error {
-	var fetch []int
-	if ds.im.needLabels() {
-		for i := range work {
-			s := work[i].sample
-			if s == nil || ds.prior[s.Key] {
-				continue
+	need := ds.im.needLabels()
+	return pipeline.Ordered(ctx, importFetchers,
+		func(ctx context.Context, emit func(*dirItem) error) error {
+			for i := range work {
+				if err := emit(&work[i]); err != nil {
+					return err
+				}
 			}
-			switch s.AnnotationFormat {
-			case formats.FormatVOC, formats.FormatLabelList, formats.FormatYOLO:
-				fetch = append(fetch, i)
+			return nil
+		},
+		func(ctx context.Context, it *dirItem) (*dirItem, error) {
+			if s := it.sample; need && s != nil && !ds.prior[s.Key] {
+				switch s.AnnotationFormat {
+				case formats.FormatVOC, formats.FormatLabelList, formats.FormatYOLO:
+					ds.readLabels(ctx, it)
+				}
 			}
-		}
-	}
-	forEach(ctx, len(fetch), func(k int) { ds.readLabels(ctx, &work[fetch[k]]) })
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	for i := range work {
-		if err := ds.emit(ctx, &work[i]); err != nil {
-			return err
-		}
-	}
-	return nil
+			return it, nil
+		},
+		ds.add)
 }
 
 // readLabels reads the label file of a sample.
@@ -1775,45 +1688,16 @@ func (ds *dirScan) imageSize(ctx context.Context, key string) (int, int, error) 
 		return 0, 0, err
 	}
 	defer rc.Close()
-	br := bufio.NewReader(rc)
-	if head, err := br.Peek(2); err == nil && string(head) == "BM" {
-		return bmpSize(br)
-	}
-	cfg, _, err := image.DecodeConfig(br)
-	if err != nil {
-		return 0, 0, err
-	}
-	return cfg.Width, cfg.Height, nil
-}
-
-// bmpSize reads the size from a BMP header (BITMAPINFOHEADER or later),
-// which the standard library does not decode; a negative height marks a
-// top-down bitmap.
-func bmpSize(r io.Reader) (int, int, error) {
-	var h [26]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, 0, fmt.Errorf("BMP header: %w", err)
-	}
-	if binary.LittleEndian.Uint32(h[14:18]) < 40 {
-		return 0, 0, errors.New("BMP header: not a BITMAPINFOHEADER")
-	}
-	w := int32(binary.LittleEndian.Uint32(h[18:22]))
-	ht := int32(binary.LittleEndian.Uint32(h[22:26]))
-	if ht < 0 {
-		ht = -ht
-	}
-	if w <= 0 || ht <= 0 {
-		return 0, 0, errors.New("BMP header: size is not positive")
-	}
-	return int(w), int(ht), nil
+	w, h, _, err := imageprobe.Size(rc)
+	return w, h, err
 }
 
 // yoloFiles describe a YOLO dataset at the top of its directory: neither
 // samples nor failures.
 var yoloFiles = []string{"obj.names", "obj.data", "train.txt", "valid.txt"}
 
-// emit turns one classifier output into samples and failures.
-func (ds *dirScan) emit(ctx context.Context, it *dirItem) error {
+// add turns one classifier output into samples and failures.
+func (ds *dirScan) add(ctx context.Context, it *dirItem) error {
 	b := ds.dir.Bucket
 	if sk := it.skipped; sk != nil {
 		first := !ds.prior[sk.Key]
@@ -1990,10 +1874,8 @@ func (ds *dirScan) cut(ctx context.Context) error {
 		// The partial file of the checkpoint has not been reached again.
 		ds.b.cursor.Partial, ds.b.cursor.PartialN = ds.partial, ds.partialN
 	}
-	select {
-	case ds.out <- ds.b:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := ds.emit(ds.b); err != nil {
+		return err
 	}
 	ds.b = &batch{}
 	return nil

@@ -852,23 +852,6 @@ func TestSync(t *testing.T) {
 	}
 }
 
-func TestBMPSize(t *testing.T) {
-	var h [26]byte
-	copy(h[:], "BM")
-	h[14] = 40
-	h[18], h[19] = 0x20, 0x03 // 800
-	neg := int32(-600)
-	u := uint32(neg)
-	h[22], h[23], h[24], h[25] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	w, ht, err := bmpSize(bytes.NewReader(h[:]))
-	if err != nil || w != 800 || ht != 600 {
-		t.Errorf("bmpSize = %d, %d, %v; want 800, 600", w, ht, err)
-	}
-	if _, _, err := bmpSize(strings.NewReader("BM")); err == nil {
-		t.Errorf("a truncated header was read")
-	}
-}
-
 // impChunkImporter is an importer that only parses manifests (no store).
 func impChunkImporter(batch int) *importer {
 	auth := &prefixAuth{readable: []string{"b/"}}
@@ -879,9 +862,9 @@ func impChunkImporter(batch int) *importer {
 // batches.
 func impSplitAll(t testing.TB, im *importer, data []byte, start importCursor) []*batch {
 	var out []*batch
-	end, err := im.splitManifest(context.Background(), bytes.NewReader(data[start.Offset:]), start, func(c *chunk) bool {
+	end, err := im.splitManifest(context.Background(), bytes.NewReader(data[start.Offset:]), start, func(c *chunk) error {
 		out = append(out, im.parseChunk(context.Background(), "b", "", c))
-		return true
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
