@@ -634,150 +634,18 @@ type importer struct {
 	opts          WriteOptions
 	// cur is the last committed checkpoint.
 	cur importCursor
-	// conn is the connection every batch is written on (see inTx); wal
-	// checkpoints its WAL on SQLite.
-	conn *sql.Conn
-	wal  *walKeeper
+	// bulk writes every batch on one connection (see inTx).
+	bulk *store.BulkWriter
 }
 
-// inTx runs fn in a transaction on the importer's own connection. On
-// SQLite a connection's page cache survives between its transactions only
-// while no other connection writes; a pooled connection last used by a
-// reader (a client polling the task) would make every batch start with a
-// cold cache.
-func (im *importer) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	if im.conn == nil {
-		if err := im.reserve(ctx); err != nil {
-			return err
-		}
-	}
-	if im.wal != nil && im.wal.due() {
-		im.wal.restart(im.conn)
-	}
-	if err := store.InConnTx(ctx, im.conn, fn); err != nil {
-		return err
-	}
-	if im.wal != nil {
-		im.wal.committed()
-	}
-	return nil
-}
-
-// reserve takes the importer's connection and, on SQLite, a walKeeper.
-func (im *importer) reserve(ctx context.Context) error {
-	conn, err := im.s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("reserve a database connection: %w", err)
-	}
-	im.conn = conn
-	if im.s.db.Engine == store.SQLite {
-		if im.wal, err = newWALKeeper(ctx, im.s, conn); err != nil {
-			return err
-		}
-	}
-	return nil
+// inTx runs fn in a transaction on the importer's bulk writer, which holds
+// one connection for the whole task (see store.BulkWriter).
+func (im *importer) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return im.bulk.InTx(ctx, fn)
 }
 
 // close gives the importer's connection back to the pool as it was.
-func (im *importer) close() {
-	if im.wal != nil {
-		im.wal.close(im.conn)
-		im.wal = nil
-	}
-	if im.conn != nil {
-		im.conn.Close()
-		im.conn = nil
-	}
-}
-
-// walKeeper manages an import's WAL checkpoints on SQLite. Left to
-// SQLite, the commit that grows the WAL past 1,000 pages copies it into the
-// database file before the next batch can start (a batch of a large import
-// rewrites thousands of pages of the sample-ID index), and the WAL then
-// starts over at the next write of whichever connection comes first: when
-// that is another connection (the task's heartbeat, River), every
-// connection's page cache is dropped, the writer's included, and the
-// import's next batch starts cold. At a million samples the two cost more
-// than a third of the import's time. So the writer's connection does not
-// checkpoint on commit; a goroutine on another connection copies committed
-// frames after each commit, beside the next batch (PASSIVE, which changes
-// nothing another connection sees); and every walRestartBatches batches the
-// writer, between two batches, copies what is left and starts the WAL over
-// itself (RESTART), which keeps its own cache and bounds the WAL to a few
-// batches.
-type walKeeper struct {
-	s       *Service
-	ctx     context.Context
-	wake    chan struct{}
-	done    chan struct{}
-	mu      sync.Mutex // held while a checkpoint runs
-	batches int        // commits since the writer last restarted the WAL
-}
-
-// walRestartBatches is how many batches the WAL grows by between the
-// writer's restarts: about a hundred megabytes at a million samples.
-const walRestartBatches = 4
-
-// sqliteAutoCheckpoint is SQLite's default wal_autocheckpoint, which the
-// store leaves in place and close restores.
-const sqliteAutoCheckpoint = 1000
-
-func newWALKeeper(ctx context.Context, s *Service, conn *sql.Conn) (*walKeeper, error) {
-	if _, err := conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0"); err != nil {
-		return nil, fmt.Errorf("take over WAL checkpoints: %w", err)
-	}
-	w := &walKeeper{s: s, ctx: context.WithoutCancel(ctx), wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for range w.wake {
-			w.mu.Lock()
-			w.checkpoint(w.s.db.QueryRowContext, "PASSIVE")
-			w.mu.Unlock()
-		}
-	}()
-	return w, nil
-}
-
-// committed wakes the helper after a commit (once, if it is already due).
-func (w *walKeeper) committed() {
-	w.batches++
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (w *walKeeper) due() bool { return w.batches >= walRestartBatches }
-
-// restart waits for the helper, copies what it left and starts the WAL
-// over, from the writer's connection.
-func (w *walKeeper) restart(conn *sql.Conn) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.checkpoint(conn.QueryRowContext, "RESTART")
-	w.batches = 0
-}
-
-// checkpoint runs a checkpoint of the mode. It does not fail the import: a
-// checkpoint that another checkpointer or a long reader holds up (busy)
-// leaves the WAL longer, and the next one catches up.
-func (w *walKeeper) checkpoint(query func(context.Context, string, ...any) *sql.Row, mode string) {
-	var busy, frames, done int
-	if err := query(w.ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done); err != nil {
-		w.s.log.WarnContext(w.ctx, "import: WAL checkpoint", "mode", mode, "err", err)
-	}
-}
-
-// close stops the helper, checkpoints, and gives the connection its
-// auto-checkpoint back.
-func (w *walKeeper) close(conn *sql.Conn) {
-	close(w.wake)
-	<-w.done
-	w.checkpoint(conn.QueryRowContext, "PASSIVE")
-	if _, err := conn.ExecContext(w.ctx, "PRAGMA wal_autocheckpoint="+strconv.Itoa(sqliteAutoCheckpoint)); err != nil {
-		w.s.log.WarnContext(w.ctx, "import: restore wal_autocheckpoint", "err", err)
-	}
-}
+func (im *importer) close() { im.bulk.Close() }
 
 func (s *Service) newImporter(ctx context.Context, t *tasks.Task, p tasks.Progress, datasetID string, batchSize int) (*importer, error) {
 	r, err := s.load(ctx, s.db, t.ProjectID, datasetID, false)
@@ -790,7 +658,7 @@ func (s *Service) newImporter(ctx context.Context, t *tasks.Task, p tasks.Progre
 	if batchSize <= 0 {
 		batchSize = ImportBatch
 	}
-	im := &importer{s: s, p: p, projectID: t.ProjectID, ds: r, batchSize: batchSize, now: s.now().UnixMilli()}
+	im := &importer{s: s, p: p, projectID: t.ProjectID, ds: r, batchSize: batchSize, now: s.now().UnixMilli(), bulk: s.db.BulkWriter(s.log)}
 	if t.Cursor != "" {
 		if err := json.Unmarshal([]byte(t.Cursor), &im.cur); err != nil {
 			return nil, fmt.Errorf("decode the checkpoint of task %s: %w", t.ID, err)

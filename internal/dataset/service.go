@@ -368,8 +368,8 @@ func (s *Service) load(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, projectID, id string, lock bool) (*row, error) {
 	query := `SELECT ` + rowColumns + ` FROM datasets WHERE project_id=$1 AND id=$2`
-	if lock && s.db.Engine == store.Postgres {
-		query += ` FOR UPDATE`
+	if lock {
+		query += s.db.ForUpdate()
 	}
 	r, err := scanRow(q.QueryRowContext(ctx, query, projectID, id))
 	if errors.Is(err, sql.ErrNoRows) {
