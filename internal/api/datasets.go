@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/obs"
 )
@@ -17,7 +18,8 @@ import (
 
 // datasetAPI serves the dataset routes over a dataset service.
 type datasetAPI struct {
-	svc *dataset.Service
+	svc     *dataset.Service
+	imports *importer.Service
 }
 
 // storedDataset resolves the workspace of the stored dataset that the path
@@ -97,7 +99,7 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 		return err
 	}
 	plan.Requester = requester(c)
-	id, err := d.svc.CommitCreate(r.Context(), plan)
+	id, err := d.svc.CommitCreate(r.Context(), plan, d.imports.EnqueueCreateImport)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -45,9 +46,11 @@ type Config struct {
 	// Training serves algorithms and training jobs; without it (servers
 	// built for tests of other families) those routes are not mounted.
 	Training *training.Service
-	// Datasets serves datasets and their labels; without it those routes
-	// are not mounted.
+	// Datasets serves datasets, their labels and samples, and Imports the
+	// imports and syncs of their data (the importer room); without both
+	// the dataset routes are not mounted.
 	Datasets *dataset.Service
+	Imports  *importer.Service
 }
 
 // serves reports whether the service a route's handler works on is
@@ -59,7 +62,7 @@ func (cfg Config) serves(rt *Route) bool {
 	case NeedsTraining:
 		return cfg.Training != nil
 	case NeedsDatasets:
-		return cfg.Datasets != nil
+		return cfg.Datasets != nil && cfg.Imports != nil
 	case NeedsObjects:
 		return cfg.Objects != nil
 	}

@@ -162,7 +162,7 @@ type ExportPlan struct {
 
 // PlanExport validates an export request against the dataset.
 func (s *Service) PlanExport(ctx context.Context, projectID, datasetID string, req *ExportRequest) (*ExportPlan, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (s *Service) PlanExport(ctx context.Context, projectID, datasetID string, r
 	}
 	for _, in := range r.inputs() {
 		if within(out, in) {
-			return nil, invalid(CodeExportPath, "Invalid export path (path): %s is inside the dataset's input path, where exported files would become samples.", req.Path)
+			return nil, Invalid(CodeExportPath, "Invalid export path (path): %s is inside the dataset's input path, where exported files would become samples.", req.Path)
 		}
 	}
 	switch req.SourceTypeHeader {
@@ -273,7 +273,7 @@ func (s *Service) PlanExport(ctx context.Context, projectID, datasetID string, r
 // planExportSelection decides which samples an export takes: export_type,
 // sample_state (top level or in export_params, which must agree),
 // search_conditions (ORed) and samples; or a version's.
-func (s *Service) planExportSelection(ctx context.Context, r *row, req *ExportRequest, ep *ExportParams, p *ExportPlan) error {
+func (s *Service) planExportSelection(ctx context.Context, r *Row, req *ExportRequest, ep *ExportParams, p *ExportPlan) error {
 	state := req.SampleState
 	if ep.SampleState != nil && *ep.SampleState != "" {
 		if state != "" && state != *ep.SampleState {
@@ -327,7 +327,7 @@ func (s *Service) planExportSelection(ctx context.Context, r *row, req *ExportRe
 			return err
 		}
 		if v.Status != VersionNormal {
-			return invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
+			return Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 		}
 		name += "-" + v.Name
 	} else {
@@ -357,7 +357,7 @@ func (s *Service) CommitExport(ctx context.Context, p *ExportPlan) (string, erro
 	}
 	if err := s.objects.HeadBucket(ctx, p.Output.Bucket); err != nil {
 		if errors.Is(err, obs.ErrBucketNotFound) {
-			return "", invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", p.Output.Bucket)
+			return "", Invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", p.Output.Bucket)
 		}
 		return "", fmt.Errorf("check bucket %s: %w", p.Output.Bucket, err)
 	}
@@ -406,7 +406,7 @@ func (s *Service) GetExport(ctx context.Context, projectID, datasetID, taskID st
 	if _, err := s.Workspace(ctx, projectID, datasetID); err != nil {
 		return nil, err
 	}
-	notFound := invalid(CodeExportNotFound, "Export task does not exist: %s.", taskID)
+	notFound := Invalid(CodeExportNotFound, "Export task does not exist: %s.", taskID)
 	if s.tasks == nil {
 		return nil, notFound
 	}
@@ -481,7 +481,7 @@ func (s *Service) runExport(ctx context.Context, t *tasks.Task, p tasks.Progress
 }
 
 func (s *Service) export(ctx context.Context, t *tasks.Task, p tasks.Progress, params exportParams) error {
-	r, err := s.load(ctx, s.db, t.ProjectID, t.ResourceID, false)
+	r, err := s.LoadRow(ctx, s.db, t.ProjectID, t.ResourceID, false)
 	if err != nil {
 		return err
 	}
@@ -504,7 +504,7 @@ func (s *Service) export(ctx context.Context, t *tasks.Task, p tasks.Progress, p
 			return err
 		}
 		if v.Status != VersionNormal {
-			return invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
+			return Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 		}
 		if err := j.may(ctx, actionGet, v.manifest()); err != nil {
 			return err
@@ -550,7 +550,7 @@ func (s *Service) export(ctx context.Context, t *tasks.Task, p tasks.Progress, p
 
 // countUpTo counts the samples of a filter among the first maxSeq: from
 // the counters when no sample was added since, else by an index scan.
-func (s *Service) countUpTo(ctx context.Context, r *row, ix *labelIndex, q SampleQuery, f *sampleFilter, maxSeq int64) (int64, error) {
+func (s *Service) countUpTo(ctx context.Context, r *Row, ix *labelIndex, q SampleQuery, f *sampleFilter, maxSeq int64) (int64, error) {
 	if f.none {
 		return 0, nil
 	}
@@ -658,7 +658,7 @@ type manifestJob struct {
 	s        *Service
 	task     *tasks.Task
 	p        tasks.Progress
-	r        *row
+	r        *Row
 	manifest obs.Path
 	opts     lineOptions
 	// stats, for versions, count what was written.
@@ -674,16 +674,16 @@ type manifestJob struct {
 // manifest, writing the manifest), before the job starts: a denial fails
 // the job with the action and the resource named.
 func (j *manifestJob) may(ctx context.Context, action string, p obs.Path) error {
-	acc, err := j.s.objectAccess(ctx, j.requester)
+	acc, err := j.s.ObjectAccess(ctx, j.requester)
 	if err != nil {
 		return err
 	}
-	reason, err := denied(ctx, acc, action, p)
+	reason, err := Denied(ctx, acc, action, p)
 	if err != nil {
 		return err
 	}
 	if reason != "" {
-		return invalid(CodeInvalid, "%s", reason)
+		return Invalid(CodeInvalid, "%s", reason)
 	}
 	return nil
 }
@@ -691,7 +691,7 @@ func (j *manifestJob) may(ctx context.Context, action string, p obs.Path) error 
 // check decides an action on one object of a sample: a denial fails the
 // sample, with the action and the resource named.
 func (j *manifestJob) check(ctx context.Context, action string, p obs.Path) error {
-	reason, err := denied(ctx, j.acc, action, p)
+	reason, err := Denied(ctx, j.acc, action, p)
 	if err != nil {
 		return err
 	}
@@ -863,7 +863,7 @@ type lineResult struct {
 // writePage turns a page into lines, concurrently, and writes them in
 // order.
 func (j *manifestJob) writePage(ctx context.Context, enc []*lineEncoder, items []outSample, part *partWriter) error {
-	acc, err := j.s.objectAccess(ctx, j.requester)
+	acc, err := j.s.ObjectAccess(ctx, j.requester)
 	if err != nil {
 		return err
 	}
@@ -980,7 +980,7 @@ func (j *manifestJob) build(ctx context.Context, it *outSample) (formats.Record,
 	if isObject {
 		// A sample stored before imports checked keys as the object
 		// store does may name one that can never be read.
-		if reason := j.s.checkObjectKey(obj); reason != "" {
+		if reason := j.s.CheckObjectKey(obj); reason != "" {
 			return rec, sampleFailuref("the sample's file %s", reason)
 		}
 	}
@@ -1250,7 +1250,7 @@ func (j *manifestJob) imageSize(ctx context.Context, obj obs.Path, meta map[stri
 		}
 	}
 	// The image's header is read only when the requester may read it.
-	if reason, err := denied(ctx, j.acc, actionGet, obj); err != nil || reason != "" {
+	if reason, err := Denied(ctx, j.acc, actionGet, obj); err != nil || reason != "" {
 		return extent(labels)
 	}
 	if rc, _, err := j.s.objects.Get(ctx, obj.Bucket, obj.Key, nil); err == nil {

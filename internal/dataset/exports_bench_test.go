@@ -57,7 +57,7 @@ func BenchmarkExportManifest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	id, err := svc.CommitCreate(ctx, plan)
+	id, err := svc.CommitCreate(ctx, plan, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

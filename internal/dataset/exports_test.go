@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/dataset/datasettest"
 	"github.com/atelier-dev/atelier/internal/dataset/formats"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
@@ -68,7 +69,7 @@ func newExportEnv(t *testing.T, engine store.Engine, typ int, start bool) *expor
 	if err != nil {
 		t.Fatalf("task manager: %v", err)
 	}
-	svc, err := New(Options{DB: db, Objects: objects, Tasks: m, Authorize: (&prefixAuth{readable: []string{"data/", "out/"}}).authorizer()})
+	svc, err := New(Options{DB: db, Objects: objects, Tasks: m, Authorize: (&datasettest.PrefixAuth{Readable: []string{"data/", "out/"}}).Authorizer()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func newExportEnv(t *testing.T, engine store.Engine, typ int, start bool) *expor
 	if err != nil {
 		t.Fatalf("plan dataset: %v", err)
 	}
-	id, err := svc.CommitCreate(ctx, plan)
+	id, err := svc.CommitCreate(ctx, plan, nil)
 	if err != nil {
 		t.Fatalf("create dataset: %v", err)
 	}

@@ -40,7 +40,7 @@ type (
 // batch on, a second or so of work; IAM drops its cached policies on every
 // write on this replica, and another replica's write reaches it within
 // iam.RefreshInterval.
-func (s *Service) objectAccess(ctx context.Context, who *Requester) (ObjectAccess, error) {
+func (s *Service) ObjectAccess(ctx context.Context, who *Requester) (ObjectAccess, error) {
 	var r Requester
 	if who != nil {
 		r = *who
@@ -54,7 +54,7 @@ func (s *Service) objectAccess(ctx context.Context, who *Requester) (ObjectAcces
 
 // denied asks acc about an action: the reason of a refusal (naming the
 // action and the resource), or an error when no decision could be made.
-func denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (string, error) {
+func Denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (string, error) {
 	err := acc.Authorize(ctx, action, p.Bucket, p.Key)
 	if err == nil {
 		return "", nil
@@ -69,7 +69,7 @@ func denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (s
 // rules the object API applies (obs.CheckObjectKey): a stored source that
 // breaks them (e.g. a key under the local store's reserved .atelier/) could
 // never be read.
-func (s *Service) checkObjectKey(p obs.Path) string {
+func (s *Service) CheckObjectKey(p obs.Path) string {
 	if err := obs.CheckObjectKey(s.objects, p.Bucket, p.Key); err != nil {
 		return fmt.Sprintf("%s is not a valid object path: %v", p, keyReason(err))
 	}

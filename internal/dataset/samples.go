@@ -231,7 +231,7 @@ type labelRef struct {
 	typ int
 }
 
-func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *row) (*labelIndex, error) {
+func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *Row) (*labelIndex, error) {
 	rows, err := q.QueryContext(ctx, `SELECT seq, name, type FROM dataset_labels WHERE dataset_id=$1`, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load labels: %w", err)
@@ -437,7 +437,7 @@ type pendingRow struct {
 }
 
 func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions, results []WriteResult) error {
-	r, err := s.load(ctx, tx, projectID, datasetID, true)
+	r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
 	if err != nil {
 		return err
 	}
@@ -455,7 +455,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		id := SampleID(item.Source)
 		results[i].SampleID = id
 		if prev, dup := seen[id]; dup {
-			results[i].Err = invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
+			results[i].Err = Invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
 			continue
 		}
 		seen[id] = i
@@ -518,18 +518,18 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 
 // prepareSample validates one input's labels for the dataset and resolves
 // them to label seqs (planning labels the dataset lacks).
-func (s *Service) prepareSample(r *row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
+func (s *Service) prepareSample(r *Row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
 	content := ""
 	if strings.HasPrefix(item.Source, ContentScheme) {
 		content = strings.TrimPrefix(item.Source, ContentScheme)
 	}
 	labels := append([]annotation.Label(nil), item.Labels...)
 	if err := annotation.Validate(r.Type, content, labels); err != nil {
-		return pendingRow{}, invalid(CodeInvalid, "samples[%d].%v", i, err)
+		return pendingRow{}, Invalid(CodeInvalid, "samples[%d].%v", i, err)
 	}
 	counts, score, err := ix.resolveAll(labels)
 	if err != nil {
-		return pendingRow{}, invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
+		return pendingRow{}, Invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
 	}
 	state := StateUnlabeled
 	if len(labels) > 0 {
@@ -540,7 +540,7 @@ func (s *Service) prepareSample(r *row, ix *labelIndex, i int, item *SampleInput
 	}
 	docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
 	if err != nil {
-		return pendingRow{}, invalid(CodeInvalid, "samples[%d]: %v", i, err)
+		return pendingRow{}, Invalid(CodeInvalid, "samples[%d]: %v", i, err)
 	}
 	return pendingRow{in: item, state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score}, nil
 }
@@ -709,7 +709,7 @@ func (s *Service) PreviewURL(ctx context.Context, source string) (url, problem s
 		}
 		return "", "the sample's source is not a valid object path", nil
 	}
-	if reason := s.checkObjectKey(p); reason != "" {
+	if reason := s.CheckObjectKey(p); reason != "" {
 		return "", "the sample's file " + reason, nil
 	}
 	u, err := s.objects.PresignGet(ctx, p.Bucket, p.Key, time.Hour)
@@ -725,7 +725,7 @@ func (s *Service) PreviewURL(ctx context.Context, source string) (url, problem s
 // DataPaths are a dataset's input directories and its work directory: the
 // locations its sample operations touch.
 func (s *Service) DataPaths(ctx context.Context, projectID, datasetID string) (inputs []obs.Path, work obs.Path, typ int, err error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, obs.Path{}, 0, err
 	}

@@ -72,7 +72,7 @@ type SampleQuery struct {
 // ListSamples answers a sample list: the page and the number of samples
 // that match.
 func (s *Service) ListSamples(ctx context.Context, projectID, datasetID string, q SampleQuery) (int64, []*Sample, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -182,7 +182,7 @@ type sampleFilter struct {
 	label  int64
 }
 
-func buildSampleFilter(r *row, ix *labelIndex, q SampleQuery) (*sampleFilter, error) {
+func buildSampleFilter(r *Row, ix *labelIndex, q SampleQuery) (*sampleFilter, error) {
 	f := &sampleFilter{args: []any{r.ID}, simple: true}
 	conds := []string{"s.dataset_id=$1"}
 	arg := func(v any) string {
@@ -386,7 +386,7 @@ func parseSampleTime(v string, now time.Time) (int64, int64, error) {
 
 // countSamples counts matches from counters when the filter allows (state
 // and/or one label), by an index scan otherwise.
-func (s *Service) countSamples(ctx context.Context, r *row, ix *labelIndex, q SampleQuery, w *sampleFilter) (int64, error) {
+func (s *Service) countSamples(ctx context.Context, r *Row, ix *labelIndex, q SampleQuery, w *sampleFilter) (int64, error) {
 	if w.simple {
 		if w.label == 0 {
 			switch {
@@ -486,7 +486,7 @@ func (s *Service) PlanDeleteSamples(ctx context.Context, projectID, datasetID st
 // CommitDeleteSamples removes the planned samples and their counters.
 func (s *Service) CommitDeleteSamples(ctx context.Context, p *SampleDeletePlan) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, p.projectID, p.datasetID, true)
+		r, err := s.LoadRow(ctx, tx, p.projectID, p.datasetID, true)
 		if err != nil {
 			return err
 		}
@@ -496,7 +496,7 @@ func (s *Service) CommitDeleteSamples(ctx context.Context, p *SampleDeletePlan) 
 
 // deleteSampleSeqs deletes samples by seq with their label rows and
 // counters.
-func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *row, seqs []int64, now int64) error {
+func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *Row, seqs []int64, now int64) error {
 	delta := newCounterDelta()
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
@@ -549,7 +549,7 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 		for i := range errs {
 			errs[i] = nil
 		}
-		r, err := s.load(ctx, tx, projectID, datasetID, true)
+		r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
 		if err != nil {
 			return err
 		}
@@ -584,7 +584,7 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 				continue
 			}
 			if prev, dup := seen[it.SampleID]; dup {
-				errs[i] = invalid(CodeInvalid, "samples[%d] repeats samples[%d]", i, prev)
+				errs[i] = Invalid(CodeInvalid, "samples[%d] repeats samples[%d]", i, prev)
 				continue
 			}
 			seen[it.SampleID] = i
@@ -731,7 +731,7 @@ func (s *Service) labelStatsInState(ctx context.Context, datasetID string, state
 // restricts the label statistics to the samples in that state, counted
 // through the label index; the sample statistics stay the dataset's.
 func (s *Service) SampleStats(ctx context.Context, projectID, datasetID string, state *int) (*Stats, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, err
 	}

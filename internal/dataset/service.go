@@ -90,13 +90,14 @@ type CreatePlan struct {
 	// ImportTaskID is the import of the data source that CommitCreate
 	// queued ("" when none).
 	ImportTaskID string
-	scope        Scope
-	row          row
-	labels       []Label
+	// Row is the dataset about to be stored.
+	Row    Row
+	scope  Scope
+	labels []Label
 }
 
 // row is a dataset as stored.
-type row struct {
+type Row struct {
 	ID, ProjectID, WorkspaceID, Name, Description string
 	Type, Status                                  int
 	CreateTime, UpdateTime, DataUpdateTime        int64
@@ -156,7 +157,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 	case n < MinWorkPathLen:
 		return nil, badRequest("Invalid parameter(work_path): %d to %d characters.", MinWorkPathLen, MaxWorkPathLen)
 	case n > MaxWorkPathLen:
-		return nil, invalid(CodeWorkPathTooLong, "The work_path is too long, please select shorter folder (at most %d characters).", MaxWorkPathLen)
+		return nil, Invalid(CodeWorkPathTooLong, "The work_path is too long, please select shorter folder (at most %d characters).", MaxWorkPathLen)
 	}
 	work, err := parseDir("work_path", req.WorkPath)
 	if err != nil {
@@ -183,7 +184,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 			return nil, err
 		}
 		if within(work, in) {
-			return nil, invalid(CodeInvalidPath, "Invalid path (work_path): the output dataset path must differ from the input dataset path %s and its subdirectories.", ds.DataPath)
+			return nil, Invalid(CodeInvalidPath, "Invalid path (work_path): the output dataset path must differ from the input dataset path %s and its subdirectories.", ds.DataPath)
 		}
 		if ds.WithColumnHeader != nil && typ != TypeTable {
 			return nil, badRequest("Invalid parameter(%s.with_column_header): valid only for table datasets.", field)
@@ -199,7 +200,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 		if typ != TypeTextClassification {
 			return nil, badRequest("Invalid parameter(label_format): used only for text classification datasets.")
 		}
-		if err := checkLabelFormat(req.LabelFormat); err != nil {
+		if err := CheckLabelFormat(req.LabelFormat); err != nil {
 			return nil, err
 		}
 	}
@@ -229,13 +230,15 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 		ImportData:        req.ImportData != nil && *req.ImportData, LabelFormat: req.LabelFormat,
 		Managed: req.Managed != nil && *req.Managed, Schema: req.Schema, EnterpriseProject: sc.EnterpriseProjectID,
 		ContentLabeling: true}
-	p.row = row{ID: id, ProjectID: sc.ProjectID, WorkspaceID: sc.WorkspaceID, Name: req.DatasetName, Description: req.Description,
+	p.Row = Row{ID: id, ProjectID: sc.ProjectID, WorkspaceID: sc.WorkspaceID, Name: req.DatasetName, Description: req.Description,
 		Type: typ, Status: StatusNormal, CreateTime: now, UpdateTime: now, DataUpdateTime: now,
 		InnerWorkPath: d.WorkPath + req.DatasetName + "-" + id + "/", Doc: d}
 	return p, nil
 }
 
-func checkLabelFormat(f *LabelFormat) error {
+// CheckLabelFormat checks a label_format (of a create request or an
+// import): the label type and the separators of text files.
+func CheckLabelFormat(f *LabelFormat) error {
 	if f.LabelType != "" && f.LabelType != "0" && f.LabelType != "1" {
 		return badRequest("Invalid parameter(label_format.label_type): %q: want 0 or 1.", f.LabelType)
 	}
@@ -255,18 +258,24 @@ func checkLabelFormat(f *LabelFormat) error {
 	return nil
 }
 
-// CommitCreate checks that the buckets exist and stores the dataset and
-// its labels in one transaction.
-func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, error) {
+// CreateHook runs in the transaction that stores a new dataset and
+// returns the ID of the task it queued there ("" for none): the importer's
+// EnqueueCreateImport queues the import of the data source, which commits
+// with the dataset or not at all.
+type CreateHook func(ctx context.Context, tx *sql.Tx, p *CreatePlan) (string, error)
+
+// CommitCreate checks that the buckets exist and stores the dataset, its
+// labels and what then (nil: nothing) queues in one transaction.
+func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan, then CreateHook) (string, error) {
 	for _, b := range append(append([]obs.Path{}, p.Inputs...), p.Work) {
 		if err := s.objects.HeadBucket(ctx, b.Bucket); err != nil {
 			if errors.Is(err, obs.ErrBucketNotFound) {
-				return "", invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", b.Bucket)
+				return "", Invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", b.Bucket)
 			}
 			return "", fmt.Errorf("check bucket %s: %w", b.Bucket, err)
 		}
 	}
-	r := p.row
+	r := p.Row
 	r.LabelSeq = int64(len(p.labels))
 	data, err := json.Marshal(storedDoc{doc: r.Doc, InnerWorkPath: r.InnerWorkPath})
 	if err != nil {
@@ -279,7 +288,7 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 			r.ID, r.ProjectID, r.WorkspaceID, r.Name, strings.ToLower(r.Name), r.Type, r.Status, r.Description,
 			r.CreateTime, r.UpdateTime, r.DataUpdateTime, r.LabelSeq, string(data))
 		if store.IsConflict(err) {
-			return invalid(CodeDatasetExists, "Dataset already exists: %s.", r.Name)
+			return Invalid(CodeDatasetExists, "Dataset already exists: %s.", r.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("store dataset: %w", err)
@@ -289,9 +298,9 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 				return err
 			}
 		}
-		// The data source is imported as the dataset is created: the task
-		// commits with the dataset or not at all.
-		p.ImportTaskID, err = s.EnqueueCreateImport(ctx, tx, p)
+		if then != nil {
+			p.ImportTaskID, err = then(ctx, tx, p)
+		}
 		return err
 	})
 	if err != nil {
@@ -307,8 +316,8 @@ const rowColumns = `id, project_id, workspace_id, name, description, dataset_typ
 
 type scanner interface{ Scan(...any) error }
 
-func scanRow(sc scanner) (*row, error) {
-	var r row
+func scanRow(sc scanner) (*Row, error) {
+	var r Row
 	var data string
 	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
 		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
@@ -324,7 +333,7 @@ func scanRow(sc scanner) (*row, error) {
 	return &r, nil
 }
 
-func (r *row) dataset() *Dataset {
+func (r *Row) dataset() *Dataset {
 	inner := r.InnerWorkPath
 	return &Dataset{AnnotatedSampleCount: r.Annotated, AnnotatedSubSampleCount: r.AnnotatedSub, ContentLabeling: r.Doc.ContentLabeling,
 		CreateTime: r.CreateTime, CurrentVersionID: r.CurrentVersionID, CurrentVersionName: r.CurrentVersionName, DataFormat: r.Doc.DataFormat, DataSources: r.Doc.DataSources, DataUpdateTime: r.DataUpdateTime,
@@ -364,9 +373,9 @@ func tags(t int) []string {
 	}[t]
 }
 
-func (s *Service) load(ctx context.Context, q interface {
+func (s *Service) LoadRow(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, projectID, id string, lock bool) (*row, error) {
+}, projectID, id string, lock bool) (*Row, error) {
 	query := `SELECT ` + rowColumns + ` FROM datasets WHERE project_id=$1 AND id=$2`
 	if lock {
 		query += s.db.ForUpdate()
@@ -383,7 +392,7 @@ func (s *Service) load(ctx context.Context, q interface {
 
 // Get returns a dataset of the project with its labels.
 func (s *Service) Get(ctx context.Context, projectID, id string) (*Dataset, error) {
-	r, err := s.load(ctx, s.db, projectID, id, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -561,7 +570,7 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 		}
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, projectID, id, true)
+		r, err := s.LoadRow(ctx, tx, projectID, id, true)
 		if err != nil {
 			return err
 		}
@@ -605,7 +614,7 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 		_, err = tx.ExecContext(ctx, `UPDATE datasets SET name=$3, name_lower=$4, description=$5, update_time=$6 WHERE project_id=$1 AND id=$2`,
 			projectID, id, name, strings.ToLower(name), desc, now)
 		if store.IsConflict(err) {
-			return invalid(CodeDatasetExists, "Dataset already exists: %s.", name)
+			return Invalid(CodeDatasetExists, "Dataset already exists: %s.", name)
 		}
 		if err != nil {
 			return fmt.Errorf("update dataset: %w", err)
@@ -625,7 +634,7 @@ type DeletePlan struct {
 
 // PlanDelete finds what deleting a dataset removes.
 func (s *Service) PlanDelete(ctx context.Context, projectID, id string) (*DeletePlan, error) {
-	r, err := s.load(ctx, s.db, projectID, id, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, id, false)
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,7 @@ import (
 // Task kinds the dataset service runs through the tasks manager. Each
 // kind's handler is registered by registerTasks, before the manager starts.
 const (
-	TaskImport  = "dataset_import"
 	TaskExport  = "dataset_export"
-	TaskSync    = "dataset_sync"
 	TaskPublish = "dataset_publish"
 )
 
@@ -25,7 +23,6 @@ func (s *Service) registerTasks() {
 // taskHandlers maps each task kind to its handler.
 func (s *Service) taskHandlers() map[string]tasks.Handler {
 	h := map[string]tasks.Handler{}
-	maps.Copy(h, s.importTaskHandlers())
 	maps.Copy(h, s.exportTaskHandlers())
 	return h
 }

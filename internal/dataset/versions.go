@@ -248,7 +248,7 @@ func scanVersion(sc scanner) (*versionRow, error) {
 }
 
 func errVersionNotFound(id string) *Error {
-	return invalid(CodeVersionNotFound, "Dataset version does not exist: %s.", id)
+	return Invalid(CodeVersionNotFound, "Dataset version does not exist: %s.", id)
 }
 
 func (s *Service) loadVersion(ctx context.Context, q querier, datasetID, versionID string) (*versionRow, error) {
@@ -282,7 +282,7 @@ type VersionPlan struct {
 
 // PlanVersion validates a version request against the dataset.
 func (s *Service) PlanVersion(ctx context.Context, projectID, datasetID string, req *VersionRequest) (*VersionPlan, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -318,11 +318,11 @@ func (s *Service) PlanVersion(ctx context.Context, projectID, datasetID string, 
 			return nil, badRequest("Invalid parameter(train_evaluate_sample_ratio): splitting is supported by image classification, object detection, text classification and sound classification datasets only.")
 		}
 		if ratio > 0 && r.Annotated < 2 {
-			return nil, invalid(CodeSplitRules, "Publishing requires splitting but annotated samples do not satisfy splitting rules: %d labeled sample(s), at least 2 are needed to split.", r.Annotated)
+			return nil, Invalid(CodeSplitRules, "Publishing requires splitting but annotated samples do not satisfy splitting rules: %d labeled sample(s), at least 2 are needed to split.", r.Annotated)
 		}
 	}
 	if r.Total == 0 {
-		return nil, invalid(CodeVersionEmpty, "Dataset version is empty: the dataset has no sample to publish.")
+		return nil, Invalid(CodeVersionEmpty, "Dataset version is empty: the dataset has no sample to publish.")
 	}
 	name := req.VersionName
 	if name == "" {
@@ -351,7 +351,7 @@ func (s *Service) PlanVersion(ctx context.Context, projectID, datasetID string, 
 }
 
 // inputs are the dataset's input directories.
-func (r *row) inputs() []obs.Path {
+func (r *Row) inputs() []obs.Path {
 	var out []obs.Path
 	for _, src := range r.Doc.DataSources {
 		if p, err := obs.ParsePath(src.DataPath); err == nil && src.DataPath != "" {
@@ -378,7 +378,7 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 	}
 	id := store.NewID()
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, p.projectID, p.datasetID, true)
+		r, err := s.LoadRow(ctx, tx, p.projectID, p.datasetID, true)
 		if err != nil {
 			return err
 		}
@@ -386,7 +386,7 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 		err = tx.QueryRowContext(ctx, `SELECT name FROM dataset_versions WHERE dataset_id=$1 AND status=$2 LIMIT 1`,
 			r.ID, VersionCreating).Scan(&busy)
 		if err == nil {
-			return invalid(CodePublishing, "Dataset is publishing, the operation is forbidden: version %s is being published.", busy)
+			return Invalid(CodePublishing, "Dataset is publishing, the operation is forbidden: version %s is being published.", busy)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("find versions being published: %w", err)
@@ -415,7 +415,7 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 			train_ratio, version_format, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			id, r.ID, p.name, VersionCreating, now, now, t.ID, p.ratio, 0, string(data))
 		if store.IsConflict(err) {
-			return invalid(CodeVersionExists, "Dataset version already exists: %s.", p.name)
+			return Invalid(CodeVersionExists, "Dataset version already exists: %s.", p.name)
 		}
 		if err != nil {
 			return fmt.Errorf("store version: %w", err)
@@ -452,7 +452,7 @@ type VersionQuery struct {
 
 // ListVersions lists a dataset's versions, newest first.
 func (s *Service) ListVersions(ctx context.Context, projectID, datasetID string, q VersionQuery) (int, []*Version, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -509,7 +509,7 @@ func (s *Service) ListVersions(ctx context.Context, projectID, datasetID string,
 
 // GetVersion returns one version of a dataset.
 func (s *Service) GetVersion(ctx context.Context, projectID, datasetID, versionID string) (*Version, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -576,7 +576,7 @@ func (s *Service) failVersion(ctx context.Context, v *versionRow, msg string) er
 	return nil
 }
 
-func (v *versionRow) version(r *row, current string) *Version {
+func (v *versionRow) version(r *Row, current string) *Version {
 	d := v.Doc
 	out := &Version{AnnotatedSampleCount: v.Annotated, ClearHardProperty: d.ClearHardProperty, CreateTime: v.CreateTime,
 		DataPath: d.Dir + "data/", DataStatistics: map[string]any{}, DeletionStats: map[string]int64{}, Description: d.Description,
@@ -612,7 +612,7 @@ type VersionDeletePlan struct {
 // PlanDeleteVersion finds what deleting a version removes. A version being
 // published cannot be deleted.
 func (s *Service) PlanDeleteVersion(ctx context.Context, projectID, datasetID, versionID string) (*VersionDeletePlan, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -624,7 +624,7 @@ func (s *Service) PlanDeleteVersion(ctx context.Context, projectID, datasetID, v
 		return nil, err
 	}
 	if v.Status == VersionCreating {
-		return nil, invalid(CodeVersionState, "Failed to delete the version: version %s is being published.", v.Name)
+		return nil, Invalid(CodeVersionState, "Failed to delete the version: version %s is being published.", v.Name)
 	}
 	return &VersionDeletePlan{Files: v.dir(), datasetID: r.ID, versionID: v.ID}, nil
 }
@@ -641,7 +641,7 @@ func (s *Service) CommitDeleteVersion(ctx context.Context, p *VersionDeletePlan)
 		return fmt.Errorf("mark version deleting: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return invalid(CodeVersionState, "Failed to delete the version: version %s is being published or is gone.", p.versionID)
+		return Invalid(CodeVersionState, "Failed to delete the version: version %s is being published or is gone.", p.versionID)
 	}
 	if err := s.deletePrefix(ctx, p.Files); err != nil {
 		return err
@@ -689,7 +689,7 @@ func (s *Service) SwitchVersionTx(ctx context.Context, tx *sql.Tx, datasetID, ve
 		return err
 	}
 	if v.Status != VersionNormal {
-		return invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
+		return Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`,
 		datasetID, v.ID, v.Name); err != nil {
@@ -707,7 +707,7 @@ func (s *Service) runPublish(ctx context.Context, t *tasks.Task, p tasks.Progres
 	if err := json.Unmarshal(t.Params, &params); err != nil {
 		return fmt.Errorf("decode publish parameters: %w", err)
 	}
-	r, err := s.load(ctx, s.db, t.ProjectID, t.ResourceID, false)
+	r, err := s.LoadRow(ctx, s.db, t.ProjectID, t.ResourceID, false)
 	if err != nil {
 		return fmt.Errorf("publish version %s: %w", params.VersionID, err)
 	}
@@ -729,7 +729,7 @@ func (s *Service) runPublish(ctx context.Context, t *tasks.Task, p tasks.Progres
 	return err
 }
 
-func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, r *row, v *versionRow, who *Requester) error {
+func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, r *Row, v *versionRow, who *Requester) error {
 	ratio, _, err := parseRatio("train_evaluate_sample_ratio", (*Ratio)(&v.Doc.Ratio))
 	if err != nil {
 		return err
@@ -908,7 +908,7 @@ func (st *versionStats) labelStats(labels []Label) []LabelStats {
 // ListVersionLabels answers the label list of a version: the dataset's
 // labels as they were when the version was published.
 func (s *Service) ListVersionLabels(ctx context.Context, projectID, datasetID, versionID string, offset, limit int) (int, []Label, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -917,7 +917,7 @@ func (s *Service) ListVersionLabels(ctx context.Context, projectID, datasetID, v
 		return 0, nil, err
 	}
 	if v.Status != VersionNormal {
-		return 0, nil, invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
+		return 0, nil, Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 	}
 	var data string
 	if err := s.db.QueryRowContext(ctx, `SELECT labels FROM dataset_versions WHERE id=$1`, v.ID).Scan(&data); err != nil {
@@ -945,7 +945,7 @@ func (s *Service) ListVersionLabels(ctx context.Context, projectID, datasetID, v
 // sample_time are not part of a manifest and are 0. Search conditions,
 // scores and markers are not supported on versions.
 func (s *Service) ListVersionSamples(ctx context.Context, projectID, datasetID, versionID string, q SampleQuery) (int64, []*Sample, error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -954,7 +954,7 @@ func (s *Service) ListVersionSamples(ctx context.Context, projectID, datasetID, 
 		return 0, nil, err
 	}
 	if v.Status != VersionNormal {
-		return 0, nil, invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
+		return 0, nil, Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 	}
 	switch {
 	case len(q.Conditions) > 0:

@@ -22,6 +22,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/api"
 	"github.com/atelier-dev/atelier/internal/config"
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -53,6 +54,9 @@ type App struct {
 	Training *training.Service
 	// Datasets owns datasets, labels, samples and their background tasks.
 	Datasets *dataset.Service
+	// Imports runs the imports and syncs of datasets (a room of the
+	// dataset domain).
+	Imports *importer.Service
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -155,12 +159,15 @@ func (a *App) open(ctx context.Context) error {
 		Authorize: ObjectAuthorizer(svc, a.Config.Region)}); err != nil {
 		return err
 	}
+	if a.Imports, err = importer.New(importer.Options{Datasets: a.Datasets, DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
 	}
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
-		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets})
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets, Imports: a.Imports})
 	return err
 }
 
