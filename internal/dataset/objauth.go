@@ -17,13 +17,6 @@ import (
 // as they are then: a denied object is a failed line or file naming the
 // action and the resource, and the task goes on.
 
-// Object-storage actions a task decides.
-const (
-	actionGet  = obs.ActionGetObject
-	actionPut  = obs.ActionPutObject
-	actionList = obs.ActionListBucket
-)
-
 // Requester, ObjectAuthorizer and ObjectAccess are the object store's
 // vocabulary for work done on a user's behalf (see obs.Authorizer).
 type (
@@ -44,6 +37,9 @@ func (s *Service) ObjectAccess(ctx context.Context, who *Requester) (ObjectAcces
 	var r Requester
 	if who != nil {
 		r = *who
+	}
+	if s.authorize == nil {
+		return nil, errors.New("read object permissions: the dataset service has no object authorizer")
 	}
 	acc, err := s.authorize(ctx, r)
 	if err != nil {

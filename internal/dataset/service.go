@@ -1,12 +1,18 @@
-// Package dataset owns datasets and their labels: validation of the
-// reference's fields, the stored rows (indexed columns for what lists filter
-// and sort on, counters that sample writes maintain in the same transaction,
-// a JSON document for the rest) and the label set's rules (unique names and
-// shortcuts, label types of the dataset type, triplet relationships between
-// existing entity labels). It knows neither HTTP nor IAM: the API layer
-// authorizes the object-storage locations a plan names, then commits it
-// with the requester, for whom background tasks have each object they
-// touch decided by the ObjectAuthorizer the service is given.
+// Package dataset is the core of the dataset domain: datasets, their
+// labels and samples. It owns validation of the reference's fields, the
+// stored rows (indexed columns for what lists filter and sort on, counters
+// that sample writes maintain in the same transaction, a JSON document for
+// the rest), the label set's rules (unique names and shortcuts, label types
+// of the dataset type, triplet relationships between existing entity
+// labels) and sample queries and statistics. It knows neither HTTP nor IAM:
+// the API layer authorizes the object-storage locations a plan names, then
+// commits it with the requester, for whom background tasks have each object
+// they touch decided by the ObjectAuthorizer the service is given.
+//
+// Long work lives in rooms beside the core, each a sub-package with its own
+// service and task kinds: importer (imports and syncs), versions (versions,
+// publishing and the manifest engine) and exporter (exports). They attach
+// to the core through the seams of rooms.go; the core imports none of them.
 package dataset
 
 import (
@@ -21,7 +27,6 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
-	"github.com/atelier-dev/atelier/internal/tasks"
 )
 
 // Options configure a Service.
@@ -30,11 +35,10 @@ type Options struct {
 	Objects obs.Store
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// Tasks runs imports, exports, syncs and version publishing; without
-	// it those APIs are refused (tests of the synchronous parts).
-	Tasks *tasks.Manager
-	// Authorize decides, for the user who asked for a task, each object
-	// the task reads or writes; required with Tasks.
+	// Authorize decides, for the user who asked for a task of a room
+	// (imports, exports, publishing), each object the task reads or
+	// writes; without it ObjectAccess refuses (tests of the synchronous
+	// parts).
 	Authorize ObjectAuthorizer
 }
 
@@ -52,7 +56,6 @@ type Service struct {
 	objects obs.Store
 	log     *slog.Logger
 	now     func() time.Time
-	tasks   *tasks.Manager
 	// authorize decides the objects tasks touch (see objauth.go).
 	authorize ObjectAuthorizer
 }
@@ -62,20 +65,13 @@ func New(opts Options) (*Service, error) {
 	if opts.DB == nil || opts.Objects == nil {
 		return nil, errors.New("dataset: a database and an object store are required")
 	}
-	if opts.Tasks != nil && opts.Authorize == nil {
-		return nil, errors.New("dataset: background tasks need an object authorizer")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks, authorize: opts.Authorize}
-	if s.tasks != nil {
-		s.registerTasks()
-	}
-	return s, nil
+	return &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, authorize: opts.Authorize}, nil
 }
 
 // CreatePlan is a validated dataset waiting for the caller's object-storage
@@ -122,7 +118,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 	if err := checkName("dataset_name", req.DatasetName); err != nil {
 		return nil, err
 	}
-	if err := checkDescription("description", req.Description, createDescForbidden); err != nil {
+	if err := CheckDescription("description", req.Description, createDescForbidden); err != nil {
 		return nil, err
 	}
 	typ := TypeImageClassification
@@ -159,7 +155,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 	case n > MaxWorkPathLen:
 		return nil, Invalid(CodeWorkPathTooLong, "The work_path is too long, please select shorter folder (at most %d characters).", MaxWorkPathLen)
 	}
-	work, err := parseDir("work_path", req.WorkPath)
+	work, err := ParseDir("work_path", req.WorkPath)
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +175,11 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 		if ds.DataPath == "" {
 			return nil, badRequest("Invalid parameter(%s.data_path): required for an OBS data source.", field)
 		}
-		in, err := parseDir(field+".data_path", ds.DataPath)
+		in, err := ParseDir(field+".data_path", ds.DataPath)
 		if err != nil {
 			return nil, err
 		}
-		if within(work, in) {
+		if Within(work, in) {
 			return nil, Invalid(CodeInvalidPath, "Invalid path (work_path): the output dataset path must differ from the input dataset path %s and its subdirectories.", ds.DataPath)
 		}
 		if ds.WithColumnHeader != nil && typ != TypeTable {
@@ -337,7 +333,7 @@ func (r *Row) dataset() *Dataset {
 	inner := r.InnerWorkPath
 	return &Dataset{AnnotatedSampleCount: r.Annotated, AnnotatedSubSampleCount: r.AnnotatedSub, ContentLabeling: r.Doc.ContentLabeling,
 		CreateTime: r.CreateTime, CurrentVersionID: r.CurrentVersionID, CurrentVersionName: r.CurrentVersionName, DataFormat: r.Doc.DataFormat, DataSources: r.Doc.DataSources, DataUpdateTime: r.DataUpdateTime,
-		DatasetFormat: datasetFormat(r.Type), DatasetID: r.ID, DatasetName: r.Name, DatasetTags: tags(r.Type), DatasetType: r.Type,
+		DatasetFormat: datasetFormat(r.Type), DatasetID: r.ID, DatasetName: r.Name, DatasetTags: TypeTags(r.Type), DatasetType: r.Type,
 		DatasetVersionCount: r.Versions, DeletedSampleCount: r.Deleted, Description: r.Description,
 		EnterpriseProjectID: r.Doc.EnterpriseProject, FeatureSupports: []string{"0"}, ImportData: r.Doc.ImportData,
 		InnerAnnotationPath: inner + "annotation/", InnerDataPath: inner + "data/", InnerLogPath: inner + "logs/",
@@ -355,8 +351,8 @@ func datasetFormat(t int) int {
 	return 0
 }
 
-// tags are the key identifiers of a dataset type, as the console shows them.
-func tags(t int) []string {
+// TypeTags are the key identifiers of a dataset type, as the console shows them.
+func TypeTags(t int) []string {
 	return map[int][]string{
 		TypeImageClassification: {"Image", "Image classification"},
 		TypeObjectDetection:     {"Image", "Object detection"},
@@ -474,7 +470,7 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 			args = append(args, *q.VersionFormat)
 			cond += fmt.Sprintf(` AND v.version_format = $%d`, len(args))
 		}
-		where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.status <> %d%s)`, VersionDeleting, cond)
+		where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.status <> %d%s)`, versionDeleting, cond)
 	}
 	var total int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE `+where, args...).Scan(&total); err != nil {
@@ -556,16 +552,25 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// Update applies a modify request: name, description, current version and
-// the label changes (add, update, delete), all or nothing.
-func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateRequest) error {
+// VersionSwitch makes a published version the dataset's current one in
+// the caller's transaction (versions.Service.SwitchVersionTx).
+type VersionSwitch func(ctx context.Context, tx *sql.Tx, datasetID, versionID string) error
+
+// versionDeleting is the stored status of a version being deleted
+// (versions.VersionDeleting), which the list's version filters skip.
+const versionDeleting = 2
+
+// Update applies a modify request: name, description, current version
+// (through switchVersion) and the label changes (add, update, delete), all
+// or nothing.
+func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateRequest, switchVersion VersionSwitch) error {
 	if req.DatasetName != nil {
 		if err := checkName("dataset_name", *req.DatasetName); err != nil {
 			return err
 		}
 	}
 	if req.Description != nil {
-		if err := checkDescription("description", *req.Description, updateDescForbidden); err != nil {
+		if err := CheckDescription("description", *req.Description, updateDescForbidden); err != nil {
 			return err
 		}
 	}
@@ -575,7 +580,10 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 			return err
 		}
 		if req.CurrentVersionID != nil && *req.CurrentVersionID != "" {
-			if err := s.SwitchVersionTx(ctx, tx, r.ID, *req.CurrentVersionID); err != nil {
+			if switchVersion == nil {
+				return errors.New("switch the current version: no versions service")
+			}
+			if err := switchVersion(ctx, tx, r.ID, *req.CurrentVersionID); err != nil {
 				return err
 			}
 		}
@@ -648,7 +656,7 @@ func (s *Service) PlanDelete(ctx context.Context, projectID, id string) (*Delete
 // CommitDelete deletes the dataset's files under its inner work path, then
 // the dataset and its labels. The data sources are never touched.
 func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
-	if err := s.deletePrefix(ctx, p.Files); err != nil {
+	if err := s.DeletePrefix(ctx, p.Files); err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM datasets WHERE project_id=$1 AND id=$2`, p.projectID, p.id)
@@ -661,7 +669,8 @@ func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
 	return nil
 }
 
-func (s *Service) deletePrefix(ctx context.Context, dir obs.Path) error {
+// DeletePrefix deletes every object under dir (a dataset's work files).
+func (s *Service) DeletePrefix(ctx context.Context, dir obs.Path) error {
 	after := ""
 	for {
 		page, err := s.objects.List(ctx, dir.Bucket, obs.ListOptions{Prefix: dir.Key, StartAfter: after})

@@ -68,7 +68,9 @@ func checkName(field, name string) error {
 	return nil
 }
 
-func checkDescription(field, desc, forbidden string) error {
+// CheckDescription checks a description: its length and the characters
+// forbidden in it.
+func CheckDescription(field, desc, forbidden string) error {
 	if utf8.RuneCountInString(desc) > MaxDescriptionLen {
 		return badRequest("Invalid parameter(%s): at most %d characters.", field, MaxDescriptionLen)
 	}
@@ -78,10 +80,10 @@ func checkDescription(field, desc, forbidden string) error {
 	return nil
 }
 
-// parseDir parses an OBS directory of a request ("/bucket/dir/" or
+// ParseDir parses an OBS directory of a request ("/bucket/dir/" or
 // "obs://bucket/dir/"): it must name a directory under a bucket, not the
 // bucket itself.
-func parseDir(field, s string) (obs.Path, error) {
+func ParseDir(field, s string) (obs.Path, error) {
 	if strings.Contains(strings.TrimPrefix(s, "obs://"), "//") {
 		return obs.Path{}, Invalid(CodeOBSPathDoubleSlash, "Invalid OBS path (%s): %q must not contain //.", field, s)
 	}
@@ -101,8 +103,8 @@ func parseDir(field, s string) (obs.Path, error) {
 	return p, nil
 }
 
-// within reports whether p is q or a directory under it.
-func within(p, q obs.Path) bool {
+// Within reports whether p is q or a directory under it.
+func Within(p, q obs.Path) bool {
 	return p.Bucket == q.Bucket && strings.HasPrefix(p.Key, q.Key)
 }
 

@@ -1,6 +1,8 @@
-// Package datasettest holds what the tests of the dataset core and its
-// rooms share: an object authorizer that stands in for IAM. The server's
-// tests run the real decision.
+// Package datasettest holds what the tests and benchmarks of the dataset
+// core and its rooms share: an object authorizer that stands in for IAM
+// (the server's tests run the real decision) and the benchmarks' samples.
+// It imports the core, so only external tests (package dataset_test) of
+// the core may use it.
 package datasettest
 
 import (

@@ -69,7 +69,7 @@ func BenchmarkImportManifest(b *testing.B) {
 		b.Fatal(err)
 	}
 	who, authorize := benchRequester(ctx, b, db)
-	core, err := dataset.New(dataset.Options{DB: db, Objects: objects, Tasks: m, Authorize: authorize})
+	core, err := dataset.New(dataset.Options{DB: db, Objects: objects, Authorize: authorize})
 	if err != nil {
 		b.Fatal(err)
 	}

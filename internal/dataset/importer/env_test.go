@@ -83,7 +83,7 @@ func (e *impEnv) startManager() {
 	if err != nil {
 		e.t.Fatalf("new tasks manager: %v", err)
 	}
-	if e.ds, err = dataset.New(dataset.Options{DB: e.db, Objects: e.objects, Tasks: m, Authorize: e.auth.Authorizer()}); err != nil {
+	if e.ds, err = dataset.New(dataset.Options{DB: e.db, Objects: e.objects, Authorize: e.auth.Authorizer()}); err != nil {
 		e.t.Fatal(err)
 	}
 	if e.svc, err = New(Options{Datasets: e.ds, DB: e.db, Objects: e.objects, Tasks: m}); err != nil {
