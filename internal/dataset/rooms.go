@@ -14,11 +14,13 @@ import (
 // team labeling, auto labeling, data processing) attach to. A room loads a
 // dataset row with LoadRow (locked when it is about to write), writes
 // samples with WriteSamplesTx and removes them with DeleteSamplesTx in its
-// own transaction (the counters follow in the same one), reads the
-// dataset's samples page by page with SamplePage, and decides objects with
-// ObjectAccess and Denied, reads a query's samples for writing them out
-// with Select. Everything else about samples and labels stays
-// behind the core's own API.
+// own transaction (the counters follow in the same one), walks the
+// dataset's samples with SamplePage or reads a query's with Select, looks
+// labels up with LabelsOf, decides objects with ObjectAccess and Denied,
+// and reports a failed task with TaskMessage; the versions room keeps the
+// dataset row's version columns with CountVersionTx and
+// SetCurrentVersionTx. A room runs no SQL on the core's tables; everything
+// else about datasets, samples and labels stays behind the core's own API.
 
 // ExistingSamples reports which of the sample IDs are stored in the
 // dataset, as the caller's transaction sees them.
@@ -201,4 +203,55 @@ func (sel *Selection) Page(ctx context.Context, after int64, limit int) (items [
 		last = items[len(items)-1].Seq
 	}
 	return items, last, len(items) < limit, nil
+}
+
+// The versions room's bookkeeping on the dataset row: how many versions it
+// has, the number of the next default name, and which one is current.
+
+// CountVersionTx counts a version added (moving the next default version
+// number past next, 0 for no name of that form) or removed, in the
+// caller's transaction.
+func (s *Service) CountVersionTx(ctx context.Context, tx *sql.Tx, datasetID string, added bool, next int) error {
+	now := s.now().UnixMilli()
+	var err error
+	if added {
+		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count+1,
+			next_version_num=CASE WHEN next_version_num+1 > $2 THEN next_version_num+1 ELSE $2 END, update_time=$3 WHERE id=$1`,
+			datasetID, next, now)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count-1, update_time=$2 WHERE id=$1`,
+			datasetID, now)
+	}
+	if err != nil {
+		return fmt.Errorf("count versions: %w", err)
+	}
+	return nil
+}
+
+// SetCurrentVersionTx makes a version the dataset's current one (id ""
+// for none) in the caller's transaction; touch also marks the dataset
+// updated (a version just published).
+func (s *Service) SetCurrentVersionTx(ctx context.Context, tx *sql.Tx, datasetID, versionID, versionName string, touch bool) error {
+	query := `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`
+	args := []any{datasetID, versionID, versionName}
+	if touch {
+		query = `UPDATE datasets SET current_version_id=$2, current_version_name=$3, update_time=$4 WHERE id=$1`
+		args = append(args, s.now().UnixMilli())
+	}
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("set current version: %w", err)
+	}
+	return nil
+}
+
+// CurrentVersion is the ID of the dataset's current version ("" for
+// none), read through q (the database or a transaction).
+func (s *Service) CurrentVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, datasetID string) (string, error) {
+	var id string
+	if err := q.QueryRowContext(ctx, `SELECT current_version_id FROM datasets WHERE id=$1`, datasetID).Scan(&id); err != nil {
+		return "", fmt.Errorf("read current version: %w", err)
+	}
+	return id, nil
 }

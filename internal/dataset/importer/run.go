@@ -170,11 +170,11 @@ func (im *importer) publish() {
 // finish records the final figures.
 func (im *importer) finish(ctx context.Context) error {
 	st := &im.cur.Stats
-	var total int64
-	if err := im.s.db.QueryRowContext(ctx, `SELECT total_sample_count FROM datasets WHERE id=$1`, im.ds.ID).Scan(&total); err != nil {
+	r, err := im.s.ds.LoadRow(ctx, im.s.db, im.projectID, im.ds.ID, false)
+	if err != nil {
 		return fmt.Errorf("read the dataset's sample count: %w", err)
 	}
-	st.Total = total
+	st.Total = r.Total
 	im.p.SetTotal(st.Imported + st.Failed + st.Skipped)
 	im.publish()
 	return nil

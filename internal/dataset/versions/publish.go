@@ -108,11 +108,7 @@ func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil // deleted or failed meanwhile
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE datasets SET current_version_id=$2, current_version_name=$3, update_time=$4 WHERE id=$1`,
-			r.ID, v.ID, v.Name, now); err != nil {
-			return fmt.Errorf("set current version: %w", err)
-		}
-		return nil
+		return s.ds.SetCurrentVersionTx(ctx, tx, r.ID, v.ID, v.Name, true)
 	})
 }
 

@@ -317,11 +317,7 @@ func (s *Service) PlanVersion(ctx context.Context, projectID, datasetID string, 
 	}
 	name := req.VersionName
 	if name == "" {
-		var next int
-		if err := s.db.QueryRowContext(ctx, `SELECT next_version_num FROM datasets WHERE id=$1`, r.ID).Scan(&next); err != nil {
-			return nil, fmt.Errorf("read next version number: %w", err)
-		}
-		name = fmt.Sprintf("V%03d", next)
+		name = fmt.Sprintf("V%03d", r.NextVersion)
 	} else if !versionNameRe.MatchString(name) {
 		return nil, dataset.Invalid(dataset.CodeInvalid, "Invalid parameter(version_name): %q must be 1 to 32 letters, digits, underscores (_) and hyphens (-).", name)
 	}
@@ -406,12 +402,7 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 		if n, err := strconv.Atoi(strings.TrimPrefix(p.name, "V")); err == nil && strings.HasPrefix(p.name, "V") {
 			next = n + 1
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count+1,
-			next_version_num=CASE WHEN next_version_num+1 > $2 THEN next_version_num+1 ELSE $2 END, update_time=$3 WHERE id=$1`,
-			r.ID, next, now); err != nil {
-			return fmt.Errorf("count versions: %w", err)
-		}
-		return nil
+		return s.ds.CountVersionTx(ctx, tx, r.ID, true, next)
 	})
 	if err != nil {
 		return "", err
@@ -436,7 +427,7 @@ func (s *Service) ListVersions(ctx context.Context, projectID, datasetID string,
 	if err != nil {
 		return 0, nil, err
 	}
-	current, err := s.currentVersion(ctx, s.db, r.ID)
+	current, err := s.ds.CurrentVersion(ctx, s.db, r.ID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -500,19 +491,11 @@ func (s *Service) GetVersion(ctx context.Context, projectID, datasetID, versionI
 	if err := s.reconcile(ctx, v); err != nil {
 		return nil, err
 	}
-	current, err := s.currentVersion(ctx, s.db, r.ID)
+	current, err := s.ds.CurrentVersion(ctx, s.db, r.ID)
 	if err != nil {
 		return nil, err
 	}
 	return v.version(r, current), nil
-}
-
-func (s *Service) currentVersion(ctx context.Context, q querier, datasetID string) (string, error) {
-	var id string
-	if err := q.QueryRowContext(ctx, `SELECT current_version_id FROM datasets WHERE id=$1`, datasetID).Scan(&id); err != nil {
-		return "", fmt.Errorf("read current version: %w", err)
-	}
-	return id, nil
 }
 
 // reconcile marks a version whose publishing task ended without
@@ -634,11 +617,10 @@ func (s *Service) CommitDeleteVersion(ctx context.Context, p *VersionDeletePlan)
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil // deleted meanwhile by another request
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count-1, update_time=$2 WHERE id=$1`,
-			p.datasetID, now); err != nil {
-			return fmt.Errorf("count versions: %w", err)
+		if err := s.ds.CountVersionTx(ctx, tx, p.datasetID, false, 0); err != nil {
+			return err
 		}
-		cur, err := s.currentVersion(ctx, tx, p.datasetID)
+		cur, err := s.ds.CurrentVersion(ctx, tx, p.datasetID)
 		if err != nil || cur != p.versionID {
 			return err
 		}
@@ -654,11 +636,7 @@ func (s *Service) pointCurrentAtNewest(ctx context.Context, tx *sql.Tx, datasetI
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("find newest version: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`,
-		datasetID, id, name); err != nil {
-		return fmt.Errorf("set current version: %w", err)
-	}
-	return nil
+	return s.ds.SetCurrentVersionTx(ctx, tx, datasetID, id, name, false)
 }
 
 // SwitchVersionTx makes a normal version the dataset's current one, in the
@@ -671,9 +649,5 @@ func (s *Service) SwitchVersionTx(ctx context.Context, tx *sql.Tx, datasetID, ve
 	if v.Status != VersionNormal {
 		return dataset.Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`,
-		datasetID, v.ID, v.Name); err != nil {
-		return fmt.Errorf("set current version: %w", err)
-	}
-	return nil
+	return s.ds.SetCurrentVersionTx(ctx, tx, datasetID, v.ID, v.Name, false)
 }
