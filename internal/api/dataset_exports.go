@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 )
 
 // Export tasks: /v2/{project_id}/datasets/{dataset_id}/export-tasks.
@@ -13,11 +13,11 @@ import (
 // output directory and read the dataset's data (the seed lists no related
 // action for this route, so both are checked here).
 func (d *datasetAPI) createExport(w http.ResponseWriter, r *http.Request, c *Call) error {
-	var req dataset.ExportRequest
+	var req exporter.ExportRequest
 	if err := decodeDataset(r, &req); err != nil {
 		return err
 	}
-	plan, err := d.svc.PlanExport(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
+	plan, err := d.exports.PlanExport(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func (d *datasetAPI) createExport(w http.ResponseWriter, r *http.Request, c *Cal
 	// each object it reads or writes (a Deny on part of a directory, a
 	// grant revoked meanwhile).
 	plan.Requester = requester(c)
-	id, err := d.svc.CommitExport(r.Context(), plan)
+	id, err := d.exports.CommitExport(r.Context(), plan)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (d *datasetAPI) listExports(w http.ResponseWriter, r *http.Request, c *Call
 		}
 		exportType = &n
 	}
-	total, items, err := d.svc.ListExports(r.Context(), c.ProjectID, r.PathValue("dataset_id"), exportType, offset, limit)
+	total, items, err := d.exports.ListExports(r.Context(), c.ProjectID, r.PathValue("dataset_id"), exportType, offset, limit)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (d *datasetAPI) listExports(w http.ResponseWriter, r *http.Request, c *Call
 // showExport answers the status of one export; the reference names the
 // dataset {resource_id} in this path.
 func (d *datasetAPI) showExport(w http.ResponseWriter, r *http.Request, c *Call) error {
-	e, err := d.svc.GetExport(r.Context(), c.ProjectID, r.PathValue("resource_id"), r.PathValue("task_id"))
+	e, err := d.exports.GetExport(r.Context(), c.ProjectID, r.PathValue("resource_id"), r.PathValue("task_id"))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
 )
 
 // Import tasks and synchronisation: /v2/{project_id}/datasets/{dataset_id}/{import-tasks,sync-data}.
@@ -12,11 +12,11 @@ import (
 // createImportTask validates the request, checks that the caller may read
 // the import path, and queues the import.
 func (d *datasetAPI) createImportTask(w http.ResponseWriter, r *http.Request, c *Call) error {
-	var req dataset.ImportRequest
+	var req importer.ImportRequest
 	if err := decodeDataset(r, &req); err != nil {
 		return err
 	}
-	plan, err := d.svc.PlanImport(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
+	plan, err := d.imports.PlanImport(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func (d *datasetAPI) createImportTask(w http.ResponseWriter, r *http.Request, c 
 	// Every object the task reads (the manifest's lines may name any)
 	// is authorized for the caller when it is read.
 	plan.Requester = requester(c)
-	id, err := d.svc.CommitImport(r.Context(), plan)
+	id, err := d.imports.CommitImport(r.Context(), plan)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (d *datasetAPI) listImportTasks(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	total, list, err := d.svc.ImportTasks(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
+	total, list, err := d.imports.ImportTasks(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (d *datasetAPI) listImportTasks(w http.ResponseWriter, r *http.Request, c *
 
 // showImportTask answers one import task with its failed lines and files.
 func (d *datasetAPI) showImportTask(w http.ResponseWriter, r *http.Request, c *Call) error {
-	t, err := d.svc.ImportTask(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("task_id"))
+	t, err := d.imports.ImportTask(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("task_id"))
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (d *datasetAPI) showImportTask(w http.ResponseWriter, r *http.Request, c *C
 // syncData queues the rescan of the dataset's data sources. The reference
 // answers without a body; Atelier returns the task's ID.
 func (d *datasetAPI) syncData(w http.ResponseWriter, r *http.Request, c *Call) error {
-	plan, err := d.svc.PlanSync(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	plan, err := d.imports.PlanSync(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (d *datasetAPI) syncData(w http.ResponseWriter, r *http.Request, c *Call) e
 		return err
 	}
 	plan.Requester = requester(c)
-	id, err := d.svc.CommitSync(r.Context(), plan)
+	id, err := d.imports.CommitSync(r.Context(), plan)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (d *datasetAPI) syncData(w http.ResponseWriter, r *http.Request, c *Call) e
 }
 
 func (d *datasetAPI) syncStatus(w http.ResponseWriter, r *http.Request, c *Call) error {
-	st, err := d.svc.SyncStatus(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
+	st, err := d.imports.SyncStatus(r.Context(), c.ProjectID, r.PathValue("dataset_id"))
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/versions"
 )
 
 // Dataset versions: /v2/{project_id}/datasets/{dataset_id}/versions.
@@ -14,11 +14,11 @@ import (
 // createVersion publishes a version in the background: 201 with its ID
 // once it is recorded (status 0, creating).
 func (d *datasetAPI) createVersion(w http.ResponseWriter, r *http.Request, c *Call) error {
-	var req dataset.VersionRequest
+	var req versions.VersionRequest
 	if err := decodeDataset(r, &req); err != nil {
 		return err
 	}
-	plan, err := d.svc.PlanVersion(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
+	plan, err := d.versions.PlanVersion(r.Context(), c.ProjectID, r.PathValue("dataset_id"), &req)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (d *datasetAPI) createVersion(w http.ResponseWriter, r *http.Request, c *Ca
 		}
 	}
 	plan.Requester = requester(c)
-	id, err := d.svc.CommitVersion(r.Context(), plan)
+	id, err := d.versions.CommitVersion(r.Context(), plan)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (d *datasetAPI) createVersion(w http.ResponseWriter, r *http.Request, c *Ca
 // default 1000).
 func (d *datasetAPI) listVersions(w http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
-	var q dataset.VersionQuery
+	var q versions.VersionQuery
 	var err error
 	if q.Offset, q.Limit, err = datasetPage(v, 1000, 1000); err != nil {
 		return err
@@ -75,15 +75,15 @@ func (d *datasetAPI) listVersions(w http.ResponseWriter, r *http.Request, c *Cal
 		}
 		q.RatioSet, q.RatioMin, q.RatioMax = true, a, b
 	}
-	total, versions, err := d.svc.ListVersions(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+	total, list, err := d.versions.ListVersions(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "versions": versions})
+	return WriteJSON(w, http.StatusOK, map[string]any{"total_number": total, "versions": list})
 }
 
 func (d *datasetAPI) showVersion(w http.ResponseWriter, r *http.Request, c *Call) error {
-	v, err := d.svc.GetVersion(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("version_id"))
+	v, err := d.versions.GetVersion(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("version_id"))
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (d *datasetAPI) showVersion(w http.ResponseWriter, r *http.Request, c *Call
 // deleteVersion deletes a version and its files (manifest, VOC files,
 // copies); the dataset's samples are untouched.
 func (d *datasetAPI) deleteVersion(w http.ResponseWriter, r *http.Request, c *Call) error {
-	plan, err := d.svc.PlanDeleteVersion(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("version_id"))
+	plan, err := d.versions.PlanDeleteVersion(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("version_id"))
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (d *datasetAPI) deleteVersion(w http.ResponseWriter, r *http.Request, c *Ca
 	if err := c.AuthorizeObjects(pathRefs(plan.Files)...); err != nil {
 		return err
 	}
-	if err := d.svc.CommitDeleteVersion(r.Context(), plan); err != nil {
+	if err := d.versions.CommitDeleteVersion(r.Context(), plan); err != nil {
 		return err
 	}
 	return noContent(w)

@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/exporter"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/obs"
 )
@@ -17,7 +20,10 @@ import (
 
 // datasetAPI serves the dataset routes over a dataset service.
 type datasetAPI struct {
-	svc *dataset.Service
+	svc      *dataset.Service
+	imports  *importer.Service
+	versions *versions.Service
+	exports  *exporter.Service
 }
 
 // storedDataset resolves the workspace of the stored dataset that the path
@@ -97,7 +103,7 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 		return err
 	}
 	plan.Requester = requester(c)
-	id, err := d.svc.CommitCreate(r.Context(), plan)
+	id, err := d.svc.CommitCreate(r.Context(), plan, d.imports.EnqueueCreateImport)
 	if err != nil {
 		return err
 	}
@@ -296,7 +302,7 @@ func (d *datasetAPI) update(w http.ResponseWriter, r *http.Request, c *Call) err
 		return err
 	}
 	id := r.PathValue("dataset_id")
-	if err := d.svc.Update(r.Context(), c.ProjectID, id, &req); err != nil {
+	if err := d.svc.Update(r.Context(), c.ProjectID, id, &req, d.versions.SwitchVersionTx); err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"dataset_id": id})
@@ -327,7 +333,7 @@ func (d *datasetAPI) listLabels(w http.ResponseWriter, r *http.Request, c *Call)
 	var total int
 	var labels []dataset.Label
 	if id := v.Get("version_id"); id != "" {
-		total, labels, err = d.svc.ListVersionLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), id, offset, limit)
+		total, labels, err = d.versions.ListVersionLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), id, offset, limit)
 	} else {
 		total, labels, err = d.svc.ListLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), offset, limit)
 	}

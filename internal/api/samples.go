@@ -128,7 +128,7 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 	var samples []*dataset.Sample
 	if vid := r.URL.Query().Get("version_id"); vid != "" {
 		// A version's samples, as its manifest froze them.
-		count, samples, err = d.svc.ListVersionSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), vid, q)
+		count, samples, err = d.versions.ListVersionSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), vid, q)
 	} else {
 		count, samples, err = d.svc.ListSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
 	}

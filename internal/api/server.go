@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/exporter"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -45,9 +48,14 @@ type Config struct {
 	// Training serves algorithms and training jobs; without it (servers
 	// built for tests of other families) those routes are not mounted.
 	Training *training.Service
-	// Datasets serves datasets and their labels; without it those routes
-	// are not mounted.
+	// Datasets serves datasets, their labels and samples; Imports,
+	// Versions and Exports the rooms of the dataset domain (imports and
+	// syncs, versions, exports). Without all four the dataset routes are
+	// not mounted.
 	Datasets *dataset.Service
+	Imports  *importer.Service
+	Versions *versions.Service
+	Exports  *exporter.Service
 }
 
 // serves reports whether the service a route's handler works on is
@@ -59,7 +67,7 @@ func (cfg Config) serves(rt *Route) bool {
 	case NeedsTraining:
 		return cfg.Training != nil
 	case NeedsDatasets:
-		return cfg.Datasets != nil
+		return cfg.Datasets != nil && cfg.Imports != nil && cfg.Versions != nil && cfg.Exports != nil
 	case NeedsObjects:
 		return cfg.Objects != nil
 	}

@@ -6,7 +6,7 @@ package api
 // action and related actions exactly as seed_test.go holds them.
 func (s *Server) table() []Route {
 	training := &trainingAPI{svc: s.cfg.Training}
-	datasets := &datasetAPI{svc: s.cfg.Datasets}
+	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports}
 	var routes []Route
 	routes = append(routes, s.systemRoutes()...)
 	routes = append(routes, s.iamRoutes()...)

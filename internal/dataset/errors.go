@@ -45,12 +45,12 @@ const (
 	CodeAttributeValExists = "ModelArts.4429" // the label attribute value already exists
 )
 
-func invalid(code, format string, args ...any) *Error {
+func Invalid(code, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Code: code, Msg: fmt.Sprintf(format, args...)}
 }
 
 func badRequest(format string, args ...any) *Error {
-	return invalid(CodeInvalid, format, args...)
+	return Invalid(CodeInvalid, format, args...)
 }
 
 func errDatasetNotFound(id string) *Error {

@@ -63,7 +63,7 @@ func onlyLabelled(ctx context.Context, db *store.DB, q querier, datasetID string
 // single-label delete with delete_source) removes, for the caller to
 // authorize before it commits.
 func (s *Service) OnlyLabelSources(ctx context.Context, projectID, id string, names []string) ([]string, error) {
-	r, err := s.load(ctx, s.db, projectID, id, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (s *Service) OnlyLabelSources(ctx context.Context, projectID, id string, na
 // removed labels are removed from them, and with a delete policy the
 // samples left with nothing but removed labels are deleted instead. It
 // returns the sources of the deleted samples.
-func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *row, set *labelSet, policy int) ([]string, error) {
+func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set *labelSet, policy int) ([]string, error) {
 	renamed := map[string]string{}
 	var touched []int64
 	for _, e := range set.order {

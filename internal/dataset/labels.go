@@ -71,7 +71,7 @@ func (s *labelSet) checkRelation(field string, l *Label) error {
 	for _, k := range []string{PropFromType, PropToType} {
 		e, ok := s.byName[l.Property[k]]
 		if !ok || *e.l.Type != LabelTripletEntity {
-			return invalid(CodeTripletEntity, "Triplet label's from_entity or to_entity does not exist (%s.property.%s): no entity label %q.", field, k, l.Property[k])
+			return Invalid(CodeTripletEntity, "Triplet label's from_entity or to_entity does not exist (%s.property.%s): no entity label %q.", field, k, l.Property[k])
 		}
 	}
 	return nil
@@ -97,10 +97,10 @@ func (s *labelSet) add(field string, in Label) error {
 		return badRequest("Invalid parameter(%s.property.%s): a new label cannot be renamed.", field, PropRenameTo)
 	}
 	if _, ok := s.byName[l.Name]; ok {
-		return invalid(CodeLabelExists, "Label already exists (%s.name): %s.", field, l.Name)
+		return Invalid(CodeLabelExists, "Label already exists (%s.name): %s.", field, l.Name)
 	}
 	if s.shortcutTaken(l.Property[PropShortcut], nil) {
-		return invalid(CodeShortcutExists, "Label shortcut already exists (%s.property.%s): %s.", field, PropShortcut, l.Property[PropShortcut])
+		return Invalid(CodeShortcutExists, "Label shortcut already exists (%s.property.%s): %s.", field, PropShortcut, l.Property[PropShortcut])
 	}
 	if err := s.checkRelation(field, &l); err != nil {
 		return err
@@ -148,7 +148,7 @@ func (s *labelSet) update(field string, in Label) error {
 	l.Name = newName
 	if *cur.l.Type == LabelTripletEntity && *l.Type != LabelTripletEntity {
 		if rel := s.usedBy(cur.l.Name); rel != "" {
-			return invalid(CodeEntityInUse, "Entity label can not be changed because it is used by triplet label %s (%s).", rel, field)
+			return Invalid(CodeEntityInUse, "Entity label can not be changed because it is used by triplet label %s (%s).", rel, field)
 		}
 	}
 	if err := s.rules.checkLabel(field, &l); err != nil {
@@ -156,11 +156,11 @@ func (s *labelSet) update(field string, in Label) error {
 	}
 	if newName != cur.l.Name {
 		if _, ok := s.byName[newName]; ok {
-			return invalid(CodeLabelExists, "Label already exists (%s.property.%s): %s.", field, PropRenameTo, newName)
+			return Invalid(CodeLabelExists, "Label already exists (%s.property.%s): %s.", field, PropRenameTo, newName)
 		}
 	}
 	if s.shortcutTaken(l.Property[PropShortcut], cur) {
-		return invalid(CodeShortcutExists, "Label shortcut already exists (%s.property.%s): %s.", field, PropShortcut, l.Property[PropShortcut])
+		return Invalid(CodeShortcutExists, "Label shortcut already exists (%s.property.%s): %s.", field, PropShortcut, l.Property[PropShortcut])
 	}
 	// A relationship's entities are looked up by their names after the
 	// rename, so a label cannot relate to itself.
@@ -201,7 +201,7 @@ func (s *labelSet) remove(field, name string) error {
 	}
 	if *cur.l.Type == LabelTripletEntity {
 		if rel := s.usedBy(name); rel != "" {
-			return invalid(CodeEntityInUse, "Entity label can not be deleted because it is used by triplet label %s (%s).", rel, field)
+			return Invalid(CodeEntityInUse, "Entity label can not be deleted because it is used by triplet label %s (%s).", rel, field)
 		}
 	}
 	delete(s.byName, name)
@@ -279,7 +279,7 @@ func (s *Service) labels(ctx context.Context, q querier, datasetID string) ([]La
 	return out, nil
 }
 
-func (s *Service) loadSet(ctx context.Context, tx *sql.Tx, r *row) (*labelSet, error) {
+func (s *Service) loadSet(ctx context.Context, tx *sql.Tx, r *Row) (*labelSet, error) {
 	es, err := labelEntries(ctx, tx, r.ID, 0, -1)
 	if err != nil {
 		return nil, err
@@ -328,7 +328,7 @@ func insertLabel(ctx context.Context, tx *sql.Tx, datasetID string, seq int64, l
 // ones (renames go through a name no label can have, so that two labels
 // may swap names), new ones; and the dataset's label sequence and data
 // update time.
-func (s *Service) saveSet(ctx context.Context, tx *sql.Tx, r *row, set *labelSet, now int64) error {
+func (s *Service) saveSet(ctx context.Context, tx *sql.Tx, r *Row, set *labelSet, now int64) error {
 	for _, e := range set.removed {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_labels WHERE dataset_id=$1 AND seq=$2`, r.ID, e.seq); err != nil {
 			return fmt.Errorf("delete label %s: %w", e.orig, err)
@@ -415,7 +415,7 @@ func (b *BatchResult) DeletedSources() []string { return b.deletedSources }
 func (s *Service) batch(ctx context.Context, projectID, id string, n, policy int, op func(set *labelSet, i int) error) (*BatchResult, error) {
 	res := &BatchResult{Success: true, Results: make([]ItemResult, n)}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, projectID, id, true)
+		r, err := s.LoadRow(ctx, tx, projectID, id, true)
 		if err != nil {
 			return err
 		}
@@ -500,7 +500,7 @@ func (s *Service) DeleteLabels(ctx context.Context, projectID, id string, labels
 // it; it returns their sources.
 func (s *Service) DeleteLabelWithSamples(ctx context.Context, projectID, id, name string, labelType *int) ([]string, error) {
 	var sources []string
-	err := s.withLabel(ctx, projectID, id, name, labelType, func(tx *sql.Tx, r *row, set *labelSet) error {
+	err := s.withLabel(ctx, projectID, id, name, labelType, func(tx *sql.Tx, r *Row, set *labelSet) error {
 		if err := set.remove("label_name", name); err != nil {
 			return err
 		}
@@ -517,7 +517,7 @@ func (s *Service) DeleteLabelWithSamples(ctx context.Context, projectID, id, nam
 // UpdateLabel changes the properties of the label called name; labelType,
 // when not nil, must be its type.
 func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, labelType *int, property map[string]string) error {
-	return s.withLabel(ctx, projectID, id, name, labelType, func(tx *sql.Tx, r *row, set *labelSet) error {
+	return s.withLabel(ctx, projectID, id, name, labelType, func(tx *sql.Tx, r *Row, set *labelSet) error {
 		if err := set.update("body", Label{Name: name, Property: property}); err != nil {
 			return err
 		}
@@ -531,9 +531,9 @@ func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, l
 
 // withLabel runs fn in a transaction on the dataset's label set, once the
 // label called name (of labelType when not nil) is found in it.
-func (s *Service) withLabel(ctx context.Context, projectID, id, name string, labelType *int, fn func(tx *sql.Tx, r *row, set *labelSet) error) error {
+func (s *Service) withLabel(ctx context.Context, projectID, id, name string, labelType *int, fn func(tx *sql.Tx, r *Row, set *labelSet) error) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, projectID, id, true)
+		r, err := s.LoadRow(ctx, tx, projectID, id, true)
 		if err != nil {
 			return err
 		}

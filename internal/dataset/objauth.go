@@ -17,13 +17,6 @@ import (
 // as they are then: a denied object is a failed line or file naming the
 // action and the resource, and the task goes on.
 
-// Object-storage actions a task decides.
-const (
-	actionGet  = obs.ActionGetObject
-	actionPut  = obs.ActionPutObject
-	actionList = obs.ActionListBucket
-)
-
 // Requester, ObjectAuthorizer and ObjectAccess are the object store's
 // vocabulary for work done on a user's behalf (see obs.Authorizer).
 type (
@@ -40,10 +33,13 @@ type (
 // batch on, a second or so of work; IAM drops its cached policies on every
 // write on this replica, and another replica's write reaches it within
 // iam.RefreshInterval.
-func (s *Service) objectAccess(ctx context.Context, who *Requester) (ObjectAccess, error) {
+func (s *Service) ObjectAccess(ctx context.Context, who *Requester) (ObjectAccess, error) {
 	var r Requester
 	if who != nil {
 		r = *who
+	}
+	if s.authorize == nil {
+		return nil, errors.New("read object permissions: the dataset service has no object authorizer")
 	}
 	acc, err := s.authorize(ctx, r)
 	if err != nil {
@@ -54,7 +50,7 @@ func (s *Service) objectAccess(ctx context.Context, who *Requester) (ObjectAcces
 
 // denied asks acc about an action: the reason of a refusal (naming the
 // action and the resource), or an error when no decision could be made.
-func denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (string, error) {
+func Denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (string, error) {
 	err := acc.Authorize(ctx, action, p.Bucket, p.Key)
 	if err == nil {
 		return "", nil
@@ -69,7 +65,7 @@ func denied(ctx context.Context, acc ObjectAccess, action string, p obs.Path) (s
 // rules the object API applies (obs.CheckObjectKey): a stored source that
 // breaks them (e.g. a key under the local store's reserved .atelier/) could
 // never be read.
-func (s *Service) checkObjectKey(p obs.Path) string {
+func (s *Service) CheckObjectKey(p obs.Path) string {
 	if err := obs.CheckObjectKey(s.objects, p.Bucket, p.Key); err != nil {
 		return fmt.Sprintf("%s is not a valid object path: %v", p, keyReason(err))
 	}

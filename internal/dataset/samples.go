@@ -37,6 +37,9 @@ var (
 		"__WORKFORCE_SAMPLED_CHECKED__": true, "__WORKFORCE_SAMPLED_ACCEPTED__": true, "__WORKFORCE_SAMPLED_REJECTED__": true}
 )
 
+// StateName is a stored sample state's status string in responses.
+func StateName(state int) string { return stateNames[state] }
+
 // ParseSampleState maps a sample_state value to a stored state; team
 // reports a team-labeling state (valid, but no sample is in it yet).
 func ParseSampleState(field, v string) (state int, team bool, err error) {
@@ -231,7 +234,7 @@ type labelRef struct {
 	typ int
 }
 
-func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *row) (*labelIndex, error) {
+func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *Row) (*labelIndex, error) {
 	rows, err := q.QueryContext(ctx, `SELECT seq, name, type FROM dataset_labels WHERE dataset_id=$1`, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load labels: %w", err)
@@ -437,7 +440,7 @@ type pendingRow struct {
 }
 
 func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions, results []WriteResult) error {
-	r, err := s.load(ctx, tx, projectID, datasetID, true)
+	r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
 	if err != nil {
 		return err
 	}
@@ -455,7 +458,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		id := SampleID(item.Source)
 		results[i].SampleID = id
 		if prev, dup := seen[id]; dup {
-			results[i].Err = invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
+			results[i].Err = Invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
 			continue
 		}
 		seen[id] = i
@@ -518,18 +521,18 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 
 // prepareSample validates one input's labels for the dataset and resolves
 // them to label seqs (planning labels the dataset lacks).
-func (s *Service) prepareSample(r *row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
+func (s *Service) prepareSample(r *Row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
 	content := ""
 	if strings.HasPrefix(item.Source, ContentScheme) {
 		content = strings.TrimPrefix(item.Source, ContentScheme)
 	}
 	labels := append([]annotation.Label(nil), item.Labels...)
 	if err := annotation.Validate(r.Type, content, labels); err != nil {
-		return pendingRow{}, invalid(CodeInvalid, "samples[%d].%v", i, err)
+		return pendingRow{}, Invalid(CodeInvalid, "samples[%d].%v", i, err)
 	}
 	counts, score, err := ix.resolveAll(labels)
 	if err != nil {
-		return pendingRow{}, invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
+		return pendingRow{}, Invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
 	}
 	state := StateUnlabeled
 	if len(labels) > 0 {
@@ -540,7 +543,7 @@ func (s *Service) prepareSample(r *row, ix *labelIndex, i int, item *SampleInput
 	}
 	docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
 	if err != nil {
-		return pendingRow{}, invalid(CodeInvalid, "samples[%d]: %v", i, err)
+		return pendingRow{}, Invalid(CodeInvalid, "samples[%d]: %v", i, err)
 	}
 	return pendingRow{in: item, state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score}, nil
 }
@@ -572,121 +575,6 @@ func SampleName(source string) string {
 	return path.Base(source)
 }
 
-const insertBatch = 256
-
-// writeRows updates replaced samples and rewrites their label rows.
-func writeRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) error {
-	touched := make([]int64, 0, len(rows))
-	for i := range rows {
-		p := &rows[i]
-		touched = append(touched, p.seq)
-		if _, err := tx.ExecContext(ctx, `UPDATE dataset_samples SET state=$3, usage=$4, update_time=$5, labeler=$6, hard=$7,
-			score=$8, doc=$9 WHERE dataset_id=$1 AND seq=$2`, datasetID, p.seq, p.state, p.in.Usage, now, p.in.Labeler,
-			p.hard, p.score, p.doc); err != nil {
-			return fmt.Errorf("update sample %s: %w", p.id, err)
-		}
-	}
-	if err := deleteLabelRows(ctx, db, tx, datasetID, touched); err != nil {
-		return err
-	}
-	return insertLabelRows(ctx, db, tx, datasetID, rows)
-}
-
-// insertRows inserts samples in multi-row statements, skipping those whose
-// sample_id the dataset already has, and returns the seqs inserted.
-func insertRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) (map[int64]bool, error) {
-	const cols = 16
-	inserted := make(map[int64]bool, len(rows))
-	var b strings.Builder
-	for start := 0; start < len(rows); start += insertBatch {
-		chunk := rows[start:min(start+insertBatch, len(rows))]
-		b.Reset()
-		b.WriteString(`INSERT INTO dataset_samples (dataset_id, seq, id, source, name, sample_type, state, usage, size,
-			sample_time, create_time, update_time, labeler, hard, score, doc) VALUES `)
-		args := make([]any, 0, len(chunk)*cols)
-		for i, p := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('(')
-			for c := 0; c < cols; c++ {
-				if c > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(db.Param(i*cols + c + 1))
-			}
-			b.WriteByte(')')
-			name := p.in.Name
-			if name == "" {
-				name = SampleName(p.in.Source)
-			}
-			args = append(args, datasetID, p.seq, p.id, p.in.Source, name, p.in.SampleType, p.state, p.in.Usage, p.in.Size,
-				p.in.SampleTime, now, now, p.in.Labeler, p.hard, p.score, p.doc)
-		}
-		b.WriteString(` ON CONFLICT (dataset_id, id) DO NOTHING RETURNING seq`)
-		res, err := tx.QueryContext(ctx, b.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("insert samples: %w", err)
-		}
-		for res.Next() {
-			var seq int64
-			if err := res.Scan(&seq); err != nil {
-				res.Close()
-				return nil, fmt.Errorf("insert samples: %w", err)
-			}
-			inserted[seq] = true
-		}
-		res.Close()
-		if err := res.Err(); err != nil {
-			return nil, fmt.Errorf("insert samples: %w", err)
-		}
-	}
-	return inserted, nil
-}
-
-func deleteLabelRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, seqs []int64) error {
-	for start := 0; start < len(seqs); start += 500 {
-		chunk := seqs[start:min(start+500, len(seqs))]
-		in, args := seqList(db, []any{datasetID}, chunk)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=$1 AND sample_seq IN (`+
-			in+`)`, args...); err != nil {
-			return fmt.Errorf("clear sample labels: %w", err)
-		}
-	}
-	return nil
-}
-
-func insertLabelRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, rows []pendingRow) error {
-	type lr struct {
-		label, sample int64
-		n             int
-	}
-	var all []lr
-	for _, p := range rows {
-		for l, n := range p.labels {
-			all = append(all, lr{l, p.seq, n})
-		}
-	}
-	const per = 1000
-	for start := 0; start < len(all); start += per {
-		chunk := all[start:min(start+per, len(all))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO dataset_sample_labels (dataset_id, label_seq, sample_seq, n) VALUES `)
-		args := make([]any, 0, len(chunk)*4)
-		for i, x := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "(%s,%s,%s,%s)", db.Param(i*4+1), db.Param(i*4+2), db.Param(i*4+3), db.Param(i*4+4))
-			args = append(args, datasetID, x.label, x.sample, x.n)
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("index sample labels: %w", err)
-		}
-	}
-	return nil
-}
-
 // ObjectOf parses a stored sample source (obs://bucket/key); ok is false
 // for inline text samples.
 func ObjectOf(source string) (obs.Path, bool) {
@@ -709,7 +597,7 @@ func (s *Service) PreviewURL(ctx context.Context, source string) (url, problem s
 		}
 		return "", "the sample's source is not a valid object path", nil
 	}
-	if reason := s.checkObjectKey(p); reason != "" {
+	if reason := s.CheckObjectKey(p); reason != "" {
 		return "", "the sample's file " + reason, nil
 	}
 	u, err := s.objects.PresignGet(ctx, p.Bucket, p.Key, time.Hour)
@@ -725,7 +613,7 @@ func (s *Service) PreviewURL(ctx context.Context, source string) (url, problem s
 // DataPaths are a dataset's input directories and its work directory: the
 // locations its sample operations touch.
 func (s *Service) DataPaths(ctx context.Context, projectID, datasetID string) (inputs []obs.Path, work obs.Path, typ int, err error) {
-	r, err := s.load(ctx, s.db, projectID, datasetID, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return nil, obs.Path{}, 0, err
 	}

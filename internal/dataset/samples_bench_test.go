@@ -11,6 +11,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/dataset/datasettest"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
 )
@@ -24,25 +25,6 @@ var bench struct {
 	id   string
 	n    int
 	err  error
-}
-
-const benchLabels = 20
-
-func benchSize() int {
-	if v, err := strconv.Atoi(os.Getenv("ATELIER_BENCH_SAMPLES")); err == nil && v > 0 {
-		return v
-	}
-	return 1_000_000
-}
-
-func benchInputs(start, n int) []dataset.SampleInput {
-	in := make([]dataset.SampleInput, n)
-	for i := range in {
-		k := start + i
-		in[i] = dataset.SampleInput{Source: fmt.Sprintf("obs://data/in/%07d.jpg", k), SampleType: 0, Size: 1000,
-			SampleTime: 1_700_000_000_000, Labels: []annotation.Label{{Name: fmt.Sprintf("label-%02d", k%benchLabels)}}}
-	}
-	return in
 }
 
 func benchDataset(b *testing.B) (*dataset.Service, string) {
@@ -60,11 +42,11 @@ func benchDataset(b *testing.B) (*dataset.Service, string) {
 			return
 		}
 		bench.svc, bench.id = newDataset(b, db, dataset.TypeImageClassification)
-		bench.n = benchSize()
+		bench.n = datasettest.BenchSize()
 		start := time.Now()
 		const batch = 2000
 		for i := 0; i < bench.n; i += batch {
-			if _, bench.err = bench.svc.WriteSamples(context.Background(), project, bench.id, benchInputs(i, min(batch, bench.n-i)), dataset.WriteOptions{}); bench.err != nil {
+			if _, bench.err = bench.svc.WriteSamples(context.Background(), project, bench.id, datasettest.BenchInputs(i, min(batch, bench.n-i)), dataset.WriteOptions{}); bench.err != nil {
 				return
 			}
 		}
@@ -89,7 +71,7 @@ func BenchmarkWriteSamples(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := svc.WriteSamples(context.Background(), project, id, benchInputs(i*batch, batch), dataset.WriteOptions{}); err != nil {
+		if _, err := svc.WriteSamples(context.Background(), project, id, datasettest.BenchInputs(i*batch, batch), dataset.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -101,7 +83,7 @@ func BenchmarkWriteSamples(b *testing.B) {
 func BenchmarkListSamples(b *testing.B) {
 	svc, id := benchDataset(b)
 	ctx := context.Background()
-	perLabel := bench.n / benchLabels
+	perLabel := bench.n / datasettest.BenchLabels
 	_, last, err := svc.ListSamples(ctx, project, id, dataset.SampleQuery{LabelName: "label-07", Limit: 100, Offset: perLabel - 200})
 	if err != nil || len(last) == 0 {
 		b.Fatal(err)
@@ -181,7 +163,7 @@ func BenchmarkUpdateLabels(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		items := make([]dataset.LabelUpdate, len(ids))
 		for j, sid := range ids {
-			items[j] = dataset.LabelUpdate{SampleID: sid, Labels: []annotation.Label{{Name: fmt.Sprintf("label-%02d", (i+j)%benchLabels)}}}
+			items[j] = dataset.LabelUpdate{SampleID: sid, Labels: []annotation.Label{{Name: fmt.Sprintf("label-%02d", (i+j)%datasettest.BenchLabels)}}}
 		}
 		t0 := time.Now()
 		errs, err := svc.UpdateSampleLabels(ctx, project, id, items)

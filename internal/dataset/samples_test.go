@@ -39,7 +39,7 @@ func newDataset(t testing.TB, db *store.DB, typ int) (*dataset.Service, string) 
 	if err != nil {
 		t.Fatalf("plan dataset: %v", err)
 	}
-	id, err := svc.CommitCreate(context.Background(), plan)
+	id, err := svc.CommitCreate(context.Background(), plan, nil)
 	if err != nil {
 		t.Fatalf("create dataset: %v", err)
 	}

@@ -1,12 +1,18 @@
-// Package dataset owns datasets and their labels: validation of the
-// reference's fields, the stored rows (indexed columns for what lists filter
-// and sort on, counters that sample writes maintain in the same transaction,
-// a JSON document for the rest) and the label set's rules (unique names and
-// shortcuts, label types of the dataset type, triplet relationships between
-// existing entity labels). It knows neither HTTP nor IAM: the API layer
-// authorizes the object-storage locations a plan names, then commits it
-// with the requester, for whom background tasks have each object they
-// touch decided by the ObjectAuthorizer the service is given.
+// Package dataset is the core of the dataset domain: datasets, their
+// labels and samples. It owns validation of the reference's fields, the
+// stored rows (indexed columns for what lists filter and sort on, counters
+// that sample writes maintain in the same transaction, a JSON document for
+// the rest), the label set's rules (unique names and shortcuts, label types
+// of the dataset type, triplet relationships between existing entity
+// labels) and sample queries and statistics. It knows neither HTTP nor IAM:
+// the API layer authorizes the object-storage locations a plan names, then
+// commits it with the requester, for whom background tasks have each object
+// they touch decided by the ObjectAuthorizer the service is given.
+//
+// Long work lives in rooms beside the core, each a sub-package with its own
+// service and task kinds: importer (imports and syncs), versions (versions,
+// publishing and the manifest engine) and exporter (exports). They attach
+// to the core through the seams of rooms.go; the core imports none of them.
 package dataset
 
 import (
@@ -21,7 +27,6 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
-	"github.com/atelier-dev/atelier/internal/tasks"
 )
 
 // Options configure a Service.
@@ -30,11 +35,10 @@ type Options struct {
 	Objects obs.Store
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// Tasks runs imports, exports, syncs and version publishing; without
-	// it those APIs are refused (tests of the synchronous parts).
-	Tasks *tasks.Manager
-	// Authorize decides, for the user who asked for a task, each object
-	// the task reads or writes; required with Tasks.
+	// Authorize decides, for the user who asked for a task of a room
+	// (imports, exports, publishing), each object the task reads or
+	// writes; without it ObjectAccess refuses (tests of the synchronous
+	// parts).
 	Authorize ObjectAuthorizer
 }
 
@@ -52,7 +56,6 @@ type Service struct {
 	objects obs.Store
 	log     *slog.Logger
 	now     func() time.Time
-	tasks   *tasks.Manager
 	// authorize decides the objects tasks touch (see objauth.go).
 	authorize ObjectAuthorizer
 }
@@ -62,20 +65,13 @@ func New(opts Options) (*Service, error) {
 	if opts.DB == nil || opts.Objects == nil {
 		return nil, errors.New("dataset: a database and an object store are required")
 	}
-	if opts.Tasks != nil && opts.Authorize == nil {
-		return nil, errors.New("dataset: background tasks need an object authorizer")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks, authorize: opts.Authorize}
-	if s.tasks != nil {
-		s.registerTasks()
-	}
-	return s, nil
+	return &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, authorize: opts.Authorize}, nil
 }
 
 // CreatePlan is a validated dataset waiting for the caller's object-storage
@@ -90,13 +86,14 @@ type CreatePlan struct {
 	// ImportTaskID is the import of the data source that CommitCreate
 	// queued ("" when none).
 	ImportTaskID string
-	scope        Scope
-	row          row
-	labels       []Label
+	// Row is the dataset about to be stored.
+	Row    Row
+	scope  Scope
+	labels []Label
 }
 
 // row is a dataset as stored.
-type row struct {
+type Row struct {
 	ID, ProjectID, WorkspaceID, Name, Description string
 	Type, Status                                  int
 	CreateTime, UpdateTime, DataUpdateTime        int64
@@ -121,7 +118,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 	if err := checkName("dataset_name", req.DatasetName); err != nil {
 		return nil, err
 	}
-	if err := checkDescription("description", req.Description, createDescForbidden); err != nil {
+	if err := CheckDescription("description", req.Description, createDescForbidden); err != nil {
 		return nil, err
 	}
 	typ := TypeImageClassification
@@ -156,9 +153,9 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 	case n < MinWorkPathLen:
 		return nil, badRequest("Invalid parameter(work_path): %d to %d characters.", MinWorkPathLen, MaxWorkPathLen)
 	case n > MaxWorkPathLen:
-		return nil, invalid(CodeWorkPathTooLong, "The work_path is too long, please select shorter folder (at most %d characters).", MaxWorkPathLen)
+		return nil, Invalid(CodeWorkPathTooLong, "The work_path is too long, please select shorter folder (at most %d characters).", MaxWorkPathLen)
 	}
-	work, err := parseDir("work_path", req.WorkPath)
+	work, err := ParseDir("work_path", req.WorkPath)
 	if err != nil {
 		return nil, err
 	}
@@ -178,12 +175,12 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 		if ds.DataPath == "" {
 			return nil, badRequest("Invalid parameter(%s.data_path): required for an OBS data source.", field)
 		}
-		in, err := parseDir(field+".data_path", ds.DataPath)
+		in, err := ParseDir(field+".data_path", ds.DataPath)
 		if err != nil {
 			return nil, err
 		}
-		if within(work, in) {
-			return nil, invalid(CodeInvalidPath, "Invalid path (work_path): the output dataset path must differ from the input dataset path %s and its subdirectories.", ds.DataPath)
+		if Within(work, in) {
+			return nil, Invalid(CodeInvalidPath, "Invalid path (work_path): the output dataset path must differ from the input dataset path %s and its subdirectories.", ds.DataPath)
 		}
 		if ds.WithColumnHeader != nil && typ != TypeTable {
 			return nil, badRequest("Invalid parameter(%s.with_column_header): valid only for table datasets.", field)
@@ -199,7 +196,7 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 		if typ != TypeTextClassification {
 			return nil, badRequest("Invalid parameter(label_format): used only for text classification datasets.")
 		}
-		if err := checkLabelFormat(req.LabelFormat); err != nil {
+		if err := CheckLabelFormat(req.LabelFormat); err != nil {
 			return nil, err
 		}
 	}
@@ -229,13 +226,15 @@ func (s *Service) PlanCreate(sc Scope, req *CreateRequest) (*CreatePlan, error) 
 		ImportData:        req.ImportData != nil && *req.ImportData, LabelFormat: req.LabelFormat,
 		Managed: req.Managed != nil && *req.Managed, Schema: req.Schema, EnterpriseProject: sc.EnterpriseProjectID,
 		ContentLabeling: true}
-	p.row = row{ID: id, ProjectID: sc.ProjectID, WorkspaceID: sc.WorkspaceID, Name: req.DatasetName, Description: req.Description,
+	p.Row = Row{ID: id, ProjectID: sc.ProjectID, WorkspaceID: sc.WorkspaceID, Name: req.DatasetName, Description: req.Description,
 		Type: typ, Status: StatusNormal, CreateTime: now, UpdateTime: now, DataUpdateTime: now,
 		InnerWorkPath: d.WorkPath + req.DatasetName + "-" + id + "/", Doc: d}
 	return p, nil
 }
 
-func checkLabelFormat(f *LabelFormat) error {
+// CheckLabelFormat checks a label_format (of a create request or an
+// import): the label type and the separators of text files.
+func CheckLabelFormat(f *LabelFormat) error {
 	if f.LabelType != "" && f.LabelType != "0" && f.LabelType != "1" {
 		return badRequest("Invalid parameter(label_format.label_type): %q: want 0 or 1.", f.LabelType)
 	}
@@ -255,18 +254,24 @@ func checkLabelFormat(f *LabelFormat) error {
 	return nil
 }
 
-// CommitCreate checks that the buckets exist and stores the dataset and
-// its labels in one transaction.
-func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, error) {
+// CreateHook runs in the transaction that stores a new dataset and
+// returns the ID of the task it queued there ("" for none): the importer's
+// EnqueueCreateImport queues the import of the data source, which commits
+// with the dataset or not at all.
+type CreateHook func(ctx context.Context, tx *sql.Tx, p *CreatePlan) (string, error)
+
+// CommitCreate checks that the buckets exist and stores the dataset, its
+// labels and what then (nil: nothing) queues in one transaction.
+func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan, then CreateHook) (string, error) {
 	for _, b := range append(append([]obs.Path{}, p.Inputs...), p.Work) {
 		if err := s.objects.HeadBucket(ctx, b.Bucket); err != nil {
 			if errors.Is(err, obs.ErrBucketNotFound) {
-				return "", invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", b.Bucket)
+				return "", Invalid(CodeBucketNotExist, "OBS bucket does not exist: %s.", b.Bucket)
 			}
 			return "", fmt.Errorf("check bucket %s: %w", b.Bucket, err)
 		}
 	}
-	r := p.row
+	r := p.Row
 	r.LabelSeq = int64(len(p.labels))
 	data, err := json.Marshal(storedDoc{doc: r.Doc, InnerWorkPath: r.InnerWorkPath})
 	if err != nil {
@@ -279,7 +284,7 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 			r.ID, r.ProjectID, r.WorkspaceID, r.Name, strings.ToLower(r.Name), r.Type, r.Status, r.Description,
 			r.CreateTime, r.UpdateTime, r.DataUpdateTime, r.LabelSeq, string(data))
 		if store.IsConflict(err) {
-			return invalid(CodeDatasetExists, "Dataset already exists: %s.", r.Name)
+			return Invalid(CodeDatasetExists, "Dataset already exists: %s.", r.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("store dataset: %w", err)
@@ -289,9 +294,9 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan) (string, erro
 				return err
 			}
 		}
-		// The data source is imported as the dataset is created: the task
-		// commits with the dataset or not at all.
-		p.ImportTaskID, err = s.EnqueueCreateImport(ctx, tx, p)
+		if then != nil {
+			p.ImportTaskID, err = then(ctx, tx, p)
+		}
 		return err
 	})
 	if err != nil {
@@ -307,8 +312,8 @@ const rowColumns = `id, project_id, workspace_id, name, description, dataset_typ
 
 type scanner interface{ Scan(...any) error }
 
-func scanRow(sc scanner) (*row, error) {
-	var r row
+func scanRow(sc scanner) (*Row, error) {
+	var r Row
 	var data string
 	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
 		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
@@ -324,11 +329,11 @@ func scanRow(sc scanner) (*row, error) {
 	return &r, nil
 }
 
-func (r *row) dataset() *Dataset {
+func (r *Row) dataset() *Dataset {
 	inner := r.InnerWorkPath
 	return &Dataset{AnnotatedSampleCount: r.Annotated, AnnotatedSubSampleCount: r.AnnotatedSub, ContentLabeling: r.Doc.ContentLabeling,
 		CreateTime: r.CreateTime, CurrentVersionID: r.CurrentVersionID, CurrentVersionName: r.CurrentVersionName, DataFormat: r.Doc.DataFormat, DataSources: r.Doc.DataSources, DataUpdateTime: r.DataUpdateTime,
-		DatasetFormat: datasetFormat(r.Type), DatasetID: r.ID, DatasetName: r.Name, DatasetTags: tags(r.Type), DatasetType: r.Type,
+		DatasetFormat: datasetFormat(r.Type), DatasetID: r.ID, DatasetName: r.Name, DatasetTags: TypeTags(r.Type), DatasetType: r.Type,
 		DatasetVersionCount: r.Versions, DeletedSampleCount: r.Deleted, Description: r.Description,
 		EnterpriseProjectID: r.Doc.EnterpriseProject, FeatureSupports: []string{"0"}, ImportData: r.Doc.ImportData,
 		InnerAnnotationPath: inner + "annotation/", InnerDataPath: inner + "data/", InnerLogPath: inner + "logs/",
@@ -346,8 +351,8 @@ func datasetFormat(t int) int {
 	return 0
 }
 
-// tags are the key identifiers of a dataset type, as the console shows them.
-func tags(t int) []string {
+// TypeTags are the key identifiers of a dataset type, as the console shows them.
+func TypeTags(t int) []string {
 	return map[int][]string{
 		TypeImageClassification: {"Image", "Image classification"},
 		TypeObjectDetection:     {"Image", "Object detection"},
@@ -364,12 +369,12 @@ func tags(t int) []string {
 	}[t]
 }
 
-func (s *Service) load(ctx context.Context, q interface {
+func (s *Service) LoadRow(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, projectID, id string, lock bool) (*row, error) {
+}, projectID, id string, lock bool) (*Row, error) {
 	query := `SELECT ` + rowColumns + ` FROM datasets WHERE project_id=$1 AND id=$2`
-	if lock && s.db.Engine == store.Postgres {
-		query += ` FOR UPDATE`
+	if lock {
+		query += s.db.ForUpdate()
 	}
 	r, err := scanRow(q.QueryRowContext(ctx, query, projectID, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -383,7 +388,7 @@ func (s *Service) load(ctx context.Context, q interface {
 
 // Get returns a dataset of the project with its labels.
 func (s *Service) Get(ctx context.Context, projectID, id string) (*Dataset, error) {
-	r, err := s.load(ctx, s.db, projectID, id, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +470,7 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 			args = append(args, *q.VersionFormat)
 			cond += fmt.Sprintf(` AND v.version_format = $%d`, len(args))
 		}
-		where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.status <> %d%s)`, VersionDeleting, cond)
+		where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.status <> %d%s)`, versionDeleting, cond)
 	}
 	var total int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE `+where, args...).Scan(&total); err != nil {
@@ -547,26 +552,38 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// Update applies a modify request: name, description, current version and
-// the label changes (add, update, delete), all or nothing.
-func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateRequest) error {
+// VersionSwitch makes a published version the dataset's current one in
+// the caller's transaction (versions.Service.SwitchVersionTx).
+type VersionSwitch func(ctx context.Context, tx *sql.Tx, datasetID, versionID string) error
+
+// versionDeleting is the stored status of a version being deleted
+// (versions.VersionDeleting), which the list's version filters skip.
+const versionDeleting = 2
+
+// Update applies a modify request: name, description, current version
+// (through switchVersion) and the label changes (add, update, delete), all
+// or nothing.
+func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateRequest, switchVersion VersionSwitch) error {
 	if req.DatasetName != nil {
 		if err := checkName("dataset_name", *req.DatasetName); err != nil {
 			return err
 		}
 	}
 	if req.Description != nil {
-		if err := checkDescription("description", *req.Description, updateDescForbidden); err != nil {
+		if err := CheckDescription("description", *req.Description, updateDescForbidden); err != nil {
 			return err
 		}
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.load(ctx, tx, projectID, id, true)
+		r, err := s.LoadRow(ctx, tx, projectID, id, true)
 		if err != nil {
 			return err
 		}
 		if req.CurrentVersionID != nil && *req.CurrentVersionID != "" {
-			if err := s.SwitchVersionTx(ctx, tx, r.ID, *req.CurrentVersionID); err != nil {
+			if switchVersion == nil {
+				return errors.New("switch the current version: no versions service")
+			}
+			if err := switchVersion(ctx, tx, r.ID, *req.CurrentVersionID); err != nil {
 				return err
 			}
 		}
@@ -605,7 +622,7 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 		_, err = tx.ExecContext(ctx, `UPDATE datasets SET name=$3, name_lower=$4, description=$5, update_time=$6 WHERE project_id=$1 AND id=$2`,
 			projectID, id, name, strings.ToLower(name), desc, now)
 		if store.IsConflict(err) {
-			return invalid(CodeDatasetExists, "Dataset already exists: %s.", name)
+			return Invalid(CodeDatasetExists, "Dataset already exists: %s.", name)
 		}
 		if err != nil {
 			return fmt.Errorf("update dataset: %w", err)
@@ -625,7 +642,7 @@ type DeletePlan struct {
 
 // PlanDelete finds what deleting a dataset removes.
 func (s *Service) PlanDelete(ctx context.Context, projectID, id string) (*DeletePlan, error) {
-	r, err := s.load(ctx, s.db, projectID, id, false)
+	r, err := s.LoadRow(ctx, s.db, projectID, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -639,7 +656,7 @@ func (s *Service) PlanDelete(ctx context.Context, projectID, id string) (*Delete
 // CommitDelete deletes the dataset's files under its inner work path, then
 // the dataset and its labels. The data sources are never touched.
 func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
-	if err := s.deletePrefix(ctx, p.Files); err != nil {
+	if err := s.DeletePrefix(ctx, p.Files); err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM datasets WHERE project_id=$1 AND id=$2`, p.projectID, p.id)
@@ -652,7 +669,8 @@ func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
 	return nil
 }
 
-func (s *Service) deletePrefix(ctx context.Context, dir obs.Path) error {
+// DeletePrefix deletes every object under dir (a dataset's work files).
+func (s *Service) DeletePrefix(ctx context.Context, dir obs.Path) error {
 	after := ""
 	for {
 		page, err := s.objects.List(ctx, dir.Bucket, obs.ListOptions{Prefix: dir.Key, StartAfter: after})

@@ -68,7 +68,9 @@ func checkName(field, name string) error {
 	return nil
 }
 
-func checkDescription(field, desc, forbidden string) error {
+// CheckDescription checks a description: its length and the characters
+// forbidden in it.
+func CheckDescription(field, desc, forbidden string) error {
 	if utf8.RuneCountInString(desc) > MaxDescriptionLen {
 		return badRequest("Invalid parameter(%s): at most %d characters.", field, MaxDescriptionLen)
 	}
@@ -78,22 +80,22 @@ func checkDescription(field, desc, forbidden string) error {
 	return nil
 }
 
-// parseDir parses an OBS directory of a request ("/bucket/dir/" or
+// ParseDir parses an OBS directory of a request ("/bucket/dir/" or
 // "obs://bucket/dir/"): it must name a directory under a bucket, not the
 // bucket itself.
-func parseDir(field, s string) (obs.Path, error) {
+func ParseDir(field, s string) (obs.Path, error) {
 	if strings.Contains(strings.TrimPrefix(s, "obs://"), "//") {
-		return obs.Path{}, invalid(CodeOBSPathDoubleSlash, "Invalid OBS path (%s): %q must not contain //.", field, s)
+		return obs.Path{}, Invalid(CodeOBSPathDoubleSlash, "Invalid OBS path (%s): %q must not contain //.", field, s)
 	}
 	p, err := obs.ParsePath(s)
 	if err != nil {
 		if errors.Is(err, obs.ErrInvalidBucket) || errors.Is(err, obs.ErrInvalidKey) {
-			return obs.Path{}, invalid(CodeOBSPathInvalid, "OBS path is invalid (%s): %q.", field, s)
+			return obs.Path{}, Invalid(CodeOBSPathInvalid, "OBS path is invalid (%s): %q.", field, s)
 		}
-		return obs.Path{}, invalid(CodeInvalidPath, "Invalid path (%s): %q: want /bucket/path/ or obs://bucket/path/.", field, s)
+		return obs.Path{}, Invalid(CodeInvalidPath, "Invalid path (%s): %q: want /bucket/path/ or obs://bucket/path/.", field, s)
 	}
 	if p.Key == "" {
-		return obs.Path{}, invalid(CodeSubdirRequired, "A subdirectory must be specified as the dataset input or output path (%s): %q is a bucket.", field, s)
+		return obs.Path{}, Invalid(CodeSubdirRequired, "A subdirectory must be specified as the dataset input or output path (%s): %q is a bucket.", field, s)
 	}
 	if !strings.HasSuffix(p.Key, "/") {
 		p.Key += "/"
@@ -101,8 +103,8 @@ func parseDir(field, s string) (obs.Path, error) {
 	return p, nil
 }
 
-// within reports whether p is q or a directory under it.
-func within(p, q obs.Path) bool {
+// Within reports whether p is q or a directory under it.
+func Within(p, q obs.Path) bool {
 	return p.Bucket == q.Bucket && strings.HasPrefix(p.Key, q.Key)
 }
 
@@ -134,7 +136,7 @@ func (r labelRules) allows(t int) bool {
 // checkLabel validates one label of a request and fills in its type.
 func (r labelRules) checkLabel(field string, l *Label) error {
 	if datasetTypes[r.datasetType] == nil {
-		return invalid(CodeLabelIncompatible, "Label is incompatible with annotation rules (%s): a table dataset has no labels.", field)
+		return Invalid(CodeLabelIncompatible, "Label is incompatible with annotation rules (%s): a table dataset has no labels.", field)
 	}
 	if n := utf8.RuneCountInString(l.Name); n < 1 || n > MaxLabelNameLen || strings.ContainsFunc(l.Name, unicode.IsControl) || strings.Contains(l.Name, "/") {
 		return badRequest("Invalid parameter(%s.name): %q must be 1 to %d characters without '/' or control characters.", field, l.Name, MaxLabelNameLen)
@@ -144,13 +146,13 @@ func (r labelRules) checkLabel(field string, l *Label) error {
 		l.Type = &t
 	}
 	if !r.allows(*l.Type) {
-		return invalid(CodeLabelIncompatible, "Label is incompatible with annotation rules (%s.type): type %d is not a label type of dataset type %d.", field, *l.Type, r.datasetType)
+		return Invalid(CodeLabelIncompatible, "Label is incompatible with annotation rules (%s.type): type %d is not a label type of dataset type %d.", field, *l.Type, r.datasetType)
 	}
 	if err := checkProperty(field+".property", l.Property); err != nil {
 		return err
 	}
 	if *l.Type == LabelTripletRelation && (l.Property[PropFromType] == "" || l.Property[PropToType] == "") {
-		return invalid(CodeTripletEntity, "Triplet label's from_entity or to_entity does not exist (%s.property): a relationship label needs %s and %s.", field, PropFromType, PropToType)
+		return Invalid(CodeTripletEntity, "Triplet label's from_entity or to_entity does not exist (%s.property): a relationship label needs %s and %s.", field, PropFromType, PropToType)
 	}
 	return checkAttributes(field+".attributes", l.Attributes)
 }
@@ -185,13 +187,13 @@ func checkAttributes(field string, attrs []LabelAttribute) error {
 			return badRequest("Invalid parameter(%s[%d].type): %q: want text or select.", field, i, a.Type)
 		}
 		if names[a.Name] {
-			return invalid(CodeAttributeExists, "The label attribute name already exists (%s[%d].name): %q.", field, i, a.Name)
+			return Invalid(CodeAttributeExists, "The label attribute name already exists (%s[%d].name): %q.", field, i, a.Name)
 		}
 		names[a.Name] = true
 		vals := map[string]bool{}
 		for j, v := range a.Values {
 			if vals[v.Value] {
-				return invalid(CodeAttributeValExists, "The label attribute value already exists (%s[%d].values[%d]): %q.", field, i, j, v.Value)
+				return Invalid(CodeAttributeValExists, "The label attribute value already exists (%s[%d].values[%d]): %q.", field, i, j, v.Value)
 			}
 			vals[v.Value] = true
 		}

@@ -22,6 +22,9 @@ import (
 	"github.com/atelier-dev/atelier/internal/api"
 	"github.com/atelier-dev/atelier/internal/config"
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/exporter"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -53,6 +56,11 @@ type App struct {
 	Training *training.Service
 	// Datasets owns datasets, labels, samples and their background tasks.
 	Datasets *dataset.Service
+	// Imports, Versions and Exports are the rooms of the dataset domain:
+	// imports and syncs, versions and publishing, exports.
+	Imports  *importer.Service
+	Versions *versions.Service
+	Exports  *exporter.Service
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -147,8 +155,18 @@ func (a *App) open(ctx context.Context) error {
 	if a.Tasks, err = tasks.New(ctx, a.DB, tasks.Config{Logger: a.Log}); err != nil {
 		return err
 	}
-	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks,
+	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log,
 		Authorize: ObjectAuthorizer(svc, a.Config.Region)}); err != nil {
+		return err
+	}
+	if a.Imports, err = importer.New(importer.Options{Datasets: a.Datasets, DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks}); err != nil {
+		return err
+	}
+	if a.Versions, err = versions.New(versions.Options{Datasets: a.Datasets, DB: a.DB, Objects: a.Objects, Logger: a.Log, Tasks: a.Tasks}); err != nil {
+		return err
+	}
+	if a.Exports, err = exporter.New(exporter.Options{Datasets: a.Datasets, Versions: a.Versions, DB: a.DB, Objects: a.Objects,
+		Logger: a.Log, Tasks: a.Tasks}); err != nil {
 		return err
 	}
 	presign := signer
@@ -156,7 +174,7 @@ func (a *App) open(ctx context.Context) error {
 		presign = nil // the S3 service signs its own download URLs
 	}
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
-		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets})
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets, Imports: a.Imports, Versions: a.Versions, Exports: a.Exports})
 	return err
 }
 

@@ -1,18 +1,18 @@
-package dataset
+package importer
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/dataset/datasettest"
 	"github.com/atelier-dev/atelier/internal/dataset/formats"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
@@ -20,284 +20,11 @@ import (
 	"github.com/atelier-dev/atelier/internal/tasks"
 )
 
-const impProject = "p-import"
-
-// impEnv is a dataset service with a running tasks manager over a real
-// database and the local object store.
-type impEnv struct {
-	t       *testing.T
-	ctx     context.Context
-	db      *store.DB
-	dsn     string
-	objects *obs.Local
-	m       *tasks.Manager
-	svc     *Service
-	// auth decides the objects tasks touch: the data bucket is readable.
-	auth *prefixAuth
-}
-
-func impTaskConfig(db *store.DB, dsn string) tasks.Config {
-	cfg := tasks.Config{
-		LeaseTTL:          10 * time.Second,
-		FlushInterval:     50 * time.Millisecond,
-		SweepInterval:     200 * time.Millisecond,
-		FetchPollInterval: 100 * time.Millisecond,
-		RetryDelay:        100 * time.Millisecond,
-		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	return cfg
-}
-
-func newImpEnv(t *testing.T, engine store.Engine) *impEnv {
-	t.Helper()
-	ctx := context.Background()
-	dsn := storetest.DSN(t, engine)
-	db, err := store.Open(ctx, dsn, t.TempDir())
-	if err != nil {
-		t.Fatalf("open %s: %v", engine, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	objects, err := obs.NewLocal(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { objects.Close() })
-	for _, b := range []string{"data", "other"} {
-		if err := objects.CreateBucket(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &impEnv{t: t, ctx: ctx, db: db, dsn: dsn, objects: objects, auth: &prefixAuth{readable: []string{"data/"}}}
-	e.startManager()
-	return e
-}
-
-// startManager builds a service over a new tasks manager and starts it, as
-// a (re)started server does; stopManager stops it.
-func (e *impEnv) startManager() {
-	e.t.Helper()
-	m, err := tasks.New(e.ctx, e.db, impTaskConfig(e.db, e.dsn))
-	if err != nil {
-		e.t.Fatalf("new tasks manager: %v", err)
-	}
-	if e.svc, err = New(Options{DB: e.db, Objects: e.objects, Tasks: m, Authorize: e.auth.authorizer()}); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := m.Start(e.ctx); err != nil {
-		e.t.Fatalf("start tasks manager: %v", err)
-	}
-	e.m = m
-	e.t.Cleanup(func() { e.stopManager(m) })
-}
-
-func (e *impEnv) stopManager(m *tasks.Manager) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := m.Stop(ctx); err != nil {
-		e.t.Errorf("stop tasks manager: %v", err)
-	}
-}
-
-// dataset creates a dataset of the type whose data source is data/<name>/
-// and waits for the tasks its creation queued, if any.
-func (e *impEnv) dataset(name string, typ int, edit func(*CreateRequest)) string {
-	e.t.Helper()
-	req := &CreateRequest{DatasetName: name, DatasetType: &typ, WorkPath: "/other/work/", WorkPathType: new(int),
-		DataSources: []DataSource{{DataPath: "/data/" + name + "/"}}}
-	if edit != nil {
-		edit(req)
-	}
-	plan, err := e.svc.PlanCreate(Scope{ProjectID: impProject, WorkspaceID: "0"}, req)
-	if err != nil {
-		e.t.Fatalf("plan dataset %s: %v", name, err)
-	}
-	id, err := e.svc.CommitCreate(e.ctx, plan)
-	if err != nil {
-		e.t.Fatalf("create dataset %s: %v", name, err)
-	}
-	list, err := e.m.List(e.ctx, id, "")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, task := range list {
-		e.wait(task.ID)
-	}
-	return id
-}
-
-func (e *impEnv) put(bucket, key, content string) {
-	e.t.Helper()
-	if _, err := e.objects.Put(e.ctx, bucket, key, strings.NewReader(content), obs.PutOptions{}); err != nil {
-		e.t.Fatalf("put %s/%s: %v", bucket, key, err)
-	}
-}
-
-// importReq plans and commits an import.
-func (e *impEnv) importReq(id string, req ImportRequest) (string, error) {
-	e.t.Helper()
-	plan, err := e.svc.PlanImport(e.ctx, impProject, id, &req)
-	if err != nil {
-		return "", err
-	}
-	return e.svc.CommitImport(e.ctx, plan)
-}
-
-func (e *impEnv) mustImport(id string, req ImportRequest) *ImportTask {
-	e.t.Helper()
-	taskID, err := e.importReq(id, req)
-	if err != nil {
-		e.t.Fatalf("import %s: %v", req.ImportPath, err)
-	}
-	e.wait(taskID)
-	v, err := e.svc.ImportTask(e.ctx, impProject, id, taskID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if v.Status != "COMPLETED" {
-		e.t.Fatalf("import %s: %s %s %s", req.ImportPath, v.Status, v.ErrorCode, v.ErrorMsg)
-	}
-	return v
-}
-
-// wait polls a task until it is final.
-func (e *impEnv) wait(id string) *tasks.Task {
-	e.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		task, err := e.m.Get(e.ctx, id)
-		if err != nil {
-			e.t.Fatalf("get task %s: %v", id, err)
-		}
-		if task.Status.Final() {
-			return task
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("task %s still %s", id, task.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// samples lists every sample of a dataset by source.
-func (e *impEnv) samples(id string) map[string]*Sample {
-	e.t.Helper()
-	out := map[string]*Sample{}
-	marker := ""
-	for {
-		_, page, err := e.svc.ListSamples(e.ctx, impProject, id, SampleQuery{Limit: 100, Asc: true, Marker: marker})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		for _, s := range page {
-			if out[s.Stored] != nil {
-				e.t.Errorf("sample %s listed twice", s.Stored)
-			}
-			out[s.Stored] = s
-		}
-		if len(page) < 100 {
-			return out
-		}
-		marker = page[len(page)-1].SampleID
-	}
-}
-
-func impNames(labels []annotation.Label) []string {
-	var out []string
-	for _, l := range labels {
-		out = append(out, l.Name)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// impFailures maps a task's failed items to their reasons.
-func impFailures(v *ImportTask) map[string]string {
-	out := map[string]string{}
-	for _, f := range v.FailedFiles {
-		out[f.Item] = f.Reason
-	}
-	return out
-}
-
-// checkCounters holds a dataset's counters against its rows: total,
-// labeled and to-confirm samples, and each label's samples and
-// annotations.
-func (e *impEnv) checkCounters(id string) {
-	e.t.Helper()
-	count := func(q string, args ...any) int64 {
-		var n int64
-		if err := e.db.QueryRowContext(e.ctx, q, args...).Scan(&n); err != nil {
-			e.t.Fatalf("%s: %v", q, err)
-		}
-		return n
-	}
-	r, err := e.svc.load(e.ctx, e.db, impProject, id, false)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name    string
-		counter int64
-		rows    int64
-	}{
-		{"total", r.Total, count(`SELECT COUNT(*) FROM dataset_samples WHERE dataset_id=$1`, id)},
-		{"annotated", r.Annotated, count(`SELECT COUNT(*) FROM dataset_samples WHERE dataset_id=$1 AND state=1`, id)},
-		{"unconfirmed", r.Unconfirmed, count(`SELECT COUNT(*) FROM dataset_samples WHERE dataset_id=$1 AND state=2`, id)},
-	} {
-		if c.counter != c.rows {
-			e.t.Errorf("%s counter %d, rows %d", c.name, c.counter, c.rows)
-		}
-	}
-	n, _, err := e.svc.ListSamples(e.ctx, impProject, id, SampleQuery{Limit: 1})
-	if err != nil || n != r.Total {
-		e.t.Errorf("ListSamples counts %d (%v), dataset total %d", n, err, r.Total)
-	}
-	rows, err := e.db.QueryContext(e.ctx, `SELECT l.name, l.sample_count, l.annotation_count,
-		(SELECT COUNT(*) FROM dataset_sample_labels x WHERE x.dataset_id=l.dataset_id AND x.label_seq=l.seq),
-		(SELECT COALESCE(SUM(n), 0) FROM dataset_sample_labels x WHERE x.dataset_id=l.dataset_id AND x.label_seq=l.seq)
-		FROM dataset_labels l WHERE l.dataset_id=$1`, id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var samples, anns, rowsSamples, rowsAnns int64
-		if err := rows.Scan(&name, &samples, &anns, &rowsSamples, &rowsAnns); err != nil {
-			e.t.Fatal(err)
-		}
-		if samples != rowsSamples || anns != rowsAnns {
-			e.t.Errorf("label %s: counters %d samples %d annotations, rows %d and %d", name, samples, anns, rowsSamples, rowsAnns)
-		}
-		ln, _, err := e.svc.ListSamples(e.ctx, impProject, id, SampleQuery{LabelName: name, Limit: 1})
-		if err != nil || ln != samples {
-			e.t.Errorf("label %s: ListSamples counts %d (%v), label counter %d", name, ln, err, samples)
-		}
-	}
-}
-
-func impLine(t *testing.T, v map[string]any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func impClassLine(t *testing.T, source string, labels ...string) string {
-	anns := []any{}
-	for _, l := range labels {
-		anns = append(anns, map[string]any{"type": "modelarts/image_classification", "name": l, "annotated-by": "human"})
-	}
-	return impLine(t, map[string]any{"source": source, "annotation": anns})
-}
-
 func TestImportManifestClassification(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newImpEnv(t, engine)
-			id := e.dataset("cls", TypeImageClassification, nil)
+			id := e.dataset("cls", dataset.TypeImageClassification, nil)
 			lines := []string{
 				impClassLine(t, "s3://data/m/a.jpg", "cat"),    // 1
 				impClassLine(t, "b.jpg", "dog"),                // 2: beside the manifest
@@ -375,7 +102,7 @@ func TestImportManifestDetection(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newImpEnv(t, engine)
-			id := e.dataset("det", TypeObjectDetection, nil)
+			id := e.dataset("det", dataset.TypeObjectDetection, nil)
 			e.put("data", "d/ann/a.xml", fmt.Sprintf(impVOC, "a.jpg", "car"))
 			e.put("data", "d/ann/b.xml", "<annotation><filename>b.jpg")
 			e.put("other", "c.xml", fmt.Sprintf(impVOC, "c.jpg", "car"))
@@ -416,7 +143,7 @@ func TestImportDirectory(t *testing.T) {
 
 			// Image classification: ImageNet folders, label lists, unlabeled
 			// and unusable files.
-			cls := e.dataset("cls", TypeImageClassification, nil)
+			cls := e.dataset("cls", dataset.TypeImageClassification, nil)
 			for k, v := range map[string]string{"in/cat/1.jpg": "x", "in/cat/2.jpg": "x", "in/pets/dog/3.png": "x", "in/top.jpg": "x",
 				"in/notes.doc": "x", "in/empty.jpg": "", "in/l/x.jpg": "x", "in/l/x.txt": "bird\nfish\n", "in/": ""} {
 				if k == "in/" {
@@ -442,7 +169,7 @@ func TestImportDirectory(t *testing.T) {
 			e.checkCounters(cls)
 
 			// Object detection: VOC files beside images.
-			det := e.dataset("det", TypeObjectDetection, nil)
+			det := e.dataset("det", dataset.TypeObjectDetection, nil)
 			e.put("data", "det/a.jpg", "img")
 			e.put("data", "det/a.xml", fmt.Sprintf(impVOC, "a.jpg", "car"))
 			e.put("data", "det/b.png", "img")
@@ -456,14 +183,14 @@ func TestImportDirectory(t *testing.T) {
 			if f := impFailures(v); !strings.Contains(f["obs://data/det/c.xml"], "without a sample") || !strings.Contains(f["obs://data/det/bad.jpg"], "bad.xml") {
 				t.Errorf("detection impFailures: %v", f)
 			}
-			if a := e.samples(det)["obs://data/det/a.jpg"]; a == nil || len(a.Labels) != 1 || a.Labels[0].Type != TypeObjectDetection {
+			if a := e.samples(det)["obs://data/det/a.jpg"]; a == nil || len(a.Labels) != 1 || a.Labels[0].Type != dataset.TypeObjectDetection {
 				t.Errorf("a.jpg: %+v", a)
 			}
 			e.checkCounters(det)
 
 			// Text classification: one sample per line, labels after a tab;
 			// then labels in _result files.
-			txt := e.dataset("txt", TypeTextClassification, nil)
+			txt := e.dataset("txt", dataset.TypeTextClassification, nil)
 			e.put("data", "txt/a.txt", "good phone\tpositive\nbad phone\tnegative\n\nno label here\nboth\tpositive,negative\n")
 			v = e.mustImport(txt, ImportRequest{ImportPath: "/data/txt/"})
 			if v.ImportedSampleCount != 4 || v.AnnotatedSampleCount != 3 {
@@ -476,7 +203,7 @@ func TestImportDirectory(t *testing.T) {
 			if s := got["content://no label here"]; s == nil || len(s.Labels) != 0 {
 				t.Errorf("unlabeled line: %+v", s)
 			}
-			sep := e.dataset("sep", TypeTextClassification, func(r *CreateRequest) { r.LabelFormat = &LabelFormat{LabelType: "0"} })
+			sep := e.dataset("sep", dataset.TypeTextClassification, func(r *dataset.CreateRequest) { r.LabelFormat = &dataset.LabelFormat{LabelType: "0"} })
 			e.put("data", "sep/c.txt", "first\nsecond\nthird\n")
 			e.put("data", "sep/c_result.txt", "pos\n\nneg\n")
 			e.put("data", "sep/d.txt", "alone\n")
@@ -496,7 +223,7 @@ func TestImportOptions(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newImpEnv(t, engine)
-			id := e.dataset("opts", TypeImageClassification, nil)
+			id := e.dataset("opts", dataset.TypeImageClassification, nil)
 			hard := func(src string, label string, h bool) string {
 				return impLine(t, map[string]any{"source": src, "hard": fmt.Sprint(h), "annotation": []any{
 					map[string]any{"type": "modelarts/image_classification", "name": label}}})
@@ -535,8 +262,8 @@ func TestImportOptions(t *testing.T) {
 
 func TestImportValidation(t *testing.T) {
 	e := newImpEnv(t, store.SQLite)
-	img := e.dataset("img", TypeImageClassification, nil)
-	table := e.dataset("tab", TypeTable, nil)
+	img := e.dataset("img", dataset.TypeImageClassification, nil)
+	table := e.dataset("tab", dataset.TypeTable, nil)
 	e.put("data", "v/x.manifest", impClassLine(t, "a.jpg", "cat"))
 	f, tr := false, true
 	for _, c := range []struct {
@@ -546,33 +273,33 @@ func TestImportValidation(t *testing.T) {
 		code    string
 		part    string
 	}{
-		{"no-path", img, ImportRequest{}, CodeInvalid, "import_path"},
-		{"bad-type", img, ImportRequest{ImportPath: "/data/v/", ImportType: "zip"}, CodeInvalid, "import_type"},
-		{"bad-origin", img, ImportRequest{ImportPath: "/data/v/", ImportOrigin: "dws"}, CodeInvalid, "import_origin"},
-		{"double-slash", img, ImportRequest{ImportPath: "/data//v/"}, CodeOBSPathDoubleSlash, "import_path"},
-		{"bad-bucket", img, ImportRequest{ImportPath: "/Data/v/"}, CodeOBSPathInvalid, "import_path"},
-		{"not-a-path", img, ImportRequest{ImportPath: "data/v/"}, CodeInvalidPath, "import_path"},
-		{"manifest-dir", img, ImportRequest{ImportPath: "/data/v/", ImportType: "manifest"}, CodeInvalidPath, "manifest file"},
+		{"no-path", img, ImportRequest{}, dataset.CodeInvalid, "import_path"},
+		{"bad-type", img, ImportRequest{ImportPath: "/data/v/", ImportType: "zip"}, dataset.CodeInvalid, "import_type"},
+		{"bad-origin", img, ImportRequest{ImportPath: "/data/v/", ImportOrigin: "dws"}, dataset.CodeInvalid, "import_origin"},
+		{"double-slash", img, ImportRequest{ImportPath: "/data//v/"}, dataset.CodeOBSPathDoubleSlash, "import_path"},
+		{"bad-bucket", img, ImportRequest{ImportPath: "/Data/v/"}, dataset.CodeOBSPathInvalid, "import_path"},
+		{"not-a-path", img, ImportRequest{ImportPath: "data/v/"}, dataset.CodeInvalidPath, "import_path"},
+		{"manifest-dir", img, ImportRequest{ImportPath: "/data/v/", ImportType: "manifest"}, dataset.CodeInvalidPath, "manifest file"},
 		{"missing-manifest", img, ImportRequest{ImportPath: "/data/v/none.manifest"}, CodeOBSPathNotFound, "import_path"},
-		{"missing-bucket", img, ImportRequest{ImportPath: "/nobucket/v/"}, CodeBucketNotExist, "nobucket"},
-		{"nothing", img, ImportRequest{ImportPath: "/data/v/", ImportSamples: &f, ImportAnnotations: &f}, CodeInvalid, "import_samples"},
-		{"hard-dir", img, ImportRequest{ImportPath: "/data/v/", DifficultOnly: &tr}, CodeInvalid, "difficult_only"},
-		{"label-format", img, ImportRequest{ImportPath: "/data/v/", LabelFormat: &LabelFormat{LabelType: "1"}}, CodeInvalid, "label_format"},
-		{"column-header", img, ImportRequest{ImportPath: "/data/v/", WithColumnHeader: &tr}, CodeInvalid, "with_column_header"},
-		{"folder", img, ImportRequest{ImportPath: "/data/v/", ImportFolder: "../up"}, CodeInvalid, "import_folder"},
-		{"folder-table", table, ImportRequest{ImportPath: "/data/v/", ImportFolder: "x"}, CodeInvalid, "import_folder"},
-		{"manifest-table", table, ImportRequest{ImportPath: "/data/v/x.manifest"}, CodeInvalid, "import_type"},
-		{"included-name", img, ImportRequest{ImportPath: "/data/v/", IncludedLabels: []LabelRef{{}}}, CodeInvalid, "included_labels[0].name"},
-		{"excluded-type", img, ImportRequest{ImportPath: "/data/v/", ExcludedLabels: []LabelRef{{Name: "a", Type: new(7)}}}, CodeInvalid, "excluded_labels[0].type"},
-		{"both", img, ImportRequest{ImportPath: "/data/v/", IncludedLabels: []LabelRef{{Name: "a"}}, ExcludedLabels: []LabelRef{{Name: "a"}}}, CodeInvalid, "excluded_labels[0]"},
-		{"source-type", img, ImportRequest{ImportPath: "/data/v/", DataSource: &DataSource{DataType: 1}}, CodeInvalid, "data_source.data_type"},
-		{"source-path", img, ImportRequest{ImportPath: "/data/v/", DataSource: &DataSource{DataPath: "/data/w/"}}, CodeInvalid, "data_source.data_path"},
-		{"source-info", img, ImportRequest{ImportPath: "/data/v/", DataSource: &DataSource{SourceInfo: json.RawMessage(`{"ip":"x"}`)}}, CodeInvalid, "data_source.source_info"},
-		{"unknown-dataset", "0123456789abcdef0123456789abcdef", ImportRequest{ImportPath: "/data/v/"}, CodeDatasetNotFound, "Dataset does not exist"},
+		{"missing-bucket", img, ImportRequest{ImportPath: "/nobucket/v/"}, dataset.CodeBucketNotExist, "nobucket"},
+		{"nothing", img, ImportRequest{ImportPath: "/data/v/", ImportSamples: &f, ImportAnnotations: &f}, dataset.CodeInvalid, "import_samples"},
+		{"hard-dir", img, ImportRequest{ImportPath: "/data/v/", DifficultOnly: &tr}, dataset.CodeInvalid, "difficult_only"},
+		{"label-format", img, ImportRequest{ImportPath: "/data/v/", LabelFormat: &dataset.LabelFormat{LabelType: "1"}}, dataset.CodeInvalid, "label_format"},
+		{"column-header", img, ImportRequest{ImportPath: "/data/v/", WithColumnHeader: &tr}, dataset.CodeInvalid, "with_column_header"},
+		{"folder", img, ImportRequest{ImportPath: "/data/v/", ImportFolder: "../up"}, dataset.CodeInvalid, "import_folder"},
+		{"folder-table", table, ImportRequest{ImportPath: "/data/v/", ImportFolder: "x"}, dataset.CodeInvalid, "import_folder"},
+		{"manifest-table", table, ImportRequest{ImportPath: "/data/v/x.manifest"}, dataset.CodeInvalid, "import_type"},
+		{"included-name", img, ImportRequest{ImportPath: "/data/v/", IncludedLabels: []LabelRef{{}}}, dataset.CodeInvalid, "included_labels[0].name"},
+		{"excluded-type", img, ImportRequest{ImportPath: "/data/v/", ExcludedLabels: []LabelRef{{Name: "a", Type: new(7)}}}, dataset.CodeInvalid, "excluded_labels[0].type"},
+		{"both", img, ImportRequest{ImportPath: "/data/v/", IncludedLabels: []LabelRef{{Name: "a"}}, ExcludedLabels: []LabelRef{{Name: "a"}}}, dataset.CodeInvalid, "excluded_labels[0]"},
+		{"source-type", img, ImportRequest{ImportPath: "/data/v/", DataSource: &dataset.DataSource{DataType: 1}}, dataset.CodeInvalid, "data_source.data_type"},
+		{"source-path", img, ImportRequest{ImportPath: "/data/v/", DataSource: &dataset.DataSource{DataPath: "/data/w/"}}, dataset.CodeInvalid, "data_source.data_path"},
+		{"source-info", img, ImportRequest{ImportPath: "/data/v/", DataSource: &dataset.DataSource{SourceInfo: json.RawMessage(`{"ip":"x"}`)}}, dataset.CodeInvalid, "data_source.source_info"},
+		{"unknown-dataset", "0123456789abcdef0123456789abcdef", ImportRequest{ImportPath: "/data/v/"}, dataset.CodeDatasetNotFound, "Dataset does not exist"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.importReq(c.dataset, c.req)
-			de, ok := AsError(err)
+			de, ok := dataset.AsError(err)
 			if !ok || de.Code != c.code || !strings.Contains(de.Msg, c.part) {
 				t.Errorf("got %v; want %s mentioning %q", err, c.code, c.part)
 			}
@@ -588,7 +315,7 @@ func TestImportValidation(t *testing.T) {
 		t.Errorf("included_labels: %+v", req.IncludedLabels)
 	}
 
-	if _, err := e.svc.PlanSync(e.ctx, impProject, e.dataset("text", TypeTextClassification, nil)); err == nil || !strings.Contains(err.Error(), "Text datasets") {
+	if _, err := e.svc.PlanSync(e.ctx, impProject, e.dataset("text", dataset.TypeTextClassification, nil)); err == nil || !strings.Contains(err.Error(), "Text datasets") {
 		t.Errorf("sync of a text dataset: %v", err)
 	}
 }
@@ -600,13 +327,13 @@ func TestImportExclusive(t *testing.T) {
 	e := newImpEnv(t, store.SQLite)
 	// A stopped manager leaves queued tasks queued.
 	e.stopManager(e.m)
-	typ := TypeImageClassification
-	plan, err := e.svc.PlanCreate(Scope{ProjectID: impProject, WorkspaceID: "0"}, &CreateRequest{DatasetName: "ex", DatasetType: &typ,
-		WorkPath: "/other/work/", WorkPathType: new(int), DataSources: []DataSource{{DataPath: "/data/ex/"}}})
+	typ := dataset.TypeImageClassification
+	plan, err := e.ds.PlanCreate(dataset.Scope{ProjectID: impProject, WorkspaceID: "0"}, &dataset.CreateRequest{DatasetName: "ex", DatasetType: &typ,
+		WorkPath: "/other/work/", WorkPathType: new(int), DataSources: []dataset.DataSource{{DataPath: "/data/ex/"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := e.svc.CommitCreate(e.ctx, plan)
+	id, err := e.ds.CommitCreate(e.ctx, plan, e.svc.EnqueueCreateImport)
 	if err != nil || plan.ImportTaskID == "" {
 		t.Fatalf("create: %v, import task %q", err, plan.ImportTaskID)
 	}
@@ -615,7 +342,7 @@ func TestImportExclusive(t *testing.T) {
 		t.Fatalf("an import beside the creation's: %v", err)
 	}
 	_, err = e.importReq(id, ImportRequest{ImportPath: "/data/b/"})
-	if de, ok := AsError(err); !ok || de.Code != CodeImportRunning || !strings.Contains(de.Msg, first) {
+	if de, ok := dataset.AsError(err); !ok || de.Code != CodeImportRunning || !strings.Contains(de.Msg, first) {
 		t.Errorf("second import: %v", err)
 	}
 	sync, err := e.svc.PlanSync(e.ctx, impProject, id)
@@ -631,7 +358,7 @@ func TestImportExclusive(t *testing.T) {
 	}
 	if _, err := e.svc.ImportTask(e.ctx, impProject, id, "0123456789abcdef0123456789abcdef"); err == nil {
 		t.Errorf("an unknown task was found")
-	} else if de, ok := AsError(err); !ok || de.Code != CodeTaskNotFound {
+	} else if de, ok := dataset.AsError(err); !ok || de.Code != CodeTaskNotFound {
 		t.Errorf("unknown task: %v", err)
 	}
 	// Newest first.
@@ -694,7 +421,7 @@ func TestImportResumeManifest(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newImpEnv(t, engine)
-			id := e.dataset("resume", TypeImageClassification, nil)
+			id := e.dataset("resume", dataset.TypeImageClassification, nil)
 			const lines = 6000
 			var b strings.Builder
 			bad := 0
@@ -750,7 +477,7 @@ func TestImportResumeDirectory(t *testing.T) {
 			e := newImpEnv(t, engine)
 			// Text files whose lines span batches (a checkpoint within a
 			// file), and _result files that make the classifier hold texts.
-			id := e.dataset("resdir", TypeTextClassification, func(r *CreateRequest) { r.LabelFormat = &LabelFormat{LabelType: "0"} })
+			id := e.dataset("resdir", dataset.TypeTextClassification, func(r *dataset.CreateRequest) { r.LabelFormat = &dataset.LabelFormat{LabelType: "0"} })
 			want := 0
 			const files = 20
 			for f := range files {
@@ -766,7 +493,7 @@ func TestImportResumeDirectory(t *testing.T) {
 				}
 				e.put("data", fmt.Sprintf("rd/t%02d.doc", f), "not text")
 			}
-			taskID := e.startImport(id, importParams{Path: "obs://data/rd/", LabelFormat: &LabelFormat{LabelType: "0"}, BatchSize: 4})
+			taskID := e.startImport(id, importParams{Path: "obs://data/rd/", LabelFormat: &dataset.LabelFormat{LabelType: "0"}, BatchSize: 4})
 			e.interrupt(taskID, 200, int64(want+files))
 			task := e.wait(taskID)
 			if task.Status != tasks.Succeeded {
@@ -795,7 +522,7 @@ func TestSync(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			e := newImpEnv(t, engine)
-			id := e.dataset("src", TypeImageClassification, nil)
+			id := e.dataset("src", dataset.TypeImageClassification, nil)
 			st, err := e.svc.SyncStatus(e.ctx, impProject, id)
 			if err != nil || st.Status != "NOT_EXIST" {
 				t.Fatalf("status before any sync: %+v %v", st, err)
@@ -825,10 +552,10 @@ func TestSync(t *testing.T) {
 			}
 			// Relabel one by hand, add a sample outside the data source,
 			// remove a file and add another.
-			if _, err := e.svc.WriteSamples(e.ctx, impProject, id, []SampleInput{
+			if _, err := e.ds.WriteSamples(e.ctx, impProject, id, []dataset.SampleInput{
 				{Source: "obs://data/src/cat/1.jpg", Labels: []annotation.Label{{Name: "tiger"}}},
 				{Source: "obs://other/elsewhere.jpg"},
-			}, WriteOptions{}); err != nil {
+			}, dataset.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.objects.Delete(e.ctx, "data", "src/cat/2.jpg"); err != nil {
@@ -849,36 +576,34 @@ func TestSync(t *testing.T) {
 	}
 }
 
-func TestBMPSize(t *testing.T) {
-	var h [26]byte
-	copy(h[:], "BM")
-	h[14] = 40
-	h[18], h[19] = 0x20, 0x03 // 800
-	neg := int32(-600)
-	u := uint32(neg)
-	h[22], h[23], h[24], h[25] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	w, ht, err := bmpSize(bytes.NewReader(h[:]))
-	if err != nil || w != 800 || ht != 600 {
-		t.Errorf("bmpSize = %d, %d, %v; want 800, 600", w, ht, err)
+// chunkCore is the dataset core of importers that only parse manifests:
+// it decides objects (bucket b is readable) and stores nothing.
+func chunkCore(t testing.TB) *Service {
+	objects, err := obs.NewLocal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, _, err := bmpSize(strings.NewReader("BM")); err == nil {
-		t.Errorf("a truncated header was read")
+	t.Cleanup(func() { objects.Close() })
+	auth := &datasettest.PrefixAuth{Readable: []string{"b/"}}
+	ds, err := dataset.New(dataset.Options{DB: storetest.Open(t, store.SQLite), Objects: objects, Authorize: auth.Authorizer()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return &Service{ds: ds}
 }
 
-// impChunkImporter is an importer that only parses manifests (no store).
-func impChunkImporter(batch int) *importer {
-	auth := &prefixAuth{readable: []string{"b/"}}
-	return &importer{s: &Service{authorize: auth.authorizer()}, ds: &row{Type: TypeTextClassification}, batchSize: batch}
+// impChunkImporter is an importer that only parses manifests.
+func impChunkImporter(s *Service, batch int) *importer {
+	return &importer{s: s, ds: &dataset.Row{Type: dataset.TypeTextClassification}, batchSize: batch}
 }
 
 // impSplitAll splits and parses a manifest from a checkpoint and returns the
 // batches.
 func impSplitAll(t testing.TB, im *importer, data []byte, start importCursor) []*batch {
 	var out []*batch
-	end, err := im.splitManifest(context.Background(), bytes.NewReader(data[start.Offset:]), start, func(c *chunk) bool {
+	end, err := im.splitManifest(context.Background(), bytes.NewReader(data[start.Offset:]), start, func(c *chunk) error {
 		out = append(out, im.parseChunk(context.Background(), "b", "", c))
-		return true
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -911,16 +636,17 @@ func FuzzManifestChunks(f *testing.F) {
 	f.Add([]byte("{\"source\":\"content://a\"}\n\n{bad\n{\"source\":\"content://b\",\"annotation\":[{\"type\":\"text_classification\",\"name\":\"x\"}]}"), uint8(2))
 	f.Add([]byte("\xef\xbb\xbf{\"source\":\"content://a\"}\r\n{\"source\":\"/b/k.txt\"}\r\n"), uint8(1))
 	f.Add([]byte("\n\n\n{\"source\":\"content://z\"}\n"), uint8(3))
+	core := chunkCore(f)
 	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
 		batch := int(n%5) + 1
-		whole := impSplitAll(t, impChunkImporter(1<<30), data, importCursor{})
-		parts := impSplitAll(t, impChunkImporter(batch), data, importCursor{})
+		whole := impSplitAll(t, impChunkImporter(core, 1<<30), data, importCursor{})
+		parts := impSplitAll(t, impChunkImporter(core, batch), data, importCursor{})
 		if a, b := impFlatten(whole), impFlatten(parts); !slices.Equal(a, b) {
 			t.Fatalf("batches of %d differ from the whole:\n%q\n%q", batch, b, a)
 		}
 		// Resuming from any checkpoint gives the rest.
 		for i, p := range parts {
-			rest := impSplitAll(t, impChunkImporter(batch), data, p.cursor)
+			rest := impSplitAll(t, impChunkImporter(core, batch), data, p.cursor)
 			if a, b := impFlatten(parts[i+1:]), impFlatten(rest); !slices.Equal(a, b) {
 				t.Fatalf("resume after batch %d (line %d, byte %d):\n%q\nwant\n%q", i, p.cursor.Line, p.cursor.Offset, b, a)
 			}
@@ -931,7 +657,7 @@ func FuzzManifestChunks(f *testing.F) {
 func TestManifestLongLine(t *testing.T) {
 	long := `{"source":"content://` + strings.Repeat("x", formats.MaxLine+10) + `"}`
 	data := []byte("{\"source\":\"content://a\"}\n" + long + "\n{\"source\":\"content://b\"}\n")
-	bs := impSplitAll(t, impChunkImporter(2), data, importCursor{})
+	bs := impSplitAll(t, impChunkImporter(chunkCore(t), 2), data, importCursor{})
 	got := impFlatten(bs)
 	want := []string{fmt.Sprintf("line 2 ! longer than %d bytes", formats.MaxLine), "line 1 content://a ", "line 3 content://b "}
 	slices.Sort(want)

@@ -1,4 +1,4 @@
-package dataset_test
+package exporter_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/datasettest"
+	"github.com/atelier-dev/atelier/internal/dataset/exporter"
+	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
@@ -36,7 +39,15 @@ func BenchmarkExportManifest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := dataset.New(dataset.Options{DB: db, Objects: objects, Tasks: m, Authorize: allowAll})
+	core, err := dataset.New(dataset.Options{DB: db, Objects: objects, Authorize: allowAll})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs, err := versions.New(versions.Options{Datasets: core, DB: db, Objects: objects, Tasks: m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := exporter.New(exporter.Options{Datasets: core, Versions: vs, DB: db, Objects: objects, Tasks: m})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,21 +62,21 @@ func BenchmarkExportManifest(b *testing.B) {
 		}
 	})
 	typ := dataset.TypeImageClassification
-	plan, err := svc.PlanCreate(dataset.Scope{ProjectID: project, WorkspaceID: "0"}, &dataset.CreateRequest{
+	plan, err := core.PlanCreate(dataset.Scope{ProjectID: datasettest.Project, WorkspaceID: "0"}, &dataset.CreateRequest{
 		DatasetName: "bench", DatasetType: &typ, WorkPath: "/data/work/", WorkPathType: new(int),
 		DataSources: []dataset.DataSource{{DataPath: "/data/in/"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	id, err := svc.CommitCreate(ctx, plan)
+	id, err := core.CommitCreate(ctx, plan, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	n := benchSize()
+	n := datasettest.BenchSize()
 	start := time.Now()
 	const batch = 5000
 	for i := 0; i < n; i += batch {
-		if _, err := svc.WriteSamples(ctx, project, id, benchInputs(i, min(batch, n-i)), dataset.WriteOptions{}); err != nil {
+		if _, err := core.WriteSamples(ctx, datasettest.Project, id, datasettest.BenchInputs(i, min(batch, n-i)), dataset.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -76,7 +87,7 @@ func BenchmarkExportManifest(b *testing.B) {
 		report := peakHeap(b)
 		defer report()
 		for i := 0; i < b.N; i++ {
-			plan, err := svc.PlanExport(ctx, project, id, &dataset.ExportRequest{Path: fmt.Sprintf("/data/export-%d/", i)})
+			plan, err := svc.PlanExport(ctx, datasettest.Project, id, &exporter.ExportRequest{Path: fmt.Sprintf("/data/export-%d/", i)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -85,7 +96,7 @@ func BenchmarkExportManifest(b *testing.B) {
 				b.Fatal(err)
 			}
 			for {
-				e, err := svc.GetExport(ctx, project, id, tid)
+				e, err := svc.GetExport(ctx, datasettest.Project, id, tid)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -104,28 +115,28 @@ func BenchmarkExportManifest(b *testing.B) {
 		reportRate(b, n)
 	})
 	b.Run("publish", func(b *testing.B) {
-		ratio := dataset.Ratio("0.8")
+		ratio := versions.Ratio("0.8")
 		runtime.GC()
 		report := peakHeap(b)
 		defer report()
 		for i := 0; i < b.N; i++ {
-			plan, err := svc.PlanVersion(ctx, project, id, &dataset.VersionRequest{TrainEvaluateSampleRatio: &ratio})
+			plan, err := vs.PlanVersion(ctx, datasettest.Project, id, &versions.VersionRequest{TrainEvaluateSampleRatio: &ratio})
 			if err != nil {
 				b.Fatal(err)
 			}
-			vid, err := svc.CommitVersion(ctx, plan)
+			vid, err := vs.CommitVersion(ctx, plan)
 			if err != nil {
 				b.Fatal(err)
 			}
 			for {
-				v, err := svc.GetVersion(ctx, project, id, vid)
+				v, err := vs.GetVersion(ctx, datasettest.Project, id, vid)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if v.Status == dataset.VersionError {
+				if v.Status == versions.VersionError {
 					b.Fatalf("publishing failed: %s", v.Message)
 				}
-				if v.Status == dataset.VersionNormal {
+				if v.Status == versions.VersionNormal {
 					if v.TotalSampleCount != int64(n) {
 						b.Fatalf("published %d of %d samples", v.TotalSampleCount, n)
 					}

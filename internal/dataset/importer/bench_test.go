@@ -1,4 +1,4 @@
-package dataset
+package importer
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/policy"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -65,7 +66,11 @@ func BenchmarkImportManifest(b *testing.B) {
 		b.Fatal(err)
 	}
 	who, authorize := benchRequester(ctx, b, db)
-	svc, err := New(Options{DB: db, Objects: objects, Tasks: m, Authorize: authorize})
+	core, err := dataset.New(dataset.Options{DB: db, Objects: objects, Authorize: authorize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := New(Options{Datasets: core, DB: db, Objects: objects, Tasks: m})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,14 +87,14 @@ func BenchmarkImportManifest(b *testing.B) {
 	var busy, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		typ := TypeImageClassification
-		plan, err := svc.PlanCreate(Scope{ProjectID: "bench", WorkspaceID: "0"}, &CreateRequest{DatasetName: fmt.Sprintf("bench-%d", i),
-			DatasetType: &typ, WorkPath: "/bench/work/", WorkPathType: new(int), DataSources: []DataSource{{DataPath: "/bench/src/"}}})
+		typ := dataset.TypeImageClassification
+		plan, err := core.PlanCreate(dataset.Scope{ProjectID: "bench", WorkspaceID: "0"}, &dataset.CreateRequest{DatasetName: fmt.Sprintf("bench-%d", i),
+			DatasetType: &typ, WorkPath: "/bench/work/", WorkPathType: new(int), DataSources: []dataset.DataSource{{DataPath: "/bench/src/"}}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		plan.Requester = who
-		id, err := svc.CommitCreate(ctx, plan)
+		id, err := core.CommitCreate(ctx, plan, svc.EnqueueCreateImport)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +132,7 @@ func BenchmarkImportManifest(b *testing.B) {
 // benchRequester makes an account and a user allowed to read the bench
 // bucket's objects, except under a denied prefix, and the authorizer the
 // server gives the dataset service.
-func benchRequester(ctx context.Context, b *testing.B, db *store.DB) (*Requester, ObjectAuthorizer) {
+func benchRequester(ctx context.Context, b *testing.B, db *store.DB) (*dataset.Requester, dataset.ObjectAuthorizer) {
 	svc, err := iam.NewService(ctx, db, iam.NewCatalog([]string{"modelarts:dataset:getDataset", "modelarts:trainJob:previewLog"}), iam.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -156,8 +161,8 @@ func benchRequester(ctx context.Context, b *testing.B, db *store.DB) (*Requester
 	if err := svc.Grant(ctx, acct.DomainID, g.ID, p.ID, policy.Scope{Kind: policy.ScopeAccount, ID: acct.DomainID}); err != nil {
 		b.Fatal(err)
 	}
-	who := &Requester{UserID: u.ID, UserName: u.Name, DomainID: acct.DomainID, DomainName: "bench", SourceIP: "127.0.0.1"}
-	return who, func(ctx context.Context, r Requester) (ObjectAccess, error) {
+	who := &dataset.Requester{UserID: u.ID, UserName: u.Name, DomainID: acct.DomainID, DomainName: "bench", SourceIP: "127.0.0.1"}
+	return who, func(ctx context.Context, r dataset.Requester) (dataset.ObjectAccess, error) {
 		acc, err := svc.ObjectAccess(ctx, "r-1", iam.Actor(r), time.Time{})
 		if err != nil {
 			return nil, err

@@ -1,0 +1,257 @@
+package dataset
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/obs"
+)
+
+// The seams the dataset rooms (importer, exporter, versions, and later
+// team labeling, auto labeling, data processing) attach to. A room loads a
+// dataset row with LoadRow (locked when it is about to write), writes
+// samples with WriteSamplesTx and removes them with DeleteSamplesTx in its
+// own transaction (the counters follow in the same one), walks the
+// dataset's samples with SamplePage or reads a query's with Select, looks
+// labels up with LabelsOf, decides objects with ObjectAccess and Denied,
+// and reports a failed task with TaskMessage; the versions room keeps the
+// dataset row's version columns with CountVersionTx and
+// SetCurrentVersionTx. A room runs no SQL on the core's tables; everything
+// else about datasets, samples and labels stays behind the core's own API.
+
+// ExistingSamples reports which of the sample IDs are stored in the
+// dataset, as the caller's transaction sees them.
+func (s *Service) ExistingSamples(ctx context.Context, tx *sql.Tx, datasetID string, ids []string) (map[string]bool, error) {
+	found, err := loadExisting(ctx, s.db, tx, datasetID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(found))
+	for id := range found {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// DeleteSamplesTx deletes samples of the dataset by seq, with their label
+// rows, in the caller's transaction, and maintains the dataset's counters.
+// r is the dataset as LoadRow read it, locked, in that transaction.
+func (s *Service) DeleteSamplesTx(ctx context.Context, tx *sql.Tx, r *Row, seqs []int64) error {
+	return deleteSampleSeqs(ctx, s.db, tx, r, seqs, s.now().UnixMilli())
+}
+
+// SampleRef is a stored sample as a room walking a dataset sees it.
+type SampleRef struct {
+	Seq    int64
+	ID     string
+	Source string
+}
+
+// SamplePage returns up to limit samples of the dataset after seq
+// afterSeq, in seq order (afterSeq 0: from the first). An empty page is
+// the end.
+func (s *Service) SamplePage(ctx context.Context, datasetID string, afterSeq int64, limit int) ([]SampleRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, id, source FROM dataset_samples WHERE dataset_id=$1 AND seq>$2
+		ORDER BY seq LIMIT $3`, datasetID, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list the dataset's samples: %w", err)
+	}
+	defer rows.Close()
+	var page []SampleRef
+	for rows.Next() {
+		var r SampleRef
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Source); err != nil {
+			return nil, fmt.Errorf("list the dataset's samples: %w", err)
+		}
+		page = append(page, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list the dataset's samples: %w", err)
+	}
+	return page, nil
+}
+
+// LabelsOf is the dataset's label set as it is stored now.
+func (s *Service) LabelsOf(ctx context.Context, datasetID string) ([]Label, error) {
+	return s.labels(ctx, s.db, datasetID)
+}
+
+// Inputs are the dataset's input directories (its data sources').
+func (r *Row) Inputs() []obs.Path {
+	var out []obs.Path
+	for _, src := range r.Doc.DataSources {
+		if p, err := obs.ParsePath(src.DataPath); err == nil && src.DataPath != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TaskMessage is what a failed task of a room tells its client: the step
+// and a domain error's message; other causes (the database, object
+// storage) are logged with their detail and not shown.
+func (s *Service) TaskMessage(ctx context.Context, step string, err error) string {
+	if de, ok := AsError(err); ok {
+		return step + ": " + de.Msg
+	}
+	s.log.ErrorContext(ctx, "dataset task failed", "step", step, "err", err)
+	return step + " failed: internal error, see the server log"
+}
+
+// Selection is the samples a query selects among the first maxSeq of a
+// dataset, which a room reads page by page in seq order (an export, the
+// publishing of a version). Samples added after maxSeq are not in it, so
+// that a task resumed later writes what it would have written at first.
+type Selection struct {
+	s      *Service
+	r      *Row
+	ix     *labelIndex
+	q      SampleQuery
+	f      *sampleFilter
+	maxSeq int64
+}
+
+// Select checks a query against the dataset's labels (a bad condition is
+// the request's fault) and returns its selection up to maxSeq. A
+// team-labeling state selects nothing: Atelier has no team labeling yet.
+func (s *Service) Select(ctx context.Context, r *Row, q SampleQuery, maxSeq int64) (*Selection, error) {
+	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := buildSampleFilter(r, ix, q)
+	if err != nil {
+		return nil, err
+	}
+	if q.TeamState {
+		f.none = true
+	}
+	return &Selection{s: s, r: r, ix: ix, q: q, f: f, maxSeq: maxSeq}, nil
+}
+
+// Count counts the selection: from the counters when no sample was added
+// since maxSeq, else by an index scan.
+func (sel *Selection) Count(ctx context.Context) (int64, error) {
+	f := sel.f
+	if f.none {
+		return 0, nil
+	}
+	if sel.r.SampleSeq == sel.maxSeq {
+		return sel.s.countSamples(ctx, sel.r, sel.ix, sel.q, f)
+	}
+	args := append(append([]any(nil), f.args...), sel.maxSeq)
+	var n int64
+	err := sel.s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM dataset_samples s %s WHERE %s AND s.seq <= $%d`,
+		f.join, f.where, len(args)), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the selected samples: %w", err)
+	}
+	return n, nil
+}
+
+// StoredSample is a sample of a selection as a room writes it out.
+type StoredSample struct {
+	Seq        int64
+	ID         string
+	Source     string // obs://bucket/key or content://text
+	SampleType int
+	State      int
+	Usage      string
+	UpdateTime int64
+	Labels     []annotation.Label
+	Metadata   map[string]any
+}
+
+// Page returns up to limit samples of the selection after seq after, in
+// seq order; last is the seq read up to and done reports the end.
+func (sel *Selection) Page(ctx context.Context, after int64, limit int) (items []StoredSample, last int64, done bool, err error) {
+	f := sel.f
+	if f.none {
+		return nil, after, true, nil
+	}
+	args := append(append([]any(nil), f.args...), after, sel.maxSeq, limit)
+	n := len(f.args)
+	rows, err := sel.s.db.QueryContext(ctx, fmt.Sprintf(`SELECT s.seq, s.id, s.source, s.sample_type, s.state, s.usage,
+		s.update_time, s.doc FROM dataset_samples s %s WHERE %s AND s.seq > $%d AND s.seq <= $%d ORDER BY s.seq LIMIT $%d`,
+		f.join, f.where, n+1, n+2, n+3), args...)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("read samples after %d: %w", after, err)
+	}
+	defer rows.Close()
+	items = make([]StoredSample, 0, limit)
+	var doc []byte
+	for rows.Next() {
+		var it StoredSample
+		if err := rows.Scan(&it.Seq, &it.ID, &it.Source, &it.SampleType, &it.State, &it.Usage, &it.UpdateTime, &doc); err != nil {
+			return nil, 0, false, fmt.Errorf("read samples after %d: %w", after, err)
+		}
+		var d sampleDoc
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return nil, 0, false, fmt.Errorf("decode sample %s: %w", it.ID, err)
+		}
+		it.Labels, it.Metadata = d.Labels, d.Metadata
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, fmt.Errorf("read samples after %d: %w", after, err)
+	}
+	last = after
+	if len(items) > 0 {
+		last = items[len(items)-1].Seq
+	}
+	return items, last, len(items) < limit, nil
+}
+
+// The versions room's bookkeeping on the dataset row: how many versions it
+// has, the number of the next default name, and which one is current.
+
+// CountVersionTx counts a version added (moving the next default version
+// number past next, 0 for no name of that form) or removed, in the
+// caller's transaction.
+func (s *Service) CountVersionTx(ctx context.Context, tx *sql.Tx, datasetID string, added bool, next int) error {
+	now := s.now().UnixMilli()
+	var err error
+	if added {
+		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count+1,
+			next_version_num=CASE WHEN next_version_num+1 > $2 THEN next_version_num+1 ELSE $2 END, update_time=$3 WHERE id=$1`,
+			datasetID, next, now)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count-1, update_time=$2 WHERE id=$1`,
+			datasetID, now)
+	}
+	if err != nil {
+		return fmt.Errorf("count versions: %w", err)
+	}
+	return nil
+}
+
+// SetCurrentVersionTx makes a version the dataset's current one (id ""
+// for none) in the caller's transaction; touch also marks the dataset
+// updated (a version just published).
+func (s *Service) SetCurrentVersionTx(ctx context.Context, tx *sql.Tx, datasetID, versionID, versionName string, touch bool) error {
+	query := `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`
+	args := []any{datasetID, versionID, versionName}
+	if touch {
+		query = `UPDATE datasets SET current_version_id=$2, current_version_name=$3, update_time=$4 WHERE id=$1`
+		args = append(args, s.now().UnixMilli())
+	}
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("set current version: %w", err)
+	}
+	return nil
+}
+
+// CurrentVersion is the ID of the dataset's current version ("" for
+// none), read through q (the database or a transaction).
+func (s *Service) CurrentVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, datasetID string) (string, error) {
+	var id string
+	if err := q.QueryRowContext(ctx, `SELECT current_version_id FROM datasets WHERE id=$1`, datasetID).Scan(&id); err != nil {
+		return "", fmt.Errorf("read current version: %w", err)
+	}
+	return id, nil
+}
