@@ -41,7 +41,7 @@ func onlyLabelled(ctx context.Context, db *store.DB, q querier, datasetID string
 	notIn, args := seqList(db, args, seqs)
 	rows, err := q.QueryContext(ctx, `SELECT DISTINCT s.seq, s.source FROM dataset_sample_labels l
 		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
-		WHERE l.dataset_id=$1 AND l.label_seq IN (`+in+`) AND NOT EXISTS (SELECT 1 FROM dataset_sample_labels o
+		WHERE l.dataset_id=`+db.Param(1)+` AND l.label_seq IN (`+in+`) AND NOT EXISTS (SELECT 1 FROM dataset_sample_labels o
 			WHERE o.dataset_id=l.dataset_id AND o.sample_seq=l.sample_seq AND o.label_seq NOT IN (`+notIn+`))`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find samples with only the deleted labels: %w", err)
@@ -192,7 +192,7 @@ func samplesWithLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID 
 	in, args := seqList(db, []any{datasetID}, seqs)
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT s.seq, s.state, s.hard FROM dataset_sample_labels l
 		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
-		WHERE l.dataset_id=$1 AND l.label_seq IN (`+in+`)`, args...)
+		WHERE l.dataset_id=`+db.Param(1)+` AND l.label_seq IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find samples with the changed labels: %w", err)
 	}

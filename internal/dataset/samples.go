@@ -276,7 +276,9 @@ func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
 }
 
 // seqList appends seqs to args and returns their placeholders for an IN
-// list (the dataset is $1, so lists start at $2).
+// list. Every other placeholder of the statement must come from db.Param
+// too, in argument order: SQLite numbers bare placeholders by position, and
+// a statement mixing them with $n relies on how it numbers the mix.
 func seqList(db *store.DB, args []any, seqs []int64) (string, []any) {
 	ph := make([]string, len(seqs))
 	for i, s := range seqs {
@@ -383,7 +385,7 @@ func loadSampleLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID s
 	}
 	in, args := seqList(db, []any{datasetID}, seqs)
 	rows, err := tx.QueryContext(ctx, `SELECT sample_seq, label_seq, n FROM dataset_sample_labels
-		WHERE dataset_id=$1 AND sample_seq IN (`+in+`)`, args...)
+		WHERE dataset_id=`+db.Param(1)+` AND sample_seq IN (`+in+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("load sample labels: %w", err)
 	}

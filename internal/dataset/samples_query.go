@@ -501,7 +501,7 @@ func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *Row, seq
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		in, args := seqList(db, []any{r.ID}, chunk)
-		rows, err := tx.QueryContext(ctx, `SELECT seq, state, hard FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+in+`)`, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, state, hard FROM dataset_samples WHERE dataset_id=`+db.Param(1)+` AND seq IN (`+in+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("load samples: %w", err)
 		}
@@ -525,7 +525,7 @@ func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *Row, seq
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=$1 AND sample_seq IN (`+in+`)`, args...); err != nil {
 			return fmt.Errorf("delete sample labels: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+in+`)`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_samples WHERE dataset_id=`+db.Param(1)+` AND seq IN (`+in+`)`, args...); err != nil {
 			return fmt.Errorf("delete samples: %w", err)
 		}
 	}
@@ -634,7 +634,7 @@ func loadDocs(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, s
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		in, args := seqList(db, []any{datasetID}, chunk)
-		rows, err := tx.QueryContext(ctx, `SELECT seq, source, usage, doc FROM dataset_samples WHERE dataset_id=$1 AND seq IN (`+
+		rows, err := tx.QueryContext(ctx, `SELECT seq, source, usage, doc FROM dataset_samples WHERE dataset_id=`+db.Param(1)+` AND seq IN (`+
 			in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("load samples: %w", err)

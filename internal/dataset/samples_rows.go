@@ -87,7 +87,7 @@ func deleteLabelRows(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID st
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		in, args := seqList(db, []any{datasetID}, chunk)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=$1 AND sample_seq IN (`+
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=`+db.Param(1)+` AND sample_seq IN (`+
 			in+`)`, args...); err != nil {
 			return fmt.Errorf("clear sample labels: %w", err)
 		}
