@@ -69,7 +69,9 @@ type Options struct {
 	Engine store.Engine
 	// DataDir defaults to a fresh t.TempDir().
 	DataDir string
-	// Database defaults to a fresh storetest database of Engine.
+	// Database defaults to a fresh database of Engine: a copy of a migrated
+	// template when the package's TestMain calls Main, else an empty
+	// storetest database.
 	Database string
 	// Logger defaults to one that writes warnings and errors to the test log.
 	Logger *slog.Logger
@@ -96,7 +98,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		opts.DataDir = t.TempDir()
 	}
 	if opts.Database == "" {
-		opts.Database = storetest.DSN(t, opts.Engine)
+		opts.Database = freshDatabase(t, opts.Engine)
 	}
 	logger := opts.Logger
 	var tw *testWriter
