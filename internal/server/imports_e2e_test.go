@@ -103,6 +103,7 @@ func mline(t *testing.T, v map[string]any) string {
 }
 
 func TestImportTasksAPI(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("imp-cls", 0, nil)
@@ -182,6 +183,7 @@ func TestImportTasksAPI(t *testing.T) {
 }
 
 func TestSyncDataAPI(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("imp-sync", 0, nil)
@@ -238,6 +240,7 @@ func TestSyncDataAPI(t *testing.T) {
 // import path's bucket and GetObject on the path; manifest lines may only
 // point where the creator may read; sync-data needs its related actions.
 func TestImportAuthorization(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		a := env.Account

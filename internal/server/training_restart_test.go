@@ -147,6 +147,7 @@ func testTrainingRestart(t *testing.T, engine store.Engine) {
 // TestTrainingDeleteRunning: deleting a running job terminates it, then
 // removes its records and working directory; its outputs stay.
 func TestTrainingDeleteRunning(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, store.SQLite)
 	a := env.Account
 	const bucket = "delete-running"
@@ -189,6 +190,7 @@ func TestTrainingDeleteRunning(t *testing.T) {
 // once, and when the replica running the scheduler stops, the other takes
 // over.
 func TestTrainingTwoReplicas(t *testing.T) {
+	t.Parallel()
 	if !slices.Contains(storetest.Engines(), store.Postgres) {
 		t.Skipf("%s is not set: replicas share PostgreSQL", storetest.EnvPostgres)
 	}
