@@ -82,7 +82,10 @@ func killByMarker(t *testing.T, marker string) int {
 func TestTrainingRestart(t *testing.T) {
 	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) { testTrainingRestart(t, engine) })
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel() // the markers name the engine: each kills only its own processes
+			testTrainingRestart(t, engine)
+		})
 	}
 }
 

@@ -78,7 +78,14 @@ type Options struct {
 	// Configure, when set, adjusts the server's configuration (e.g. an S3
 	// object store) before it opens.
 	Configure func(*atelierconfig.Config)
+	// Tuning defaults to TestTuning.
+	Tuning *server.Tuning
 }
+
+// TestTuning is the servers' default tuning: tasks that River was not woken
+// for (PostgreSQL, within its fetch cooldown of another) start within
+// 100 ms rather than a second. What a task does is unchanged.
+var TestTuning = server.Tuning{TaskPoll: 100 * time.Millisecond}
 
 // Start runs a server on a fresh database of the given engine and a fresh
 // data directory, and stops it when the test ends.
@@ -119,7 +126,11 @@ func StartWith(t testing.TB, opts Options) *Env {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	app, err := server.Open(ctx, cfg, logger)
+	tuning := TestTuning
+	if opts.Tuning != nil {
+		tuning = *opts.Tuning
+	}
+	app, err := server.OpenTuned(ctx, cfg, logger, tuning)
 	cancel()
 	if err != nil {
 		ln.Close()
@@ -198,11 +209,15 @@ func waitHealthy(env *Env, served <-chan error) error {
 }
 
 // Each runs fn as a subtest on every engine storetest tests, each with its
-// own server.
+// own server. The engines' subtests run in parallel (each has its own
+// server, database and data directory): fn must not share state between
+// engines, and the test must not touch process-wide state (t.Setenv, the
+// umask).
 func Each(t *testing.T, fn func(t *testing.T, env *Env)) {
 	t.Helper()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
 			fn(t, Start(t, engine))
 		})
 	}
