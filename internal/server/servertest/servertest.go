@@ -78,14 +78,14 @@ type Options struct {
 	// Configure, when set, adjusts the server's configuration (e.g. an S3
 	// object store) before it opens.
 	Configure func(*atelierconfig.Config)
-	// Tuning defaults to TestTuning.
+	// Tuning defaults to testTuning.
 	Tuning *server.Tuning
 }
 
-// TestTuning is the servers' default tuning: tasks that River was not woken
+// testTuning is the servers' default tuning: tasks that River was not woken
 // for (PostgreSQL, within its fetch cooldown of another) start within
 // 100 ms rather than a second. What a task does is unchanged.
-var TestTuning = server.Tuning{TaskPoll: 100 * time.Millisecond}
+func testTuning() server.Tuning { return server.Tuning{TaskPoll: 100 * time.Millisecond} }
 
 // Start runs a server on a fresh database of the given engine and a fresh
 // data directory, and stops it when the test ends.
@@ -126,7 +126,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	tuning := TestTuning
+	tuning := testTuning()
 	if opts.Tuning != nil {
 		tuning = *opts.Tuning
 	}
