@@ -28,13 +28,13 @@ type serveProcess struct {
 
 var servingAddr = regexp.MustCompile(`msg="atelier is serving" listen=(\S+)`)
 
-// startServer runs bin serve on a new data directory and returns once it
-// serves.
+// startServer runs bin serve (bin is atelierBinary) on a new data
+// directory and returns once it serves.
 func startServer(t *testing.T, bin string) *serveProcess {
 	t.Helper()
 	s := &serveProcess{cmd: exec.Command(bin, "serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0"),
 		lines: make(chan string, 1000), exited: make(chan error, 1)}
-	s.cmd.Env = append(os.Environ(), "ATELIER_DATABASE=", "ATELIER_OBS_ENDPOINT=")
+	s.cmd.Env = append(os.Environ(), "ATELIER_DATABASE=", "ATELIER_OBS_ENDPOINT=", runAsAtelier+"=1")
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -106,13 +106,9 @@ func (s *serveProcess) text() string {
 // second signal stops it at once.
 func TestServeStopsOnSignal(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("runs the atelier command in child processes")
 	}
-	bin := filepath.Join(t.TempDir(), "atelier")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := atelierBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			s := startServer(t, bin)

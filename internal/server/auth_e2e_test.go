@@ -31,6 +31,7 @@ func pwdTokenRequest(domain, user, password string, scope *model.AuthScope) *mod
 }
 
 func TestKeystoneCreateUserTokenByPassword(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		client := env.IAMClient(t, a.AccessKey, a.SecretKey)
@@ -184,6 +185,7 @@ type authProjects struct {
 }
 
 func TestKeystoneListAuthProjects(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 
@@ -250,6 +252,7 @@ func TestKeystoneListAuthProjects(t *testing.T) {
 }
 
 func TestKeystoneValidateToken(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		client := env.IAMClient(t, a.AccessKey, a.SecretKey)
@@ -291,6 +294,7 @@ func TestKeystoneValidateToken(t *testing.T) {
 }
 
 func TestAKSKSigning(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		date := func(d time.Duration) map[string]string {
@@ -378,6 +382,7 @@ func TestAKSKSigning(t *testing.T) {
 }
 
 func TestRoutingEnvelope(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		token := env.AdminToken(t)
@@ -415,6 +420,7 @@ func TestRoutingEnvelope(t *testing.T) {
 }
 
 func TestRequestBodies(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		big := bytes.Repeat([]byte("x"), 9<<20)
 
@@ -480,6 +486,7 @@ func TestRequestBodies(t *testing.T) {
 }
 
 func TestProjectIsolation(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		b := env.NewAccount(t, "second")
@@ -534,6 +541,7 @@ func tokenReq(env *servertest.Env, token, projectID string) func(t *testing.T) *
 }
 
 func TestModelArtsClientProjectScope(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		b := env.NewAccount(t, "second")

@@ -44,6 +44,7 @@ func bufferLogger(b *syncBuffer) *slog.Logger {
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestBootstrap(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			dataDir := t.TempDir()

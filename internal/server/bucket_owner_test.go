@@ -13,6 +13,7 @@ import (
 // OBS action cannot touch another account's bucket, see it listed, or take
 // its name; buckets made outside Atelier belong to the first account.
 func TestBucketsBelongToAccounts(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		b := env.NewAccount(t, "beta-corp")

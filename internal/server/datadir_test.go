@@ -21,6 +21,7 @@ import (
 // and leaves the first database's bootstrap.json as it was; the first
 // database still starts on it.
 func TestDataDirBelongsToOneDatabase(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			dir := t.TempDir()

@@ -92,6 +92,7 @@ func labelNames(v any) []string {
 }
 
 func TestDatasetLifecycle(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		ctx := context.Background()
@@ -192,6 +193,7 @@ func TestDatasetLifecycle(t *testing.T) {
 }
 
 func TestDatasetTypesAndValidation(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		for _, typ := range []int{0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900} {
@@ -282,6 +284,7 @@ func TestDatasetTypesAndValidation(t *testing.T) {
 }
 
 func TestDatasetList(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		names := []string{"cats", "Dogs", "birds", "cat_food", "text-a"}
@@ -399,6 +402,7 @@ func TestDatasetList(t *testing.T) {
 }
 
 func TestDatasetLabels(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("animals", 1, map[string]any{"labels": []any{map[string]any{"name": "Cat", "property": map[string]any{"@modelarts:color": "#111111", "@modelarts:shortcut": "C"}}}})
@@ -580,6 +584,7 @@ func TestDatasetLabels(t *testing.T) {
 }
 
 func TestDatasetRelatedActions(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		a := env.Account
@@ -640,6 +645,7 @@ func TestDatasetRelatedActions(t *testing.T) {
 }
 
 func TestDatasetIsolation(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("mine", 0, map[string]any{"labels": []any{map[string]any{"name": "x"}}})

@@ -21,6 +21,7 @@ const missingID = "0123456789abcdef0123456789abcdef"
 // nothing about which IDs exist. A user whose policies could allow the
 // action on a resource of that kind learns that it does not exist.
 func TestAuthorizationBeforeExistence(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		ctx := context.Background()
 		a := env.Account

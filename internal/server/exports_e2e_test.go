@@ -103,6 +103,7 @@ func (c *dsClient) addFiles(id string, files map[string]string) {
 }
 
 func TestVersionsThroughHTTP(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("pets", 0, nil)
@@ -188,6 +189,7 @@ func TestVersionsThroughHTTP(t *testing.T) {
 }
 
 func TestExportsThroughHTTP(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("pets", 0, nil)
@@ -261,6 +263,7 @@ func TestExportsThroughHTTP(t *testing.T) {
 // Every field of the two create requests is checked: 400 naming it, and
 // nothing is created.
 func TestVersionAndExportBadInput(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("bad", 0, nil)
@@ -330,6 +333,7 @@ func TestVersionAndExportBadInput(t *testing.T) {
 // A user holding the ModelArts actions but not obs:object:PutObject gets
 // 403 naming it, and nothing is published or exported.
 func TestVersionAndExportNeedPutObject(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		a := env.Account

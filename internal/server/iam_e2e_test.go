@@ -79,6 +79,7 @@ type authzCheck struct {
 }
 
 func TestIAMManagementSDK(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		admin := env.IAMClient(t, a.AccessKey, a.SecretKey)
@@ -439,6 +440,7 @@ func TestIAMManagementSDK(t *testing.T) {
 // optional field the SDK's CreateUserOption and UpdateUserOption have, as a
 // caller filling in Huawei's example would.
 func TestUserOptionalSDKFields(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		admin := env.IAMClient(t, a.AccessKey, a.SecretKey)

@@ -24,6 +24,7 @@ import (
 // The official SDK reads and changes the login policy; out-of-range values
 // are refused with IAM.0007; another account's policy is out of reach.
 func TestLoginPolicySDK(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		client := env.IAMClient(t, a.AccessKey, a.SecretKey)
@@ -101,6 +102,7 @@ func TestLoginPolicySDK(t *testing.T) {
 // longer than session_timeout; each attempt is one audit line, without the
 // password.
 func TestPasswordLoginProtection(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			var logs logBuffer
@@ -204,6 +206,7 @@ const loginLoadChild = "ATELIER_TEST_LOGIN_LOAD_CHILD"
 // a child process of this test binary that holds nothing but the server
 // and its clients.
 func TestConcurrentLoginsBoundMemory(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(loginLoadChild) == "1" {
 		runLoginLoad(t)
 		return

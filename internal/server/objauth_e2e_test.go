@@ -261,6 +261,7 @@ func TestDenyHoldsThroughImportAndExport(t *testing.T) {
 // preview URL and with the reason, export and publishing leave it out as a
 // failed sample and succeed.
 func TestReservedKeyManifestKeepsPagesUp(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		ctx := context.Background()
 		c := newDSClient(t, env)

@@ -69,6 +69,7 @@ func readAll(t *testing.T, rc io.ReadCloser, err error) string {
 }
 
 func TestObjectAPIRoundTrip(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	ctx := context.Background()
 	for _, mode := range []string{"token", "aksk"} {
@@ -161,6 +162,7 @@ func rawObjectRequest(t *testing.T, env *servertest.Env, method, rawPath, token 
 }
 
 func TestObjectAPIRangeAndHead(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	a := env.Account
 	token := env.AdminToken(t)
@@ -261,6 +263,7 @@ func (pattern) Read(p []byte) (int, error) {
 }
 
 func TestObjectAPIAuthorization(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	ctx := context.Background()
 	a := env.Account
@@ -322,6 +325,7 @@ func TestObjectAPIAuthorization(t *testing.T) {
 // backends, are refused (or never reach the handler), and nothing is
 // written outside the bucket.
 func TestObjectAPIRefusesTraversal(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	a := env.Account
 	token := env.AdminToken(t)
@@ -360,6 +364,7 @@ func TestObjectAPIRefusesTraversal(t *testing.T) {
 
 // The object API serves the S3-compatible store the same way, errors included.
 func TestObjectAPIOnS3(t *testing.T) {
+	t.Parallel()
 	fake := httptest.NewUnstartedServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
 	fake.Config.ErrorLog = log.New(io.Discard, "", 0)
 	fake.Start()

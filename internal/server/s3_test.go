@@ -21,6 +21,7 @@ import (
 // (here an in-process one): a training job reads its code from there and
 // writes its output and log back there.
 func TestServerOnS3ObjectStore(t *testing.T) {
+	t.Parallel()
 	fake := httptest.NewUnstartedServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
 	fake.Config.ErrorLog = log.New(io.Discard, "", 0)
 	fake.Start()

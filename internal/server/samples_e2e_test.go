@@ -25,6 +25,7 @@ func sampleIDs(out map[string]any) []string {
 }
 
 func TestSamplesAndManualLabeling(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		ctx := context.Background()
@@ -230,6 +231,7 @@ func TestSamplesRelatedActions(t *testing.T) {
 // TestAddSamplesLeavesNoOrphans: a file uploaded with a sample whose row is
 // refused is deleted again; one whose row is written stays.
 func TestAddSamplesLeavesNoOrphans(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("orphans", 0, nil)

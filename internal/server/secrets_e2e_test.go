@@ -198,6 +198,7 @@ func serverKeys(t *testing.T, env *servertest.Env) map[string]string {
 // are in the database in clear, and the server still verifies AK/SK
 // signatures (through the official SDK) and tokens, also after a restart.
 func TestSecretsSealedAtRest(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			env := servertest.Start(t, engine)
@@ -240,6 +241,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 // keeping every key: the same AK/SK still signs and a token issued before
 // still verifies. Another start changes nothing.
 func TestPlaintextSecretsSealedAtStart(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			env := servertest.Start(t, engine)
@@ -330,6 +332,7 @@ func openServer(t *testing.T, dataDir, dsn string, configure func(*config.Config
 // that does not open it, and never makes a new key over sealed data; a
 // replica with its own data directory runs on the shared key file.
 func TestSecretsKeyRefusals(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			env := servertest.Start(t, engine)
@@ -397,6 +400,7 @@ func TestSecretsKeyRefusals(t *testing.T) {
 // then on the new key alone opens the database and the old one is refused.
 // With the default key file moved away, the start makes the new one.
 func TestSecretsKeyRotation(t *testing.T) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			env := servertest.Start(t, engine)

@@ -76,12 +76,30 @@ type App struct {
 	// createdSecretsKey: this start made the key file for a rotation, so a
 	// rotation that fails (nothing re-sealed) removes it again.
 	createdSecretsKey bool
+	tuning            Tuning
+}
+
+// Tuning adjusts background timings that configuration does not expose;
+// the zero value keeps the defaults, which production always uses. Tests
+// shorten them so that they do not wait on periods meant for a long-running
+// server.
+type Tuning struct {
+	// TaskPoll is how often the task queue looks for tasks it was not woken
+	// for (tasks.Config.FetchPollInterval, default 1 s). On PostgreSQL a
+	// task queued within River's fetch cooldown of the previous one sends no
+	// wake-up and waits for this poll.
+	TaskPoll time.Duration
 }
 
 // Open assembles the application: opens and migrates the database, loads
 // the identity service, bootstraps the first account on an empty database
 // and builds the HTTP API. It does not listen.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	return OpenTuned(ctx, cfg, log, Tuning{})
+}
+
+// OpenTuned is Open with timings adjusted by tuning (tests).
+func OpenTuned(ctx context.Context, cfg config.Config, log *slog.Logger, tuning Tuning) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -98,7 +116,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: cfg, DB: db, Log: log}
+	app := &App{Config: cfg, DB: db, Log: log, tuning: tuning}
 	if err := app.openSecretsKey(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -152,7 +170,7 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.openTraining(); err != nil {
 		return err
 	}
-	if a.Tasks, err = tasks.New(ctx, a.DB, tasks.Config{Logger: a.Log}); err != nil {
+	if a.Tasks, err = tasks.New(ctx, a.DB, tasks.Config{Logger: a.Log, FetchPollInterval: a.tuning.TaskPoll}); err != nil {
 		return err
 	}
 	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log,

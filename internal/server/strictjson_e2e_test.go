@@ -14,6 +14,7 @@ import (
 // condition with a key the reference does not define, and numbers out of
 // an integer's range are refused with a message that names the problem.
 func TestStrictRequestBodies(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
 		id := c.create("strict", 0, nil)

@@ -519,6 +519,7 @@ print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], flush=True)
 `
 
 func TestTrainingMultiNode(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	a := env.Account
 	c := env.ModelArtsClient(t, a.AccessKey, a.SecretKey, a.ProjectID)
@@ -596,6 +597,7 @@ func rawCreate(t *testing.T, env *servertest.Env, path string, body any) (*http.
 }
 
 func TestTrainingBadInput(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	const bucket = "bad-input"
 	putObject(t, env, bucket, "code/train.py", "print('hi')\n")
@@ -718,6 +720,7 @@ func TestTrainingBadInput(t *testing.T) {
 // stored, and fails with an event saying an image needs the Kubernetes
 // executor.
 func TestTrainingImageJobFails(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	a := env.Account
 	c := env.ModelArtsClient(t, a.AccessKey, a.SecretKey, a.ProjectID)
@@ -744,6 +747,7 @@ func TestTrainingImageJobFails(t *testing.T) {
 // TestTrainingOBSDenied: a user granted modelarts:trainJob:* but no OBS
 // action cannot create a job; the 403 names the OBS action.
 func TestTrainingOBSDenied(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, "sqlite")
 	a := env.Account
 	putObject(t, env, "denied", "code/train.py", "print('hi')\n")

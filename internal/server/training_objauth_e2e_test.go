@@ -37,6 +37,7 @@ print("copied", flush=True)
 // uploaded, and the job's events say so), although the job's input and
 // output folders as a whole pass the checks at creation.
 func TestDenyHoldsThroughTrainingJobs(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		a := env.Account
 		const bucket = "train-deny"

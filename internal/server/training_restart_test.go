@@ -82,7 +82,10 @@ func killByMarker(t *testing.T, marker string) int {
 func TestTrainingRestart(t *testing.T) {
 	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
 	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) { testTrainingRestart(t, engine) })
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel() // the markers name the engine: each kills only its own processes
+			testTrainingRestart(t, engine)
+		})
 	}
 }
 
@@ -147,6 +150,7 @@ func testTrainingRestart(t *testing.T, engine store.Engine) {
 // TestTrainingDeleteRunning: deleting a running job terminates it, then
 // removes its records and working directory; its outputs stay.
 func TestTrainingDeleteRunning(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, store.SQLite)
 	a := env.Account
 	const bucket = "delete-running"
@@ -189,6 +193,7 @@ func TestTrainingDeleteRunning(t *testing.T) {
 // once, and when the replica running the scheduler stops, the other takes
 // over.
 func TestTrainingTwoReplicas(t *testing.T) {
+	t.Parallel()
 	if !slices.Contains(storetest.Engines(), store.Postgres) {
 		t.Skipf("%s is not set: replicas share PostgreSQL", storetest.EnvPostgres)
 	}

@@ -153,6 +153,7 @@ func TestTrainingJobCannotReadServerSecrets(t *testing.T) {
 // work says so in its log and refuses jobs with a clear error; an operator
 // who opted out gets jobs and a loud warning.
 func TestTrainingRefusedWithoutSandbox(t *testing.T) {
+	t.Parallel()
 	// A data directory inside /usr, which every job sees, is one way a
 	// sandbox fails its check on any machine.
 	if os.Geteuid() != 0 {

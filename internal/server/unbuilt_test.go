@@ -11,6 +11,7 @@ import (
 // A seed route this build does not serve yet authenticates like a built one
 // before it says so: anonymous callers get 401, not a map of the API.
 func TestUnbuiltRouteAuthenticatesFirst(t *testing.T) {
+	t.Parallel()
 	env := servertest.Start(t, store.SQLite)
 	path := "/v2/" + env.Account.ProjectID + "/processor-tasks"
 	tests := []struct {

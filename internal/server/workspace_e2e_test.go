@@ -16,6 +16,7 @@ import (
 // create and manage workspaces bound to it, and nothing bound to the
 // default enterprise project.
 func TestWorkspacesAndEnterpriseProjectScope(t *testing.T) {
+	t.Parallel()
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		ctx := context.Background()
 		a := env.Account

@@ -378,44 +378,51 @@ func TestSchedulerDeleteRunning(t *testing.T) {
 // and releasing. Expiry is the database's clock, so the steps wait in real
 // time; the margins are wide enough for a loaded machine.
 func TestLease(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		const ttl = 2 * time.Second
-		mk := func(id string) *Service {
-			s, err := New(Options{DB: db, Objects: &obs.Local{}, ReplicaID: id, LeaseTTL: ttl, Engines: []Engine{}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel() // the steps only sleep; each engine has its own database
+			testLease(t, storetest.Open(t, engine))
+		})
+	}
+}
+
+func testLease(t *testing.T, db *store.DB) {
+	const ttl = 2 * time.Second
+	mk := func(id string) *Service {
+		s, err := New(Options{DB: db, Objects: &obs.Local{}, ReplicaID: id, LeaseTTL: ttl, Engines: []Engine{}})
+		if err != nil {
+			t.Fatal(err)
 		}
-		a, b := mk("replica-a"), mk("replica-b")
-		ctx := context.Background()
-		for i, step := range []struct {
-			s     *Service
-			sleep time.Duration
-			want  bool
-		}{
-			{a, 0, true},                            // free: a takes it
-			{b, 0, false},                           // held by a
-			{a, ttl / 2, true},                      // a renews
-			{b, ttl * 7 / 10, false},                // a's renewal still holds
-			{b, ttl/2 + 200*time.Millisecond, true}, // lapsed: b takes over
-			{a, 0, false},                           // a lost it
-			{b, ttl + 200*time.Millisecond, true},   // b renews after its lease lapsed when nobody else came
-		} {
-			time.Sleep(step.sleep)
-			got, err := step.s.acquireLease(ctx)
-			if err != nil {
-				t.Fatalf("step %d: %v", i, err)
-			}
-			if got != step.want {
-				t.Errorf("step %d: %s acquired=%v; want %v", i, step.s.opts.ReplicaID, got, step.want)
-			}
+		return s
+	}
+	a, b := mk("replica-a"), mk("replica-b")
+	ctx := context.Background()
+	for i, step := range []struct {
+		s     *Service
+		sleep time.Duration
+		want  bool
+	}{
+		{a, 0, true},                            // free: a takes it
+		{b, 0, false},                           // held by a
+		{a, ttl / 2, true},                      // a renews
+		{b, ttl * 7 / 10, false},                // a's renewal still holds
+		{b, ttl/2 + 200*time.Millisecond, true}, // lapsed: b takes over
+		{a, 0, false},                           // a lost it
+		{b, ttl + 200*time.Millisecond, true},   // b renews after its lease lapsed when nobody else came
+	} {
+		time.Sleep(step.sleep)
+		got, err := step.s.acquireLease(ctx)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
 		}
-		b.releaseLease()
-		if got, _ := a.acquireLease(ctx); !got {
-			t.Errorf("after b released the lease, a could not take it")
+		if got != step.want {
+			t.Errorf("step %d: %s acquired=%v; want %v", i, step.s.opts.ReplicaID, got, step.want)
 		}
-	})
+	}
+	b.releaseLease()
+	if got, _ := a.acquireLease(ctx); !got {
+		t.Errorf("after b released the lease, a could not take it")
+	}
 }
 
 func TestTailFile(t *testing.T) {

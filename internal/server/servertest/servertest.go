@@ -69,13 +69,29 @@ type Options struct {
 	Engine store.Engine
 	// DataDir defaults to a fresh t.TempDir().
 	DataDir string
-	// Database defaults to a fresh storetest database of Engine.
+	// Database defaults to a fresh database of Engine: a copy of a migrated
+	// template when the package's TestMain calls Main, else an empty
+	// storetest database.
 	Database string
 	// Logger defaults to one that writes warnings and errors to the test log.
 	Logger *slog.Logger
 	// Configure, when set, adjusts the server's configuration (e.g. an S3
 	// object store) before it opens.
 	Configure func(*atelierconfig.Config)
+	// Tuning defaults to testTuning.
+	Tuning *server.Tuning
+}
+
+// testTuning is the servers' default tuning. On PostgreSQL, tasks that
+// River was not woken for (queued within its fetch cooldown of another)
+// start within 100 ms rather than a second. SQLite keeps the default: there
+// River fetches at once after every insert, and each poll is a query that
+// costs real CPU under the race detector. What a task does is unchanged.
+func testTuning(engine store.Engine) server.Tuning {
+	if engine == store.Postgres {
+		return server.Tuning{TaskPoll: 100 * time.Millisecond}
+	}
+	return server.Tuning{}
 }
 
 // Start runs a server on a fresh database of the given engine and a fresh
@@ -96,7 +112,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		opts.DataDir = t.TempDir()
 	}
 	if opts.Database == "" {
-		opts.Database = storetest.DSN(t, opts.Engine)
+		opts.Database = freshDatabase(t, opts.Engine)
 	}
 	logger := opts.Logger
 	var tw *testWriter
@@ -117,7 +133,11 @@ func StartWith(t testing.TB, opts Options) *Env {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	app, err := server.Open(ctx, cfg, logger)
+	tuning := testTuning(opts.Engine)
+	if opts.Tuning != nil {
+		tuning = *opts.Tuning
+	}
+	app, err := server.OpenTuned(ctx, cfg, logger, tuning)
 	cancel()
 	if err != nil {
 		ln.Close()
@@ -196,11 +216,15 @@ func waitHealthy(env *Env, served <-chan error) error {
 }
 
 // Each runs fn as a subtest on every engine storetest tests, each with its
-// own server.
+// own server. The engines' subtests run in parallel (each has its own
+// server, database and data directory): fn must not share state between
+// engines, and the test must not touch process-wide state (t.Setenv, the
+// umask).
 func Each(t *testing.T, fn func(t *testing.T, env *Env)) {
 	t.Helper()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
 			fn(t, Start(t, engine))
 		})
 	}
