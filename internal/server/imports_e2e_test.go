@@ -12,7 +12,7 @@ import (
 
 	iammodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
 
-	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
 	"github.com/atelier-dev/atelier/internal/store"
@@ -310,7 +310,7 @@ func TestImportRestart(t *testing.T) {
 			c := newDSClient(t, env)
 			id := c.create("imp-restart", 0, nil)
 			c.waitIdle(id)
-			const lines = 4 * dataset.ImportBatch
+			const lines = 4 * importer.ImportBatch
 			var b strings.Builder
 			for i := range lines {
 				fmt.Fprintf(&b, `{"source":"img/%06d.jpg","annotation":[{"type":"modelarts/image_classification","name":"l%d"}]}`+"\n", i, i%5)
