@@ -23,6 +23,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/training"
+	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
 // DefaultMaxBody bounds request bodies; routes that take larger ones say so.
@@ -48,6 +49,9 @@ type Config struct {
 	// Datasets serves datasets and their labels; without it those routes
 	// are not mounted.
 	Datasets *dataset.Service
+	// Workforces serves labeling teams and their members; without it
+	// those routes are not mounted.
+	Workforces *workforce.Service
 }
 
 // serves reports whether the service a route's handler works on is
@@ -62,6 +66,8 @@ func (cfg Config) serves(rt *Route) bool {
 		return cfg.Datasets != nil
 	case NeedsObjects:
 		return cfg.Objects != nil
+	case NeedsWorkforces:
+		return cfg.Workforces != nil
 	}
 	return true
 }

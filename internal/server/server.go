@@ -32,6 +32,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/training"
 	"github.com/atelier-dev/atelier/internal/training/executor"
 	"github.com/atelier-dev/atelier/internal/training/executor/local"
+	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
 // BootstrapFile is where the first account's credentials are written.
@@ -53,6 +54,9 @@ type App struct {
 	Training *training.Service
 	// Datasets owns datasets, labels, samples and their background tasks.
 	Datasets *dataset.Service
+	// Workforces owns labeling teams, their members and the members'
+	// labeling identities.
+	Workforces *workforce.Service
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -151,12 +155,16 @@ func (a *App) open(ctx context.Context) error {
 		Authorize: ObjectAuthorizer(svc, a.Config.Region)}); err != nil {
 		return err
 	}
+	if a.Workforces, err = workforce.New(workforce.Options{DB: a.DB, Identities: svc}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
 	}
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
-		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets})
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
+		Workforces: a.Workforces})
 	return err
 }
 
