@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -263,6 +264,88 @@ func TestWorkforcesEndToEnd(t *testing.T) {
 		got2, data = c.call("GET", "/v3/users?name=rita_example.com", nil)
 		if got2 != http.StatusOK || strings.Contains(string(data), "rita@example.com") {
 			t.Errorf("rita's created user outlived her team: %d %s", got2, data)
+		}
+	})
+}
+
+// workforceBodies are the isolation test's bodies for the labeling-team
+// routes that take one, pointed at B's team and member.
+func workforceBodies(b *victim) map[string]any {
+	return map[string]any{
+		"PUT /v2/{project_id}/workforces/{workforce_id}":                       map[string]any{"description": "x"},
+		"POST /v2/{project_id}/workforces/{workforce_id}/workers":              map[string]any{"emails": "intruder@example.com", "role": 0},
+		"PUT /v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}":   map[string]any{"description": "x"},
+		"POST /v2/{project_id}/workforces/{workforce_id}/workers/batch-delete": map[string]any{"workers": []string{b.workerID}},
+	}
+}
+
+// A team is reachable through its own project only: the same account's
+// other project, and another account, get 404 for its IDs and see none of
+// it in their lists.
+func TestWorkforcesAcrossProjects(t *testing.T) {
+	t.Parallel()
+	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
+		a := env.Account
+		c := &wfClient{t: t, env: env, token: env.AdminToken(t)}
+		var created struct {
+			WorkforceID string `json:"workforce_id"`
+		}
+		base := "/v2/" + a.ProjectID + "/workforces"
+		c.must("POST", base, map[string]any{"workforce_name": "alpha-team"}, http.StatusCreated, &created)
+		team := created.WorkforceID
+		c.must("POST", base+"/"+team+"/workers", map[string]any{"emails": "alpha.member@example.com", "role": 0}, http.StatusCreated, nil)
+		var ws wfWorkerList
+		c.must("GET", base+"/"+team+"/workers", nil, http.StatusOK, &ws)
+		worker := ws.Workers[0].WorkerID
+
+		second, err := env.App.IAM.CreateProject(context.Background(), a.DomainID, servertest.Region, servertest.Region+"_labeling", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := env.NewAccount(t, "gamma-corp")
+		callers := []struct {
+			name, project, token string
+		}{
+			{"same-account-other-project", second.ID, env.Token(t, a.DomainName, a.UserName, a.Password, second.Name)},
+			{"other-account", other.ProjectID, env.Token(t, other.DomainName, other.UserName, other.Password, other.ProjectName)},
+		}
+		for _, cl := range callers {
+			t.Run(cl.name, func(t *testing.T) {
+				oc := &wfClient{t: t, env: env, token: cl.token}
+				ob := "/v2/" + cl.project + "/workforces"
+				for _, r := range []struct {
+					method, path string
+					body         any
+				}{
+					{"GET", ob + "/" + team, nil},
+					{"PUT", ob + "/" + team, map[string]any{"description": "x"}},
+					{"DELETE", ob + "/" + team, nil},
+					{"GET", ob + "/" + team + "/workers", nil},
+					{"POST", ob + "/" + team + "/workers", map[string]any{"emails": "intruder@example.com", "role": 2}},
+					{"POST", ob + "/" + team + "/workers/batch-delete", map[string]any{"workers": []string{worker}}},
+					{"GET", ob + "/" + team + "/workers/" + worker, nil},
+					{"PUT", ob + "/" + team + "/workers/" + worker, map[string]any{"role": 1}},
+					{"DELETE", ob + "/" + team + "/workers/" + worker, nil},
+				} {
+					st, data := oc.call(r.method, r.path, r.body)
+					if st != http.StatusNotFound || strings.Contains(string(data), "alpha") {
+						t.Errorf("%s %s: %d %s, want 404 without the team's data", r.method, r.path, st, data)
+					}
+				}
+				var teams wfTeamList
+				oc.must("GET", ob, nil, http.StatusOK, &teams)
+				var all wfWorkerList
+				oc.must("GET", ob+"/workers", nil, http.StatusOK, &all)
+				if teams.TotalNumber != 0 || all.TotalNumber != 0 {
+					t.Errorf("lists elsewhere: %d teams, %d members; want none", teams.TotalNumber, all.TotalNumber)
+				}
+			})
+		}
+		// Nothing changed in the team.
+		var got wfTeam
+		c.must("GET", base+"/"+team, nil, http.StatusOK, &got)
+		if got.WorkerCount != 1 || got.Description != "" {
+			t.Errorf("the team after the other callers: %+v", got)
 		}
 	})
 }
