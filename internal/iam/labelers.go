@@ -32,10 +32,24 @@ func LabelingGroupName(role, projectID string) string {
 }
 
 // Write runs fn in one transaction that also bumps the identity revision,
-// then drops the caches: what fn changed through the *Tx methods below is
-// seen by the next request, on every replica.
+// then drops the caches: what fn changed through the methods below is seen
+// by the next request, on every replica. The revision is bumped first, so
+// that its row lock serializes these transactions on PostgreSQL (SQLite
+// has one writer anyway): two first members of a project must not both
+// create its managed group, nor two additions to a team both pass its
+// checks (one address once, one team administrator, 100 members).
 func (s *Service) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.write(ctx, fn)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := bumpRevision(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err != nil {
+		return err
+	}
+	s.invalidate()
+	return nil
 }
 
 // LinkLabeler returns the account's user for a member's e-mail address: the

@@ -391,3 +391,51 @@ type failingIDs struct{ *iam.Service }
 func (f *failingIDs) SetLabelingRoles(context.Context, *sql.Tx, string, string, string, []string) error {
 	return fmt.Errorf("grant refused")
 }
+
+// Concurrent additions serialize: the first members of a project create
+// its managed group once, and of two team administrators added at once
+// exactly one is taken.
+func TestConcurrentAdditions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		teams := []string{f.team(t, "t1"), f.team(t, "t2")}
+		const n = 8
+		errs := make(chan error, 2*n)
+		for i := 0; i < n; i++ {
+			go func(i int) {
+				_, err := f.svc.AddWorker(ctx, f.sc, teams[i%2], &WorkerRequest{Email: fmt.Sprintf("m%d@example.com", i), Role: intp(RoleLabeler)})
+				errs <- err
+			}(i)
+			go func(i int) {
+				_, err := f.svc.AddWorker(ctx, f.sc, teams[0], &WorkerRequest{Email: fmt.Sprintf("boss%d@example.com", i), Role: intp(RoleTeamAdmin)})
+				errs <- err
+			}(i)
+		}
+		admins := 0
+		for i := 0; i < 2*n; i++ {
+			err := <-errs
+			switch codeOf(err) {
+			case "":
+				if err != nil {
+					t.Errorf("concurrent addition: %v", err)
+				}
+			case CodeOneManager:
+				admins--
+			default:
+				t.Errorf("concurrent addition: %v", err)
+			}
+		}
+		if admins != -(n - 1) {
+			t.Errorf("%d team administrators refused, want %d", -admins, n-1)
+		}
+		groups, err := f.ids.ListGroups(ctx, f.sc.DomainID, iam.LabelingGroupName("labeler", f.sc.ProjectID))
+		if err != nil || len(groups) != 1 {
+			t.Fatalf("labeler groups: %d, %v; want one", len(groups), err)
+		}
+		users, err := f.ids.GroupUsers(ctx, f.sc.DomainID, groups[0].ID)
+		if err != nil || len(users) != n {
+			t.Fatalf("labeler group members: %d, %v; want %d", len(users), err, n)
+		}
+	})
+}
