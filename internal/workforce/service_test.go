@@ -439,3 +439,25 @@ func TestConcurrentAdditions(t *testing.T) {
 		}
 	})
 }
+
+// Deleting a member's user through IAM ends its memberships.
+func TestDeletedUserLeavesItsTeams(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		team := f.team(t, "team")
+		id := f.member(t, team, "fay@example.com", RoleReviewer)
+		w, _ := f.svc.GetWorker(ctx, f.sc.ProjectID, team, id)
+		if err := f.ids.DeleteUser(ctx, f.sc.DomainID, w.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.GetWorker(ctx, f.sc.ProjectID, team, id); codeOf(err) != CodeWorkerMissing {
+			t.Fatalf("member of a deleted user: %v, want %s", err, CodeWorkerMissing)
+		}
+		if got, err := f.svc.Get(ctx, f.sc.ProjectID, team); err != nil || got.WorkerCount != 0 {
+			t.Fatalf("team after its member's user was deleted: %+v, %v", got, err)
+		}
+		// The address can be added again, with a new user.
+		f.member(t, team, "fay@example.com", RoleReviewer)
+	})
+}

@@ -3,8 +3,9 @@
 -- a project and a workspace ("0" until the API can name another) and
 -- belongs to an account, which holds at most 10 of them. A member is an
 -- e-mail address in one team, linked to the account's IAM user it logs in
--- as (user_id); email_key is the address in lower case, so that one team
--- cannot hold the same address twice in two spellings. Team labeling tasks
+-- as (user_id; deleting that user through IAM ends its memberships);
+-- email_key is the address in lower case, so that one team cannot hold the
+-- same address twice in two spellings. Team labeling tasks
 -- (issue 11, item 2) will reference workforces(id).
 CREATE TABLE workforces (
     id           TEXT PRIMARY KEY,
@@ -29,7 +30,7 @@ CREATE TABLE workforce_workers (
     role         INTEGER NOT NULL,
     status       INTEGER NOT NULL DEFAULT 0,
     description  TEXT NOT NULL DEFAULT '',
-    user_id      TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     create_time  INTEGER NOT NULL,
     update_time  INTEGER NOT NULL,
     UNIQUE (workforce_id, email_key)
