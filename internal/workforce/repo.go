@@ -47,6 +47,25 @@ func scanWorker(sc scanner) (*Worker, error) {
 	return &w, nil
 }
 
+// queryAll runs a query and scans every row; an empty result is an empty
+// slice, which the API answers as [] rather than null.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func count(ctx context.Context, q querier, query string, args ...any) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
@@ -116,21 +135,9 @@ func listWorkforces(ctx context.Context, q querier, projectID, workspaceID strin
 	}
 	dir := direction(qu.Desc)
 	args = append(args, qu.Limit, qu.Offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+workforceCols+where+
+	out, err := queryAll(ctx, q, scanWorkforce, `SELECT `+workforceCols+where+
 		fmt.Sprintf(` ORDER BY %s %s, f.id %s LIMIT $%d OFFSET $%d`, col, dir, dir, len(args)-1, len(args)), args...)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rows.Close()
-	out := []*Workforce{}
-	for rows.Next() {
-		w, err := scanWorkforce(rows)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, w)
-	}
-	return total, out, rows.Err()
+	return total, out, err
 }
 
 func updateWorkforce(ctx context.Context, q querier, projectID string, w *Workforce) error {
@@ -187,20 +194,7 @@ func worker(ctx context.Context, q querier, projectID, workforceID, id string) (
 
 // teamWorkers lists every member of a team, for deleting the team.
 func teamWorkers(ctx context.Context, q querier, projectID, workforceID string) ([]*Worker, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+workerCols+` FROM workforce_workers WHERE project_id = $1 AND workforce_id = $2 ORDER BY id`, projectID, workforceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Worker
-	for rows.Next() {
-		w, err := scanWorker(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanWorker, `SELECT `+workerCols+` FROM workforce_workers WHERE project_id = $1 AND workforce_id = $2 ORDER BY id`, projectID, workforceID)
 }
 
 // listWorkers answers a page of members, of one team or of all the
@@ -229,21 +223,9 @@ func listWorkers(ctx context.Context, q querier, projectID, workspaceID string, 
 	}
 	dir := direction(qu.Desc)
 	args = append(args, qu.Limit, qu.Offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+prefixed("w.", workerCols)+where+
+	out, err := queryAll(ctx, q, scanWorker, `SELECT `+prefixed("w.", workerCols)+where+
 		fmt.Sprintf(` ORDER BY %s %s, w.id %s LIMIT $%d OFFSET $%d`, col, dir, dir, len(args)-1, len(args)), args...)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rows.Close()
-	out := []*Worker{}
-	for rows.Next() {
-		w, err := scanWorker(rows)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, w)
-	}
-	return total, out, rows.Err()
+	return total, out, err
 }
 
 func prefixed(alias, cols string) string {
@@ -267,20 +249,11 @@ func deleteWorker(ctx context.Context, q querier, projectID, id string) error {
 
 // rolesOfUser lists the distinct roles a user holds in the project's teams.
 func rolesOfUser(ctx context.Context, q querier, projectID, userID string) ([]int, error) {
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT role FROM workforce_workers WHERE project_id = $1 AND user_id = $2 ORDER BY role`, projectID, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
+	return queryAll(ctx, q, func(sc scanner) (int, error) {
 		var r int
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&r)
+		return r, err
+	}, `SELECT DISTINCT role FROM workforce_workers WHERE project_id = $1 AND user_id = $2 ORDER BY role`, projectID, userID)
 }
 
 // membershipsOfUser counts a user's memberships in every team of every project.
