@@ -10,7 +10,7 @@ import "net/http"
 //
 // A row this build implements names its handler and resolver right here,
 // with serve; the handlers live in the family's files (training_*.go,
-// algorithms.go, datasets.go, samples.go, dataset_*.go). A row without serve
+// algorithms.go, datasets.go, samples.go, dataset_*.go, workforces.go). A row without serve
 // is listed by `atelier routes` and answers ModelArts.4204 (not built yet).
 func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
 	// The resolvers of routes on one stored dataset: enterprise-project
