@@ -133,7 +133,7 @@ func TestEveryHandlerServesOneRow(t *testing.T) {
 // A handler of a service's family says so on its row (Route.Needs), so that
 // a server without that service leaves the row unmounted.
 func TestRowsNeedTheirHandlersService(t *testing.T) {
-	want := map[string]Needs{"(*trainingAPI).": NeedsTraining, "(*datasetAPI).": NeedsDatasets}
+	want := map[string]Needs{"(*trainingAPI).": NeedsTraining, "(*datasetAPI).": NeedsDatasets, "(*workforceAPI).": NeedsWorkforces}
 	for _, rt := range Table() {
 		if !rt.Implemented() {
 			continue

@@ -71,6 +71,14 @@ var codeStatus = map[string]int{
 	"ModelArts.4421": http.StatusBadRequest,
 	"ModelArts.4428": http.StatusBadRequest,
 	"ModelArts.4429": http.StatusBadRequest,
+
+	// Labeling teams (workforce).
+	"ModelArts.4601": http.StatusNotFound, // unknown team (see statusDeviations)
+	"ModelArts.4602": http.StatusBadRequest,
+	"ModelArts.4604": http.StatusNotFound, // unknown member (see statusDeviations)
+	"ModelArts.4605": http.StatusBadRequest,
+	"ModelArts.4617": http.StatusBadRequest,
+	"ModelArts.4618": http.StatusBadRequest,
 	"ModelArts.4710": http.StatusBadRequest,
 	"ModelArts.4711": http.StatusBadRequest,
 	"ModelArts.4824": http.StatusBadRequest,
@@ -86,6 +94,8 @@ var codeStatus = map[string]int{
 // code).
 var statusDeviations = map[string]string{
 	"ModelArts.2776": "the appendix answers 204 (\"NotReadyToFetchLog\"), which cannot carry the error body clients read; the training pages answer errors 400",
+	"ModelArts.4601": "the appendix answers 400; the labeling-team pages list 404 Not Found for a team that does not exist, as for datasets",
+	"ModelArts.4604": "the appendix answers 400; the member pages list 404 Not Found for a member that does not exist, as for datasets",
 	"ModelArts.4352": "the appendix answers 400; the dataset pages list 404 Not Found for a dataset that does not exist, and ModelArts' SDKs expect it",
 }
 

@@ -10,12 +10,14 @@ import "net/http"
 //
 // A row this build implements names its handler and resolver right here,
 // with serve; the handlers live in the family's files (training_*.go,
-// algorithms.go, datasets.go, samples.go, dataset_*.go). A row without serve
+// algorithms.go, datasets.go, samples.go, dataset_*.go, workforces.go). A row without serve
 // is listed by `atelier routes` and answers ModelArts.4204 (not built yet).
-func modelArtsRoutes(t *trainingAPI, d *datasetAPI) []Route {
+func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
 	// The resolvers of routes on one stored dataset: enterprise-project
 	// grants apply to the workspace the dataset lives in.
 	dataset, exported := d.storedDataset("dataset_id"), d.storedDataset("resource_id")
+	// Routes on one stored team: the team's workspace.
+	team := w.storedWorkforce
 	return []Route{
 		// Seed 000, Table 1: training jobs (new version) and algorithms.
 		trainingRoute("Creating a training job", http.MethodPost, "/v2/{project_id}/training-jobs", "modelarts:trainJob:create").
@@ -140,22 +142,34 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI) []Route {
 		dataRoute("Updating Labels of Team Labeling Samples in Batches", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples", "modelarts:dataset:updateWorkforceTask"),
 
 		// Seed 001, Table 8: labeling team management.
-		dataRoute("Querying the Labeling Team List", http.MethodGet, "/v2/{project_id}/workforces", "modelarts:processTask:listWorkforce"),
-		dataRoute("Creating a Labeling Team", http.MethodPost, "/v2/{project_id}/workforces", "modelarts:processTask:createWorkforce"),
-		dataRoute("Querying Details About a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:getWorkforce"),
-		dataRoute("Updating a Labeling Team", http.MethodPut, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:updateWorkforce"),
+		workforceRoute("Querying the Labeling Team List", http.MethodGet, "/v2/{project_id}/workforces", "modelarts:processTask:listWorkforce").
+			serve(w.list, nil),
+		workforceRoute("Creating a Labeling Team", http.MethodPost, "/v2/{project_id}/workforces", "modelarts:processTask:createWorkforce").
+			serve(w.create, nil),
+		workforceRoute("Querying Details About a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:getWorkforce").
+			serve(w.show, team),
+		workforceRoute("Updating a Labeling Team", http.MethodPut, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:updateWorkforce").
+			serve(w.update, team),
 		// Path from the API reference; the seed says .../workforces/{workforce_id}/workers/{worker_id}, the member-deletion path.
-		dataRoute("Deleting a Labeling Team", http.MethodDelete, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:updateWorkforce"),
+		workforceRoute("Deleting a Labeling Team", http.MethodDelete, "/v2/{project_id}/workforces/{workforce_id}", "modelarts:processTask:updateWorkforce").
+			serve(w.delete, team),
 
 		// Seed 001, Table 9: labeling team member management.
 		dataRoute("Sending an Email to Labeling Team Members", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask"),
-		dataRoute("Querying All Labeling Team Members", http.MethodGet, "/v2/{project_id}/workforces/workers", "modelarts:processTask:getWorkforce"),
-		dataRoute("Querying Members in a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:getWorkforce"),
-		dataRoute("Creating a Labeling Team Member", http.MethodPost, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:updateWorkforce"),
-		dataRoute("Deleting Labeling Team Members in Batches", http.MethodPost, "/v2/{project_id}/workforces/{workforce_id}/workers/batch-delete", "modelarts:processTask:updateWorkforce"),
-		dataRoute("Querying Details About a Labeling Team Member", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:getWorkforce"),
-		dataRoute("Updating Labeling Team Members", http.MethodPut, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce"),
-		dataRoute("Deleting a Labeling Team Member", http.MethodDelete, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce"),
+		workforceRoute("Querying All Labeling Team Members", http.MethodGet, "/v2/{project_id}/workforces/workers", "modelarts:processTask:getWorkforce").
+			serve(w.listAllWorkers, nil),
+		workforceRoute("Querying Members in a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:getWorkforce").
+			serve(w.listWorkers, team),
+		workforceRoute("Creating a Labeling Team Member", http.MethodPost, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:updateWorkforce").
+			serve(w.createWorker, team),
+		workforceRoute("Deleting Labeling Team Members in Batches", http.MethodPost, "/v2/{project_id}/workforces/{workforce_id}/workers/batch-delete", "modelarts:processTask:updateWorkforce").
+			serve(w.deleteWorkers, team),
+		workforceRoute("Querying Details About a Labeling Team Member", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:getWorkforce").
+			serve(w.showWorker, team),
+		workforceRoute("Updating Labeling Team Members", http.MethodPut, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce").
+			serve(w.updateWorker, team),
+		workforceRoute("Deleting a Labeling Team Member", http.MethodDelete, "/v2/{project_id}/workforces/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce").
+			serve(w.deleteWorker, team),
 
 		// Seed 001, Table 10: data import tasks.
 		dataRoute("Querying the Dataset Import Task List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/import-tasks", "modelarts:dataset:getDataset").
@@ -246,6 +260,12 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI) []Route {
 			"obs:object:GetObject"),
 		dataRoute("Stopping a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/stop", "modelarts:processTask:updateProcessTask"),
 	}
+}
+
+// workforceRoute is a route of seed 001's labeling-team tables (8 and 9),
+// which have no related actions, served by the workforce service.
+func workforceRoute(name, method, path, action string) Route {
+	return modelArtsRoute("data", NeedsWorkforces, name, method, path, action, nil)
 }
 
 // trainingRoute is a route of seed 000, which has no related actions,

@@ -95,6 +95,8 @@ const (
 	NeedsDatasets
 	// NeedsObjects routes are served by Config.Objects.
 	NeedsObjects
+	// NeedsWorkforces routes are served by Config.Workforces.
+	NeedsWorkforces
 )
 
 func (n Needs) String() string {
@@ -107,6 +109,8 @@ func (n Needs) String() string {
 		return "datasets"
 	case NeedsObjects:
 		return "objects"
+	case NeedsWorkforces:
+		return "workforces"
 	}
 	return fmt.Sprintf("Needs(%d)", uint8(n))
 }

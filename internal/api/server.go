@@ -26,6 +26,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/training"
+	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
 // DefaultMaxBody bounds request bodies; routes that take larger ones say so.
@@ -56,6 +57,9 @@ type Config struct {
 	Imports  *importer.Service
 	Versions *versions.Service
 	Exports  *exporter.Service
+	// Workforces serves labeling teams and their members; without it
+	// those routes are not mounted.
+	Workforces *workforce.Service
 }
 
 // serves reports whether the service a route's handler works on is
@@ -70,6 +74,8 @@ func (cfg Config) serves(rt *Route) bool {
 		return cfg.Datasets != nil && cfg.Imports != nil && cfg.Versions != nil && cfg.Exports != nil
 	case NeedsObjects:
 		return cfg.Objects != nil
+	case NeedsWorkforces:
+		return cfg.Workforces != nil
 	}
 	return true
 }

@@ -7,12 +7,13 @@ package api
 func (s *Server) table() []Route {
 	training := &trainingAPI{svc: s.cfg.Training}
 	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports}
+	workforces := &workforceAPI{svc: s.cfg.Workforces}
 	var routes []Route
 	routes = append(routes, s.systemRoutes()...)
 	routes = append(routes, s.iamRoutes()...)
 	routes = append(routes, s.workspaceRoutes()...)
 	routes = append(routes, s.objectRoutes()...)
-	routes = append(routes, modelArtsRoutes(training, datasets)...)
+	routes = append(routes, modelArtsRoutes(training, datasets, workforces)...)
 	routes = append(routes, training.extraRoutes()...)
 	return routes
 }

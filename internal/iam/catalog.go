@@ -78,10 +78,13 @@ const (
 
 // extraActions are registered so that system and custom policies can name
 // them although no route of this build uses them yet (ModelArts' dedicated
-// resource pools, which ModelArts CommonOperations excludes).
+// resource pools, which ModelArts CommonOperations excludes), or which a
+// system policy names whatever routes a build mounts (the team labeling
+// actions of the labeling policies).
 var extraActions = []string{
 	"modelarts:pool:create", "modelarts:pool:update", "modelarts:pool:delete",
 	"modelarts:pool:get", "modelarts:pool:list",
+	"modelarts:dataset:listWorkforceTasks", "modelarts:dataset:getWorkforceTask", "modelarts:dataset:updateWorkforceTask",
 }
 
 // Catalog is the set of registered actions policies may name: the route

@@ -25,6 +25,12 @@ const (
 	PolicyOBSAdministrator      = "OBS Administrator"
 	PolicyOBSReadOnly           = "OBS ReadOnlyAccess"
 	PolicyOBSOperate            = "OBS OperateAccess"
+	// The labeling policies are what a labeling team's member needs in its
+	// project; Atelier grants them through managed groups (labelers.go),
+	// and the team labeling data layer narrows them to the member's team.
+	PolicyLabeler   = "ModelArts Team Labeler"
+	PolicyReviewer  = "ModelArts Team Reviewer"
+	PolicyTeamAdmin = "ModelArts Team Administrator"
 )
 
 // SystemPolicyID returns the fixed ID of a system policy.
@@ -34,6 +40,14 @@ func SystemPolicyID(name string) string {
 }
 
 const obsReadOnlyActions = `"obs:bucket:ListAllMyBuckets","obs:bucket:HeadBucket","obs:bucket:ListBucket","obs:bucket:ListBucketVersions","obs:bucket:GetBucketLocation"`
+
+// teamTaskActions are the worker-facing actions of the seed's team-labeling
+// tables (001, tables 6, 7 and 9): seeing one's team tasks and their
+// samples, labeling, reviewing and accepting them. Managing teams and
+// members (modelarts:processTask:*) is left out on purpose: a team
+// administrator of one team must not manage another, and nothing in those
+// actions tells one team from another.
+const teamTaskActions = `"modelarts:dataset:listWorkforceTasks","modelarts:dataset:getWorkforceTask","modelarts:dataset:updateWorkforceTask"`
 
 var systemPolicies = []systemPolicy{
 	{PolicyTenantAdministrator, "AA", "BASE", "Administrator of all services except IAM.",
@@ -52,4 +66,10 @@ var systemPolicies = []systemPolicy{
 		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + obsReadOnlyActions + `]}]}`},
 	{PolicyOBSOperate, "AX", "OBS", "OBS ReadOnlyAccess plus uploading, downloading and deleting objects and reading object ACLs.",
 		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + obsReadOnlyActions + `,"obs:object:GetObject","obs:object:GetObjectVersion","obs:object:PutObject","obs:object:DeleteObject","obs:object:DeleteObjectVersion","obs:object:GetObjectAcl","obs:object:GetObjectVersionAcl","obs:object:ListMultipartUploadParts","obs:object:AbortMultipartUpload"]}]}`},
+	{PolicyLabeler, "XA", "ModelArts", "What a labeling team's labeler needs: its team labeling tasks and the samples allocated to it. Granted by Atelier to team members.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + teamTaskActions + `]}]}`},
+	{PolicyReviewer, "XA", "ModelArts", "What a labeling team's reviewer needs: its team labeling tasks and the samples to review. Granted by Atelier to team members.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + teamTaskActions + `]}]}`},
+	{PolicyTeamAdmin, "XA", "ModelArts", "What a labeling team's administrator needs: its team labeling tasks, their review and acceptance. Granted by Atelier to team members.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + teamTaskActions + `]}]}`},
 }

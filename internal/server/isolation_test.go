@@ -11,6 +11,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/policy"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
+	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
 // victim is the other account's data that account A's administrator must
@@ -22,6 +23,9 @@ type victim struct {
 	secrets                          []string // strings that must never appear in A's responses
 	userName, groupName, policyName  string
 	epName, workspaceName, accessKey string
+	// A labeling team of B with one member, linked to B's administrator
+	// by e-mail so that B's users stay as they are.
+	workforceID, workerID, workforceName, workerEmail string
 }
 
 func newVictim(t *testing.T, env *servertest.Env) *victim {
@@ -59,7 +63,20 @@ func newVictim(t *testing.T, env *servertest.Env) *victim {
 		t.Fatal(err)
 	}
 	v.wsID = ws.ID
-	v.secrets = []string{acct.DomainName, acct.SecretKey, acct.Password, v.userName, v.groupName, v.policyName, v.epName, v.workspaceName}
+	v.workforceName, v.workerEmail = "beta-team", "beta-admin@beta.example"
+	if _, err := svc.UpdateUser(ctx, acct.DomainID, acct.UserID, iam.UserUpdate{Email: &v.workerEmail}); err != nil {
+		t.Fatal(err)
+	}
+	bsc := workforce.Scope{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0"}
+	if v.workforceID, err = env.App.Workforces.Create(ctx, bsc, &workforce.CreateRequest{Name: v.workforceName}); err != nil {
+		t.Fatal(err)
+	}
+	role := workforce.RoleLabeler
+	if v.workerID, err = env.App.Workforces.AddWorker(ctx, bsc, v.workforceID, &workforce.WorkerRequest{Email: v.workerEmail, Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	v.secrets = []string{acct.DomainName, acct.SecretKey, acct.Password, v.userName, v.groupName, v.policyName, v.epName, v.workspaceName,
+		v.workforceName, v.workerEmail}
 	return v
 }
 
@@ -83,7 +100,8 @@ func TestAccountIsolation(t *testing.T) {
 
 		params := strings.NewReplacer(
 			"{project_id}", b.acct.ProjectID, "{user_id}", b.acct.UserID, "{group_id}", b.groupID, "{role_id}", b.policyID,
-			"{domain_id}", b.acct.DomainID, "{enterprise_project_id}", b.epID, "{access_key}", b.accessKey, "{workspace_id}", b.wsID)
+			"{domain_id}", b.acct.DomainID, "{enterprise_project_id}", b.epID, "{access_key}", b.accessKey, "{workspace_id}", b.wsID,
+			"{workforce_id}", b.workforceID, "{worker_id}", b.workerID)
 		bodies := map[string]any{
 			"PUT /v3.0/OS-USER/users/{user_id}":                             map[string]any{"user": map[string]any{"description": "x"}},
 			"PATCH /v3/users/{user_id}":                                     map[string]any{"user": map[string]any{"description": "x"}},
@@ -104,6 +122,9 @@ func TestAccountIsolation(t *testing.T) {
 			"POST /v3/groups":                      map[string]any{"group": map[string]any{"name": "intruders", "domain_id": b.acct.DomainID}},
 			"POST /v3/projects":                    map[string]any{"project": map[string]any{"name": servertest.Region + "_x", "parent_id": b.acct.DomainID}},
 			"POST /v3.0/OS-CREDENTIAL/credentials": map[string]any{"credential": map[string]any{"user_id": b.acct.UserID}},
+		}
+		for k, v := range workforceBodies(b) {
+			bodies[k] = v
 		}
 		// Routes with no other-account input cannot be pointed at B; they are
 		// still called (GET lists) to check that nothing of B comes back.
@@ -190,6 +211,13 @@ func TestAccountIsolation(t *testing.T) {
 		}
 		if p, err := env.App.IAM.LoginPolicy(ctx, b.acct.DomainID); err != nil || p != iam.DefaultLoginPolicy() {
 			t.Errorf("B's login policy changed: %+v, %v", p, err)
+		}
+		bsc := workforce.Scope{DomainID: b.acct.DomainID, ProjectID: b.acct.ProjectID, WorkspaceID: "0"}
+		if w, err := env.App.Workforces.GetWorker(ctx, b.acct.ProjectID, b.workforceID, b.workerID); err != nil || w.Email != b.workerEmail {
+			t.Errorf("B's labeling team member changed or vanished: %+v, %v", w, err)
+		}
+		if total, teams, err := env.App.Workforces.List(ctx, bsc, workforce.Query{Limit: 10}); err != nil || total != 1 || teams[0].Name != b.workforceName {
+			t.Errorf("B's labeling teams changed: %d, %v", total, err)
 		}
 		us, err := env.App.IAM.ListUsers(ctx, b.acct.DomainID, "")
 		if err != nil || len(us) != 1 {

@@ -35,6 +35,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/training"
 	"github.com/atelier-dev/atelier/internal/training/executor"
 	"github.com/atelier-dev/atelier/internal/training/executor/local"
+	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
 // BootstrapFile is where the first account's credentials are written.
@@ -61,6 +62,9 @@ type App struct {
 	Imports  *importer.Service
 	Versions *versions.Service
 	Exports  *exporter.Service
+	// Workforces owns labeling teams, their members and the members'
+	// labeling identities.
+	Workforces *workforce.Service
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -187,12 +191,16 @@ func (a *App) open(ctx context.Context) error {
 		Logger: a.Log, Tasks: a.Tasks}); err != nil {
 		return err
 	}
+	if a.Workforces, err = workforce.New(workforce.Options{DB: a.DB, Identities: svc}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
 	}
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
-		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets, Imports: a.Imports, Versions: a.Versions, Exports: a.Exports})
+		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
+		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces})
 	return err
 }
 
