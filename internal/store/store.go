@@ -135,7 +135,7 @@ func open(dsn, dataDir string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	sdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	sdb, err := sql.Open("sqlite", sqliteURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -148,8 +148,15 @@ func open(dsn, dataDir string) (*DB, error) {
 	for _, p := range []string{"busy_timeout(15000)", "query_only(1)", "cache_size(-16384)", "temp_store(MEMORY)"} {
 		rq.Add("_pragma", p)
 	}
-	reader, gate := openReaders("file:" + path + "?" + rq.Encode())
+	reader, gate := openReaders(sqliteURI(path) + "?" + rq.Encode())
 	return &DB{DB: sdb, Engine: SQLite, path: path, reader: reader, gate: gate}, nil
+}
+
+// sqliteURI is the file: URI of the database at path. SQLite decodes %XX in
+// URIs and ends the path at ? or #, so those (and %) are escaped: a data dir
+// named "runs#2" must not open "runs".
+func sqliteURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // Close closes the database's pools.

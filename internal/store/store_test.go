@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,26 @@ func TestDatabaseClock(t *testing.T) {
 			t.Errorf("database clock %v is %v away from the Go clock", got, d)
 		}
 	})
+}
+
+// TestSQLitePathWithURICharacters: a data dir whose name holds characters
+// that end or escape a URI's path opens the database in that dir, not in a
+// truncated one that another data dir could share.
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	for _, name := range []string{"runs#2", "what?", "100%"} {
+		dir := filepath.Join(t.TempDir(), name)
+		db, err := store.Open(context.Background(), "", dir)
+		if err != nil {
+			t.Fatalf("open in %q: %v", name, err)
+		}
+		var n int
+		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM domains`).Scan(&n); err != nil {
+			t.Fatalf("read through the reader pool in %q: %v", name, err)
+		}
+		db.Close()
+		entries, _ := os.ReadDir(filepath.Dir(dir))
+		if len(entries) != 1 {
+			t.Errorf("data dir %q: SQLite made files outside it: %v", name, entries)
+		}
+	}
 }
