@@ -67,7 +67,7 @@ func (s *Service) OnlyLabelSources(ctx context.Context, projectID, id string, na
 	if err != nil {
 		return nil, err
 	}
-	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 	if len(bySample) == 0 {
 		return sources, nil
 	}
-	ix, err := s.loadLabelIndex(ctx, tx, r)
+	ix, err := s.repo.loadLabelIndex(ctx, tx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 	if err := writeRows(ctx, s.db, tx, r.ID, pending, now); err != nil {
 		return nil, err
 	}
-	return sources, delta.apply(ctx, tx, r.ID, r.SampleSeq, now)
+	return sources, s.repo.applyCounters(ctx, tx, r.ID, delta, r.SampleSeq, now)
 }
 
 // samplesWithLabels loads the samples carrying any of the label seqs with

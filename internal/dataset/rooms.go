@@ -118,7 +118,7 @@ type Selection struct {
 // the request's fault) and returns its selection up to maxSeq. A
 // team-labeling state selects nothing: Atelier has no team labeling yet.
 func (s *Service) Select(ctx context.Context, r *Row, q SampleQuery, maxSeq int64) (*Selection, error) {
-	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
 	if err != nil {
 		return nil, err
 	}
@@ -212,46 +212,22 @@ func (sel *Selection) Page(ctx context.Context, after int64, limit int) (items [
 // number past next, 0 for no name of that form) or removed, in the
 // caller's transaction.
 func (s *Service) CountVersionTx(ctx context.Context, tx *sql.Tx, datasetID string, added bool, next int) error {
-	now := s.now().UnixMilli()
-	var err error
-	if added {
-		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count+1,
-			next_version_num=CASE WHEN next_version_num+1 > $2 THEN next_version_num+1 ELSE $2 END, update_time=$3 WHERE id=$1`,
-			datasetID, next, now)
-	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count-1, update_time=$2 WHERE id=$1`,
-			datasetID, now)
-	}
-	if err != nil {
-		return fmt.Errorf("count versions: %w", err)
-	}
-	return nil
+	return s.repo.countVersion(ctx, tx, datasetID, added, next, s.now().UnixMilli())
 }
 
 // SetCurrentVersionTx makes a version the dataset's current one (id ""
 // for none) in the caller's transaction; touch also marks the dataset
 // updated (a version just published).
 func (s *Service) SetCurrentVersionTx(ctx context.Context, tx *sql.Tx, datasetID, versionID, versionName string, touch bool) error {
-	query := `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`
-	args := []any{datasetID, versionID, versionName}
+	var now int64
 	if touch {
-		query = `UPDATE datasets SET current_version_id=$2, current_version_name=$3, update_time=$4 WHERE id=$1`
-		args = append(args, s.now().UnixMilli())
+		now = s.now().UnixMilli()
 	}
-	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-		return fmt.Errorf("set current version: %w", err)
-	}
-	return nil
+	return s.repo.setCurrentVersion(ctx, tx, datasetID, versionID, versionName, now)
 }
 
 // CurrentVersion is the ID of the dataset's current version ("" for
 // none), read through q (the database or a transaction).
-func (s *Service) CurrentVersion(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, datasetID string) (string, error) {
-	var id string
-	if err := q.QueryRowContext(ctx, `SELECT current_version_id FROM datasets WHERE id=$1`, datasetID).Scan(&id); err != nil {
-		return "", fmt.Errorf("read current version: %w", err)
-	}
-	return id, nil
+func (s *Service) CurrentVersion(ctx context.Context, q rowQuerier, datasetID string) (string, error) {
+	return s.repo.currentVersion(ctx, q, datasetID)
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -180,44 +179,6 @@ func (d *counterDelta) add(c sampleChange) {
 	}
 }
 
-// apply writes the deltas: the dataset's counters, each touched label's
-// counters and today's metrics row, in the caller's transaction.
-func (d *counterDelta) apply(ctx context.Context, tx *sql.Tx, datasetID string, sampleSeq, now int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET total_sample_count=total_sample_count+$2,
-		annotated_sample_count=annotated_sample_count+$3, unconfirmed_sample_count=unconfirmed_sample_count+$4,
-		hard_sample_count=hard_sample_count+$5, sample_seq=$6, data_update_time=$7, update_time=$7 WHERE id=$1`,
-		datasetID, d.total, d.annotated, d.unconfirmed, d.hard, sampleSeq, now); err != nil {
-		return fmt.Errorf("update dataset counters: %w", err)
-	}
-	seqs := make([]int64, 0, len(d.labelAnn))
-	for l := range d.labelAnn {
-		seqs = append(seqs, l)
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for _, l := range seqs {
-		if d.labelAnn[l] == 0 && d.labelSamples[l] == 0 {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET annotation_count=annotation_count+$3,
-			sample_count=sample_count+$4 WHERE dataset_id=$1 AND seq=$2`, datasetID, l, d.labelAnn[l], d.labelSamples[l]); err != nil {
-			return fmt.Errorf("update label counters: %w", err)
-		}
-	}
-	return recordMetrics(ctx, tx, datasetID, now)
-}
-
-// recordMetrics rewrites today's snapshot of the dataset's counters.
-func recordMetrics(ctx context.Context, tx *sql.Tx, datasetID string, now int64) error {
-	const day = 24 * 3600 * 1000
-	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_metrics (dataset_id, day, at, total, annotated, unconfirmed)
-		SELECT id, $2, $3, total_sample_count, annotated_sample_count, unconfirmed_sample_count FROM datasets WHERE id=$1
-		ON CONFLICT (dataset_id, day) DO UPDATE SET at=excluded.at, total=excluded.total,
-		annotated=excluded.annotated, unconfirmed=excluded.unconfirmed`, datasetID, now/day*day, now); err != nil {
-		return fmt.Errorf("record dataset metrics: %w", err)
-	}
-	return nil
-}
-
 // labelIndex maps a dataset's label names to their seq and type; labels
 // that samples bring and the dataset lacks are created on the way, the way
 // an import creates the labels it finds.
@@ -232,28 +193,6 @@ type labelIndex struct {
 type labelRef struct {
 	seq int64
 	typ int
-}
-
-func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *Row) (*labelIndex, error) {
-	rows, err := q.QueryContext(ctx, `SELECT seq, name, type FROM dataset_labels WHERE dataset_id=$1`, r.ID)
-	if err != nil {
-		return nil, fmt.Errorf("load labels: %w", err)
-	}
-	defer rows.Close()
-	ix := &labelIndex{datasetType: r.Type, bySeq: map[int64]string{}, byName: map[string]labelRef{}, next: r.LabelSeq}
-	for rows.Next() {
-		var ref labelRef
-		var name string
-		if err := rows.Scan(&ref.seq, &name, &ref.typ); err != nil {
-			return nil, fmt.Errorf("load labels: %w", err)
-		}
-		ix.byName[name] = ref
-		ix.bySeq[ref.seq] = name
-		if ref.seq > ix.next {
-			ix.next = ref.seq
-		}
-	}
-	return ix, rows.Err()
 }
 
 // resolve finds (or plans) the label a sample label names.
@@ -308,15 +247,15 @@ func (ix *labelIndex) resolveAll(labels []annotation.Label) (map[int64]int, *flo
 }
 
 // save inserts the labels resolve created.
-func (ix *labelIndex) save(ctx context.Context, tx *sql.Tx, datasetID string) error {
+func (ix *labelIndex) save(ctx context.Context, rp *repo, tx *sql.Tx, datasetID string) error {
 	for _, l := range ix.added {
-		if err := insertLabel(ctx, tx, datasetID, ix.byName[l.Name].seq, l); err != nil {
+		if err := rp.insertLabel(ctx, tx, datasetID, ix.byName[l.Name].seq, l); err != nil {
 			return err
 		}
 	}
 	if len(ix.added) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2 WHERE id=$1`, datasetID, ix.next); err != nil {
-			return fmt.Errorf("update label sequence: %w", err)
+		if err := rp.setLabelSeq(ctx, tx, datasetID, ix.next); err != nil {
+			return err
 		}
 	}
 	ix.added = nil
@@ -446,7 +385,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 	if err != nil {
 		return err
 	}
-	ix, err := s.loadLabelIndex(ctx, tx, r)
+	ix, err := s.repo.loadLabelIndex(ctx, tx, r)
 	if err != nil {
 		return err
 	}
@@ -474,7 +413,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		pending = append(pending, p)
 		at = append(at, i)
 	}
-	if err := ix.save(ctx, tx, r.ID); err != nil {
+	if err := ix.save(ctx, s.repo, tx, r.ID); err != nil {
 		return err
 	}
 	// Insert what is new in one pass over the unique index; the rows that
@@ -518,7 +457,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 	if err := insertLabelRows(ctx, s.db, tx, r.ID, written); err != nil {
 		return err
 	}
-	return delta.apply(ctx, tx, r.ID, seq, now)
+	return s.repo.applyCounters(ctx, tx, r.ID, delta, seq, now)
 }
 
 // prepareSample validates one input's labels for the dataset and resolves

@@ -79,7 +79,7 @@ func (s *Service) ListSamples(ctx context.Context, projectID, datasetID string, 
 	if q.TeamState {
 		return 0, []*Sample{}, nil
 	}
-	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -529,7 +529,7 @@ func deleteSampleSeqs(ctx context.Context, db *store.DB, tx *sql.Tx, r *Row, seq
 			return fmt.Errorf("delete samples: %w", err)
 		}
 	}
-	return delta.apply(ctx, tx, r.ID, r.SampleSeq, now)
+	return (&repo{db: db}).applyCounters(ctx, tx, r.ID, delta, r.SampleSeq, now)
 }
 
 // LabelUpdate is one item of PUT data-annotations/samples.
@@ -569,7 +569,7 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 		if err != nil {
 			return err
 		}
-		ix, err := s.loadLabelIndex(ctx, tx, r)
+		ix, err := s.repo.loadLabelIndex(ctx, tx, r)
 		if err != nil {
 			return err
 		}
@@ -609,13 +609,13 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 				newState: p.state, newHard: p.hard, newLabels: p.labels})
 			pending = append(pending, p)
 		}
-		if err := ix.save(ctx, tx, r.ID); err != nil {
+		if err := ix.save(ctx, s.repo, tx, r.ID); err != nil {
 			return err
 		}
 		if err := writeRows(ctx, s.db, tx, r.ID, pending, now); err != nil {
 			return err
 		}
-		return delta.apply(ctx, tx, r.ID, r.SampleSeq, now)
+		return s.repo.applyCounters(ctx, tx, r.ID, delta, r.SampleSeq, now)
 	})
 	if err != nil {
 		return nil, err
