@@ -15,7 +15,6 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/obs"
-	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // Sample states as stored (dataset_samples.state).
@@ -214,19 +213,6 @@ func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
 	return ix.next, nil
 }
 
-// seqList appends seqs to args and returns their placeholders for an IN
-// list. Every other placeholder of the statement must come from db.Param
-// too, in argument order: SQLite numbers bare placeholders by position, and
-// a statement mixing them with $n relies on how it numbers the mix.
-func seqList(db *store.DB, args []any, seqs []int64) (string, []any) {
-	ph := make([]string, len(seqs))
-	for i, s := range seqs {
-		args = append(args, s)
-		ph[i] = db.Param(len(args))
-	}
-	return strings.Join(ph, ","), args
-}
-
 // resolveAll resolves a sample's labels: how many times it carries each
 // label seq, and its highest confidence (nil without one).
 func (ix *labelIndex) resolveAll(labels []annotation.Label) (map[int64]int, *float64, error) {
@@ -268,76 +254,6 @@ type existingSample struct {
 	state  int
 	hard   int // 0 or 1: stored as an integer on both engines
 	labels map[int64]int
-}
-
-// loadExisting finds which of ids are stored, with their label counts.
-func loadExisting(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, ids []string) (map[string]*existingSample, error) {
-	out := map[string]*existingSample{}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, 0, len(chunk)+1)
-		ph := make([]string, len(chunk))
-		for i, id := range chunk {
-			args = append(args, id)
-			ph[i] = db.Param(i + 1)
-		}
-		args = append(args, datasetID)
-		// The IDs drive the join (CROSS JOIN keeps them the outer loop on
-		// SQLite) and each probes the (dataset_id, id) index: without
-		// statistics SQLite answers "dataset_id=? AND id IN (…)" by
-		// scanning the dataset's rows.
-		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.seq, s.state, s.hard FROM (VALUES (`+strings.Join(ph, "),(")+
-			`)) AS v CROSS JOIN dataset_samples s WHERE s.dataset_id=`+db.Param(len(chunk)+1)+` AND s.id=v.column1`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("find existing samples: %w", err)
-		}
-		bySeq := map[int64]*existingSample{}
-		for rows.Next() {
-			var id string
-			var e existingSample
-			if err := rows.Scan(&id, &e.seq, &e.state, &e.hard); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find existing samples: %w", err)
-			}
-			e.labels = map[int64]int{}
-			out[id] = &e
-			bySeq[e.seq] = &e
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if err := loadSampleLabels(ctx, db, tx, datasetID, bySeq); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func loadSampleLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, bySeq map[int64]*existingSample) error {
-	if len(bySeq) == 0 {
-		return nil
-	}
-	seqs := make([]int64, 0, len(bySeq))
-	for seq := range bySeq {
-		seqs = append(seqs, seq)
-	}
-	in, args := seqList(db, []any{datasetID}, seqs)
-	rows, err := tx.QueryContext(ctx, `SELECT sample_seq, label_seq, n FROM dataset_sample_labels
-		WHERE dataset_id=`+db.Param(1)+` AND sample_seq IN (`+in+`)`, args...)
-	if err != nil {
-		return fmt.Errorf("load sample labels: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s, l int64
-		var n int
-		if err := rows.Scan(&s, &l, &n); err != nil {
-			return fmt.Errorf("load sample labels: %w", err)
-		}
-		bySeq[s].labels[l] = n
-	}
-	return rows.Err()
 }
 
 // WriteSamples adds or replaces samples in one transaction with the
@@ -418,7 +334,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 	}
 	// Insert what is new in one pass over the unique index; the rows that
 	// were not inserted already exist.
-	inserted, err := insertRows(ctx, s.db, tx, r.ID, pending, now)
+	inserted, err := s.repo.insertRows(ctx, tx, r.ID, pending, now)
 	if err != nil {
 		return err
 	}
@@ -435,7 +351,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		}
 	}
 	if len(existingIDs) > 0 {
-		existing, err := loadExisting(ctx, s.db, tx, r.ID, existingIDs)
+		existing, err := s.repo.loadExisting(ctx, tx, r.ID, existingIDs)
 		if err != nil {
 			return err
 		}
@@ -450,11 +366,11 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 				newState: p.state, newHard: p.hard, newLabels: p.labels})
 			updates = append(updates, p)
 		}
-		if err := writeRows(ctx, s.db, tx, r.ID, updates, now); err != nil {
+		if err := s.repo.writeRows(ctx, tx, r.ID, updates, now); err != nil {
 			return err
 		}
 	}
-	if err := insertLabelRows(ctx, s.db, tx, r.ID, written); err != nil {
+	if err := s.repo.insertLabelRows(ctx, tx, r.ID, written); err != nil {
 		return err
 	}
 	return s.repo.applyCounters(ctx, tx, r.ID, delta, seq, now)
