@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
-	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // Label delete policies (delete_policy of the batch delete).
@@ -28,36 +27,6 @@ func labelSeqs(ix *labelIndex, names []string) []int64 {
 	return out
 }
 
-// onlyLabelled finds the samples whose every label is one of seqs: the
-// samples a label delete with samples removes.
-func onlyLabelled(ctx context.Context, db *store.DB, q querier, datasetID string, seqs []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	if len(seqs) == 0 {
-		return out, nil
-	}
-	in, args := seqList(db, []any{datasetID}, seqs)
-	// The list is written twice; on SQLite bare placeholders are positional,
-	// so the second copy takes its own arguments.
-	notIn, args := seqList(db, args, seqs)
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT s.seq, s.source FROM dataset_sample_labels l
-		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
-		WHERE l.dataset_id=`+db.Param(1)+` AND l.label_seq IN (`+in+`) AND NOT EXISTS (SELECT 1 FROM dataset_sample_labels o
-			WHERE o.dataset_id=l.dataset_id AND o.sample_seq=l.sample_seq AND o.label_seq NOT IN (`+notIn+`))`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("find samples with only the deleted labels: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		var src string
-		if err := rows.Scan(&seq, &src); err != nil {
-			return nil, fmt.Errorf("find samples with only the deleted labels: %w", err)
-		}
-		out[seq] = src
-	}
-	return out, rows.Err()
-}
-
 // OnlyLabelSources lists the source files of the samples whose every label
 // is among names: what a label delete with delete_policy 2 (or the
 // single-label delete with delete_source) removes, for the caller to
@@ -67,11 +36,11 @@ func (s *Service) OnlyLabelSources(ctx context.Context, projectID, id string, na
 	if err != nil {
 		return nil, err
 	}
-	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
 	if err != nil {
 		return nil, err
 	}
-	found, err := onlyLabelled(ctx, s.db, s.db, r.ID, labelSeqs(ix, names))
+	found, err := s.repo.onlyLabelled(ctx, s.db, r.ID, labelSeqs(ix, names))
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +79,7 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 	now := s.now().UnixMilli()
 	var sources []string
 	if policy != DeleteLabelOnly && len(removedSeqs) > 0 {
-		doomed, err := onlyLabelled(ctx, s.db, tx, r.ID, removedSeqs)
+		doomed, err := s.repo.onlyLabelled(ctx, tx, r.ID, removedSeqs)
 		if err != nil {
 			return nil, err
 		}
@@ -119,19 +88,19 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 			seqs = append(seqs, seq)
 			sources = append(sources, src)
 		}
-		if err := deleteSampleSeqs(ctx, s.db, tx, r, seqs, now); err != nil {
+		if err := s.deleteSampleSeqs(ctx, tx, r, seqs, now); err != nil {
 			return nil, err
 		}
 	}
 	// The samples still carrying a renamed or removed label, relabelled.
-	bySample, err := samplesWithLabels(ctx, s.db, tx, r.ID, append(touched, removedSeqs...))
+	bySample, err := s.repo.samplesWithLabels(ctx, tx, r.ID, append(touched, removedSeqs...))
 	if err != nil {
 		return nil, err
 	}
 	if len(bySample) == 0 {
 		return sources, nil
 	}
-	ix, err := s.loadLabelIndex(ctx, tx, r)
+	ix, err := s.repo.loadLabelIndex(ctx, tx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +108,7 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 	for seq := range bySample {
 		seqs = append(seqs, seq)
 	}
-	docs, err := loadDocs(ctx, s.db, tx, r.ID, seqs)
+	docs, err := s.repo.loadDocs(ctx, tx, r.ID, seqs)
 	if err != nil {
 		return nil, err
 	}
@@ -176,52 +145,8 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 		delta.add(sampleChange{existed: true, oldState: e.state, oldHard: e.hard, oldLabels: e.labels,
 			newState: state, newHard: e.hard, newLabels: counts})
 	}
-	if err := writeRows(ctx, s.db, tx, r.ID, pending, now); err != nil {
+	if err := s.repo.writeRows(ctx, tx, r.ID, pending, now); err != nil {
 		return nil, err
 	}
-	return sources, delta.apply(ctx, tx, r.ID, r.SampleSeq, now)
-}
-
-// samplesWithLabels loads the samples carrying any of the label seqs with
-// their current label counts.
-func samplesWithLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, seqs []int64) (map[int64]*existingSample, error) {
-	out := map[int64]*existingSample{}
-	if len(seqs) == 0 {
-		return out, nil
-	}
-	in, args := seqList(db, []any{datasetID}, seqs)
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT s.seq, s.state, s.hard FROM dataset_sample_labels l
-		JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq
-		WHERE l.dataset_id=`+db.Param(1)+` AND l.label_seq IN (`+in+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("find samples with the changed labels: %w", err)
-	}
-	for rows.Next() {
-		var e existingSample
-		if err := rows.Scan(&e.seq, &e.state, &e.hard); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("find samples with the changed labels: %w", err)
-		}
-		e.labels = map[int64]int{}
-		out[e.seq] = &e
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// Their label counts, in chunks (a label may be on many samples).
-	all := make([]int64, 0, len(out))
-	for seq := range out {
-		all = append(all, seq)
-	}
-	for start := 0; start < len(all); start += 500 {
-		chunk := map[int64]*existingSample{}
-		for _, seq := range all[start:min(start+500, len(all))] {
-			chunk[seq] = out[seq]
-		}
-		if err := loadSampleLabels(ctx, db, tx, datasetID, chunk); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return sources, s.repo.applyCounters(ctx, tx, r.ID, delta, r.SampleSeq, now)
 }

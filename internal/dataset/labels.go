@@ -3,10 +3,8 @@ package dataset
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 )
 
 // entry is one label of a set being changed; seq identifies it across a
@@ -229,46 +227,8 @@ func cloneLabel(l Label) Label {
 	return out
 }
 
-type querier interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}
-
-// labelEntries loads a dataset's labels in creation order; offset and
-// limit page them (limit < 0: all).
-func labelEntries(ctx context.Context, q querier, datasetID string, offset, limit int) ([]*entry, error) {
-	if limit < 0 {
-		limit = math.MaxInt32 // PostgreSQL refuses a negative LIMIT
-	}
-	rows, err := q.QueryContext(ctx, `SELECT seq, name, type, properties, attributes FROM dataset_labels
-		WHERE dataset_id=$1 ORDER BY seq LIMIT $2 OFFSET $3`, datasetID, limit, offset)
-	if err != nil {
-		return nil, fmt.Errorf("load labels: %w", err)
-	}
-	defer rows.Close()
-	var out []*entry
-	for rows.Next() {
-		var e entry
-		var typ int
-		var props, attrs string
-		if err := rows.Scan(&e.seq, &e.l.Name, &typ, &props, &attrs); err != nil {
-			return nil, fmt.Errorf("load labels: %w", err)
-		}
-		e.l.Type = &typ
-		e.orig = e.l.Name
-		if err := json.Unmarshal([]byte(props), &e.l.Property); err != nil {
-			return nil, fmt.Errorf("decode label %s: %w", e.l.Name, err)
-		}
-		if err := json.Unmarshal([]byte(attrs), &e.l.Attributes); err != nil {
-			return nil, fmt.Errorf("decode label %s: %w", e.l.Name, err)
-		}
-		out = append(out, &e)
-	}
-	return out, rows.Err()
-}
-
 func (s *Service) labels(ctx context.Context, q querier, datasetID string) ([]Label, error) {
-	es, err := labelEntries(ctx, q, datasetID, 0, -1)
+	es, err := s.repo.labelEntries(ctx, q, datasetID, 0, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +240,7 @@ func (s *Service) labels(ctx context.Context, q querier, datasetID string) ([]La
 }
 
 func (s *Service) loadSet(ctx context.Context, tx *sql.Tx, r *Row) (*labelSet, error) {
-	es, err := labelEntries(ctx, tx, r.ID, 0, -1)
+	es, err := s.repo.labelEntries(ctx, tx, r.ID, 0, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -291,94 +251,17 @@ func (s *Service) loadSet(ctx context.Context, tx *sql.Tx, r *Row) (*labelSet, e
 	return set, nil
 }
 
-func encodeLabel(l Label) (props, attrs string, err error) {
-	p := l.Property
-	if p == nil {
-		p = map[string]string{}
-	}
-	a := l.Attributes
-	if a == nil {
-		a = []LabelAttribute{}
-	}
-	pb, err := json.Marshal(p)
-	if err != nil {
-		return "", "", err
-	}
-	ab, err := json.Marshal(a)
-	if err != nil {
-		return "", "", err
-	}
-	return string(pb), string(ab), nil
-}
-
-func insertLabel(ctx context.Context, tx *sql.Tx, datasetID string, seq int64, l Label) error {
-	props, attrs, err := encodeLabel(l)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO dataset_labels (dataset_id, name, type, seq, properties, attributes)
-		VALUES ($1, $2, $3, $4, $5, $6)`, datasetID, l.Name, *l.Type, seq, props, attrs)
-	if err != nil {
-		return fmt.Errorf("store label %s: %w", l.Name, err)
-	}
-	return nil
-}
-
-// saveSet writes the set's changes: removed labels, renamed and changed
-// ones (renames go through a name no label can have, so that two labels
-// may swap names), new ones; and the dataset's label sequence and data
-// update time.
-func (s *Service) saveSet(ctx context.Context, tx *sql.Tx, r *Row, set *labelSet, now int64) error {
-	for _, e := range set.removed {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_labels WHERE dataset_id=$1 AND seq=$2`, r.ID, e.seq); err != nil {
-			return fmt.Errorf("delete label %s: %w", e.orig, err)
-		}
-	}
-	for _, e := range set.order {
-		if e.dirty && e.orig != "" && e.orig != e.l.Name {
-			if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET name=$3 WHERE dataset_id=$1 AND seq=$2`,
-				r.ID, e.seq, fmt.Sprintf("\x01%d", e.seq)); err != nil {
-				return fmt.Errorf("rename label %s: %w", e.orig, err)
-			}
-		}
-	}
-	for _, e := range set.order {
-		if !e.dirty {
-			continue
-		}
-		if e.orig == "" {
-			if err := insertLabel(ctx, tx, r.ID, e.seq, e.l); err != nil {
-				return err
-			}
-			continue
-		}
-		props, attrs, err := encodeLabel(e.l)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET name=$3, type=$4, properties=$5, attributes=$6
-			WHERE dataset_id=$1 AND seq=$2`, r.ID, e.seq, e.l.Name, *e.l.Type, props, attrs); err != nil {
-			return fmt.Errorf("update label %s: %w", e.l.Name, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2, data_update_time=$3, update_time=$3 WHERE id=$1`,
-		r.ID, set.nextSeq, now); err != nil {
-		return fmt.Errorf("update dataset labels: %w", err)
-	}
-	return nil
-}
-
 // ListLabels returns a page of a dataset's labels in creation order and
 // their total number.
 func (s *Service) ListLabels(ctx context.Context, projectID, id string, offset, limit int) (int, []Label, error) {
 	if _, err := s.Workspace(ctx, projectID, id); err != nil {
 		return 0, nil, err
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_labels WHERE dataset_id=$1`, id).Scan(&total); err != nil {
-		return 0, nil, fmt.Errorf("count labels: %w", err)
+	total, err := s.repo.countLabels(ctx, id)
+	if err != nil {
+		return 0, nil, err
 	}
-	es, err := labelEntries(ctx, s.db, id, offset, limit)
+	es, err := s.repo.labelEntries(ctx, s.db, id, offset, limit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -437,7 +320,7 @@ func (s *Service) batch(ctx context.Context, projectID, id string, n, policy int
 			}
 			res.Results[i] = ItemResult{Success: true}
 		}
-		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+		if err := s.repo.saveLabelSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
 			return err
 		}
 		res.deletedSources, err = s.applyLabelChanges(ctx, tx, r, set, policy)
@@ -504,7 +387,7 @@ func (s *Service) DeleteLabelWithSamples(ctx context.Context, projectID, id, nam
 		if err := set.remove("label_name", name); err != nil {
 			return err
 		}
-		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+		if err := s.repo.saveLabelSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
 			return err
 		}
 		var err error
@@ -521,7 +404,7 @@ func (s *Service) UpdateLabel(ctx context.Context, projectID, id, name string, l
 		if err := set.update("body", Label{Name: name, Property: property}); err != nil {
 			return err
 		}
-		if err := s.saveSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
+		if err := s.repo.saveLabelSet(ctx, tx, r, set, s.now().UnixMilli()); err != nil {
 			return err
 		}
 		_, err := s.applyLabelChanges(ctx, tx, r, set, DeleteLabelOnly)

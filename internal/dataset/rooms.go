@@ -3,8 +3,6 @@ package dataset
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"fmt"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/obs"
@@ -25,7 +23,7 @@ import (
 // ExistingSamples reports which of the sample IDs are stored in the
 // dataset, as the caller's transaction sees them.
 func (s *Service) ExistingSamples(ctx context.Context, tx *sql.Tx, datasetID string, ids []string) (map[string]bool, error) {
-	found, err := loadExisting(ctx, s.db, tx, datasetID, ids)
+	found, err := s.repo.loadExisting(ctx, tx, datasetID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +38,7 @@ func (s *Service) ExistingSamples(ctx context.Context, tx *sql.Tx, datasetID str
 // rows, in the caller's transaction, and maintains the dataset's counters.
 // r is the dataset as LoadRow read it, locked, in that transaction.
 func (s *Service) DeleteSamplesTx(ctx context.Context, tx *sql.Tx, r *Row, seqs []int64) error {
-	return deleteSampleSeqs(ctx, s.db, tx, r, seqs, s.now().UnixMilli())
+	return s.deleteSampleSeqs(ctx, tx, r, seqs, s.now().UnixMilli())
 }
 
 // SampleRef is a stored sample as a room walking a dataset sees it.
@@ -54,24 +52,7 @@ type SampleRef struct {
 // afterSeq, in seq order (afterSeq 0: from the first). An empty page is
 // the end.
 func (s *Service) SamplePage(ctx context.Context, datasetID string, afterSeq int64, limit int) ([]SampleRef, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, id, source FROM dataset_samples WHERE dataset_id=$1 AND seq>$2
-		ORDER BY seq LIMIT $3`, datasetID, afterSeq, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list the dataset's samples: %w", err)
-	}
-	defer rows.Close()
-	var page []SampleRef
-	for rows.Next() {
-		var r SampleRef
-		if err := rows.Scan(&r.Seq, &r.ID, &r.Source); err != nil {
-			return nil, fmt.Errorf("list the dataset's samples: %w", err)
-		}
-		page = append(page, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list the dataset's samples: %w", err)
-	}
-	return page, nil
+	return s.repo.samplePage(ctx, datasetID, afterSeq, limit)
 }
 
 // LabelsOf is the dataset's label set as it is stored now.
@@ -118,7 +99,7 @@ type Selection struct {
 // the request's fault) and returns its selection up to maxSeq. A
 // team-labeling state selects nothing: Atelier has no team labeling yet.
 func (s *Service) Select(ctx context.Context, r *Row, q SampleQuery, maxSeq int64) (*Selection, error) {
-	ix, err := s.loadLabelIndex(ctx, s.db, r)
+	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +123,7 @@ func (sel *Selection) Count(ctx context.Context) (int64, error) {
 	if sel.r.SampleSeq == sel.maxSeq {
 		return sel.s.countSamples(ctx, sel.r, sel.ix, sel.q, f)
 	}
-	args := append(append([]any(nil), f.args...), sel.maxSeq)
-	var n int64
-	err := sel.s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM dataset_samples s %s WHERE %s AND s.seq <= $%d`,
-		f.join, f.where, len(args)), args...).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count the selected samples: %w", err)
-	}
-	return n, nil
+	return sel.s.repo.countSelection(ctx, f, sel.maxSeq)
 }
 
 // StoredSample is a sample of a selection as a room writes it out.
@@ -172,31 +146,9 @@ func (sel *Selection) Page(ctx context.Context, after int64, limit int) (items [
 	if f.none {
 		return nil, after, true, nil
 	}
-	args := append(append([]any(nil), f.args...), after, sel.maxSeq, limit)
-	n := len(f.args)
-	rows, err := sel.s.db.QueryContext(ctx, fmt.Sprintf(`SELECT s.seq, s.id, s.source, s.sample_type, s.state, s.usage,
-		s.update_time, s.doc FROM dataset_samples s %s WHERE %s AND s.seq > $%d AND s.seq <= $%d ORDER BY s.seq LIMIT $%d`,
-		f.join, f.where, n+1, n+2, n+3), args...)
+	items, err = sel.s.repo.selectionPage(ctx, f, after, sel.maxSeq, limit)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("read samples after %d: %w", after, err)
-	}
-	defer rows.Close()
-	items = make([]StoredSample, 0, limit)
-	var doc []byte
-	for rows.Next() {
-		var it StoredSample
-		if err := rows.Scan(&it.Seq, &it.ID, &it.Source, &it.SampleType, &it.State, &it.Usage, &it.UpdateTime, &doc); err != nil {
-			return nil, 0, false, fmt.Errorf("read samples after %d: %w", after, err)
-		}
-		var d sampleDoc
-		if err := json.Unmarshal(doc, &d); err != nil {
-			return nil, 0, false, fmt.Errorf("decode sample %s: %w", it.ID, err)
-		}
-		it.Labels, it.Metadata = d.Labels, d.Metadata
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, false, fmt.Errorf("read samples after %d: %w", after, err)
+		return nil, 0, false, err
 	}
 	last = after
 	if len(items) > 0 {
@@ -212,46 +164,22 @@ func (sel *Selection) Page(ctx context.Context, after int64, limit int) (items [
 // number past next, 0 for no name of that form) or removed, in the
 // caller's transaction.
 func (s *Service) CountVersionTx(ctx context.Context, tx *sql.Tx, datasetID string, added bool, next int) error {
-	now := s.now().UnixMilli()
-	var err error
-	if added {
-		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count+1,
-			next_version_num=CASE WHEN next_version_num+1 > $2 THEN next_version_num+1 ELSE $2 END, update_time=$3 WHERE id=$1`,
-			datasetID, next, now)
-	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE datasets SET dataset_version_count=dataset_version_count-1, update_time=$2 WHERE id=$1`,
-			datasetID, now)
-	}
-	if err != nil {
-		return fmt.Errorf("count versions: %w", err)
-	}
-	return nil
+	return s.repo.countVersion(ctx, tx, datasetID, added, next, s.now().UnixMilli())
 }
 
 // SetCurrentVersionTx makes a version the dataset's current one (id ""
 // for none) in the caller's transaction; touch also marks the dataset
 // updated (a version just published).
 func (s *Service) SetCurrentVersionTx(ctx context.Context, tx *sql.Tx, datasetID, versionID, versionName string, touch bool) error {
-	query := `UPDATE datasets SET current_version_id=$2, current_version_name=$3 WHERE id=$1`
-	args := []any{datasetID, versionID, versionName}
+	var now int64
 	if touch {
-		query = `UPDATE datasets SET current_version_id=$2, current_version_name=$3, update_time=$4 WHERE id=$1`
-		args = append(args, s.now().UnixMilli())
+		now = s.now().UnixMilli()
 	}
-	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-		return fmt.Errorf("set current version: %w", err)
-	}
-	return nil
+	return s.repo.setCurrentVersion(ctx, tx, datasetID, versionID, versionName, now)
 }
 
 // CurrentVersion is the ID of the dataset's current version ("" for
 // none), read through q (the database or a transaction).
-func (s *Service) CurrentVersion(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, datasetID string) (string, error) {
-	var id string
-	if err := q.QueryRowContext(ctx, `SELECT current_version_id FROM datasets WHERE id=$1`, datasetID).Scan(&id); err != nil {
-		return "", fmt.Errorf("read current version: %w", err)
-	}
-	return id, nil
+func (s *Service) CurrentVersion(ctx context.Context, q rowQuerier, datasetID string) (string, error) {
+	return s.repo.currentVersion(ctx, q, datasetID)
 }

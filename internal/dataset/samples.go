@@ -10,13 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/obs"
-	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // Sample states as stored (dataset_samples.state).
@@ -180,44 +178,6 @@ func (d *counterDelta) add(c sampleChange) {
 	}
 }
 
-// apply writes the deltas: the dataset's counters, each touched label's
-// counters and today's metrics row, in the caller's transaction.
-func (d *counterDelta) apply(ctx context.Context, tx *sql.Tx, datasetID string, sampleSeq, now int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET total_sample_count=total_sample_count+$2,
-		annotated_sample_count=annotated_sample_count+$3, unconfirmed_sample_count=unconfirmed_sample_count+$4,
-		hard_sample_count=hard_sample_count+$5, sample_seq=$6, data_update_time=$7, update_time=$7 WHERE id=$1`,
-		datasetID, d.total, d.annotated, d.unconfirmed, d.hard, sampleSeq, now); err != nil {
-		return fmt.Errorf("update dataset counters: %w", err)
-	}
-	seqs := make([]int64, 0, len(d.labelAnn))
-	for l := range d.labelAnn {
-		seqs = append(seqs, l)
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for _, l := range seqs {
-		if d.labelAnn[l] == 0 && d.labelSamples[l] == 0 {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE dataset_labels SET annotation_count=annotation_count+$3,
-			sample_count=sample_count+$4 WHERE dataset_id=$1 AND seq=$2`, datasetID, l, d.labelAnn[l], d.labelSamples[l]); err != nil {
-			return fmt.Errorf("update label counters: %w", err)
-		}
-	}
-	return recordMetrics(ctx, tx, datasetID, now)
-}
-
-// recordMetrics rewrites today's snapshot of the dataset's counters.
-func recordMetrics(ctx context.Context, tx *sql.Tx, datasetID string, now int64) error {
-	const day = 24 * 3600 * 1000
-	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_metrics (dataset_id, day, at, total, annotated, unconfirmed)
-		SELECT id, $2, $3, total_sample_count, annotated_sample_count, unconfirmed_sample_count FROM datasets WHERE id=$1
-		ON CONFLICT (dataset_id, day) DO UPDATE SET at=excluded.at, total=excluded.total,
-		annotated=excluded.annotated, unconfirmed=excluded.unconfirmed`, datasetID, now/day*day, now); err != nil {
-		return fmt.Errorf("record dataset metrics: %w", err)
-	}
-	return nil
-}
-
 // labelIndex maps a dataset's label names to their seq and type; labels
 // that samples bring and the dataset lacks are created on the way, the way
 // an import creates the labels it finds.
@@ -232,28 +192,6 @@ type labelIndex struct {
 type labelRef struct {
 	seq int64
 	typ int
-}
-
-func (s *Service) loadLabelIndex(ctx context.Context, q querier, r *Row) (*labelIndex, error) {
-	rows, err := q.QueryContext(ctx, `SELECT seq, name, type FROM dataset_labels WHERE dataset_id=$1`, r.ID)
-	if err != nil {
-		return nil, fmt.Errorf("load labels: %w", err)
-	}
-	defer rows.Close()
-	ix := &labelIndex{datasetType: r.Type, bySeq: map[int64]string{}, byName: map[string]labelRef{}, next: r.LabelSeq}
-	for rows.Next() {
-		var ref labelRef
-		var name string
-		if err := rows.Scan(&ref.seq, &name, &ref.typ); err != nil {
-			return nil, fmt.Errorf("load labels: %w", err)
-		}
-		ix.byName[name] = ref
-		ix.bySeq[ref.seq] = name
-		if ref.seq > ix.next {
-			ix.next = ref.seq
-		}
-	}
-	return ix, rows.Err()
 }
 
 // resolve finds (or plans) the label a sample label names.
@@ -273,19 +211,6 @@ func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
 	ix.bySeq[ix.next] = l.Name
 	ix.added = append(ix.added, Label{Name: l.Name, Type: &t, Property: map[string]string{}})
 	return ix.next, nil
-}
-
-// seqList appends seqs to args and returns their placeholders for an IN
-// list. Every other placeholder of the statement must come from db.Param
-// too, in argument order: SQLite numbers bare placeholders by position, and
-// a statement mixing them with $n relies on how it numbers the mix.
-func seqList(db *store.DB, args []any, seqs []int64) (string, []any) {
-	ph := make([]string, len(seqs))
-	for i, s := range seqs {
-		args = append(args, s)
-		ph[i] = db.Param(len(args))
-	}
-	return strings.Join(ph, ","), args
 }
 
 // resolveAll resolves a sample's labels: how many times it carries each
@@ -308,15 +233,15 @@ func (ix *labelIndex) resolveAll(labels []annotation.Label) (map[int64]int, *flo
 }
 
 // save inserts the labels resolve created.
-func (ix *labelIndex) save(ctx context.Context, tx *sql.Tx, datasetID string) error {
+func (ix *labelIndex) save(ctx context.Context, rp *repo, tx *sql.Tx, datasetID string) error {
 	for _, l := range ix.added {
-		if err := insertLabel(ctx, tx, datasetID, ix.byName[l.Name].seq, l); err != nil {
+		if err := rp.insertLabel(ctx, tx, datasetID, ix.byName[l.Name].seq, l); err != nil {
 			return err
 		}
 	}
 	if len(ix.added) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2 WHERE id=$1`, datasetID, ix.next); err != nil {
-			return fmt.Errorf("update label sequence: %w", err)
+		if err := rp.setLabelSeq(ctx, tx, datasetID, ix.next); err != nil {
+			return err
 		}
 	}
 	ix.added = nil
@@ -329,76 +254,6 @@ type existingSample struct {
 	state  int
 	hard   int // 0 or 1: stored as an integer on both engines
 	labels map[int64]int
-}
-
-// loadExisting finds which of ids are stored, with their label counts.
-func loadExisting(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, ids []string) (map[string]*existingSample, error) {
-	out := map[string]*existingSample{}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, 0, len(chunk)+1)
-		ph := make([]string, len(chunk))
-		for i, id := range chunk {
-			args = append(args, id)
-			ph[i] = db.Param(i + 1)
-		}
-		args = append(args, datasetID)
-		// The IDs drive the join (CROSS JOIN keeps them the outer loop on
-		// SQLite) and each probes the (dataset_id, id) index: without
-		// statistics SQLite answers "dataset_id=? AND id IN (…)" by
-		// scanning the dataset's rows.
-		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.seq, s.state, s.hard FROM (VALUES (`+strings.Join(ph, "),(")+
-			`)) AS v CROSS JOIN dataset_samples s WHERE s.dataset_id=`+db.Param(len(chunk)+1)+` AND s.id=v.column1`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("find existing samples: %w", err)
-		}
-		bySeq := map[int64]*existingSample{}
-		for rows.Next() {
-			var id string
-			var e existingSample
-			if err := rows.Scan(&id, &e.seq, &e.state, &e.hard); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find existing samples: %w", err)
-			}
-			e.labels = map[int64]int{}
-			out[id] = &e
-			bySeq[e.seq] = &e
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if err := loadSampleLabels(ctx, db, tx, datasetID, bySeq); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func loadSampleLabels(ctx context.Context, db *store.DB, tx *sql.Tx, datasetID string, bySeq map[int64]*existingSample) error {
-	if len(bySeq) == 0 {
-		return nil
-	}
-	seqs := make([]int64, 0, len(bySeq))
-	for seq := range bySeq {
-		seqs = append(seqs, seq)
-	}
-	in, args := seqList(db, []any{datasetID}, seqs)
-	rows, err := tx.QueryContext(ctx, `SELECT sample_seq, label_seq, n FROM dataset_sample_labels
-		WHERE dataset_id=`+db.Param(1)+` AND sample_seq IN (`+in+`)`, args...)
-	if err != nil {
-		return fmt.Errorf("load sample labels: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s, l int64
-		var n int
-		if err := rows.Scan(&s, &l, &n); err != nil {
-			return fmt.Errorf("load sample labels: %w", err)
-		}
-		bySeq[s].labels[l] = n
-	}
-	return rows.Err()
 }
 
 // WriteSamples adds or replaces samples in one transaction with the
@@ -446,7 +301,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 	if err != nil {
 		return err
 	}
-	ix, err := s.loadLabelIndex(ctx, tx, r)
+	ix, err := s.repo.loadLabelIndex(ctx, tx, r)
 	if err != nil {
 		return err
 	}
@@ -474,12 +329,12 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		pending = append(pending, p)
 		at = append(at, i)
 	}
-	if err := ix.save(ctx, tx, r.ID); err != nil {
+	if err := ix.save(ctx, s.repo, tx, r.ID); err != nil {
 		return err
 	}
 	// Insert what is new in one pass over the unique index; the rows that
 	// were not inserted already exist.
-	inserted, err := insertRows(ctx, s.db, tx, r.ID, pending, now)
+	inserted, err := s.repo.insertRows(ctx, tx, r.ID, pending, now)
 	if err != nil {
 		return err
 	}
@@ -496,7 +351,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		}
 	}
 	if len(existingIDs) > 0 {
-		existing, err := loadExisting(ctx, s.db, tx, r.ID, existingIDs)
+		existing, err := s.repo.loadExisting(ctx, tx, r.ID, existingIDs)
 		if err != nil {
 			return err
 		}
@@ -511,14 +366,14 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 				newState: p.state, newHard: p.hard, newLabels: p.labels})
 			updates = append(updates, p)
 		}
-		if err := writeRows(ctx, s.db, tx, r.ID, updates, now); err != nil {
+		if err := s.repo.writeRows(ctx, tx, r.ID, updates, now); err != nil {
 			return err
 		}
 	}
-	if err := insertLabelRows(ctx, s.db, tx, r.ID, written); err != nil {
+	if err := s.repo.insertLabelRows(ctx, tx, r.ID, written); err != nil {
 		return err
 	}
-	return delta.apply(ctx, tx, r.ID, seq, now)
+	return s.repo.applyCounters(ctx, tx, r.ID, delta, seq, now)
 }
 
 // prepareSample validates one input's labels for the dataset and resolves

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 )
 
@@ -34,27 +33,9 @@ type Stats struct {
 // labelStatsInState recounts each label's samples and annotations among the
 // samples in one state.
 func (s *Service) labelStatsInState(ctx context.Context, datasetID string, state int, st *Stats) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT dl.name, COUNT(*), COALESCE(SUM(l.n), 0)
-		FROM dataset_sample_labels l
-		JOIN dataset_samples x ON x.dataset_id = l.dataset_id AND x.seq = l.sample_seq
-		JOIN dataset_labels dl ON dl.dataset_id = l.dataset_id AND dl.seq = l.label_seq
-		WHERE l.dataset_id = $1 AND x.state = $2
-		GROUP BY dl.name`, datasetID, state)
+	counts, err := s.repo.labelCountsInState(ctx, datasetID, state)
 	if err != nil {
-		return fmt.Errorf("label statistics in state %d: %w", state, err)
-	}
-	defer rows.Close()
-	counts := map[string][2]int64{}
-	for rows.Next() {
-		var name string
-		var samples, annotations int64
-		if err := rows.Scan(&name, &samples, &annotations); err != nil {
-			return fmt.Errorf("label statistics in state %d: %w", state, err)
-		}
-		counts[name] = [2]int64{samples, annotations}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("label statistics in state %d: %w", state, err)
+		return err
 	}
 	for i := range st.LabelStats {
 		c := counts[st.LabelStats[i].Name]
@@ -78,32 +59,16 @@ func (s *Service) SampleStats(ctx context.Context, projectID, datasetID string, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT name, type, properties, attributes, annotation_count, sample_count
-		FROM dataset_labels WHERE dataset_id=$1 ORDER BY seq`, r.ID)
+	found, err := s.repo.labelStats(ctx, r.ID)
 	if err != nil {
-		return nil, fmt.Errorf("label statistics: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	st := &Stats{GroupedLabelStats: map[string][]LabelStats{}, HardDetailStats: map[string]any{}, MetadataStats: map[string]any{},
 		LabelStats: []LabelStats{}}
-	for rows.Next() {
-		var ls LabelStats
-		var props, attrs string
-		if err := rows.Scan(&ls.Name, &ls.Type, &props, &attrs, &ls.Count, &ls.SampleCount); err != nil {
-			return nil, fmt.Errorf("label statistics: %w", err)
-		}
-		if err := json.Unmarshal([]byte(props), &ls.Property); err != nil {
-			return nil, fmt.Errorf("decode label %s: %w", ls.Name, err)
-		}
-		if err := json.Unmarshal([]byte(attrs), &ls.Attributes); err != nil {
-			return nil, fmt.Errorf("decode label %s: %w", ls.Name, err)
-		}
+	for _, ls := range found {
 		st.LabelStats = append(st.LabelStats, ls)
 		key := fmt.Sprint(ls.Type)
 		st.GroupedLabelStats[key] = append(st.GroupedLabelStats[key], ls)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if state != nil {
 		if err := s.labelStatsInState(ctx, r.ID, *state, st); err != nil {
@@ -142,19 +107,10 @@ func (s *Service) SampleSearchConditions(ctx context.Context, projectID, dataset
 	if out.Labels == nil {
 		out.Labels = []Label{}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT labeler FROM dataset_samples WHERE dataset_id=$1 AND labeler<>'' ORDER BY labeler LIMIT 1000`, datasetID)
-	if err != nil {
-		return nil, fmt.Errorf("list labelers: %w", err)
+	if out.Labelers, err = s.repo.labelers(ctx, datasetID); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var l string
-		if err := rows.Scan(&l); err != nil {
-			return nil, fmt.Errorf("list labelers: %w", err)
-		}
-		out.Labelers = append(out.Labelers, l)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Metrics answers the metrics API from the daily counter snapshots within
@@ -168,22 +124,16 @@ func (s *Service) Metrics(ctx context.Context, projectID, datasetID string, star
 		"success", "failed", "failed_user", "failed_system"} {
 		out[k] = map[string]int64{}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT at, total, annotated, unconfirmed FROM dataset_metrics
-		WHERE dataset_id=$1 AND at>=$2 AND at<=$3 ORDER BY day`, datasetID, start, end)
+	found, err := s.repo.metrics(ctx, datasetID, start, end)
 	if err != nil {
-		return nil, fmt.Errorf("dataset metrics: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var at, total, annotated, unconfirmed int64
-		if err := rows.Scan(&at, &total, &annotated, &unconfirmed); err != nil {
-			return nil, fmt.Errorf("dataset metrics: %w", err)
-		}
-		k := fmt.Sprint(at)
-		out["total"][k] = total
-		out["manual_annotation"][k] = annotated
-		out["auto_annotation"][k] = unconfirmed
-		out["un_annotation"][k] = total - annotated - unconfirmed
+	for _, m := range found {
+		k := fmt.Sprint(m.at)
+		out["total"][k] = m.total
+		out["manual_annotation"][k] = m.annotated
+		out["auto_annotation"][k] = m.unconfirmed
+		out["un_annotation"][k] = m.total - m.annotated - m.unconfirmed
 	}
-	return out, rows.Err()
+	return out, nil
 }

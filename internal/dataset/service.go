@@ -53,6 +53,7 @@ type Scope struct {
 // Service is the dataset domain.
 type Service struct {
 	db      *store.DB
+	repo    *repo
 	objects obs.Store
 	log     *slog.Logger
 	now     func() time.Time
@@ -71,7 +72,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, authorize: opts.Authorize}, nil
+	return &Service{db: opts.DB, repo: &repo{db: opts.DB}, objects: opts.Objects, log: opts.Logger, now: opts.Now, authorize: opts.Authorize}, nil
 }
 
 // CreatePlan is a validated dataset waiting for the caller's object-storage
@@ -278,19 +279,11 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan, then CreateHo
 		return "", err
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO datasets (id, project_id, workspace_id, name, name_lower, dataset_type, status,
-			description, create_time, update_time, data_update_time, label_seq, doc)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			r.ID, r.ProjectID, r.WorkspaceID, r.Name, strings.ToLower(r.Name), r.Type, r.Status, r.Description,
-			r.CreateTime, r.UpdateTime, r.DataUpdateTime, r.LabelSeq, string(data))
-		if store.IsConflict(err) {
-			return Invalid(CodeDatasetExists, "Dataset already exists: %s.", r.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("store dataset: %w", err)
+		if err := s.repo.insertDataset(ctx, tx, &r, string(data)); err != nil {
+			return err
 		}
 		for i, l := range p.labels {
-			if err := insertLabel(ctx, tx, r.ID, int64(i+1), l); err != nil {
+			if err := s.repo.insertLabel(ctx, tx, r.ID, int64(i+1), l); err != nil {
 				return err
 			}
 		}
@@ -303,30 +296,6 @@ func (s *Service) CommitCreate(ctx context.Context, p *CreatePlan, then CreateHo
 		return "", err
 	}
 	return r.ID, nil
-}
-
-const rowColumns = `id, project_id, workspace_id, name, description, dataset_type, status, create_time, update_time,
-	data_update_time, total_sample_count, annotated_sample_count, unconfirmed_sample_count, deleted_sample_count,
-	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, sample_seq, hard_sample_count, doc,
-	next_version_num, current_version_id, current_version_name`
-
-type scanner interface{ Scan(...any) error }
-
-func scanRow(sc scanner) (*Row, error) {
-	var r Row
-	var data string
-	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
-		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
-		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &r.SampleSeq, &r.Hard, &data, &r.NextVersion, &r.CurrentVersionID,
-		&r.CurrentVersionName); err != nil {
-		return nil, err
-	}
-	var d storedDoc
-	if err := json.Unmarshal([]byte(data), &d); err != nil {
-		return nil, fmt.Errorf("decode dataset %s: %w", r.ID, err)
-	}
-	r.Doc, r.InnerWorkPath = d.doc, d.InnerWorkPath
-	return &r, nil
 }
 
 func (r *Row) dataset() *Dataset {
@@ -369,21 +338,10 @@ func TypeTags(t int) []string {
 	}[t]
 }
 
-func (s *Service) LoadRow(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, projectID, id string, lock bool) (*Row, error) {
-	query := `SELECT ` + rowColumns + ` FROM datasets WHERE project_id=$1 AND id=$2`
-	if lock {
-		query += s.db.ForUpdate()
-	}
-	r, err := scanRow(q.QueryRowContext(ctx, query, projectID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errDatasetNotFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load dataset: %w", err)
-	}
-	return r, nil
+// LoadRow loads a dataset of the project through q (the database or the
+// caller's transaction), locked for update when lock is set.
+func (s *Service) LoadRow(ctx context.Context, q rowQuerier, projectID, id string, lock bool) (*Row, error) {
+	return s.repo.loadRow(ctx, q, projectID, id, lock)
 }
 
 // Get returns a dataset of the project with its labels.
@@ -401,15 +359,7 @@ func (s *Service) Get(ctx context.Context, projectID, id string) (*Dataset, erro
 
 // Workspace returns the workspace a dataset lives in.
 func (s *Service) Workspace(ctx context.Context, projectID, id string) (string, error) {
-	var ws string
-	err := s.db.QueryRowContext(ctx, `SELECT workspace_id FROM datasets WHERE project_id=$1 AND id=$2`, projectID, id).Scan(&ws)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", errDatasetNotFound(id)
-	}
-	if err != nil {
-		return "", fmt.Errorf("load dataset: %w", err)
-	}
-	return ws, nil
+	return s.repo.workspace(ctx, projectID, id)
 }
 
 // Query selects a page of datasets.
@@ -442,70 +392,17 @@ type Query struct {
 
 // List lists a workspace's datasets and counts all that match.
 func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset, error) {
-	where := `project_id=$1 AND workspace_id=$2`
-	args := []any{sc.ProjectID, sc.WorkspaceID}
-	if q.Search != "" {
-		args = append(args, "%"+escapeLike(strings.ToLower(q.Search))+"%")
-		where += fmt.Sprintf(` AND name_lower LIKE $%d ESCAPE '\'`, len(args))
-	}
-	if q.Type != nil {
-		args = append(args, *q.Type)
-		where += fmt.Sprintf(` AND dataset_type=$%d`, len(args))
-	}
-	if q.SupportExport {
-		where += fmt.Sprintf(` AND dataset_type IN (%d, %d, %d)`, TypeImageClassification, TypeObjectDetection, TypeCustom)
-	}
-	if q.ContainVersions {
-		where += ` AND dataset_version_count > 0`
-	}
-	if q.TrainRatio != nil || q.VersionFormat != nil {
-		// A dataset matches through one of its versions (any but one being
-		// deleted) that has both properties asked for.
-		cond := ""
-		if q.TrainRatio != nil {
-			args = append(args, q.TrainRatio[0], q.TrainRatio[1])
-			cond += fmt.Sprintf(` AND v.train_ratio >= $%d AND v.train_ratio <= $%d`, len(args)-1, len(args))
-		}
-		if q.VersionFormat != nil {
-			args = append(args, *q.VersionFormat)
-			cond += fmt.Sprintf(` AND v.version_format = $%d`, len(args))
-		}
-		where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.status <> %d%s)`, versionDeleting, cond)
-	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE `+where, args...).Scan(&total); err != nil {
-		return 0, nil, fmt.Errorf("count datasets: %w", err)
-	}
-	col := "create_time"
-	if q.SortBy == "dataset_name" {
-		col = "name"
-	}
-	dir := "ASC"
-	if q.Desc {
-		dir = "DESC"
-	}
-	args = append(args, q.Limit, q.Offset)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM datasets WHERE %s ORDER BY %s %s, id %s LIMIT $%d OFFSET $%d`,
-		rowColumns, where, col, dir, dir, len(args)-1, len(args)), args...)
+	total, found, err := s.repo.listDatasets(ctx, sc, q)
 	if err != nil {
-		return 0, nil, fmt.Errorf("list datasets: %w", err)
+		return 0, nil, err
 	}
-	out := []*Dataset{}
-	for rows.Next() {
-		r, err := scanRow(rows)
-		if err != nil {
-			rows.Close()
-			return 0, nil, err
-		}
+	out := make([]*Dataset, 0, len(found))
+	for _, r := range found {
 		out = append(out, r.dataset())
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("list datasets: %w", err)
 	}
 	if q.FilePreview {
 		for _, d := range out {
-			if d.Samples, err = s.filePreview(ctx, d.DatasetID); err != nil {
+			if d.Samples, err = s.repo.filePreview(ctx, d.DatasetID); err != nil {
 				return 0, nil, err
 			}
 		}
@@ -524,41 +421,9 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 // per dataset.
 const FilePreviewSize = 4
 
-// filePreview lists the first files of a dataset for the list's
-// file_preview: their stored sources (URL holds obs://bucket/key or
-// content://…), which the API authorizes and presigns for the caller.
-func (s *Service) filePreview(ctx context.Context, datasetID string) (*[]SamplePreview, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source, create_time FROM dataset_samples WHERE dataset_id = $1 ORDER BY seq LIMIT $2`,
-		datasetID, FilePreviewSize)
-	if err != nil {
-		return nil, fmt.Errorf("preview the files of dataset %s: %w", datasetID, err)
-	}
-	defer rows.Close()
-	out := []SamplePreview{}
-	for rows.Next() {
-		var p SamplePreview
-		if err := rows.Scan(&p.URL, &p.CreateTime); err != nil {
-			return nil, fmt.Errorf("preview the files of dataset %s: %w", datasetID, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("preview the files of dataset %s: %w", datasetID, err)
-	}
-	return &out, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // VersionSwitch makes a published version the dataset's current one in
 // the caller's transaction (versions.Service.SwitchVersionTx).
 type VersionSwitch func(ctx context.Context, tx *sql.Tx, datasetID, versionID string) error
-
-// versionDeleting is the stored status of a version being deleted
-// (versions.VersionDeleting), which the list's version filters skip.
-const versionDeleting = 2
 
 // Update applies a modify request: name, description, current version
 // (through switchVersion) and the label changes (add, update, delete), all
@@ -608,7 +473,7 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 					return err
 				}
 			}
-			if err := s.saveSet(ctx, tx, r, set, now); err != nil {
+			if err := s.repo.saveLabelSet(ctx, tx, r, set, now); err != nil {
 				return err
 			}
 		}
@@ -619,15 +484,7 @@ func (s *Service) Update(ctx context.Context, projectID, id string, req *UpdateR
 		if req.Description != nil {
 			desc = *req.Description
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE datasets SET name=$3, name_lower=$4, description=$5, update_time=$6 WHERE project_id=$1 AND id=$2`,
-			projectID, id, name, strings.ToLower(name), desc, now)
-		if store.IsConflict(err) {
-			return Invalid(CodeDatasetExists, "Dataset already exists: %s.", name)
-		}
-		if err != nil {
-			return fmt.Errorf("update dataset: %w", err)
-		}
-		return nil
+		return s.repo.renameDataset(ctx, tx, projectID, id, name, desc, now)
 	})
 }
 
@@ -659,14 +516,7 @@ func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
 	if err := s.DeletePrefix(ctx, p.Files); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM datasets WHERE project_id=$1 AND id=$2`, p.projectID, p.id)
-	if err != nil {
-		return fmt.Errorf("delete dataset: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errDatasetNotFound(p.id)
-	}
-	return nil
+	return s.repo.deleteDataset(ctx, p.projectID, p.id)
 }
 
 // DeletePrefix deletes every object under dir (a dataset's work files).

@@ -99,14 +99,9 @@ func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, 
 	}
 	now := s.now().UnixMilli()
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE dataset_versions SET status=$3, update_time=$4, total_sample_count=$5,
-			annotated_sample_count=$6, doc=$7, labels=$8, line_index=$9 WHERE dataset_id=$1 AND id=$2 AND status=$10`,
-			r.ID, v.ID, VersionNormal, now, st.Total, st.Annotated, string(docJSON), string(labelsJSON), string(indexJSON), VersionCreating)
-		if err != nil {
-			return fmt.Errorf("record version %s: %w", v.Name, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // deleted or failed meanwhile
+		recorded, err := s.repo.recordPublished(ctx, tx, r.ID, v.ID, st.Total, st.Annotated, string(docJSON), string(labelsJSON), string(indexJSON), now)
+		if err != nil || !recorded {
+			return err // !recorded: deleted or failed meanwhile
 		}
 		return s.ds.SetCurrentVersionTx(ctx, tx, r.ID, v.ID, v.Name, true)
 	})

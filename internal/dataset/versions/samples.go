@@ -2,7 +2,6 @@ package versions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,13 +27,9 @@ func (s *Service) ListVersionLabels(ctx context.Context, projectID, datasetID, v
 	if v.Status != VersionNormal {
 		return 0, nil, dataset.Invalid(CodeVersionNotNormal, "Dataset version status must be normal: version %s is not.", v.Name)
 	}
-	var data string
-	if err := s.db.QueryRowContext(ctx, `SELECT labels FROM dataset_versions WHERE id=$1`, v.ID).Scan(&data); err != nil {
-		return 0, nil, fmt.Errorf("load version labels: %w", err)
-	}
-	var labels []dataset.Label
-	if err := json.Unmarshal([]byte(data), &labels); err != nil {
-		return 0, nil, fmt.Errorf("decode version labels: %w", err)
+	labels, err := s.repo.versionLabels(ctx, v.ID)
+	if err != nil {
+		return 0, nil, err
 	}
 	total := len(labels)
 	labels = labels[min(offset, total):min(offset+limit, total)]
@@ -78,13 +73,9 @@ func (s *Service) ListVersionSamples(ctx context.Context, projectID, datasetID, 
 	if q.TeamState || v.Total == 0 {
 		return 0, []*dataset.Sample{}, nil
 	}
-	var index []int64
-	var data string
-	if err := s.db.QueryRowContext(ctx, `SELECT line_index FROM dataset_versions WHERE id=$1`, v.ID).Scan(&data); err != nil {
-		return 0, nil, fmt.Errorf("load version index: %w", err)
-	}
-	if err := json.Unmarshal([]byte(data), &index); err != nil {
-		return 0, nil, fmt.Errorf("decode version index: %w", err)
+	index, err := s.repo.lineIndex(ctx, v.ID)
+	if err != nil {
+		return 0, nil, err
 	}
 	vr := &versionReader{s: s, v: v, index: index, q: q}
 	return vr.page(ctx)

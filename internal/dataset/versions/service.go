@@ -64,6 +64,7 @@ type Options struct {
 type Service struct {
 	ds      *dataset.Service
 	db      *store.DB
+	repo    *repo
 	objects obs.Store
 	log     *slog.Logger
 	now     func() time.Time
@@ -87,7 +88,7 @@ func New(opts Options) (*Service, error) {
 	if opts.PartLines <= 0 {
 		opts.PartLines = DefaultPartLines
 	}
-	s := &Service{ds: opts.Datasets, db: opts.DB, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks,
+	s := &Service{ds: opts.Datasets, db: opts.DB, repo: &repo{db: opts.DB}, objects: opts.Objects, log: opts.Logger, now: opts.Now, tasks: opts.Tasks,
 		partLines: opts.PartLines}
 	if s.tasks != nil {
 		s.tasks.Register(TaskPublish, s.runPublish)

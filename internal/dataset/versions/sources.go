@@ -2,7 +2,6 @@ package versions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,13 +32,9 @@ func SelectionSource(sel *dataset.Selection) SampleSource {
 // 1-based line), seeking through its line index, keeping the lines of the
 // state when state is set.
 func (s *Service) versionSource(ctx context.Context, v *versionRow, state *int) (SampleSource, error) {
-	var index []int64
-	var data string
-	if err := s.db.QueryRowContext(ctx, `SELECT line_index FROM dataset_versions WHERE id=$1`, v.ID).Scan(&data); err != nil {
-		return nil, fmt.Errorf("load version index: %w", err)
-	}
-	if err := json.Unmarshal([]byte(data), &index); err != nil {
-		return nil, fmt.Errorf("decode version index: %w", err)
+	index, err := s.repo.lineIndex(ctx, v.ID)
+	if err != nil {
+		return nil, err
 	}
 	m := v.manifest()
 	return func(ctx context.Context, after int64, limit int) ([]outSample, int64, bool, error) {

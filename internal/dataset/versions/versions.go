@@ -215,43 +215,12 @@ func (v *versionRow) manifest() obs.Path {
 	return obs.Path{Bucket: d.Bucket, Key: d.Key + v.Name + ".manifest"}
 }
 
-// scanner is a row or rows being read; querier reads in or out of a
-// transaction.
-type (
-	scanner interface{ Scan(...any) error }
-	querier interface {
-		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	}
-)
-
-const versionColumns = `id, dataset_id, name, task_id, status, create_time, update_time, total_sample_count, annotated_sample_count, doc`
-
-func scanVersion(sc scanner) (*versionRow, error) {
-	var v versionRow
-	var doc string
-	if err := sc.Scan(&v.ID, &v.DatasetID, &v.Name, &v.TaskID, &v.Status, &v.CreateTime, &v.UpdateTime, &v.Total, &v.Annotated, &doc); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(doc), &v.Doc); err != nil {
-		return nil, fmt.Errorf("decode version %s: %w", v.ID, err)
-	}
-	return &v, nil
-}
-
 func errVersionNotFound(id string) *dataset.Error {
 	return dataset.Invalid(dataset.CodeVersionNotFound, "Dataset version does not exist: %s.", id)
 }
 
 func (s *Service) loadVersion(ctx context.Context, q querier, datasetID, versionID string) (*versionRow, error) {
-	v, err := scanVersion(q.QueryRowContext(ctx, `SELECT `+versionColumns+` FROM dataset_versions WHERE dataset_id=$1 AND id=$2`,
-		datasetID, versionID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errVersionNotFound(versionID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load version %s: %w", versionID, err)
-	}
-	return v, nil
+	return s.repo.loadVersion(ctx, q, datasetID, versionID)
 }
 
 // VersionPlan is a validated version request waiting for the caller's
@@ -358,25 +327,22 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 		if err != nil {
 			return err
 		}
-		var busy string
-		err = tx.QueryRowContext(ctx, `SELECT name FROM dataset_versions WHERE dataset_id=$1 AND status=$2 LIMIT 1`,
-			r.ID, VersionCreating).Scan(&busy)
-		if err == nil {
-			return dataset.Invalid(CodePublishing, "Dataset is publishing, the operation is forbidden: version %s is being published.", busy)
+		busy, err := s.repo.versionInStatus(ctx, tx, r.ID, VersionCreating)
+		if err != nil {
+			return err
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("find versions being published: %w", err)
+		if busy != "" {
+			return dataset.Invalid(CodePublishing, "Dataset is publishing, the operation is forbidden: version %s is being published.", busy)
 		}
 		doc := p.doc
 		doc.MaxSeq = r.SampleSeq
-		prev, err := scanVersion(tx.QueryRowContext(ctx, `SELECT `+versionColumns+` FROM dataset_versions
-			WHERE dataset_id=$1 AND status=$2 ORDER BY create_time DESC, id DESC LIMIT 1`, r.ID, VersionNormal))
-		switch {
-		case err == nil:
+		prev, err := s.repo.newestVersion(ctx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
 			doc.PreviousVersionID, doc.PreviousTotal, doc.PreviousAnnotated = prev.ID, prev.Total, prev.Annotated
 			doc.PreviousMaxSeq, doc.PreviousTime = prev.Doc.MaxSeq, prev.CreateTime
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("find previous version: %w", err)
 		}
 		t, err := s.tasks.Enqueue(ctx, tx, TaskPublish, p.projectID, r.ID, publishParams{VersionID: id, Requester: p.Requester})
 		if err != nil {
@@ -387,14 +353,8 @@ func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, er
 			return fmt.Errorf("encode version: %w", err)
 		}
 		now := s.now().UnixMilli()
-		_, err = tx.ExecContext(ctx, `INSERT INTO dataset_versions (id, dataset_id, name, status, create_time, update_time, task_id,
-			train_ratio, version_format, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			id, r.ID, p.name, VersionCreating, now, now, t.ID, p.ratio, 0, string(data))
-		if store.IsConflict(err) {
-			return dataset.Invalid(CodeVersionExists, "Dataset version already exists: %s.", p.name)
-		}
-		if err != nil {
-			return fmt.Errorf("store version: %w", err)
+		if err := s.repo.insertVersion(ctx, tx, id, r.ID, p.name, t.ID, p.ratio, string(data), now); err != nil {
+			return err
 		}
 		// A name given by the caller in the default form moves the counter
 		// past it, so that the next default name is free.
@@ -431,42 +391,9 @@ func (s *Service) ListVersions(ctx context.Context, projectID, datasetID string,
 	if err != nil {
 		return 0, nil, err
 	}
-	where := `dataset_id=$1`
-	args := []any{r.ID}
-	if q.Status != nil {
-		args = append(args, *q.Status)
-		where += fmt.Sprintf(` AND status=$%d`, len(args))
-	}
-	if q.RatioSet {
-		args = append(args, q.RatioMin, q.RatioMax)
-		where += fmt.Sprintf(` AND train_ratio>=$%d AND train_ratio<=$%d`, len(args)-1, len(args))
-	}
-	if q.Format != nil {
-		args = append(args, *q.Format)
-		where += fmt.Sprintf(` AND version_format=$%d`, len(args))
-	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_versions WHERE `+where, args...).Scan(&total); err != nil {
-		return 0, nil, fmt.Errorf("count versions: %w", err)
-	}
-	args = append(args, q.Limit, q.Offset)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM dataset_versions WHERE %s
-		ORDER BY create_time DESC, id DESC LIMIT $%d OFFSET $%d`, versionColumns, where, len(args)-1, len(args)), args...)
+	total, vs, err := s.repo.listVersions(ctx, r.ID, q)
 	if err != nil {
-		return 0, nil, fmt.Errorf("list versions: %w", err)
-	}
-	var vs []*versionRow
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			rows.Close()
-			return 0, nil, fmt.Errorf("list versions: %w", err)
-		}
-		vs = append(vs, v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("list versions: %w", err)
+		return 0, nil, err
 	}
 	out := make([]*Version, 0, len(vs))
 	for _, v := range vs {
@@ -531,9 +458,8 @@ func (s *Service) failVersion(ctx context.Context, v *versionRow, msg string) er
 		return fmt.Errorf("encode version: %w", err)
 	}
 	now := s.now().UnixMilli()
-	if _, err := s.db.ExecContext(ctx, `UPDATE dataset_versions SET status=$3, doc=$4, update_time=$5
-		WHERE dataset_id=$1 AND id=$2 AND status=$6`, v.DatasetID, v.ID, VersionError, string(data), now, VersionCreating); err != nil {
-		return fmt.Errorf("record failed version %s: %w", v.ID, err)
+	if err := s.repo.failVersion(ctx, v.DatasetID, v.ID, string(data), now); err != nil {
+		return err
 	}
 	v.Status, v.UpdateTime = VersionError, now
 	return nil
@@ -598,24 +524,20 @@ func (s *Service) PlanDeleteVersion(ctx context.Context, projectID, datasetID, v
 // deleting it again finishes the job.
 func (s *Service) CommitDeleteVersion(ctx context.Context, p *VersionDeletePlan) error {
 	now := s.now().UnixMilli()
-	res, err := s.db.ExecContext(ctx, `UPDATE dataset_versions SET status=$3, update_time=$4 WHERE dataset_id=$1 AND id=$2 AND status<>$5`,
-		p.datasetID, p.versionID, VersionDeleting, now, VersionCreating)
+	marked, err := s.repo.markDeleting(ctx, p.datasetID, p.versionID, now)
 	if err != nil {
-		return fmt.Errorf("mark version deleting: %w", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !marked {
 		return dataset.Invalid(CodeVersionState, "Failed to delete the version: version %s is being published or is gone.", p.versionID)
 	}
 	if err := s.ds.DeletePrefix(ctx, p.Files); err != nil {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM dataset_versions WHERE dataset_id=$1 AND id=$2`, p.datasetID, p.versionID)
-		if err != nil {
-			return fmt.Errorf("delete version: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // deleted meanwhile by another request
+		deleted, err := s.repo.deleteVersion(ctx, tx, p.datasetID, p.versionID)
+		if err != nil || !deleted {
+			return err // !deleted: deleted meanwhile by another request
 		}
 		if err := s.ds.CountVersionTx(ctx, tx, p.datasetID, false, 0); err != nil {
 			return err
@@ -630,11 +552,9 @@ func (s *Service) CommitDeleteVersion(ctx context.Context, p *VersionDeletePlan)
 
 // pointCurrentAtNewest makes the newest normal version current, or none.
 func (s *Service) pointCurrentAtNewest(ctx context.Context, tx *sql.Tx, datasetID string) error {
-	var id, name string
-	err := tx.QueryRowContext(ctx, `SELECT id, name FROM dataset_versions WHERE dataset_id=$1 AND status=$2
-		ORDER BY create_time DESC, id DESC LIMIT 1`, datasetID, VersionNormal).Scan(&id, &name)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("find newest version: %w", err)
+	id, name, err := s.repo.newestNormal(ctx, tx, datasetID)
+	if err != nil {
+		return err
 	}
 	return s.ds.SetCurrentVersionTx(ctx, tx, datasetID, id, name, false)
 }
