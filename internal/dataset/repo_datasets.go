@@ -41,7 +41,7 @@ const rowColumns = `id, project_id, workspace_id, name, description, dataset_typ
 	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, sample_seq, hard_sample_count, doc,
 	next_version_num, current_version_id, current_version_name`
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Scanner
 
 func scanRow(sc scanner) (*Row, error) {
 	var r Row

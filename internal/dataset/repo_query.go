@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/store"
 )
 
 // repo_query.go holds the SQL of the sample list: the filter a sample
@@ -262,20 +263,11 @@ func (rp *repo) listSamples(ctx context.Context, datasetID string, w *sampleFilt
 	query := fmt.Sprintf(`SELECT %s FROM dataset_samples x WHERE x.dataset_id=$1 AND x.seq IN (
 		SELECT %s FROM %s WHERE %s ORDER BY %s %s LIMIT $%d OFFSET $%d) ORDER BY x.seq %s`,
 		sampleColumns, w.key, w.from, where, w.key, dir, len(args)-1, len(args), dir)
-	rows, err := rp.db.QueryContext(ctx, query, args...)
+	out, err := store.QueryAll(ctx, rp.db, scanSample, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list samples: %w", err)
 	}
-	defer rows.Close()
-	out := []*Sample{}
-	for rows.Next() {
-		sm, err := scanSample(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sm)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // countMatching counts the samples the filter selects, by an index scan.

@@ -35,20 +35,11 @@ var ms = store.Millis
 
 // queryAll runs a query and scans every row with scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
+	out, err := store.QueryAll(ctx, q, scan, query, args...)
+	if len(out) == 0 {
+		return nil, err // iam's lists have always said "none" with nil
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 var fromMS = store.FromMillis

@@ -28,7 +28,7 @@ const leaseName = "training-scheduler"
 
 const jobColumns = `id, project_id, workspace_id, phase, secondary_phase, priority, create_time, start_time, end_time, deleted, description, doc, run`
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Scanner
 
 func scanJob(sc scanner) (*jobRow, error) {
 	var j jobRow
@@ -231,20 +231,7 @@ func (r *repo) deletedJobs(ctx context.Context) ([]*jobRow, error) {
 }
 
 func (r *repo) queryJobs(ctx context.Context, where string, args ...any) ([]*jobRow, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM training_jobs `+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	jobs := []*jobRow{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, rows.Err()
+	return store.QueryAll(ctx, r.db, scanJob, `SELECT `+jobColumns+` FROM training_jobs `+where, args...)
 }
 
 // jobEvents counts a job's events matching q and returns one page of them.

@@ -24,7 +24,7 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Scanner
 
 const workforceCols = `f.id, f.name, f.description, f.workspace_id, f.create_time, f.update_time,
 	(SELECT COUNT(*) FROM workforce_workers w WHERE w.workforce_id = f.id)`
@@ -50,20 +50,7 @@ func scanWorker(sc scanner) (*Worker, error) {
 // queryAll runs a query and scans every row; an empty result is an empty
 // slice, which the API answers as [] rather than null.
 func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return store.QueryAll(ctx, q, scan, query, args...)
 }
 
 func count(ctx context.Context, q querier, query string, args ...any) (int, error) {
