@@ -20,12 +20,12 @@ func seedJobs(tb testing.TB, fx *fixture, n int) {
 	ctx := context.Background()
 	id := fx.create(tb, "seed", 1, 1)
 	var doc string
-	if err := fx.svc.db.QueryRowContext(ctx, `SELECT doc FROM training_jobs WHERE id=$1`, id).Scan(&doc); err != nil {
+	if err := fx.svc.repo.db.QueryRowContext(ctx, `SELECT doc FROM training_jobs WHERE id=$1`, id).Scan(&doc); err != nil {
 		tb.Fatal(err)
 	}
 	phases := []string{PhaseCompleted, PhaseFailed, PhaseRunning, PhaseTerminated, PhasePending}
 	start := time.Now().Add(-time.Duration(n) * time.Second).UnixMilli()
-	err := fx.svc.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := fx.svc.repo.db.InTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO training_jobs (id, project_id, workspace_id, name, kind, user_id, user_name, algorithm_id,
 			algorithm_name, description, phase, secondary_phase, priority, create_time, doc, run)
 			VALUES ($1, 'p', '0', $2, 'job', 'u', 'user', '', '', '', $3, $3, 1, $4, $5, '{}')`)

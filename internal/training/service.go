@@ -84,8 +84,7 @@ type Scope struct {
 
 // Service is the training domain.
 type Service struct {
-	db      *store.DB // for tests' fixtures; the service reads and writes through repo
-	repo    *repo
+	repo    *repo // every read and write of training's tables
 	objects obs.Store
 	exec    executor.Executor
 	dataDir string
@@ -133,7 +132,7 @@ func New(opts Options) (*Service, error) {
 	if opts.LogBucket == "" {
 		opts.LogBucket = "atelier-system-training-logs"
 	}
-	s := &Service{db: opts.DB, repo: &repo{db: opts.DB, replica: opts.ReplicaID}, objects: opts.Objects, exec: opts.Executor, dataDir: opts.DataDir,
+	s := &Service{repo: &repo{db: opts.DB, replica: opts.ReplicaID}, objects: opts.Objects, exec: opts.Executor, dataDir: opts.DataDir,
 		log: opts.Logger, now: opts.Now, opts: opts, wake: make(chan struct{}, 1), lastSamp: map[string]time.Time{}}
 	engines := opts.Engines
 	if engines == nil {
