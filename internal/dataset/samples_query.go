@@ -262,11 +262,21 @@ type LabelUpdate struct {
 // UpdateSampleLabels replaces the labels of samples (an empty list removes
 // them); items that name no sample or carry invalid labels fail alone.
 func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID string, items []LabelUpdate) ([]error, error) {
-	errs := make([]error, len(items))
+	var errs []error
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		for i := range errs {
-			errs[i] = nil
-		}
+		var err error
+		errs, err = s.updateSampleLabelsTx(ctx, tx, projectID, datasetID, items)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+func (s *Service) updateSampleLabelsTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, items []LabelUpdate) ([]error, error) {
+	errs := make([]error, len(items))
+	err := func() error {
 		r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
 		if err != nil {
 			return err
@@ -334,7 +344,7 @@ func (s *Service) UpdateSampleLabels(ctx context.Context, projectID, datasetID s
 			return err
 		}
 		return s.repo.applyCounters(ctx, tx, r.ID, delta, r.SampleSeq, now)
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -152,15 +152,24 @@ func (s *Service) SetLabelingRoles(ctx context.Context, tx *sql.Tx, domainID, pr
 				return fmt.Errorf("create group %s: %w", name, err)
 			}
 		}
-		scope := policy.Scope{Kind: policy.ScopeProject, ID: projectID}
-		policyID := SystemPolicyID(labelingRoles[role])
-		granted, err := grantExists(ctx, tx, g.ID, policyID, scope)
-		if err != nil {
-			return fmt.Errorf("check grant of %s: %w", name, err)
-		}
-		if !granted {
-			if err := insertGrant(ctx, tx, &Grant{ID: store.NewID(), DomainID: domainID, GroupID: g.ID, PolicyID: policyID, Scope: scope, CreatedAt: s.clock()}); err != nil {
-				return fmt.Errorf("grant %s: %w", name, err)
+		// The role's policy on the project, and the files of the samples
+		// on the account (OBS is global); both count on team routes only.
+		for _, gr := range []struct {
+			policy string
+			scope  policy.Scope
+		}{
+			{labelingRoles[role], policy.Scope{Kind: policy.ScopeProject, ID: projectID}},
+			{PolicyTeamObjects, policy.Scope{Kind: policy.ScopeAccount, ID: domainID}},
+		} {
+			policyID := SystemPolicyID(gr.policy)
+			granted, err := grantExists(ctx, tx, g.ID, policyID, gr.scope)
+			if err != nil {
+				return fmt.Errorf("check grant of %s: %w", name, err)
+			}
+			if !granted {
+				if err := insertGrant(ctx, tx, &Grant{ID: store.NewID(), DomainID: domainID, GroupID: g.ID, PolicyID: policyID, Scope: gr.scope, CreatedAt: s.clock()}); err != nil {
+					return fmt.Errorf("grant %s: %w", name, err)
+				}
 			}
 		}
 		if err := addMember(ctx, tx, g.ID, userID); err != nil {

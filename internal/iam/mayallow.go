@@ -18,3 +18,12 @@ func (s *Service) MayAllow(ctx context.Context, userID string, req *policy.Reque
 	}
 	return snap.Set.MayAllow(req), nil
 }
+
+// MayAllowTeam is MayAllow on a team labeling route (see DecideTeam).
+func (s *Service) MayAllowTeam(ctx context.Context, userID string, req *policy.Request) (bool, error) {
+	snap, err := s.Snapshot(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	return snap.TeamSet.MayAllow(req), nil
+}

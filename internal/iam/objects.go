@@ -77,6 +77,16 @@ type ObjectAccess struct {
 // says is denied every action; only a failure to read the store is an
 // error.
 func (s *Service) ObjectAccess(ctx context.Context, region string, a Actor, now time.Time) (*ObjectAccess, error) {
+	return s.objectAccess(ctx, region, a, now, false)
+}
+
+// TeamObjectAccess is ObjectAccess on a team labeling route, where the
+// labeling system policies count too (see DecideTeam).
+func (s *Service) TeamObjectAccess(ctx context.Context, region string, a Actor, now time.Time) (*ObjectAccess, error) {
+	return s.objectAccess(ctx, region, a, now, true)
+}
+
+func (s *Service) objectAccess(ctx context.Context, region string, a Actor, now time.Time, team bool) (*ObjectAccess, error) {
 	if now.IsZero() {
 		now = s.now()
 	}
@@ -96,6 +106,8 @@ func (s *Service) ObjectAccess(ctx context.Context, region string, a Actor, now 
 		acc.gone = "the user " + snap.User.Name + " is disabled"
 	case snap.User.DomainID != a.DomainID:
 		acc.gone = "the user " + a.UserID + " does not belong to account " + a.DomainID
+	case team:
+		acc.set = snap.TeamSet
 	default:
 		acc.set = snap.Set
 	}

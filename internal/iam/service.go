@@ -67,8 +67,15 @@ const RefreshInterval = 2 * time.Second
 type Snapshot struct {
 	User   *User
 	Domain *Domain
-	Set    *policy.Set
-	// Grants are the policies the set was compiled from, for explanations.
+	// Set is the user's policies everywhere but on team labeling routes:
+	// the labeling system policies are left out of it, so what they grant
+	// a team member works only where the team labeling room scopes it.
+	Set *policy.Set
+	// TeamSet is every policy of the user, the labeling ones included: it
+	// decides team labeling routes (the same set as Set for a user who
+	// holds no labeling grant).
+	TeamSet *policy.Set
+	// Grants are the policies the sets were compiled from, for explanations.
 	Grants []policy.Grant
 }
 
@@ -205,7 +212,18 @@ func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error
 		}
 		grants = append(grants, policy.Grant{PolicyID: r.PolicyID, PolicyName: r.PolicyName, Document: doc, Scope: r.Scope})
 	}
-	snap = &Snapshot{User: u, Domain: d, Set: policy.Compile(grants), Grants: grants}
+	snap = &Snapshot{User: u, Domain: d, Grants: grants}
+	outside := make([]policy.Grant, 0, len(grants))
+	for _, g := range grants {
+		if !labelingPolicyIDs[g.PolicyID] {
+			outside = append(outside, g)
+		}
+	}
+	snap.Set = policy.Compile(outside)
+	snap.TeamSet = snap.Set
+	if len(outside) < len(grants) {
+		snap.TeamSet = policy.Compile(grants)
+	}
 	s.mu.Lock()
 	s.users[userID] = snap
 	s.mu.Unlock()
@@ -244,6 +262,17 @@ func (s *Service) Decide(ctx context.Context, userID string, req *policy.Request
 		return policy.Decision{}, err
 	}
 	return snap.Set.Decide(req), nil
+}
+
+// DecideTeam answers an authorization question on a team labeling route,
+// where the labeling system policies count too (the room then scopes what
+// a member sees to its part of the task).
+func (s *Service) DecideTeam(ctx context.Context, userID string, req *policy.Request) (policy.Decision, error) {
+	snap, err := s.Snapshot(ctx, userID)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	return snap.TeamSet.Decide(req), nil
 }
 
 func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -31,6 +31,11 @@ const (
 	PolicyLabeler   = "ModelArts Team Labeler"
 	PolicyReviewer  = "ModelArts Team Reviewer"
 	PolicyTeamAdmin = "ModelArts Team Administrator"
+	// PolicyTeamObjects lets team members read the objects of the samples
+	// their tasks give them. OBS is a global service, so it is granted on
+	// the account; like the role policies it counts only on team labeling
+	// routes.
+	PolicyTeamObjects = "ModelArts Team Labeling Objects"
 )
 
 // SystemPolicyID returns the fixed ID of a system policy.
@@ -47,7 +52,17 @@ const obsReadOnlyActions = `"obs:bucket:ListAllMyBuckets","obs:bucket:HeadBucket
 // members (modelarts:processTask:*) is left out on purpose: a team
 // administrator of one team must not manage another, and nothing in those
 // actions tells one team from another.
-const teamTaskActions = `"modelarts:dataset:listWorkforceTasks","modelarts:dataset:getWorkforceTask","modelarts:dataset:updateWorkforceTask"`
+const teamTaskActions = `"modelarts:dataset:listWorkforceTasks","modelarts:dataset:getWorkforceTask","modelarts:dataset:updateWorkforceTask",` +
+	`"modelarts:sample:listSamples","modelarts:sample:getSample"`
+
+// labelingPolicyIDs are the labeling system policies. What they grant
+// counts only on team labeling routes (Snapshot.TeamSet), whose room
+// scopes every query to the member's part of its tasks; everywhere else
+// (the dataset's own sample list, object storage) they grant nothing.
+var labelingPolicyIDs = map[string]bool{
+	SystemPolicyID(PolicyLabeler): true, SystemPolicyID(PolicyReviewer): true, SystemPolicyID(PolicyTeamAdmin): true,
+	SystemPolicyID(PolicyTeamObjects): true,
+}
 
 var systemPolicies = []systemPolicy{
 	{PolicyTenantAdministrator, "AA", "BASE", "Administrator of all services except IAM.",
@@ -72,4 +87,6 @@ var systemPolicies = []systemPolicy{
 		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + teamTaskActions + `]}]}`},
 	{PolicyTeamAdmin, "XA", "ModelArts", "What a labeling team's administrator needs: its team labeling tasks, their review and acceptance. Granted by Atelier to team members.",
 		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":[` + teamTaskActions + `]}]}`},
+	{PolicyTeamObjects, "AX", "OBS", "Lets labeling team members read the files of the samples their team labeling tasks give them (on team labeling routes only). Granted by Atelier to team members.",
+		`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["obs:object:GetObject"]}]}`},
 }

@@ -243,6 +243,18 @@ func rolesOfUser(ctx context.Context, q querier, projectID, userID string) ([]in
 	}, `SELECT DISTINCT role FROM workforce_workers WHERE project_id = $1 AND user_id = $2 ORDER BY role`, projectID, userID)
 }
 
+// workersOfUser lists a user's member rows in the project's teams.
+func workersOfUser(ctx context.Context, q querier, projectID, userID string) ([]*Worker, error) {
+	return queryAll(ctx, q, scanWorker, `SELECT `+workerCols+` FROM workforce_workers WHERE project_id = $1 AND user_id = $2 ORDER BY id`, projectID, userID)
+}
+
+// markInvited moves a member that was not invited yet to invited.
+func markInvited(ctx context.Context, q querier, projectID, workerID string, at int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE workforce_workers SET status = $1, update_time = $2
+		WHERE project_id = $3 AND id = $4 AND status = $5`, StatusInvited, at, projectID, workerID, StatusNotInvited)
+	return err
+}
+
 // membershipsOfUser counts a user's memberships in every team of every project.
 func membershipsOfUser(ctx context.Context, q querier, userID string) (int, error) {
 	return count(ctx, q, `SELECT COUNT(*) FROM workforce_workers WHERE user_id = $1`, userID)

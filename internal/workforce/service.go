@@ -427,3 +427,24 @@ func (s *Service) DeleteWorkers(ctx context.Context, sc Scope, workforceID strin
 	}
 	return out, nil
 }
+
+// Members lists every member of a team of the project (team labeling tasks
+// allocate samples to them).
+func (s *Service) Members(ctx context.Context, projectID, workforceID string) ([]*Worker, error) {
+	if _, err := workforce(ctx, s.db, projectID, workforceID); err != nil {
+		return nil, err
+	}
+	return teamWorkers(ctx, s.db, projectID, workforceID)
+}
+
+// MembershipsOf lists the member rows a user holds in the project's teams:
+// who the caller is in each team, for the team labeling tasks' scoping.
+func (s *Service) MembershipsOf(ctx context.Context, projectID, userID string) ([]*Worker, error) {
+	return workersOfUser(ctx, s.db, projectID, userID)
+}
+
+// MarkInvited records that a member was sent the notification e-mail
+// (status 0 becomes 1; a member who logged in stays 2).
+func (s *Service) MarkInvited(ctx context.Context, projectID, workerID string) error {
+	return markInvited(ctx, s.db, projectID, workerID, s.millis())
+}
