@@ -24,6 +24,9 @@ type Call struct {
 	Workspace *iam.Workspace
 	// EnterpriseProjectID is the enterprise project whose grants apply.
 	EnterpriseProjectID string
+	// Owner is set on team routes (Route.Team) when a policy other than
+	// the labeling system policies grants the caller the route's action.
+	Owner bool
 
 	srv               *Server
 	objectsAuthorized bool
@@ -62,7 +65,11 @@ func (c *Call) authorizeObjectAction(action string, refs []ObjectRef) error {
 	ctx := c.Request.Context()
 	// The decision is iam's, shared with the background tasks that touch
 	// objects for a user.
-	acc, err := c.srv.iam.ObjectAccess(ctx, c.srv.cfg.Region, c.Actor(), c.srv.now())
+	objectAccess := c.srv.iam.ObjectAccess
+	if c.Route.Team {
+		objectAccess = c.srv.iam.TeamObjectAccess
+	}
+	acc, err := objectAccess(ctx, c.srv.cfg.Region, c.Actor(), c.srv.now())
 	if err != nil {
 		return err
 	}
@@ -277,7 +284,11 @@ func (s *Server) authorizeKind(r *http.Request, c *Call) error {
 		return nil
 	}
 	req := s.policyRequest(c, c.Route.Action, "")
-	ok, err := s.iam.MayAllow(r.Context(), c.Principal.UserID, &req)
+	mayAllow := s.iam.MayAllow
+	if c.Route.Team {
+		mayAllow = s.iam.MayAllowTeam
+	}
+	ok, err := mayAllow(r.Context(), c.Principal.UserID, &req)
 	if err != nil {
 		return err
 	}
@@ -301,9 +312,22 @@ func (s *Server) authorizeRoute(r *http.Request, c *Call) error {
 	if c.Route.Service == ServiceGlobal {
 		req.ProjectID, req.EnterpriseProjectID = "", ""
 	}
-	d, err := s.iam.Decide(r.Context(), c.Principal.UserID, &req)
+	decide := s.iam.Decide
+	if c.Route.Team {
+		decide = s.iam.DecideTeam
+	}
+	d, err := decide(r.Context(), c.Principal.UserID, &req)
 	if err != nil {
 		return err
+	}
+	if c.Route.Team {
+		// The task's owner holds the action through a policy other than
+		// the labeling ones.
+		owner, err := s.iam.Decide(r.Context(), c.Principal.UserID, &req)
+		if err != nil {
+			return err
+		}
+		c.Owner = owner.Allowed
 	}
 	if !d.Allowed {
 		code := codeNotAuthorized

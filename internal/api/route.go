@@ -69,6 +69,12 @@ type Route struct {
 	// Related must repeat the Action, so that the router refuses a success
 	// from a handler that did not call Call.AuthorizeObjects.
 	ObjectAction bool
+	// Team routes are the team labeling routes: the labeling system
+	// policies a team member holds count on them (iam's TeamSet), because
+	// the team labeling room scopes every query to the caller's part of
+	// the task. Call.Owner tells the room whether a policy other than
+	// those grants the action (the caller then manages the whole task).
+	Team bool
 }
 
 // Service is how a route is scoped for authorization.

@@ -379,6 +379,34 @@ func (rp *repo) allocKeys(ctx context.Context, q querier, taskID string, f alloc
 		append([]any{taskID}, f.args...)...)
 }
 
+// allocsWhere loads the full allocations matching a filter, in seq order.
+func (rp *repo) allocsWhere(ctx context.Context, q querier, taskID string, f allocFilter) ([]*alloc, error) {
+	out, err := store.QueryAll(ctx, q, scanAlloc, `SELECT `+allocCols+` FROM team_samples WHERE task_id = $1`+f.where+
+		` ORDER BY sample_seq, worker_id`, append([]any{taskID}, f.args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load allocations of task %s: %w", taskID, err)
+	}
+	return out, nil
+}
+
+// setStates moves allocations to a state, 400 to a statement.
+func (rp *repo) setStates(ctx context.Context, tx *sql.Tx, taskID string, list []*alloc, state int, now int64) error {
+	for start := 0; start < len(list); start += 400 {
+		chunk := list[start:min(start+400, len(list))]
+		args := []any{state, now, taskID}
+		conds := make([]string, len(chunk))
+		for i, a := range chunk {
+			args = append(args, a.Seq, a.WorkerID)
+			conds[i] = fmt.Sprintf("(sample_seq = $%d AND worker_id = $%d)", len(args)-1, len(args))
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE team_samples SET state = $1, update_time = $2 WHERE task_id = $3 AND (`+
+			strings.Join(conds, " OR ")+`)`, args...); err != nil {
+			return fmt.Errorf("move allocations of task %s: %w", taskID, err)
+		}
+	}
+	return nil
+}
+
 // --- counters
 
 // countKey is one counter: a member's allocations in a state, or (state
@@ -434,10 +462,22 @@ func (rp *repo) counts(ctx context.Context, q querier, taskID string) (counts, e
 // --- history
 
 func (rp *repo) insertEvents(ctx context.Context, tx *sql.Tx, taskID string, evs []eventRow) error {
-	for _, e := range evs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO team_sample_events (id, task_id, sample_seq, worker_id, actor_id, actor_name, action,
-			from_state, to_state, comment, score, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
-			store.NewID(), taskID, e.Seq, e.WorkerID, e.ActorID, e.ActorName, e.Action, e.From, e.To, e.Comment, e.Score, e.At); err != nil {
+	const per = 200
+	for start := 0; start < len(evs); start += per {
+		chunk := evs[start:min(start+per, len(evs))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO team_sample_events (id, task_id, sample_seq, worker_id, actor_id, actor_name, action,
+			from_state, to_state, comment, score, at) VALUES `)
+		args := []any{taskID}
+		for i, e := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d,$1,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
+			args = append(args, store.NewID(), e.Seq, e.WorkerID, e.ActorID, e.ActorName, e.Action, e.From, e.To, e.Comment, e.Score, e.At)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("record history of task %s: %w", taskID, err)
 		}
 	}
