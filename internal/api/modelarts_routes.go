@@ -12,7 +12,7 @@ import "net/http"
 // with serve; the handlers live in the family's files (training_*.go,
 // algorithms.go, datasets.go, samples.go, dataset_*.go, workforces.go). A row without serve
 // is listed by `atelier routes` and answers ModelArts.4204 (not built yet).
-func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
+func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTaskAPI) []Route {
 	// The resolvers of routes on one stored dataset: enterprise-project
 	// grants apply to the workspace the dataset lives in.
 	dataset, exported := d.storedDataset("dataset_id"), d.storedDataset("resource_id")
@@ -68,8 +68,10 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
 			serve(d.stats, dataset),
 		dataRoute("Querying the Monitoring Data of a Dataset", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/metrics", "modelarts:dataset:getDataset").
 			serve(d.metrics, dataset),
-		dataRoute("Querying Statistics for a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/stats", "modelarts:dataset:getWorkforceTask"),
-		dataRoute("Querying Statistics for the Member Labeling Progresses in a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/metrics", "modelarts:dataset:getWorkforceTask"),
+		dataRoute("Querying Statistics for a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/stats", "modelarts:dataset:getWorkforceTask").
+			team().serve(tt.stats, dataset),
+		dataRoute("Querying Statistics for the Member Labeling Progresses in a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/metrics", "modelarts:dataset:getWorkforceTask").
+			team().serve(tt.metrics, dataset),
 
 		// Seed 001, Table 2: dataset version management.
 		dataRoute("Querying the Dataset Version List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/versions", "modelarts:dataset:getDataset").
@@ -101,9 +103,11 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
 		dataRoute("Querying Sample Search Criteria", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/search-condition", "modelarts:sample:listSamples").
 			serve(d.searchCondition, dataset),
 		dataRoute("Querying the Sample List of a Team Labeling Task by Page", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples", "modelarts:sample:listSamples",
-			"obs:object:GetObject"),
+			"obs:object:GetObject").
+			team().serve(tt.samples, dataset),
 		dataRoute("Querying Details About a Team Labeling Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples/{sample_id}", "modelarts:sample:getSample",
-			"obs:object:GetObject"),
+			"obs:object:GetObject").
+			team().serve(tt.sample, dataset),
 
 		// Seed 001, Table 4: label management.
 		dataRoute("Querying the Dataset Label List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:getDataset").
@@ -126,20 +130,31 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
 			serve(d.updateSamples, dataset),
 
 		// Seed 001, Table 6: labeling task management.
-		dataRoute("Querying the Team Labeling Task List of a Dataset", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", "modelarts:dataset:listWorkforceTasks"),
-		dataRoute("Creating a Team Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", "modelarts:dataset:createWorkforceTask"),
-		dataRoute("Querying Details About a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:getWorkforceTask"),
+		dataRoute("Querying the Team Labeling Task List of a Dataset", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", "modelarts:dataset:listWorkforceTasks").
+			team().serve(tt.list, dataset),
+		dataRoute("Creating a Team Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", "modelarts:dataset:createWorkforceTask").
+			team().serve(tt.create, dataset),
+		dataRoute("Querying Details About a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:getWorkforceTask").
+			team().serve(tt.show, dataset),
 		// Path from the API reference; the seed says .../workforce-tasks/{workforce_task_id}/acceptance, the acceptance-task path.
-		dataRoute("Starting a Team Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask"),
-		dataRoute("Updating a Team Labeling Task", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask"),
-		dataRoute("Deleting a Team Labeling Task", http.MethodDelete, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:deleteWorkforceTask"),
-		dataRoute("Creating a Team Labeling Acceptance Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance", "modelarts:dataset:updateWorkforceTask"),
-		dataRoute("Querying the Acceptance Report of a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/report", "modelarts:dataset:getWorkforceTask"),
-		dataRoute("Updating the Status of a Team Labeling Acceptance Task", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/status", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Starting a Team Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.start, dataset),
+		dataRoute("Updating a Team Labeling Task", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.update, dataset),
+		dataRoute("Deleting a Team Labeling Task", http.MethodDelete, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}", "modelarts:dataset:deleteWorkforceTask").
+			team().serve(tt.delete, dataset),
+		dataRoute("Creating a Team Labeling Acceptance Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.startAcceptance, dataset),
+		dataRoute("Querying the Acceptance Report of a Team Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/report", "modelarts:dataset:getWorkforceTask").
+			team().serve(tt.report, dataset),
+		dataRoute("Updating the Status of a Team Labeling Acceptance Task", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/status", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.closeAcceptance, dataset),
 
 		// Seed 001, Table 7: team labeling flow management.
-		dataRoute("Submitting Sample Review Comments for Acceptance", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/batch-comment", "modelarts:dataset:updateWorkforceTask"),
-		dataRoute("Updating Labels of Team Labeling Samples in Batches", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Submitting Sample Review Comments for Acceptance", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/batch-comment", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.comment, dataset),
+		dataRoute("Updating Labels of Team Labeling Samples in Batches", http.MethodPut, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.updateSamples, dataset),
 
 		// Seed 001, Table 8: labeling team management.
 		workforceRoute("Querying the Labeling Team List", http.MethodGet, "/v2/{project_id}/workforces", "modelarts:processTask:listWorkforce").
@@ -155,7 +170,8 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI) []Route {
 			serve(w.delete, team),
 
 		// Seed 001, Table 9: labeling team member management.
-		dataRoute("Sending an Email to Labeling Team Members", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask"),
+		dataRoute("Sending an Email to Labeling Team Members", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask").
+			team().serve(tt.notify, dataset),
 		workforceRoute("Querying All Labeling Team Members", http.MethodGet, "/v2/{project_id}/workforces/workers", "modelarts:processTask:getWorkforce").
 			serve(w.listAllWorkers, nil),
 		workforceRoute("Querying Members in a Labeling Team", http.MethodGet, "/v2/{project_id}/workforces/{workforce_id}/workers", "modelarts:processTask:getWorkforce").

@@ -103,6 +103,8 @@ const (
 	NeedsObjects
 	// NeedsWorkforces routes are served by Config.Workforces.
 	NeedsWorkforces
+	// NeedsTeamTasks routes are served by Config.TeamTasks.
+	NeedsTeamTasks
 )
 
 func (n Needs) String() string {
@@ -117,6 +119,8 @@ func (n Needs) String() string {
 		return "objects"
 	case NeedsWorkforces:
 		return "workforces"
+	case NeedsTeamTasks:
+		return "team-tasks"
 	}
 	return fmt.Sprintf("Needs(%d)", uint8(n))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
@@ -60,6 +61,9 @@ type Config struct {
 	// Workforces serves labeling teams and their members; without it
 	// those routes are not mounted.
 	Workforces *workforce.Service
+	// TeamTasks serves team labeling tasks; without it those routes are
+	// not mounted.
+	TeamTasks *teamtask.Service
 }
 
 // serves reports whether the service a route's handler works on is
@@ -76,6 +80,8 @@ func (cfg Config) serves(rt *Route) bool {
 		return cfg.Objects != nil
 	case NeedsWorkforces:
 		return cfg.Workforces != nil
+	case NeedsTeamTasks:
+		return cfg.TeamTasks != nil && cfg.Datasets != nil
 	}
 	return true
 }

@@ -85,6 +85,7 @@ var extraActions = []string{
 	"modelarts:pool:create", "modelarts:pool:update", "modelarts:pool:delete",
 	"modelarts:pool:get", "modelarts:pool:list",
 	"modelarts:dataset:listWorkforceTasks", "modelarts:dataset:getWorkforceTask", "modelarts:dataset:updateWorkforceTask",
+	"modelarts:sample:listSamples", "modelarts:sample:getSample",
 }
 
 // Catalog is the set of registered actions policies may name: the route

@@ -24,6 +24,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
@@ -65,6 +66,10 @@ type App struct {
 	// Workforces owns labeling teams, their members and the members'
 	// labeling identities.
 	Workforces *workforce.Service
+	// TeamTasks owns team labeling tasks.
+	TeamTasks *teamtask.Service
+	// teamMailer sends their notification e-mails (nil: no SMTP server).
+	teamMailer teamtask.Mailer
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -194,13 +199,17 @@ func (a *App) open(ctx context.Context) error {
 	if a.Workforces, err = workforce.New(workforce.Options{DB: a.DB, Identities: svc}); err != nil {
 		return err
 	}
+	if a.TeamTasks, err = teamtask.New(teamtask.Options{DB: a.DB, Datasets: a.Datasets, Workforces: a.Workforces, Tasks: a.Tasks,
+		Mail: a.teamMailer, ConsoleURL: strings.TrimSuffix(a.Config.Endpoint, "/") + "/console/", Logger: a.Log}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
 	}
 	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
-		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces})
+		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces, TeamTasks: a.TeamTasks})
 	return err
 }
 

@@ -80,7 +80,19 @@ func (f *fixture) member(t *testing.T, team, email string, role int) string {
 // allowed reports whether the user may perform the action in the project.
 func (f *fixture) allowed(t *testing.T, userID, action string) bool {
 	t.Helper()
-	d, err := f.ids.Decide(context.Background(), userID, &policy.Request{Action: action, ProjectID: f.sc.ProjectID})
+	return f.decide(t, f.ids.Decide, userID, action)
+}
+
+// allowedOnTeamRoutes decides as a team labeling route does, where the
+// labeling system policies count.
+func (f *fixture) allowedOnTeamRoutes(t *testing.T, userID, action string) bool {
+	t.Helper()
+	return f.decide(t, f.ids.DecideTeam, userID, action)
+}
+
+func (f *fixture) decide(t *testing.T, decide func(context.Context, string, *policy.Request) (policy.Decision, error), userID, action string) bool {
+	t.Helper()
+	d, err := decide(context.Background(), userID, &policy.Request{Action: action, ProjectID: f.sc.ProjectID})
 	if err != nil {
 		if iam.KindOf(err) == iam.KindNotFound {
 			return false
@@ -250,8 +262,15 @@ func TestMembers(t *testing.T) {
 		if err != nil || annUser.Name != "ann_example.com" || annUser.Email != "ann@example.com" {
 			t.Fatalf("created user: %+v, %v", annUser, err)
 		}
-		if !f.allowed(t, annW.UserID, "modelarts:dataset:getWorkforceTask") {
+		if !f.allowedOnTeamRoutes(t, annW.UserID, "modelarts:dataset:getWorkforceTask") {
 			t.Fatal("a labeler may not get its team tasks")
+		}
+		// What the labeling policies grant counts on team routes only: the
+		// dataset's own sample list stays closed to a labeler.
+		for _, action := range []string{"modelarts:dataset:getWorkforceTask", "modelarts:sample:listSamples"} {
+			if f.allowed(t, annW.UserID, action) {
+				t.Fatalf("a labeler holds %s outside team labeling routes", action)
+			}
 		}
 		if f.allowed(t, annW.UserID, "modelarts:processTask:getWorkforce") {
 			t.Fatal("a labeler may read labeling teams")
@@ -312,7 +331,7 @@ func TestMembers(t *testing.T) {
 		if _, err := f.ids.GetUser(ctx, f.sc.DomainID, annW.UserID); err != nil {
 			t.Fatalf("ann's user is gone while she is still in team b: %v", err)
 		}
-		if !f.allowed(t, annW.UserID, "modelarts:dataset:getWorkforceTask") {
+		if !f.allowedOnTeamRoutes(t, annW.UserID, "modelarts:dataset:getWorkforceTask") {
 			t.Fatal("ann lost her team b access when leaving team a")
 		}
 		if err := f.svc.Delete(ctx, f.sc, b); err != nil {
@@ -331,7 +350,7 @@ func TestMembers(t *testing.T) {
 		if _, err := f.ids.GetUser(ctx, f.sc.DomainID, existing.ID); err != nil {
 			t.Fatalf("a linked user was deleted with its membership: %v", err)
 		}
-		if f.allowed(t, existing.ID, "modelarts:dataset:getWorkforceTask") {
+		if f.allowedOnTeamRoutes(t, existing.ID, "modelarts:dataset:getWorkforceTask") {
 			t.Fatal("a removed member keeps team task access")
 		}
 		// Nobody removes themselves.
