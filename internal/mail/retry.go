@@ -80,16 +80,16 @@ func (s *Sender) SendWithRetry(ctx context.Context, m Message, attempts int, bac
 			return err
 		}
 		if attempt >= attempts {
-			return fmt.Errorf("mail: gave up after %d attempts: %w", attempt, err)
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("mail: stopped retrying after attempt %d: %w (last failure: %w)", attempt, ctx.Err(), err)
+			return fmt.Errorf("stopped retrying after attempt %d: %w (last failure: %w)", attempt, ctx.Err(), err)
 		}
 		t := time.NewTimer(backoff(attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("mail: stopped retrying after attempt %d: %w (last failure: %w)", attempt, ctx.Err(), err)
+			return fmt.Errorf("stopped retrying after attempt %d: %w (last failure: %w)", attempt, ctx.Err(), err)
 		case <-t.C:
 		}
 	}
