@@ -3,6 +3,8 @@ module github.com/atelier-dev/atelier
 go 1.26.8
 
 require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
 	github.com/google/uuid v1.6.0
 	github.com/huaweicloud/huaweicloud-sdk-go-v3 v0.1.207
 	github.com/jackc/pgx/v5 v5.12.0
@@ -10,6 +12,7 @@ require (
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/pressly/goose/v3 v3.29.0
 	github.com/riverqueue/river/riverdriver/riverdatabasesql v0.51.2
+	github.com/wneessen/go-mail v0.8.1
 	golang.org/x/image v0.47.0
 	modernc.org/sqlite v1.61.1
 )

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/atelier-dev/atelier/internal/mail"
 	"github.com/spf13/pflag"
 )
 
@@ -42,6 +43,14 @@ type Config struct {
 	// from: secrets sealed with it are re-sealed with SecretsKeyFile's at
 	// start. Empty when not rotating.
 	PreviousSecretsKeyFile string
+
+	// SMTPAddr (host:port) enables e-mail notifications through that SMTP
+	// server; empty sends none. The password is read from SMTPPasswordFile
+	// so that it never appears in the process list.
+	SMTPAddr         string
+	SMTPUser         string
+	SMTPPasswordFile string
+	SMTPFrom         string
 }
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
@@ -75,6 +84,10 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.OBSRegion, "obs-region", "us-east-1", "region of the S3-compatible object store", nil)
 	str(&c.SecretsKeyFile, "secrets-key-file", "", "file holding the key that encrypts secrets in the database (default DATA_DIR/secrets.key, created on first start); replicas sharing a database must share it", nil)
 	str(&c.PreviousSecretsKeyFile, "previous-secrets-key-file", "", "to rotate the key of --secrets-key-file: the old key file; secrets sealed with it are re-sealed with the new key at start", nil)
+	str(&c.SMTPAddr, "smtp-addr", "", "SMTP server (host:port) that sends notification e-mail, with STARTTLS when it offers it (empty: no e-mail)", nil)
+	str(&c.SMTPUser, "smtp-user", "", "user name for SMTP AUTH (empty: no authentication)", nil)
+	str(&c.SMTPPasswordFile, "smtp-password-file", "", "file holding the SMTP AUTH password (one line)", nil)
+	str(&c.SMTPFrom, "smtp-from", "", "sender address of notification e-mail, e.g. 'Atelier <atelier@example.com>'", nil)
 	pathStyle := true
 	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
 		pathStyle = v == "true" || v == "1"
@@ -128,10 +141,69 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--obs-endpoint needs --obs-access-key and --obs-secret-key")
 		}
 	}
+	if err := c.validateSMTP(); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+func (c *Config) validateSMTP() error {
+	if c.SMTPAddr == "" {
+		if c.SMTPUser != "" || c.SMTPPasswordFile != "" || c.SMTPFrom != "" {
+			return fmt.Errorf("--smtp-user, --smtp-password-file and --smtp-from need --smtp-addr")
+		}
+		return nil
+	}
+	if c.SMTPFrom == "" {
+		return fmt.Errorf("--smtp-addr needs --smtp-from, the sender address of notification e-mail")
+	}
+	if (c.SMTPUser == "") != (c.SMTPPasswordFile == "") {
+		return fmt.Errorf("--smtp-user and --smtp-password-file go together")
+	}
+	if c.SMTPPasswordFile != "" {
+		abs, err := filepath.Abs(c.SMTPPasswordFile)
+		if err != nil {
+			return fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		c.SMTPPasswordFile = abs
+	}
+	// Mail reads the password file and checks the address and sender, so
+	// that a mistake stops the start rather than the first notification.
+	if _, err := c.Mail(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Mail is the configuration of the notification mail sender, with the
+// password read from --smtp-password-file; the zero mail.Config (not
+// Enabled) when --smtp-addr is empty.
+func (c Config) Mail() (mail.Config, error) {
+	if c.SMTPAddr == "" {
+		return mail.Config{}, nil
+	}
+	mc := mail.Config{Addr: c.SMTPAddr, User: c.SMTPUser, From: c.SMTPFrom}
+	if c.SMTPPasswordFile != "" {
+		b, err := os.ReadFile(c.SMTPPasswordFile)
+		if err != nil {
+			return mail.Config{}, fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		// One line; the final line break an editor adds is not part of it.
+		mc.Password = strings.TrimRight(string(b), "\r\n")
+		if mc.Password == "" {
+			return mail.Config{}, fmt.Errorf("--smtp-password-file %s is empty", c.SMTPPasswordFile)
+		}
+		if strings.ContainsAny(mc.Password, "\r\n") {
+			return mail.Config{}, fmt.Errorf("--smtp-password-file %s holds more than one line", c.SMTPPasswordFile)
+		}
+	}
+	if err := mc.Validate(); err != nil {
+		return mail.Config{}, fmt.Errorf("SMTP configuration (--smtp-addr, --smtp-from): %w", err)
+	}
+	return mc, nil
 }

@@ -1,13 +1,24 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
 )
 
 func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
+	dir := t.TempDir()
+	passwordFile := filepath.Join(dir, "smtp-password")
+	if err := os.WriteFile(passwordFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyFile := filepath.Join(dir, "empty")
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -26,6 +37,19 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "secrets-key-file", env: map[string]string{"ATELIER_SECRETS_KEY_FILE": "/etc/atelier/secrets.key"}, args: []string{"--previous-secrets-key-file", "/etc/atelier/old.key"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
 				SecretsKeyFile: "/etc/atelier/secrets.key", PreviousSecretsKeyFile: "/etc/atelier/old.key"}},
+		{name: "smtp-flags", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-user", "atelier", "--smtp-password-file", passwordFile, "--smtp-from", "Atelier <atelier@example.com>"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
+				SMTPAddr: "smtp.example.com:587", SMTPUser: "atelier", SMTPPasswordFile: passwordFile, SMTPFrom: "Atelier <atelier@example.com>"}},
+		{name: "smtp-environment", env: map[string]string{"ATELIER_SMTP_ADDR": "127.0.0.1:25", "ATELIER_SMTP_FROM": "atelier@example.com"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
+				SMTPAddr: "127.0.0.1:25", SMTPFrom: "atelier@example.com"}},
+		{name: "smtp-without-from", args: []string{"--smtp-addr", "smtp.example.com:587"}, wantErr: true},
+		{name: "smtp-bad-from", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier"}, wantErr: true},
+		{name: "smtp-addr-without-port", args: []string{"--smtp-addr", "smtp.example.com", "--smtp-from", "atelier@example.com"}, wantErr: true},
+		{name: "smtp-from-without-addr", args: []string{"--smtp-from", "atelier@example.com"}, wantErr: true},
+		{name: "smtp-user-without-password", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier@example.com", "--smtp-user", "atelier"}, wantErr: true},
+		{name: "smtp-password-file-missing", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier@example.com", "--smtp-user", "atelier", "--smtp-password-file", filepath.Join(dir, "nope")}, wantErr: true},
+		{name: "smtp-password-file-empty", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier@example.com", "--smtp-user", "atelier", "--smtp-password-file", emptyFile}, wantErr: true},
 		{name: "s3-without-keys", args: []string{"--obs-endpoint", "http://127.0.0.1:7070"}, wantErr: true},
 		{name: "s3-not-a-url", args: []string{"--obs-endpoint", "127.0.0.1:7070", "--obs-access-key", "ak", "--obs-secret-key", "sk"}, wantErr: true},
 		{name: "bad-region", args: []string{"--region", "a b"}, wantErr: true},
@@ -35,7 +59,8 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{"ATELIER_DATA_DIR", "ATELIER_LISTEN", "ATELIER_DATABASE", "ATELIER_REGION", "ATELIER_ENDPOINT", "ATELIER_LOG_LEVEL",
-				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE"} {
+				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE",
+				"ATELIER_SMTP_ADDR", "ATELIER_SMTP_USER", "ATELIER_SMTP_PASSWORD_FILE", "ATELIER_SMTP_FROM"} {
 				t.Setenv(k, "")
 				if v, ok := tc.env[k]; ok {
 					t.Setenv(k, v)
@@ -60,6 +85,54 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			}
 			if err != nil || c != tc.want {
 				t.Fatalf("got %+v (err %v), want %+v", c, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMailConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name         string
+		cfg          Config
+		wantPassword string
+		wantErr      string
+	}{
+		{name: "not-configured", cfg: Config{}},
+		{name: "no-auth", cfg: Config{SMTPAddr: "127.0.0.1:25", SMTPFrom: "a@example.com"}},
+		{name: "password-trailing-newline", cfg: Config{SMTPAddr: "smtp.example.com:587", SMTPFrom: "a@example.com", SMTPUser: "u",
+			SMTPPasswordFile: write("lf", "pa ss\n")}, wantPassword: "pa ss"},
+		{name: "password-crlf", cfg: Config{SMTPAddr: "smtp.example.com:587", SMTPFrom: "a@example.com", SMTPUser: "u",
+			SMTPPasswordFile: write("crlf", "pass\r\n")}, wantPassword: "pass"},
+		{name: "password-two-lines", cfg: Config{SMTPAddr: "smtp.example.com:587", SMTPFrom: "a@example.com", SMTPUser: "u",
+			SMTPPasswordFile: write("two", "pass\nmore\n")}, wantErr: "more than one line"},
+		{name: "password-unreadable", cfg: Config{SMTPAddr: "smtp.example.com:587", SMTPFrom: "a@example.com", SMTPUser: "u",
+			SMTPPasswordFile: filepath.Join(dir, "missing")}, wantErr: "--smtp-password-file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mc, err := tc.cfg.Mail()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Mail() error = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Mail(): %v", err)
+			}
+			if mc.Enabled() != (tc.cfg.SMTPAddr != "") || mc.Addr != tc.cfg.SMTPAddr || mc.From != tc.cfg.SMTPFrom || mc.User != tc.cfg.SMTPUser {
+				t.Errorf("Mail() = %+v, does not carry %+v", mc, tc.cfg)
+			}
+			if mc.Password != tc.wantPassword {
+				t.Errorf("password %q, want %q", mc.Password, tc.wantPassword)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
+	"github.com/atelier-dev/atelier/internal/mail"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/obs/s3store"
 	"github.com/atelier-dev/atelier/internal/secrets"
@@ -73,8 +74,11 @@ type App struct {
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
-	API   *api.Server
-	Log   *slog.Logger
+	// Mail sends notification e-mail through --smtp-addr; nil when no SMTP
+	// server is configured.
+	Mail *mail.Sender
+	API  *api.Server
+	Log  *slog.Logger
 
 	// secrets seals access-key secrets and server keys in the database;
 	// its key lives in secretsKeyPath.
@@ -112,6 +116,10 @@ func OpenTuned(ctx context.Context, cfg config.Config, log *slog.Logger, tuning 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	sender, err := openMail(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -125,7 +133,7 @@ func OpenTuned(ctx context.Context, cfg config.Config, log *slog.Logger, tuning 
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: cfg, DB: db, Log: log, tuning: tuning}
+	app := &App{Config: cfg, DB: db, Log: log, Mail: sender, tuning: tuning}
 	if err := app.openSecretsKey(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -138,6 +146,22 @@ func OpenTuned(ctx context.Context, cfg config.Config, log *slog.Logger, tuning 
 		return nil, err
 	}
 	return app, nil
+}
+
+// openMail builds the notification mail sender, or nil without
+// --smtp-addr. It does not connect: an unreachable server must not stop
+// the start, and each message's delivery is retried on its own.
+func openMail(cfg config.Config, log *slog.Logger) (*mail.Sender, error) {
+	mc, err := cfg.Mail()
+	if err != nil || !mc.Enabled() {
+		return nil, err
+	}
+	sender, err := mail.NewSender(mc)
+	if err != nil {
+		return nil, fmt.Errorf("set up notification e-mail: %w", err)
+	}
+	log.Info("notification e-mail enabled", "smtp", mc.Addr, "from", mc.From, "auth", mc.User != "")
+	return sender, nil
 }
 
 func (a *App) open(ctx context.Context) error {
