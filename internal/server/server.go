@@ -69,8 +69,6 @@ type App struct {
 	Workforces *workforce.Service
 	// TeamTasks owns team labeling tasks.
 	TeamTasks *teamtask.Service
-	// teamMailer sends their notification e-mails (nil: no SMTP server).
-	teamMailer teamtask.Mailer
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -224,7 +222,7 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	if a.TeamTasks, err = teamtask.New(teamtask.Options{DB: a.DB, Datasets: a.Datasets, Workforces: a.Workforces, Tasks: a.Tasks,
-		Mail: a.teamMailer, ConsoleURL: strings.TrimSuffix(a.Config.Endpoint, "/") + "/console/", Logger: a.Log}); err != nil {
+		Mail: teamMailer(a.Mail), ConsoleURL: strings.TrimSuffix(a.Config.Endpoint, "/") + "/console/", Logger: a.Log}); err != nil {
 		return err
 	}
 	presign := signer
@@ -443,3 +441,21 @@ func (a *App) Close() error {
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)
 }
+
+// teamMailer lets the team labeling room send through the SMTP sender:
+// each message is retried on temporary failures (4 attempts, backoff from
+// 2 s to 1 min) inside the room's durable notification task.
+func teamMailer(s *mail.Sender) teamtask.Mailer {
+	if s == nil {
+		return nil
+	}
+	return smtpMailer{s}
+}
+
+type smtpMailer struct{ s *mail.Sender }
+
+func (m smtpMailer) Deliver(ctx context.Context, to, subject, text string) error {
+	return m.s.SendWithRetry(ctx, mail.Message{To: to, Subject: subject, Text: text}, 4, mail.ExponentialBackoff(2*time.Second, time.Minute))
+}
+
+func (smtpMailer) Permanent(err error) bool { return mail.Permanent(err) }
