@@ -79,6 +79,17 @@ var codeStatus = map[string]int{
 	"ModelArts.4605": http.StatusBadRequest,
 	"ModelArts.4617": http.StatusBadRequest,
 	"ModelArts.4618": http.StatusBadRequest,
+	"ModelArts.4600": http.StatusForbidden, // a team member's action its role does not allow
+	"ModelArts.4606": http.StatusBadRequest, // the sample has been reviewed (see statusDeviations)
+	"ModelArts.4607": http.StatusBadRequest, // the e-mail cannot be sent (no SMTP server)
+	"ModelArts.4619": http.StatusNotFound,   // unknown team labeling task (see statusDeviations)
+	"ModelArts.4620": http.StatusBadRequest,
+	"ModelArts.4621": http.StatusBadRequest,
+	"ModelArts.4623": http.StatusBadRequest,
+	"ModelArts.4624": http.StatusBadRequest,
+	"ModelArts.4625": http.StatusBadRequest,
+	"ModelArts.4627": http.StatusBadRequest,
+	"ModelArts.4631": http.StatusNotFound, // unknown acceptance round (see statusDeviations)
 	"ModelArts.4710": http.StatusBadRequest,
 	"ModelArts.4711": http.StatusBadRequest,
 	"ModelArts.4824": http.StatusBadRequest,
@@ -96,6 +107,9 @@ var statusDeviations = map[string]string{
 	"ModelArts.2776": "the appendix answers 204 (\"NotReadyToFetchLog\"), which cannot carry the error body clients read; the training pages answer errors 400",
 	"ModelArts.4601": "the appendix answers 400; the labeling-team pages list 404 Not Found for a team that does not exist, as for datasets",
 	"ModelArts.4604": "the appendix answers 400; the member pages list 404 Not Found for a member that does not exist, as for datasets",
+	"ModelArts.4606": "the appendix answers 200 (a notice); Atelier refuses the change, so it answers 400 with the code",
+	"ModelArts.4619": "the appendix answers 400; the team labeling task pages list 404 Not Found, and a task the caller may not see must look like one that does not exist",
+	"ModelArts.4631": "the appendix answers 400; an acceptance round that does not exist answers 404 Not Found, as a task does",
 	"ModelArts.4352": "the appendix answers 400; the dataset pages list 404 Not Found for a dataset that does not exist, and ModelArts' SDKs expect it",
 }
 

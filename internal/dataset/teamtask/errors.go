@@ -18,7 +18,6 @@ const (
 	CodeNothingToCheck  = "ModelArts.4625" // there are no samples waiting for acceptance
 	CodeNotifyTooOften  = "ModelArts.4627" // notifications requested too frequently
 	CodeCheckMissing    = "ModelArts.4631" // the (acceptance) task does not exist
-	CodeSampleMissing   = "ModelArts.4420" // the sample does not exist
 	CodeMailDisabled    = "ModelArts.4607" // the e-mail cannot be sent
 )
 
@@ -39,7 +38,9 @@ func errCheckNotFound(id string) *fault.Error {
 }
 
 func errSampleNotFound(id string) *fault.Error {
-	return fault.New(fault.NotFound, CodeSampleMissing, "The sample does not exist in this task for you: %s.", id)
+	// No ModelArts code: the appendix answers 4420 with 400, and a sample
+	// that is not the caller's must look like one that does not exist (404).
+	return fault.New(fault.NotFound, "", "The sample does not exist in this task for you: %s.", id)
 }
 
 // forbidden is a member's attempt at what its role does not allow.
