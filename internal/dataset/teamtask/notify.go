@@ -65,10 +65,6 @@ type NotifyResult = ItemResult
 // teams' members. It returns one result per address and the background
 // task's ID.
 func (s *Service) Notify(ctx context.Context, c Caller, datasetID, id string, emails []string) ([]NotifyResult, string, error) {
-	if s.mail == nil {
-		return nil, "", fault.New(fault.Invalid, CodeMailDisabled,
-			"No SMTP server is configured: start atelier serve with --smtp-addr and --smtp-from to send notification e-mails.")
-	}
 	if len(emails) == 0 || len(emails) > workforce.MaxWorkersPerWorkforce*workforce.MaxWorkforcesPerAccount {
 		return nil, "", invalid("Invalid parameter(emails): give 1 to %d addresses.", workforce.MaxWorkersPerWorkforce*workforce.MaxWorkforcesPerAccount)
 	}
@@ -78,6 +74,10 @@ func (s *Service) Notify(ctx context.Context, c Caller, datasetID, id string, em
 	}
 	if !a.owner && len(a.admins) == 0 {
 		return nil, "", forbidden("only the task's owner and team administrators notify its members.")
+	}
+	if s.mail == nil {
+		return nil, "", fault.New(fault.Invalid, CodeMailDisabled,
+			"No SMTP server is configured: start atelier serve with --smtp-addr and --smtp-from to send notification e-mails.")
 	}
 	roles, err := s.roles(ctx, c.ProjectID, tws)
 	if err != nil {

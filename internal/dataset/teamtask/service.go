@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/fault"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/workforce"
@@ -886,6 +887,10 @@ func (s *Service) List(ctx context.Context, c Caller, datasetID string, q ListQu
 			if v.task.DatasetID == datasetID {
 				mine = append(mine, v.task)
 			}
+		}
+		if len(mine) == 0 {
+			// A member sees a dataset only through its tasks.
+			return 0, nil, fault.New(fault.NotFound, dataset.CodeDatasetNotFound, "Dataset does not exist: %s.", datasetID)
 		}
 		sort.Slice(mine, func(i, j int) bool { return mine[i].CreateTime > mine[j].CreateTime })
 		total = len(mine)
