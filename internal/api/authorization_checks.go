@@ -94,7 +94,12 @@ func (s *Server) authorizationCheck(w http.ResponseWriter, r *http.Request, c *C
 	req.Keys = &policy.Keys{UserName: user.Name, UserID: user.ID, DomainName: domain.Name, DomainID: domain.ID,
 		ProjectName: project.Name, ProjectID: req.ProjectID, EnterpriseProjectID: req.EnterpriseProjectID,
 		SourceIP: in.SourceIP, CurrentTime: now}
-	ex, err := s.iam.Explain(ctx, domain.ID, user.ID, &req)
+	explain := s.iam.Explain
+	if s.teamOnly(in.Action) {
+		// Only team labeling routes use the action: answer as they decide.
+		explain = s.iam.ExplainTeam
+	}
+	ex, err := explain(ctx, domain.ID, user.ID, &req)
 	if err != nil {
 		return err
 	}
@@ -149,4 +154,20 @@ func scopeTypeName(k policy.ScopeKind) string {
 		return "enterprise_project"
 	}
 	return "account"
+}
+
+// teamOnly reports whether every route guarded by action is a team
+// labeling route (Route.Team), where the labeling system policies count.
+func (s *Server) teamOnly(action string) bool {
+	found := false
+	for _, rt := range s.table() {
+		if !strings.EqualFold(rt.Action, action) {
+			continue
+		}
+		if !rt.Team {
+			return false
+		}
+		found = true
+	}
+	return found
 }

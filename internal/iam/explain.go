@@ -24,6 +24,15 @@ type Explanation struct {
 // Explain evaluates req for a user of the domain and reports which policy,
 // statement and grant decided it.
 func (s *Service) Explain(ctx context.Context, domainID, userID string, req *policy.Request) (*Explanation, error) {
+	return s.explain(ctx, domainID, userID, req, false)
+}
+
+// ExplainTeam is Explain as a team labeling route decides (see DecideTeam).
+func (s *Service) ExplainTeam(ctx context.Context, domainID, userID string, req *policy.Request) (*Explanation, error) {
+	return s.explain(ctx, domainID, userID, req, true)
+}
+
+func (s *Service) explain(ctx context.Context, domainID, userID string, req *policy.Request, team bool) (*Explanation, error) {
 	if _, err := s.GetUser(ctx, domainID, userID); err != nil {
 		return nil, err
 	}
@@ -31,7 +40,11 @@ func (s *Service) Explain(ctx context.Context, domainID, userID string, req *pol
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{User: snap.User, Decision: snap.Set.Decide(req)}
+	set := snap.Set
+	if team {
+		set = snap.TeamSet
+	}
+	ex := &Explanation{User: snap.User, Decision: set.Decide(req)}
 	for _, g := range snap.Grants {
 		if g.Scope.Covers(req) {
 			ex.Considered++
