@@ -79,7 +79,7 @@ var codeStatus = map[string]int{
 	"ModelArts.4605": http.StatusBadRequest,
 	"ModelArts.4617": http.StatusBadRequest,
 	"ModelArts.4618": http.StatusBadRequest,
-	"ModelArts.4600": http.StatusForbidden, // a team member's action its role does not allow
+	"ModelArts.4600": http.StatusForbidden,  // a team member's action its role does not allow
 	"ModelArts.4606": http.StatusBadRequest, // the sample has been reviewed (see statusDeviations)
 	"ModelArts.4607": http.StatusBadRequest, // the e-mail cannot be sent (no SMTP server)
 	"ModelArts.4619": http.StatusNotFound,   // unknown team labeling task (see statusDeviations)

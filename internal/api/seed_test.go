@@ -84,7 +84,9 @@ type seedRow struct {
 
 // seedRoutes are the table's seed rows; the family APIs they are bound to
 // have no services, which the rows' name, method, path and actions never use.
-func seedRoutes() []Route { return modelArtsRoutes(&trainingAPI{}, &datasetAPI{}, &workforceAPI{}, &teamTaskAPI{}) }
+func seedRoutes() []Route {
+	return modelArtsRoutes(&trainingAPI{}, &datasetAPI{}, &workforceAPI{}, &teamTaskAPI{})
+}
 
 func TestModelArtsRoutesMatchSeeds(t *testing.T) {
 	seeds := readSeeds(t)

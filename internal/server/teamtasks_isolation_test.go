@@ -61,7 +61,7 @@ func TestTeamMemberIsolation(t *testing.T) {
 		bodies := map[string]any{
 			"PUT /v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples": map[string]any{
 				"samples": []any{map[string]any{"sample_id": b.sample, "labels": []any{map[string]any{"name": "cat", "type": 0}}}}},
-			"POST /v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/review": comment,
+			"POST /v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/review":  comment,
 			"POST /v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/batch-comment": comment,
 			"POST /v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance":               map[string]any{"sampling_rate": 1},
 			"PUT /v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/acceptance/status":         map[string]any{"action": 0},
