@@ -164,21 +164,19 @@ func (rp *repo) taskWorkers(ctx context.Context, q querier, taskID string) ([]ta
 
 // tasksOfWorkers lists the task IDs that gave work to any of the members.
 func (rp *repo) tasksOfWorkers(ctx context.Context, workerIDs []string) ([]string, error) {
-	if len(workerIDs) == 0 {
-		return nil, nil
-	}
-	var args []any
-	return store.QueryAll(ctx, rp.db, func(sc store.Scanner) (string, error) {
-		var id string
-		err := sc.Scan(&id)
-		return id, err
-	}, `SELECT DISTINCT task_id FROM team_task_workers WHERE worker_id IN (`+rp.params(&args, workerIDs)+`)`, args...)
+	return rp.tasksWhereIn(ctx, "worker_id", workerIDs)
 }
 
-// tasksOfWorkforces lists the task IDs of a project that gave work to any
-// member of the teams.
+// tasksOfWorkforces lists the task IDs that gave work to any member of the
+// teams.
 func (rp *repo) tasksOfWorkforces(ctx context.Context, workforceIDs []string) ([]string, error) {
-	if len(workforceIDs) == 0 {
+	return rp.tasksWhereIn(ctx, "workforce_id", workforceIDs)
+}
+
+// tasksWhereIn lists the task IDs whose members' column (worker_id or
+// workforce_id, never input) is one of ids.
+func (rp *repo) tasksWhereIn(ctx context.Context, column string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
 		return nil, nil
 	}
 	var args []any
@@ -186,7 +184,7 @@ func (rp *repo) tasksOfWorkforces(ctx context.Context, workforceIDs []string) ([
 		var id string
 		err := sc.Scan(&id)
 		return id, err
-	}, `SELECT DISTINCT task_id FROM team_task_workers WHERE workforce_id IN (`+rp.params(&args, workforceIDs)+`)`, args...)
+	}, `SELECT DISTINCT task_id FROM team_task_workers WHERE `+column+` IN (`+rp.params(&args, ids)+`)`, args...)
 }
 
 func (rp *repo) replaceTaskWorkers(ctx context.Context, tx *sql.Tx, taskID string, ws []taskWorker) error {
