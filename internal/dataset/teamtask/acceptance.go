@@ -377,7 +377,7 @@ func (s *Service) Close(ctx context.Context, c Caller, datasetID, id string, act
 			return err
 		}
 		cur.checkingID, cur.UpdateTime = "", now
-		switch left, err := s.repo.countAllocs(ctx, cur.TaskID, allocFilter{where: " AND state <> 4"}); {
+		switch left, err := s.repo.countAllocs(ctx, tx, cur.TaskID, allocFilter{where: " AND state <> 4"}); {
 		case err != nil:
 			return err
 		case action == ActionRejectAll:

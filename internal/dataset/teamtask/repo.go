@@ -358,9 +358,11 @@ func (rp *repo) pageAllocs(ctx context.Context, taskID string, f allocFilter, of
 	return out, nil
 }
 
-func (rp *repo) countAllocs(ctx context.Context, taskID string, f allocFilter) (int64, error) {
+// countAllocs counts a task's allocations matching the filter; q is the
+// transaction when the count must see the transaction's own changes.
+func (rp *repo) countAllocs(ctx context.Context, q querier, taskID string, f allocFilter) (int64, error) {
 	var n int64
-	err := rp.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_samples WHERE task_id = $1`+f.where, append([]any{taskID}, f.args...)...).Scan(&n)
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_samples WHERE task_id = $1`+f.where, append([]any{taskID}, f.args...)...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count samples of task %s: %w", taskID, err)
 	}

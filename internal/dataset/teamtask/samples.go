@@ -158,7 +158,7 @@ func (s *Service) countPage(ctx context.Context, t *Task, a *access, q SampleQue
 		"__REJECTED__": {2}, "__UNCHECK__": {3}, "__ACCEPTED__": {4}, "__REVIEWED__": {3, 4}}
 	states, ok := plain[q.State]
 	if !ok || q.LabelName != "" {
-		return s.repo.countAllocs(ctx, t.TaskID, f)
+		return s.repo.countAllocs(ctx, s.db, t.TaskID, f)
 	}
 	cs, err := s.repo.counts(ctx, s.db, t.TaskID)
 	if err != nil {
