@@ -55,12 +55,22 @@ var catalogActions = []string{"modelarts:processTask:getWorkforce", "modelarts:t
 
 func newEnv(tb testing.TB, engine store.Engine, typ int) *env {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, storetest.DSN(tb, engine), tb.TempDir())
+	db, err := store.Open(context.Background(), storetest.DSN(tb, engine), tb.TempDir())
 	if err != nil {
 		tb.Fatalf("open %s database: %v", engine, err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	e, closeObjects := buildEnv(tb, db, tb.TempDir(), typ)
+	tb.Cleanup(closeObjects)
+	return e
+}
+
+// buildEnv builds the room on an open database with its object store
+// under dir; the caller closes both (the benchmarks keep theirs for the
+// whole run, past the first benchmark's cleanups).
+func buildEnv(tb testing.TB, db *store.DB, dir string, typ int) (*env, func()) {
+	tb.Helper()
+	ctx := context.Background()
 	ids, err := iam.NewService(ctx, db, iam.NewCatalog(catalogActions), iam.Options{})
 	if err != nil {
 		tb.Fatalf("open iam: %v", err)
@@ -76,11 +86,10 @@ func newEnv(tb testing.TB, engine store.Engine, typ int) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	objects, err := obs.NewLocal(tb.TempDir(), nil)
+	objects, err := obs.NewLocal(dir, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { objects.Close() })
 	if err := objects.CreateBucket(ctx, "data"); err != nil {
 		tb.Fatal(err)
 	}
@@ -109,7 +118,8 @@ func newEnv(tb testing.TB, engine store.Engine, typ int) *env {
 	}
 	return &env{tb: tb, db: db, core: core, wf: wf, svc: svc, acct: acct, ds: ds,
 		owner: teamtask.Caller{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID, UserName: "admin", Owner: true},
-		wsc:   workforce.Scope{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID}}
+		wsc:   workforce.Scope{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID}},
+		func() { objects.Close() }
 }
 
 func (e *env) team(name string) string {
