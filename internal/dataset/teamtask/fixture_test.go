@@ -3,7 +3,6 @@ package teamtask_test
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,8 +116,8 @@ func buildEnv(tb testing.TB, db *store.DB, dir string, typ int) (*env, func()) {
 		tb.Fatal(err)
 	}
 	return &env{tb: tb, db: db, core: core, wf: wf, svc: svc, acct: acct, ds: ds,
-		owner: teamtask.Caller{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID, UserName: "admin", Owner: true},
-		wsc:   workforce.Scope{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID}},
+			owner: teamtask.Caller{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID, UserName: "admin", Owner: true},
+			wsc:   workforce.Scope{DomainID: acct.DomainID, ProjectID: acct.ProjectID, WorkspaceID: "0", UserID: acct.UserID}},
 		func() { objects.Close() }
 }
 
@@ -325,15 +324,6 @@ func kindOf(err error) string {
 		return "Conflict"
 	}
 	return "Internal(" + err.Error() + ")"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func boolp(b bool) *bool { return &b }
