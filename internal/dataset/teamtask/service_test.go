@@ -620,6 +620,11 @@ func TestAcceptanceCancel(t *testing.T) {
 		if rep.TotalStats.Sampled != 0 || rep.TotalStats.Checked != 0 {
 			t.Errorf("total_stats counts the cancelled round: %+v", *rep.TotalStats)
 		}
+		for _, m := range rep.MemberStats {
+			if m.Sampled != 0 || m.Checked != 0 || m.Rejected != 0 {
+				t.Errorf("member_stats of %s count the cancelled round: sampled %d checked %d rejected %d", m.WorkerID, m.Sampled, m.Checked, m.Rejected)
+			}
+		}
 		if _, _, err := a.svc.Close(ctx, a.owner, a.ds, a.task, teamtask.ActionCancel, false); kindOf(err) != "Conflict" {
 			t.Errorf("close without a round: %s (%v), want Conflict", kindOf(err), err)
 		}
