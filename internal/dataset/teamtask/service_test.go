@@ -218,10 +218,15 @@ func TestScopingPages(t *testing.T) {
 					allowed[w] = true
 					want += len(s.ownedBy(s.taskA, w))
 				}
+				seen := map[string]bool{}
 				for _, it := range items {
 					if !allowed[it.WorkerID] {
 						t.Errorf("page holds sample %s of worker %s, outside %v", it.SampleID, it.WorkerID, tc.workers)
 					}
+					if seen[it.WorkerID+"/"+it.SampleID] {
+						t.Errorf("sample %s of worker %s is on two pages", it.SampleID, it.WorkerID)
+					}
+					seen[it.WorkerID+"/"+it.SampleID] = true
 				}
 				if len(items) != want || total != int64(want) {
 					t.Errorf("page has %d items and total %d, want %d", len(items), total, want)
