@@ -35,6 +35,7 @@ const benchLabelers = workforce.MaxWorkersPerWorkforce - 1
 
 var bench struct {
 	once     sync.Once
+	dir      string // the shared database's, removed by TestMain
 	e        *env
 	team     string
 	task     string
@@ -50,6 +51,7 @@ func benchEnv(b *testing.B) *env {
 			bench.err = err
 			return
 		}
+		bench.dir = dir
 		db, err := store.Open(context.Background(), "", dir)
 		if err != nil {
 			bench.err = err
@@ -107,6 +109,19 @@ func benchEnv(b *testing.B) *env {
 	}
 	bench.e.tb = b
 	return bench.e
+}
+
+// TestMain removes the benchmarks' shared database, which outlives every
+// single benchmark's cleanups.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bench.dir != "" {
+		if bench.e != nil {
+			bench.e.db.Close()
+		}
+		os.RemoveAll(bench.dir)
+	}
+	os.Exit(code)
 }
 
 func reportLatency(b *testing.B, lat []time.Duration) {

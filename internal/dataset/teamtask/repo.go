@@ -311,14 +311,18 @@ func (rp *repo) allocsOfSamples(ctx context.Context, q querier, taskID string, s
 	return out, nil
 }
 
-// allocsOfIDs loads the allocations of samples named by ID.
+// allocsOfIDs loads the allocations of samples named by ID. The IDs go
+// to seqs through the covering index team_samples_id in a subquery: with
+// sample_id IN (…) on the table itself, SQLite walked the whole task in
+// primary key order to spare a sort (47 ms of a 50-sample label update
+// over 100,000 allocations).
 func (rp *repo) allocsOfIDs(ctx context.Context, q querier, taskID string, ids []string) ([]*alloc, error) {
 	var out []*alloc
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		args := []any{taskID}
-		rows, err := store.QueryAll(ctx, q, scanAlloc, `SELECT `+allocCols+` FROM team_samples WHERE task_id = $1 AND sample_id IN (`+
-			rp.params(&args, chunk)+`) ORDER BY sample_seq, worker_id`, args...)
+		rows, err := store.QueryAll(ctx, q, scanAlloc, `SELECT `+allocCols+` FROM team_samples WHERE task_id = $1 AND sample_seq IN (
+			SELECT sample_seq FROM team_samples WHERE task_id = $1 AND sample_id IN (`+rp.params(&args, chunk)+`)) ORDER BY sample_seq, worker_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("load allocations of task %s: %w", taskID, err)
 		}
