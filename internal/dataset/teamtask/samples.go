@@ -88,12 +88,16 @@ func (s *Service) filter(t *Task, a *access, q SampleQuery) (allocFilter, bool, 
 			ph[i] = next(w)
 		}
 		f.where += " AND worker_id IN (" + strings.Join(ph, ",") + ")"
+		if len(a.scope) == 1 {
+			f.member = a.scope[0]
+		}
 	}
 	if q.WorkerID != "" {
 		if !a.sees(q.WorkerID) {
 			return f, true, nil
 		}
 		f.where += " AND worker_id = " + next(q.WorkerID)
+		f.member = q.WorkerID
 	}
 	cond, args, none, err := stateFilter(q.State, t.checkingID)
 	if err != nil || none {
