@@ -52,7 +52,7 @@ func (tt *teamTaskAPI) teamTaskRoutes(dataset Resolver) []Route {
 			serve(tt.review, dataset),
 		r("Querying the Team Labeling Task List by a Team Member", http.MethodGet, "/v2/{project_id}/workforces/worker-tasks", "modelarts:dataset:listWorkforceTasks").
 			serve(tt.workerTasks, nil),
-		r("Querying the History of a Team Labeling Sample (Atelier)", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/data-annotations/samples/{sample_id}/history", "modelarts:dataset:getWorkforceTask").
+		r("Querying the History of a Team Labeling Sample (Atelier)", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/workforce-tasks/{workforce_task_id}/samples/{sample_id}/history", "modelarts:dataset:getWorkforceTask").
 			serve(tt.history, dataset),
 	}
 }

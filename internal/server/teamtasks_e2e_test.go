@@ -203,7 +203,7 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 		map[string]any{"sample_id": mine[bob][0], "labels": []any{map[string]any{"name": "dog", "type": 0}}}}})
 	rita.must(t, env, "POST", task+"/data-annotations/review", map[string]any{"comments": []any{
 		map[string]any{"sample_id": mine[bob][0], "accept": true, "score": "B"}}})
-	hist := bob.must(t, env, "GET", task+"/data-annotations/samples/"+mine[bob][0]+"/history", nil)
+	hist := bob.must(t, env, "GET", task+"/samples/"+mine[bob][0]+"/history", nil)
 	var actions []string
 	for _, e := range hist["events"].([]any) {
 		actions = append(actions, e.(map[string]any)["action"].(string))
