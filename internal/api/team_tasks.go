@@ -259,7 +259,7 @@ func (tt *teamTaskAPI) stats(w http.ResponseWriter, r *http.Request, c *Call) er
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"sample_stats": st})
+	return WriteJSON(w, http.StatusOK, st)
 }
 
 func (tt *teamTaskAPI) metrics(w http.ResponseWriter, r *http.Request, c *Call) error {

@@ -268,7 +268,21 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 		t.Errorf("dataset labels: %v", byID)
 	}
 
-	// Every member got the notification.
+	// The task's label statistics are counters of what the team labeled.
+	_, detail := c.do("GET", task+"?label_stats=true&workforce_stats=true&sample_stats=true", nil)
+	counts := map[string]float64{}
+	for _, l := range detail["label_stats"].([]any) {
+		l := l.(map[string]any)
+		counts[l["name"].(string)] = l["sample_count"].(float64)
+	}
+	if counts["cat"] != 7 || counts["dog"] != 1 {
+		t.Errorf("label_stats: %v", detail["label_stats"])
+	}
+	if st := detail["sample_stats"].(map[string]any); st["accepted_sample_count"] != 8.0 || st["total_sample_count"] != 8.0 {
+		t.Errorf("sample_stats: %v", st)
+	}
+
+	// Every member got the notification, and its status says so.
 	msgs := smtp.WaitFor(t, 4, 20*time.Second)
 	to := map[string]bool{}
 	for _, m := range msgs {
@@ -280,6 +294,30 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 	for _, m := range []*member{boss, ann, bob, rita} {
 		if !to[m.email] && !to["<"+m.email+">"] {
 			t.Errorf("%s got no e-mail (%v)", m.email, to)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, detail = c.do("GET", task+"?workforce_stats=true", nil)
+		sent := 0
+		for _, w := range detail["worker_stats"].([]any) {
+			if w.(map[string]any)["email_status"] == 3.0 {
+				sent++
+			}
+		}
+		if sent == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker_stats after the e-mails: %v", detail["worker_stats"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Members who used their tasks show as logged in (status 2).
+	_, ws := c.do("GET", "/workforces/"+team+"/workers?limit=100", nil)
+	for _, w := range ws["workers"].([]any) {
+		if w := w.(map[string]any); w["status"] != 2.0 {
+			t.Errorf("member %v has status %v after using its task, want 2", w["email"], w["status"])
 		}
 	}
 }

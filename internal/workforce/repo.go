@@ -255,6 +255,13 @@ func markInvited(ctx context.Context, q querier, projectID, workerID string, at 
 	return err
 }
 
+// markLoggedIn moves a member to logged in.
+func markLoggedIn(ctx context.Context, q querier, projectID, workerID string, at int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE workforce_workers SET status = $1, update_time = $2
+		WHERE project_id = $3 AND id = $4 AND status < $1`, StatusLoggedIn, at, projectID, workerID)
+	return err
+}
+
 // membershipsOfUser counts a user's memberships in every team of every project.
 func membershipsOfUser(ctx context.Context, q querier, userID string) (int, error) {
 	return count(ctx, q, `SELECT COUNT(*) FROM workforce_workers WHERE user_id = $1`, userID)

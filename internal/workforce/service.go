@@ -448,3 +448,14 @@ func (s *Service) MembershipsOf(ctx context.Context, projectID, userID string) (
 func (s *Service) MarkInvited(ctx context.Context, projectID, workerID string) error {
 	return markInvited(ctx, s.db, projectID, workerID, s.millis())
 }
+
+// MarkLoggedIn records that members used their team labeling tasks
+// (status 2 of the reference).
+func (s *Service) MarkLoggedIn(ctx context.Context, projectID string, workerIDs []string) error {
+	for _, id := range workerIDs {
+		if err := markLoggedIn(ctx, s.db, projectID, id, s.millis()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

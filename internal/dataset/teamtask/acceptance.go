@@ -320,7 +320,7 @@ func (s *Service) Report(ctx context.Context, c Caller, datasetID, id, checkID s
 		}
 		agreeAll += ag[0]
 		comparedAll += ag[1]
-		if m.Sampled > 0 || ag[1] > 0 || statsOf(cs, []string{w.WorkerID}, false).Total > 0 {
+		if m.Sampled > 0 || ag[1] > 0 || statsOf(cs, []string{w.WorkerID}).Total > 0 {
 			rep.MemberStats = append(rep.MemberStats, mr)
 		}
 	}

@@ -132,6 +132,7 @@ func (rp *repo) deleteTask(ctx context.Context, tx *sql.Tx, id string) error {
 	// foreign keys on, and a statement per table keeps it explicit.
 	for _, table := range []string{"team_check_members WHERE check_id IN (SELECT id FROM team_checks WHERE task_id = $1)",
 		"team_checks WHERE task_id = $1", "team_sample_events WHERE task_id = $1", "team_counts WHERE task_id = $1",
+		"team_label_counts WHERE task_id = $1",
 		"team_samples WHERE task_id = $1", "team_task_workers WHERE task_id = $1", "team_tasks WHERE id = $1"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table, id); err != nil {
 			return fmt.Errorf("delete team labeling task %s: %w", id, err)
@@ -503,6 +504,40 @@ func (rp *repo) counts(ctx context.Context, q querier, taskID string) (counts, e
 	}, `SELECT worker_id, state, n, n2 FROM team_counts WHERE task_id = $1`, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("read counters of task %s: %w", taskID, err)
+	}
+	return out, nil
+}
+
+// labelCount is a label's occurrences and the allocations carrying it.
+type labelCount struct{ N, Samples int64 }
+
+func (rp *repo) addLabelCounts(ctx context.Context, tx *sql.Tx, taskID string, d map[string]labelCount) error {
+	for name, v := range d {
+		if v.N == 0 && v.Samples == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO team_label_counts (task_id, name, n, samples) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (task_id, name) DO UPDATE SET n = team_label_counts.n + excluded.n, samples = team_label_counts.samples + excluded.samples`,
+			taskID, name, v.N, v.Samples); err != nil {
+			return fmt.Errorf("count labels of task %s: %w", taskID, err)
+		}
+	}
+	return nil
+}
+
+func (rp *repo) labelCounts(ctx context.Context, taskID string) (map[string]labelCount, error) {
+	out := map[string]labelCount{}
+	_, err := store.QueryAll(ctx, rp.db, func(sc store.Scanner) (struct{}, error) {
+		var name string
+		var v labelCount
+		if err := sc.Scan(&name, &v.N, &v.Samples); err != nil {
+			return struct{}{}, err
+		}
+		out[name] = v
+		return struct{}{}, nil
+	}, `SELECT name, n, samples FROM team_label_counts WHERE task_id = $1`, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("read label counters of task %s: %w", taskID, err)
 	}
 	return out, nil
 }

@@ -340,6 +340,7 @@ func (s *Service) UpdateLabels(ctx context.Context, c Caller, datasetID, id stri
 			return err
 		}
 		c := counts{}
+		lc := map[string]labelCount{}
 		var events []eventRow
 		seen := map[string]int{}
 		touched := map[int64]bool{}
@@ -383,6 +384,9 @@ func (s *Service) UpdateLabels(ctx context.Context, c Caller, datasetID, id stri
 					next = StateUnreviewed
 				}
 			}
+			if err := labelDelta(lc, mine.Labels, labels); err != nil {
+				return err
+			}
 			c.add(mine.WorkerID, mine.State, -1, 0)
 			c.add(mine.WorkerID, next, 1, 0)
 			action := "label"
@@ -408,8 +412,35 @@ func (s *Service) UpdateLabels(ctx context.Context, c Caller, datasetID, id stri
 		if err := s.repo.applyCounts(ctx, tx, t.TaskID, c); err != nil {
 			return err
 		}
+		if err := s.repo.addLabelCounts(ctx, tx, t.TaskID, lc); err != nil {
+			return err
+		}
 		return s.repo.insertEvents(ctx, tx, t.TaskID, events)
 	}))
+}
+
+// labelDelta adds to d what replacing an allocation's labels (stored JSON,
+// "" for none) by next changes in the task's label counters.
+func labelDelta(d map[string]labelCount, stored string, next []annotation.Label) error {
+	var prev []annotation.Label
+	if stored != "" {
+		if err := json.Unmarshal([]byte(stored), &prev); err != nil {
+			return fmt.Errorf("decode stored labels: %w", err)
+		}
+	}
+	for sign, list := range map[int64][]annotation.Label{-1: prev, 1: next} {
+		seen := map[string]bool{}
+		for _, l := range list {
+			v := d[l.Name]
+			v.N += sign
+			if !seen[l.Name] {
+				seen[l.Name] = true
+				v.Samples += sign
+			}
+			d[l.Name] = v
+		}
+	}
+	return nil
 }
 
 // Review records reviewers' verdicts: a passed allocation waits for

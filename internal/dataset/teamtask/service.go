@@ -118,9 +118,13 @@ func (s *Service) accessTo(ctx context.Context, c Caller, t *Task, tws []taskWor
 	for _, w := range tws {
 		teams[w.WorkforceID], given[w.WorkerID] = true, true
 	}
+	var first []string
 	for _, m := range mine {
 		if !teams[m.WorkforceID] {
 			continue
+		}
+		if m.Status < workforce.StatusLoggedIn {
+			first = append(first, m.ID)
 		}
 		switch m.Role {
 		case workforce.RoleLabeler:
@@ -135,6 +139,11 @@ func (s *Service) accessTo(ctx context.Context, c Caller, t *Task, tws []taskWor
 	}
 	if !a.member() || (len(a.admins) == 0 && t.Status == StatusCreated) {
 		return nil, errTaskNotFound(t.TaskID)
+	}
+	if len(first) > 0 { // the reference's member status 2: the member has logged in
+		if err := s.workforces.MarkLoggedIn(ctx, c.ProjectID, first); err != nil {
+			return nil, fmt.Errorf("record the member's first visit: %w", err)
+		}
 	}
 	a.scope = []string{}
 	for id := range a.labels {
@@ -798,13 +807,23 @@ func (s *Service) describe(ctx context.Context, t *Task, tws []taskWorker, a *ac
 	if err != nil {
 		return err
 	}
+	if opts.SampleStats {
+		t.SampleStats = statsOf(cs, a.scope)
+		for _, ch := range checks {
+			if ch.ID == t.checkingID && a.owner { // the open round's sample
+				t.SampleStats.Sampled = ch.Sampled
+			}
+		}
+	}
 	total := sumChecks(checks)
 	t.PassRate, t.Score = total.PassRate, averagePoints(total.TotalScore, total.Accepted)
 	if total.Total > 0 {
 		t.CheckRate = float64(total.Sampled) / float64(total.Total)
 	}
-	if opts.SampleStats {
-		t.SampleStats = statsOf(cs, a.scope, t.checkingID != "")
+	if opts.LabelStats && (a.owner || len(a.admins) > 0) {
+		if t.LabelStats, err = s.labelStats(ctx, t); err != nil {
+			return err
+		}
 	}
 	if opts.WorkforceStats {
 		ws := &WorkforceStats{WorkforceCount: len(order)}
@@ -821,7 +840,7 @@ func (s *Service) describe(ctx context.Context, t *Task, tws []taskWorker, a *ac
 		if a.owner || len(a.admins) > 0 {
 			for _, w := range tws {
 				if r, ok := roles[w.WorkerID]; ok && a.sees(w.WorkerID) {
-					t.WorkerStats = append(t.WorkerStats, s.workerTask(t, w, r, statsOf(cs, []string{w.WorkerID}, false), 0))
+					t.WorkerStats = append(t.WorkerStats, s.workerTask(t, w, r, statsOf(cs, []string{w.WorkerID}), 0))
 				}
 			}
 		}
@@ -830,7 +849,7 @@ func (s *Service) describe(ctx context.Context, t *Task, tws []taskWorker, a *ac
 }
 
 // statsOf sums the counters of the members (nil: all).
-func statsOf(cs counts, members []string, checking bool) *SampleStats {
+func statsOf(cs counts, members []string) *SampleStats {
 	in := map[string]bool{}
 	for _, m := range members {
 		in[m] = true
@@ -1026,7 +1045,7 @@ func (s *Service) WorkerTasks(ctx context.Context, c Caller, q WorkerTaskQuery) 
 		if v.given != nil {
 			tw = *v.given
 		}
-		out = append(out, s.workerTask(v.task, tw, v.member.Role, statsOf(cs, append([]string{}, scope...), false), typ))
+		out = append(out, s.workerTask(v.task, tw, v.member.Role, statsOf(cs, append([]string{}, scope...)), typ))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		x, y := out[i], out[j]

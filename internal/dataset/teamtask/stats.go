@@ -6,9 +6,16 @@ import (
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
-// Stats answers …/data-annotations/stats: the caller's part of the task by
-// state, from the counters.
-func (s *Service) Stats(ctx context.Context, c Caller, datasetID, id string) (map[string]int64, error) {
+// TaskStats is …/data-annotations/stats: the caller's part of the task by
+// state, and, for its owner and team administrators, the labels the
+// task's allocations carry.
+type TaskStats struct {
+	SampleStats map[string]int64 `json:"sample_stats"`
+	LabelStats  []*LabelStats    `json:"label_stats"`
+}
+
+// Stats answers …/data-annotations/stats from the counters.
+func (s *Service) Stats(ctx context.Context, c Caller, datasetID, id string) (*TaskStats, error) {
 	t, tws, a, err := s.load(ctx, c, datasetID, id)
 	if err != nil {
 		return nil, err
@@ -20,7 +27,31 @@ func (s *Service) Stats(ctx context.Context, c Caller, datasetID, id string) (ma
 	if err != nil {
 		return nil, err
 	}
-	return stateMap(statsOf(cs, a.scope, false), true), nil
+	out := &TaskStats{SampleStats: stateMap(statsOf(cs, a.scope), true), LabelStats: []*LabelStats{}}
+	if a.owner || len(a.admins) > 0 {
+		if out.LabelStats, err = s.labelStats(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// labelStats joins the dataset's labels to the task's label counters.
+func (s *Service) labelStats(ctx context.Context, t *Task) ([]*LabelStats, error) {
+	labels, err := s.datasets.LabelsOf(ctx, t.DatasetID)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := s.repo.labelCounts(ctx, t.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*LabelStats, 0, len(labels))
+	for _, l := range labels {
+		v := counts[l.Name]
+		out = append(out, &LabelStats{Name: l.Name, Type: l.Type, Property: l.Property, Count: v.N, SampleCount: v.Samples})
+	}
+	return out, nil
 }
 
 // stateMap is the reference's map form of sample statistics.
@@ -53,7 +84,7 @@ func (s *Service) Metrics(ctx context.Context, c Caller, datasetID, id string) (
 		if role, member := roles[w.WorkerID]; !member || role != workforce.RoleLabeler || !a.sees(w.WorkerID) {
 			continue
 		}
-		st := statsOf(cs, []string{w.WorkerID}, false)
+		st := statsOf(cs, []string{w.WorkerID})
 		if prev, ok := out[w.Email]; ok { // one address in two teams
 			for k, v := range stateMap(st, false) {
 				prev[k] += v

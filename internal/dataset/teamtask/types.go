@@ -140,6 +140,7 @@ type Task struct {
 	DatasetID                   string            `json:"dataset_id"`
 	DataSyncType                int               `json:"data_sync_type"`
 	Description                 string            `json:"description"`
+	LabelStats                  []*LabelStats     `json:"label_stats,omitempty"`
 	PassRate                    float64           `json:"pass_rate"`
 	Repetition                  int               `json:"repetition"`
 	SampleConditions            string            `json:"-"`
@@ -261,4 +262,14 @@ type Report struct {
 	TotalStats    *CheckStats     `json:"total_stats"`
 	MemberStats   []*MemberReport `json:"member_stats"`
 	Agreement     *float64        `json:"agreement,omitempty"`
+}
+
+// LabelStats is a label of the dataset and how the task's allocations use
+// it: occurrences (count) and allocations carrying it (sample_count).
+type LabelStats struct {
+	Name        string            `json:"name"`
+	Type        *int              `json:"type,omitempty"`
+	Property    map[string]string `json:"property,omitempty"`
+	Count       int64             `json:"count"`
+	SampleCount int64             `json:"sample_count"`
 }

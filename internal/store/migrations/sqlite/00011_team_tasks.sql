@@ -88,6 +88,16 @@ CREATE TABLE team_counts (
     PRIMARY KEY (task_id, worker_id, state)
 ) WITHOUT ROWID;
 
+-- Labels the allocations carry, per task: occurrences (n) and allocations
+-- carrying the label (samples), for the task's label_stats.
+CREATE TABLE team_label_counts (
+    task_id TEXT NOT NULL REFERENCES team_tasks (id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    n       INTEGER NOT NULL DEFAULT 0,
+    samples INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (task_id, name)
+);
+
 -- Every state change of an allocation: who, when, and the comment.
 CREATE TABLE team_sample_events (
     id          TEXT PRIMARY KEY,
@@ -139,6 +149,7 @@ CREATE TABLE team_check_members (
 DROP TABLE team_check_members;
 DROP TABLE team_checks;
 DROP TABLE team_sample_events;
+DROP TABLE team_label_counts;
 DROP TABLE team_counts;
 DROP TABLE team_samples;
 DROP TABLE team_task_workers;
