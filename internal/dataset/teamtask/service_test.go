@@ -159,6 +159,7 @@ func TestCreateRefusals(t *testing.T) {
 type scopeEnv struct {
 	*env
 	l1, l2, rev, adm, l3 member
+	teamA, teamB         string
 	taskA, taskB, taskC  string
 	samples              []string
 }
@@ -167,6 +168,7 @@ func newScopeEnv(t *testing.T, engine store.Engine) *scopeEnv {
 	e := newEnv(t, engine, dataset.TypeImageClassification)
 	s := &scopeEnv{env: e}
 	a, b := e.team("team-a"), e.team("team-b")
+	s.teamA, s.teamB = a, b
 	s.l1 = e.member(a, "l1@example.com", workforce.RoleLabeler)
 	s.l2 = e.member(a, "l2@example.com", workforce.RoleLabeler)
 	s.rev = e.member(a, "rev@example.com", workforce.RoleReviewer)
@@ -291,6 +293,21 @@ func TestScopingRefusals(t *testing.T) {
 				return s.svc.UpdateLabels(ctx, s.l3.c, s.ds, s.taskA, label)
 			}, "NotFound"},
 			{"labeler-reviews", func() error { return s.svc.Review(ctx, s.l1.c, s.ds, s.taskA, yes) }, "Forbidden"},
+			{"reviewer-reviews-other-teams-task", func() error {
+				return s.svc.Review(ctx, s.rev.c, s.ds, s.taskB, []teamtask.Comment{{SampleID: s.ownedBy(s.taskB, s.l3.worker)[0], Accept: boolp(true)}})
+			}, "NotFound"},
+			{"labeler-uses-unknown-label-all-or-nothing", func() error {
+				mine := s.ownedBy(s.taskA, s.l1.worker)
+				return s.svc.UpdateLabels(ctx, s.l1.c, s.ds, s.taskA, []teamtask.SampleLabels{
+					{SampleID: mine[0], Labels: cls("cat")}, {SampleID: mine[1], Labels: cls("zebra")}})
+			}, "Invalid"},
+			{"admin-renames", func() error {
+				name := "renamed"
+				return s.svc.Update(ctx, s.adm.c, s.ds, s.taskA, &teamtask.UpdateRequest{TaskName: &name})
+			}, "Forbidden"},
+			{"admin-reassigns-other-team", func() error {
+				return s.svc.Update(ctx, s.adm.c, s.ds, s.taskA, &teamtask.UpdateRequest{WorkforcesConfig: teamsOf(s.teamB)})
+			}, "Forbidden"},
 			{"admin-starts-acceptance", func() error {
 				_, err := s.svc.StartAcceptance(ctx, s.adm.c, s.ds, s.taskA, nil, &rate)
 				return err
@@ -827,6 +844,91 @@ func TestSyncNewSamples(t *testing.T) {
 		e.checkCounters("after sync", synced)
 		if _, items := e.all(e.owner, fixed, teamtask.SampleQuery{}); len(items) != 4 {
 			t.Errorf("the task without synchronize_data has %d allocations after the dataset grew, want 4", len(items))
+		}
+	})
+}
+
+func TestWorkerTasks(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		s := newScopeEnv(t, engine)
+		cases := []struct {
+			name  string
+			c     teamtask.Caller
+			tasks []string
+		}{
+			{"labeler", s.l1.c, []string{s.taskA}},
+			{"reviewer", s.rev.c, []string{s.taskA}},
+			{"admin-sees-unstarted", s.adm.c, []string{s.taskA, s.taskC}},
+			{"other-team-labeler", s.l3.c, []string{s.taskB}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				n, list, err := s.svc.WorkerTasks(context.Background(), tc.c, teamtask.WorkerTaskQuery{Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]bool{}
+				for _, w := range list {
+					got[w.TaskID] = true
+				}
+				if n != len(tc.tasks) || len(got) != len(tc.tasks) {
+					t.Errorf("worker tasks %v (total %d), want %v", got, n, tc.tasks)
+				}
+				for _, id := range tc.tasks {
+					if !got[id] {
+						t.Errorf("task %s is missing from %v", id, got)
+					}
+				}
+				_, dsList, err := s.svc.List(context.Background(), tc.c, s.ds, teamtask.ListQuery{Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(dsList) != len(tc.tasks) {
+					t.Errorf("the dataset's task list shows %d tasks, want %d", len(dsList), len(tc.tasks))
+				}
+			})
+		}
+		// A labeler's statistics count its own allocations only.
+		_, list, err := s.svc.WorkerTasks(context.Background(), s.l1.c, teamtask.WorkerTaskQuery{Limit: 10})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("labeler's worker tasks: %v, %v", list, err)
+		}
+		if got, want := list[0].SampleStats.Total, int64(len(s.ownedBy(s.taskA, s.l1.worker))); got != want {
+			t.Errorf("labeler's worker task counts %d samples, want its own %d", got, want)
+		}
+	})
+}
+
+func TestReassign(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		s := newScopeEnv(t, engine)
+		ctx := context.Background()
+		// l2 labels one of its samples, then leaves the task.
+		l2Samples := s.ownedBy(s.taskA, s.l2.worker)
+		if err := s.svc.UpdateLabels(ctx, s.l2.c, s.ds, s.taskA, []teamtask.SampleLabels{{SampleID: l2Samples[0], Labels: cls("dog")}}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &teamtask.WorkforcesConfig{Workforces: []teamtask.WorkforceConfig{{WorkforceID: s.teamA, Workers: []teamtask.WorkerRef{
+			{WorkerID: s.l1.worker}, {WorkerID: s.rev.worker}, {WorkerID: s.adm.worker}}}}}
+		if err := s.svc.Update(ctx, s.adm.c, s.ds, s.taskA, &teamtask.UpdateRequest{WorkforcesConfig: cfg}); err != nil {
+			t.Fatalf("the team administrator drops a labeler: %v", err)
+		}
+		for _, a := range s.allocs(s.taskA) {
+			switch {
+			case a.sampleID == l2Samples[0]:
+				if a.worker != s.l2.worker || a.state != teamtask.StateUnreviewed {
+					t.Errorf("the leaving labeler's labeled sample went to %s in state %d, want to stay its own", a.worker, a.state)
+				}
+			case a.worker != s.l1.worker:
+				t.Errorf("unlabeled sample %s stayed with %s, want moved to the remaining labeler", a.sampleID, a.worker)
+			}
+		}
+		s.checkCounters("after reassign", s.taskA)
+		if _, _, err := s.svc.Samples(ctx, s.l2.c, s.ds, s.taskA, teamtask.SampleQuery{Limit: 10}); kindOf(err) != "NotFound" {
+			t.Errorf("a labeler who left reads the task: %s (%v), want NotFound", kindOf(err), err)
+		}
+		if n, _ := s.all(s.l1.c, s.taskA, teamtask.SampleQuery{}); n != int64(len(s.samples)-1) {
+			t.Errorf("the remaining labeler sees %d samples, want %d", n, len(s.samples)-1)
 		}
 	})
 }
