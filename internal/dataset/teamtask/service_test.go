@@ -932,3 +932,26 @@ func TestReassign(t *testing.T) {
 		}
 	})
 }
+
+// TestReassignOnlyLabeler drops the one member that leaves, a labeler:
+// every one of its unlabeled samples must go to the labeler who stays.
+func TestReassignOnlyLabeler(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, dataset.TypeImageClassification)
+		team := e.team("team-a")
+		la := e.member(team, "la@example.com", workforce.RoleLabeler)
+		lb := e.member(team, "lb@example.com", workforce.RoleLabeler)
+		e.write(0, 8, "")
+		task := e.create("t", &teamtask.CreateRequest{WorkforcesConfig: teamsOf(team)}, true)
+		cfg := &teamtask.WorkforcesConfig{Workforces: []teamtask.WorkforceConfig{{WorkforceID: team, Workers: []teamtask.WorkerRef{{WorkerID: la.worker}}}}}
+		if err := e.svc.Update(context.Background(), e.owner, e.ds, task, &teamtask.UpdateRequest{WorkforcesConfig: cfg}); err != nil {
+			t.Fatalf("drop labeler %s: %v", lb.worker, err)
+		}
+		for _, a := range e.allocs(task) {
+			if a.worker != la.worker {
+				t.Errorf("sample %s stayed with the labeler who left", a.sampleID)
+			}
+		}
+		e.checkCounters("after reassign", task)
+	})
+}
