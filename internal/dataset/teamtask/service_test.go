@@ -955,3 +955,124 @@ func TestReassignOnlyLabeler(t *testing.T) {
 		e.checkCounters("after reassign", task)
 	})
 }
+
+func TestCloseActions(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		// Every allocation is sampled; the first two are accepted, the
+		// third rejected, the rest get no verdict.
+		const (
+			acc = teamtask.StateAccepted
+			rej = teamtask.StateRejected
+			unc = teamtask.StateUncheck
+		)
+		cases := []struct {
+			name    string
+			action  int
+			states  [6]int
+			written int
+			status  int
+		}{
+			{"pass-all", teamtask.ActionPassAll, [6]int{acc, acc, acc, acc, acc, acc}, 6, teamtask.StatusAccepted},
+			{"reject-all", teamtask.ActionRejectAll, [6]int{rej, rej, rej, rej, rej, rej}, 0, teamtask.StatusRejected},
+			{"pass-unrejected", teamtask.ActionPassUnrejected, [6]int{acc, acc, rej, acc, acc, acc}, 5, teamtask.StatusRunning},
+			{"pass-only-accepts", teamtask.ActionPassOnlyAccepts, [6]int{acc, acc, rej, unc, unc, unc}, 2, teamtask.StatusRunning},
+			{"cancel", teamtask.ActionCancel, [6]int{unc, unc, unc, unc, unc, unc}, 0, teamtask.StatusRunning},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				a := newAcceptEnv(t, engine, 6)
+				ctx := context.Background()
+				if _, err := a.svc.StartAcceptance(ctx, a.owner, a.ds, a.task, nil, new(1.0)); err != nil {
+					t.Fatal(err)
+				}
+				rows := a.allocs(a.task)
+				verdicts := []teamtask.Comment{{SampleID: rows[0].sampleID, Accept: boolp(true), Score: "A"},
+					{SampleID: rows[1].sampleID, Accept: boolp(true), Score: "B"}, {SampleID: rows[2].sampleID, Accept: boolp(false)}}
+				if err := a.svc.Comment(ctx, a.owner, a.ds, a.task, verdicts); err != nil {
+					t.Fatal(err)
+				}
+				written, _, err := a.svc.Close(ctx, a.owner, a.ds, a.task, tc.action, false)
+				if err != nil {
+					t.Fatalf("close: %v", err)
+				}
+				if written != tc.written {
+					t.Errorf("wrote %d samples into the dataset, want %d", written, tc.written)
+				}
+				labeled := 0
+				for i, r := range a.allocs(a.task) {
+					if r.state != tc.states[i] {
+						t.Errorf("allocation %d (%s) is in state %d, want %d", i, r.sampleID, r.state, tc.states[i])
+					}
+					sm, err := a.core.GetSample(ctx, a.acct.ProjectID, a.ds, r.sampleID, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(sm.Labels) > 0 {
+						labeled++
+						if r.state != acc {
+							t.Errorf("sample %s has dataset labels but its allocation was not accepted", r.sampleID)
+						}
+					}
+				}
+				if labeled != tc.written {
+					t.Errorf("%d dataset samples have labels, want the %d written", labeled, tc.written)
+				}
+				tk, err := a.svc.Get(ctx, a.owner, a.ds, a.task, teamtask.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tk.Status != tc.status {
+					t.Errorf("task status %d, want %d", tk.Status, tc.status)
+				}
+				a.checkCounters("after close", a.task)
+			})
+		}
+	})
+}
+
+func TestCloseOverwrite(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		cases := []struct {
+			name      string
+			overwrite bool
+			want      string
+		}{
+			{"keep-dataset-labels", false, "cat"},
+			{"overwrite", true, "dog"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, engine, dataset.TypeImageClassification)
+				ctx := context.Background()
+				team := e.team("team-a")
+				l := e.member(team, "l@example.com", workforce.RoleLabeler)
+				e.labels("dog")
+				ids := e.write(0, 3, "cat")
+				task := e.create("t", &teamtask.CreateRequest{WorkforcesConfig: teamsOf(team),
+					SampleConditions: `[{"label_list":{"labels":[{"name":"cat"}]}}]`}, true)
+				var items []teamtask.SampleLabels
+				for _, id := range ids {
+					items = append(items, teamtask.SampleLabels{SampleID: id, Labels: cls("dog")})
+				}
+				if err := e.svc.UpdateLabels(ctx, l.c, e.ds, task, items); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.svc.StartAcceptance(ctx, e.owner, e.ds, task, intp(1), nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := e.svc.Close(ctx, e.owner, e.ds, task, teamtask.ActionPassAll, tc.overwrite); err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range ids {
+					sm, err := e.core.GetSample(ctx, e.acct.ProjectID, e.ds, id, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(sm.Labels) != 1 || sm.Labels[0].Name != tc.want {
+						t.Errorf("sample %s has labels %+v, want %s", id, sm.Labels, tc.want)
+					}
+				}
+			})
+		}
+	})
+}
