@@ -1076,3 +1076,54 @@ func TestCloseOverwrite(t *testing.T) {
 		}
 	})
 }
+
+func TestSampleFilters(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		a := newAcceptEnv(t, engine, 8)
+		ctx := context.Background()
+		if _, err := a.svc.StartAcceptance(ctx, a.owner, a.ds, a.task, intp(4), nil); err != nil {
+			t.Fatal(err)
+		}
+		_, picked := a.all(a.owner, a.task, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED__"})
+		if len(picked) != 4 {
+			t.Fatalf("sampled %d, want 4", len(picked))
+		}
+		if err := a.svc.Comment(ctx, a.owner, a.ds, a.task, []teamtask.Comment{{SampleID: picked[0].SampleID, Accept: boolp(true)},
+			{SampleID: picked[1].SampleID, Accept: boolp(false)}}); err != nil {
+			t.Fatal(err)
+		}
+		byWorker := map[string]int{}
+		for _, r := range a.allocs(a.task) {
+			byWorker[r.worker]++
+		}
+		cases := []struct {
+			name string
+			c    teamtask.Caller
+			q    teamtask.SampleQuery
+			want int
+		}{
+			{"sampled-accepted", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_ACCEPTED__"}, 1},
+			{"sampled-rejected", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_REJECTED__"}, 1},
+			{"sampled-checked", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_CHECKED__"}, 2},
+			{"sampled-unchecked", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_UNCHECK__"}, 2},
+			{"uncheck", a.owner, teamtask.SampleQuery{State: "__UNCHECK__"}, 8},
+			{"none", a.owner, teamtask.SampleQuery{State: "__NONE__"}, 0},
+			{"label-cat", a.owner, teamtask.SampleQuery{LabelName: "cat"}, byWorker[a.l1.worker]},
+			{"label-dog-for-cat-labeler", a.l1.c, teamtask.SampleQuery{LabelName: "dog"}, 0},
+			{"label-cat-for-cat-labeler", a.l1.c, teamtask.SampleQuery{LabelName: "cat"}, byWorker[a.l1.worker]},
+			{"label-like-wildcard-is-literal", a.owner, teamtask.SampleQuery{LabelName: "c%"}, 0},
+			{"member-filter", a.owner, teamtask.SampleQuery{WorkerID: a.l2.worker}, byWorker[a.l2.worker]},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				total, items := a.all(tc.c, a.task, tc.q)
+				if len(items) != tc.want || total != int64(tc.want) {
+					t.Errorf("%d items, total %d, want %d", len(items), total, tc.want)
+				}
+			})
+		}
+		if _, _, err := a.svc.Samples(ctx, a.owner, a.ds, a.task, teamtask.SampleQuery{State: "__BOGUS__", Limit: 10}); kindOf(err) != "Invalid" {
+			t.Errorf("unknown state: %s (%v), want Invalid", kindOf(err), err)
+		}
+	})
+}
