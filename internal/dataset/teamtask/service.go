@@ -683,9 +683,10 @@ func (s *Service) reassign(ctx context.Context, c Caller, t *Task, old []taskWor
 		if len(leaving) == 0 {
 			return nil
 		}
-		args := []any{}
+		// A filter's placeholders start at $2: $1 is the task.
+		args := []any{cur.TaskID}
 		orphans, err := s.repo.allocKeys(ctx, tx, cur.TaskID, allocFilter{
-			where: ` AND state = 0 AND worker_id IN (` + s.repo.params(&args, leaving) + `)`, args: args})
+			where: ` AND state = 0 AND worker_id IN (` + s.repo.params(&args, leaving) + `)`, args: args[1:]})
 		if err != nil {
 			return err
 		}

@@ -159,6 +159,7 @@ func TestCreateRefusals(t *testing.T) {
 type scopeEnv struct {
 	*env
 	l1, l2, rev, adm, l3 member
+	teamA, teamB         string
 	taskA, taskB, taskC  string
 	samples              []string
 }
@@ -167,6 +168,7 @@ func newScopeEnv(t *testing.T, engine store.Engine) *scopeEnv {
 	e := newEnv(t, engine, dataset.TypeImageClassification)
 	s := &scopeEnv{env: e}
 	a, b := e.team("team-a"), e.team("team-b")
+	s.teamA, s.teamB = a, b
 	s.l1 = e.member(a, "l1@example.com", workforce.RoleLabeler)
 	s.l2 = e.member(a, "l2@example.com", workforce.RoleLabeler)
 	s.rev = e.member(a, "rev@example.com", workforce.RoleReviewer)
@@ -291,6 +293,21 @@ func TestScopingRefusals(t *testing.T) {
 				return s.svc.UpdateLabels(ctx, s.l3.c, s.ds, s.taskA, label)
 			}, "NotFound"},
 			{"labeler-reviews", func() error { return s.svc.Review(ctx, s.l1.c, s.ds, s.taskA, yes) }, "Forbidden"},
+			{"reviewer-reviews-other-teams-task", func() error {
+				return s.svc.Review(ctx, s.rev.c, s.ds, s.taskB, []teamtask.Comment{{SampleID: s.ownedBy(s.taskB, s.l3.worker)[0], Accept: boolp(true)}})
+			}, "NotFound"},
+			{"labeler-uses-unknown-label-all-or-nothing", func() error {
+				mine := s.ownedBy(s.taskA, s.l1.worker)
+				return s.svc.UpdateLabels(ctx, s.l1.c, s.ds, s.taskA, []teamtask.SampleLabels{
+					{SampleID: mine[0], Labels: cls("cat")}, {SampleID: mine[1], Labels: cls("zebra")}})
+			}, "Invalid"},
+			{"admin-renames", func() error {
+				name := "renamed"
+				return s.svc.Update(ctx, s.adm.c, s.ds, s.taskA, &teamtask.UpdateRequest{TaskName: &name})
+			}, "Forbidden"},
+			{"admin-reassigns-other-team", func() error {
+				return s.svc.Update(ctx, s.adm.c, s.ds, s.taskA, &teamtask.UpdateRequest{WorkforcesConfig: teamsOf(s.teamB)})
+			}, "Forbidden"},
 			{"admin-starts-acceptance", func() error {
 				_, err := s.svc.StartAcceptance(ctx, s.adm.c, s.ds, s.taskA, nil, &rate)
 				return err
@@ -827,6 +844,286 @@ func TestSyncNewSamples(t *testing.T) {
 		e.checkCounters("after sync", synced)
 		if _, items := e.all(e.owner, fixed, teamtask.SampleQuery{}); len(items) != 4 {
 			t.Errorf("the task without synchronize_data has %d allocations after the dataset grew, want 4", len(items))
+		}
+	})
+}
+
+func TestWorkerTasks(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		s := newScopeEnv(t, engine)
+		cases := []struct {
+			name  string
+			c     teamtask.Caller
+			tasks []string
+		}{
+			{"labeler", s.l1.c, []string{s.taskA}},
+			{"reviewer", s.rev.c, []string{s.taskA}},
+			{"admin-sees-unstarted", s.adm.c, []string{s.taskA, s.taskC}},
+			{"other-team-labeler", s.l3.c, []string{s.taskB}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				n, list, err := s.svc.WorkerTasks(context.Background(), tc.c, teamtask.WorkerTaskQuery{Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]bool{}
+				for _, w := range list {
+					got[w.TaskID] = true
+				}
+				if n != len(tc.tasks) || len(got) != len(tc.tasks) {
+					t.Errorf("worker tasks %v (total %d), want %v", got, n, tc.tasks)
+				}
+				for _, id := range tc.tasks {
+					if !got[id] {
+						t.Errorf("task %s is missing from %v", id, got)
+					}
+				}
+				_, dsList, err := s.svc.List(context.Background(), tc.c, s.ds, teamtask.ListQuery{Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(dsList) != len(tc.tasks) {
+					t.Errorf("the dataset's task list shows %d tasks, want %d", len(dsList), len(tc.tasks))
+				}
+			})
+		}
+		// A labeler's statistics count its own allocations only.
+		_, list, err := s.svc.WorkerTasks(context.Background(), s.l1.c, teamtask.WorkerTaskQuery{Limit: 10})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("labeler's worker tasks: %v, %v", list, err)
+		}
+		if got, want := list[0].SampleStats.Total, int64(len(s.ownedBy(s.taskA, s.l1.worker))); got != want {
+			t.Errorf("labeler's worker task counts %d samples, want its own %d", got, want)
+		}
+	})
+}
+
+func TestReassign(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		s := newScopeEnv(t, engine)
+		ctx := context.Background()
+		// l2 labels one of its samples, then leaves the task.
+		l2Samples := s.ownedBy(s.taskA, s.l2.worker)
+		if err := s.svc.UpdateLabels(ctx, s.l2.c, s.ds, s.taskA, []teamtask.SampleLabels{{SampleID: l2Samples[0], Labels: cls("dog")}}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &teamtask.WorkforcesConfig{Workforces: []teamtask.WorkforceConfig{{WorkforceID: s.teamA, Workers: []teamtask.WorkerRef{
+			{WorkerID: s.l1.worker}, {WorkerID: s.rev.worker}, {WorkerID: s.adm.worker}}}}}
+		if err := s.svc.Update(ctx, s.adm.c, s.ds, s.taskA, &teamtask.UpdateRequest{WorkforcesConfig: cfg}); err != nil {
+			t.Fatalf("the team administrator drops a labeler: %v", err)
+		}
+		for _, a := range s.allocs(s.taskA) {
+			switch {
+			case a.sampleID == l2Samples[0]:
+				if a.worker != s.l2.worker || a.state != teamtask.StateUnreviewed {
+					t.Errorf("the leaving labeler's labeled sample went to %s in state %d, want to stay its own", a.worker, a.state)
+				}
+			case a.worker != s.l1.worker:
+				t.Errorf("unlabeled sample %s stayed with %s, want moved to the remaining labeler", a.sampleID, a.worker)
+			}
+		}
+		s.checkCounters("after reassign", s.taskA)
+		if _, _, err := s.svc.Samples(ctx, s.l2.c, s.ds, s.taskA, teamtask.SampleQuery{Limit: 10}); kindOf(err) != "NotFound" {
+			t.Errorf("a labeler who left reads the task: %s (%v), want NotFound", kindOf(err), err)
+		}
+		if n, _ := s.all(s.l1.c, s.taskA, teamtask.SampleQuery{}); n != int64(len(s.samples)-1) {
+			t.Errorf("the remaining labeler sees %d samples, want %d", n, len(s.samples)-1)
+		}
+	})
+}
+
+// TestReassignOnlyLabeler drops the one member that leaves, a labeler:
+// every one of its unlabeled samples must go to the labeler who stays.
+func TestReassignOnlyLabeler(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, dataset.TypeImageClassification)
+		team := e.team("team-a")
+		la := e.member(team, "la@example.com", workforce.RoleLabeler)
+		lb := e.member(team, "lb@example.com", workforce.RoleLabeler)
+		e.write(0, 8, "")
+		task := e.create("t", &teamtask.CreateRequest{WorkforcesConfig: teamsOf(team)}, true)
+		cfg := &teamtask.WorkforcesConfig{Workforces: []teamtask.WorkforceConfig{{WorkforceID: team, Workers: []teamtask.WorkerRef{{WorkerID: la.worker}}}}}
+		if err := e.svc.Update(context.Background(), e.owner, e.ds, task, &teamtask.UpdateRequest{WorkforcesConfig: cfg}); err != nil {
+			t.Fatalf("drop labeler %s: %v", lb.worker, err)
+		}
+		for _, a := range e.allocs(task) {
+			if a.worker != la.worker {
+				t.Errorf("sample %s stayed with the labeler who left", a.sampleID)
+			}
+		}
+		e.checkCounters("after reassign", task)
+	})
+}
+
+func TestCloseActions(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		// Every allocation is sampled; the first two are accepted, the
+		// third rejected, the rest get no verdict.
+		const (
+			acc = teamtask.StateAccepted
+			rej = teamtask.StateRejected
+			unc = teamtask.StateUncheck
+		)
+		cases := []struct {
+			name    string
+			action  int
+			states  [6]int
+			written int
+			status  int
+		}{
+			{"pass-all", teamtask.ActionPassAll, [6]int{acc, acc, acc, acc, acc, acc}, 6, teamtask.StatusAccepted},
+			{"reject-all", teamtask.ActionRejectAll, [6]int{rej, rej, rej, rej, rej, rej}, 0, teamtask.StatusRejected},
+			{"pass-unrejected", teamtask.ActionPassUnrejected, [6]int{acc, acc, rej, acc, acc, acc}, 5, teamtask.StatusRunning},
+			{"pass-only-accepts", teamtask.ActionPassOnlyAccepts, [6]int{acc, acc, rej, unc, unc, unc}, 2, teamtask.StatusRunning},
+			{"cancel", teamtask.ActionCancel, [6]int{unc, unc, unc, unc, unc, unc}, 0, teamtask.StatusRunning},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				a := newAcceptEnv(t, engine, 6)
+				ctx := context.Background()
+				if _, err := a.svc.StartAcceptance(ctx, a.owner, a.ds, a.task, nil, new(1.0)); err != nil {
+					t.Fatal(err)
+				}
+				rows := a.allocs(a.task)
+				verdicts := []teamtask.Comment{{SampleID: rows[0].sampleID, Accept: boolp(true), Score: "A"},
+					{SampleID: rows[1].sampleID, Accept: boolp(true), Score: "B"}, {SampleID: rows[2].sampleID, Accept: boolp(false)}}
+				if err := a.svc.Comment(ctx, a.owner, a.ds, a.task, verdicts); err != nil {
+					t.Fatal(err)
+				}
+				written, _, err := a.svc.Close(ctx, a.owner, a.ds, a.task, tc.action, false)
+				if err != nil {
+					t.Fatalf("close: %v", err)
+				}
+				if written != tc.written {
+					t.Errorf("wrote %d samples into the dataset, want %d", written, tc.written)
+				}
+				labeled := 0
+				for i, r := range a.allocs(a.task) {
+					if r.state != tc.states[i] {
+						t.Errorf("allocation %d (%s) is in state %d, want %d", i, r.sampleID, r.state, tc.states[i])
+					}
+					sm, err := a.core.GetSample(ctx, a.acct.ProjectID, a.ds, r.sampleID, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(sm.Labels) > 0 {
+						labeled++
+						if r.state != acc {
+							t.Errorf("sample %s has dataset labels but its allocation was not accepted", r.sampleID)
+						}
+					}
+				}
+				if labeled != tc.written {
+					t.Errorf("%d dataset samples have labels, want the %d written", labeled, tc.written)
+				}
+				tk, err := a.svc.Get(ctx, a.owner, a.ds, a.task, teamtask.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tk.Status != tc.status {
+					t.Errorf("task status %d, want %d", tk.Status, tc.status)
+				}
+				a.checkCounters("after close", a.task)
+			})
+		}
+	})
+}
+
+func TestCloseOverwrite(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		cases := []struct {
+			name      string
+			overwrite bool
+			want      string
+		}{
+			{"keep-dataset-labels", false, "cat"},
+			{"overwrite", true, "dog"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, engine, dataset.TypeImageClassification)
+				ctx := context.Background()
+				team := e.team("team-a")
+				l := e.member(team, "l@example.com", workforce.RoleLabeler)
+				e.labels("dog")
+				ids := e.write(0, 3, "cat")
+				task := e.create("t", &teamtask.CreateRequest{WorkforcesConfig: teamsOf(team),
+					SampleConditions: `[{"label_list":{"labels":[{"name":"cat"}]}}]`}, true)
+				var items []teamtask.SampleLabels
+				for _, id := range ids {
+					items = append(items, teamtask.SampleLabels{SampleID: id, Labels: cls("dog")})
+				}
+				if err := e.svc.UpdateLabels(ctx, l.c, e.ds, task, items); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.svc.StartAcceptance(ctx, e.owner, e.ds, task, intp(1), nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := e.svc.Close(ctx, e.owner, e.ds, task, teamtask.ActionPassAll, tc.overwrite); err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range ids {
+					sm, err := e.core.GetSample(ctx, e.acct.ProjectID, e.ds, id, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(sm.Labels) != 1 || sm.Labels[0].Name != tc.want {
+						t.Errorf("sample %s has labels %+v, want %s", id, sm.Labels, tc.want)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestSampleFilters(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		a := newAcceptEnv(t, engine, 8)
+		ctx := context.Background()
+		if _, err := a.svc.StartAcceptance(ctx, a.owner, a.ds, a.task, intp(4), nil); err != nil {
+			t.Fatal(err)
+		}
+		_, picked := a.all(a.owner, a.task, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED__"})
+		if len(picked) != 4 {
+			t.Fatalf("sampled %d, want 4", len(picked))
+		}
+		if err := a.svc.Comment(ctx, a.owner, a.ds, a.task, []teamtask.Comment{{SampleID: picked[0].SampleID, Accept: boolp(true)},
+			{SampleID: picked[1].SampleID, Accept: boolp(false)}}); err != nil {
+			t.Fatal(err)
+		}
+		byWorker := map[string]int{}
+		for _, r := range a.allocs(a.task) {
+			byWorker[r.worker]++
+		}
+		cases := []struct {
+			name string
+			c    teamtask.Caller
+			q    teamtask.SampleQuery
+			want int
+		}{
+			{"sampled-accepted", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_ACCEPTED__"}, 1},
+			{"sampled-rejected", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_REJECTED__"}, 1},
+			{"sampled-checked", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_CHECKED__"}, 2},
+			{"sampled-unchecked", a.owner, teamtask.SampleQuery{State: "__WORKFORCE_SAMPLED_UNCHECK__"}, 2},
+			{"uncheck", a.owner, teamtask.SampleQuery{State: "__UNCHECK__"}, 8},
+			{"none", a.owner, teamtask.SampleQuery{State: "__NONE__"}, 0},
+			{"label-cat", a.owner, teamtask.SampleQuery{LabelName: "cat"}, byWorker[a.l1.worker]},
+			{"label-dog-for-cat-labeler", a.l1.c, teamtask.SampleQuery{LabelName: "dog"}, 0},
+			{"label-cat-for-cat-labeler", a.l1.c, teamtask.SampleQuery{LabelName: "cat"}, byWorker[a.l1.worker]},
+			{"label-like-wildcard-is-literal", a.owner, teamtask.SampleQuery{LabelName: "c%"}, 0},
+			{"member-filter", a.owner, teamtask.SampleQuery{WorkerID: a.l2.worker}, byWorker[a.l2.worker]},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				total, items := a.all(tc.c, a.task, tc.q)
+				if len(items) != tc.want || total != int64(tc.want) {
+					t.Errorf("%d items, total %d, want %d", len(items), total, tc.want)
+				}
+			})
+		}
+		if _, _, err := a.svc.Samples(ctx, a.owner, a.ds, a.task, teamtask.SampleQuery{State: "__BOGUS__", Limit: 10}); kindOf(err) != "Invalid" {
+			t.Errorf("unknown state: %s (%v), want Invalid", kindOf(err), err)
 		}
 	})
 }
