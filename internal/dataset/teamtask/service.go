@@ -685,18 +685,22 @@ func (s *Service) reassign(ctx context.Context, c Caller, t *Task, old []taskWor
 		}
 		// A filter's placeholders start at $2: $1 is the task.
 		args := []any{cur.TaskID}
-		orphans, err := s.repo.allocKeys(ctx, tx, cur.TaskID, allocFilter{
-			where: ` AND state = 0 AND worker_id IN (` + s.repo.params(&args, leaving) + `)`, args: args[1:]})
+		// What is still to do moves: unlabeled allocations, and rejected
+		// ones, which nobody could fix otherwise.
+		orphans, err := s.repo.allocsWhere(ctx, tx, cur.TaskID, allocFilter{
+			where: ` AND state IN (0, 2) AND worker_id IN (` + s.repo.params(&args, leaving) + `)`, args: args[1:]})
 		if err != nil {
 			return err
 		}
-		return s.moveOrphans(ctx, tx, cur, labelers, orphans)
+		return s.moveOrphans(ctx, tx, cur, a.caller, labelers, orphans)
 	}))
 }
 
-// moveOrphans gives unlabeled allocations to the labelers in turn, each to
-// one who does not hold the same sample already.
-func (s *Service) moveOrphans(ctx context.Context, tx *sql.Tx, t *Task, labelers []string, orphans []*alloc) error {
+// moveOrphans gives allocations of labelers who left to the labelers in
+// turn, each to one who does not hold the same sample already; their
+// counters and agreement tallies move with them, and the history records
+// who moved them.
+func (s *Service) moveOrphans(ctx context.Context, tx *sql.Tx, t *Task, by Caller, labelers []string, orphans []*alloc) error {
 	if len(orphans) == 0 {
 		return nil
 	}
@@ -716,6 +720,8 @@ func (s *Service) moveOrphans(ctx context.Context, tx *sql.Tx, t *Task, labelers
 		holds[a.Seq][a.WorkerID] = true
 	}
 	c := counts{}
+	var events []eventRow
+	now := s.millis()
 	next := 0
 	for _, o := range orphans {
 		for try := 0; try < len(labelers); try++ {
@@ -727,13 +733,20 @@ func (s *Service) moveOrphans(ctx context.Context, tx *sql.Tx, t *Task, labelers
 				return fmt.Errorf("move sample %s to another labeler: %w", o.SampleID, err)
 			}
 			holds[o.Seq][to], holds[o.Seq][o.WorkerID] = true, false
-			c.add(o.WorkerID, StateUnlabeled, -1, 0)
-			c.add(to, StateUnlabeled, 1, 0)
+			c.add(o.WorkerID, o.State, -1, 0)
+			c.add(to, o.State, 1, 0)
+			c.add(o.WorkerID, agreeState, -o.Agree, -o.Compared)
+			c.add(to, agreeState, o.Agree, o.Compared)
+			events = append(events, eventRow{Seq: o.Seq, WorkerID: to, ActorID: by.UserID, ActorName: by.UserName, Action: "reassign",
+				From: o.State, To: o.State, Comment: "from member " + o.WorkerID, At: now})
 			next = (next + try + 1) % len(labelers)
 			break
 		}
 	}
-	return s.repo.applyCounts(ctx, tx, t.TaskID, c)
+	if err := s.repo.applyCounts(ctx, tx, t.TaskID, c); err != nil {
+		return err
+	}
+	return s.repo.insertEvents(ctx, tx, t.TaskID, events)
 }
 
 // Delete deletes a task and its members' work that was not accepted (what

@@ -903,9 +903,15 @@ func TestReassign(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine store.Engine) {
 		s := newScopeEnv(t, engine)
 		ctx := context.Background()
-		// l2 labels one of its samples, then leaves the task.
+		// l2 labels two of its samples, the reviewer rejects the second,
+		// then l2 leaves the task.
 		l2Samples := s.ownedBy(s.taskA, s.l2.worker)
-		if err := s.svc.UpdateLabels(ctx, s.l2.c, s.ds, s.taskA, []teamtask.SampleLabels{{SampleID: l2Samples[0], Labels: cls("dog")}}); err != nil {
+		if err := s.svc.UpdateLabels(ctx, s.l2.c, s.ds, s.taskA, []teamtask.SampleLabels{{SampleID: l2Samples[0], Labels: cls("dog")},
+			{SampleID: l2Samples[1], Labels: cls("dog")}}); err != nil {
+			t.Fatal(err)
+		}
+		no := false
+		if err := s.svc.Review(ctx, s.rev.c, s.ds, s.taskA, []teamtask.Comment{{SampleID: l2Samples[1], Accept: &no, Comment: "a cat"}}); err != nil {
 			t.Fatal(err)
 		}
 		cfg := &teamtask.WorkforcesConfig{Workforces: []teamtask.WorkforceConfig{{WorkforceID: s.teamA, Workers: []teamtask.WorkerRef{
@@ -919,6 +925,10 @@ func TestReassign(t *testing.T) {
 				if a.worker != s.l2.worker || a.state != teamtask.StateUnreviewed {
 					t.Errorf("the leaving labeler's labeled sample went to %s in state %d, want to stay its own", a.worker, a.state)
 				}
+			case a.sampleID == l2Samples[1]:
+				if a.worker != s.l1.worker || a.state != teamtask.StateRejected {
+					t.Errorf("the leaving labeler's rejected sample is with %s in state %d, want moved to the remaining labeler, still rejected", a.worker, a.state)
+				}
 			case a.worker != s.l1.worker:
 				t.Errorf("unlabeled sample %s stayed with %s, want moved to the remaining labeler", a.sampleID, a.worker)
 			}
@@ -929,6 +939,10 @@ func TestReassign(t *testing.T) {
 		}
 		if n, _ := s.all(s.l1.c, s.taskA, teamtask.SampleQuery{}); n != int64(len(s.samples)-1) {
 			t.Errorf("the remaining labeler sees %d samples, want %d", n, len(s.samples)-1)
+		}
+		got, err := s.svc.Sample(ctx, s.l1.c, s.ds, s.taskA, l2Samples[1], "")
+		if err != nil || got.ReviewComment != "a cat" {
+			t.Errorf("the moved rejected sample as its new labeler sees it: %+v, %v; want the reviewer's comment", got, err)
 		}
 	})
 }
