@@ -48,17 +48,27 @@ func main() {
 	duration := flag.Duration("d", 10*time.Second, "how long to run (at most 10m)")
 	aksk := flag.Bool("aksk", false, "sign requests with AK/SK instead of sending a token")
 	path := flag.String("path", "/v3/auth/projects", "GET route to drive; {project_id} and {rand:N} are replaced per request")
+	tokenFile := flag.String("token-file", "", "send the token in this file (another user's, e.g. a labeler's) instead of the bootstrap user's")
 	flag.Parse()
 	if *duration > 10*time.Minute {
 		*duration = 10 * time.Minute
 	}
-	if err := run(*bootstrap, *endpoint, *path, *clients, *duration, *aksk); err != nil {
+	token := ""
+	if *tokenFile != "" {
+		raw, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "authload:", err)
+			os.Exit(1)
+		}
+		token = strings.TrimSpace(string(raw))
+	}
+	if err := run(*bootstrap, *endpoint, *path, token, *clients, *duration, *aksk); err != nil {
 		fmt.Fprintln(os.Stderr, "authload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bootstrap, endpoint, path string, clients int, d time.Duration, aksk bool) error {
+func run(bootstrap, endpoint, path, token string, clients int, d time.Duration, aksk bool) error {
 	raw, err := os.ReadFile(bootstrap)
 	if err != nil {
 		return err
@@ -76,8 +86,7 @@ func run(bootstrap, endpoint, path string, clients int, d time.Duration, aksk bo
 	}
 	tr := &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	token := ""
-	if !aksk {
+	if !aksk && token == "" {
 		if token, err = getToken(hc, endpoint, acct); err != nil {
 			return err
 		}

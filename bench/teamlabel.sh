@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# teamlabel: issue 11's team labeling benchmarks over HTTP on a real server.
+#
+#   bench/teamlabel.sh                    # 100,000 samples, 99 labelers, 8 clients
+#   N=20000 CLIENTS=4 DURATION=5s bench/teamlabel.sh
+#
+# It builds the binary, writes a manifest of N image-classification samples
+# (bench/datagen), serves a fresh data dir on a loopback port, imports the
+# manifest, then bench/teamload creates a team of 99 labelers and a team
+# administrator, times creating a team labeling task over every sample,
+# starts it and logs the first labeler in, and times batch label updates of
+# 50 samples and the acceptance report; bench/authload finally drives the
+# labeler's sample pages (limit 50, a random page of its first 20) with its
+# token at 1 client and at CLIENTS clients. Targets: create ≤ 5 s, page p99
+# ≤ 30 ms, update of 50 ≤ 100 ms, report ≤ 50 ms.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-100000}
+CLIENTS=${CLIENTS:-8}
+DURATION=${DURATION:-10s}
+DIR=${DIR:-$(mktemp -d /tmp/atelier-team.XXXXXX)}
+PORT=${PORT:-18481}
+BIN=$DIR/atelier
+mkdir -p "$DIR"
+go build -o "$BIN" ./cmd/atelier
+go build -o "$DIR/authload" ./bench/authload
+go build -o "$DIR/teamload" ./bench/teamload
+go run ./bench/datagen -out "$DIR/data" -bucket bench-data -n "$N" -labels 20 -type image_classification
+"$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --log-level warn &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
+export ATELIER_BOOTSTRAP=$DIR/data/bootstrap.json
+for _ in $(seq 1 150); do [ -f "$ATELIER_BOOTSTRAP" ] && break; sleep 0.2; done
+sleep 1
+out=$("$BIN" data create --name team --type image_classification --input obs://bench-data/manifest/ --work obs://bench-data/work/)
+id=$(printf '%s\n' "$out" | sed -n 's/^Created dataset .* (\(.*\))$/\1/p')
+"$BIN" data import "$id" --manifest --path obs://bench-data/manifest/dataset.manifest
+"$DIR/teamload" -bootstrap "$ATELIER_BOOTSTRAP" -dataset "$id" -token-out "$DIR/labeler.token" -task-out "$DIR/task.id"
+task=$(cat "$DIR/task.id")
+path="/v2/{project_id}/datasets/$id/workforce-tasks/$task/data-annotations/samples?limit=50&offset={rand:20}"
+"$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -token-file "$DIR/labeler.token" -path "$path" -c 1 -d "$DURATION"
+"$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -token-file "$DIR/labeler.token" -path "$path" -c "$CLIENTS" -d "$DURATION"
