@@ -7,7 +7,7 @@ package api
 func (s *Server) table() []Route {
 	training := &trainingAPI{svc: s.cfg.Training}
 	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports}
-	workforces := &workforceAPI{svc: s.cfg.Workforces}
+	workforces := &workforceAPI{svc: s.cfg.Workforces, tasks: s.cfg.TeamTasks}
 	teamTasks := &teamTaskAPI{svc: s.cfg.TeamTasks, datasets: s.cfg.Datasets}
 	var routes []Route
 	routes = append(routes, s.systemRoutes()...)

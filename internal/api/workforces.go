@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
@@ -19,6 +20,9 @@ import (
 // workforceAPI serves the labeling-team routes over a workforce service.
 type workforceAPI struct {
 	svc *workforce.Service
+	// tasks answers which teams a team labeling task uses (the list's
+	// workforce_task_id filter); nil in servers built without the room.
+	tasks *teamtask.Service
 }
 
 // storedWorkforce resolves the workspace of the team the path names.
@@ -62,8 +66,18 @@ func listOrder(v url.Values, sorts ...string) (sortBy string, desc bool, err err
 // by default), offset (the page index) and limit (1 to 100, default 10).
 func (w *workforceAPI) list(rw http.ResponseWriter, r *http.Request, c *Call) error {
 	v := r.URL.Query()
-	q := workforce.Query{Search: v.Get("search_content"), TaskID: v.Get("workforce_task_id")}
+	q := workforce.Query{Search: v.Get("search_content")}
 	var err error
+	if task := v.Get("workforce_task_id"); task != "" {
+		if w.tasks == nil {
+			q.IDs = []string{} // no team labeling in this server: no task uses a team
+		} else if q.IDs, err = w.tasks.WorkforcesOf(r.Context(), c.ProjectID, task); err != nil {
+			return err
+		}
+		if q.IDs == nil {
+			q.IDs = []string{}
+		}
+	}
 	if q.Offset, q.Limit, err = datasetPage(v, 10, 100); err != nil {
 		return err
 	}

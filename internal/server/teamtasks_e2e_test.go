@@ -135,7 +135,13 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 	if st != http.StatusOK {
 		t.Fatalf("create task: %d %v", st, out)
 	}
-	task := tasks + "/" + out["task_id"].(string)
+	taskID := out["task_id"].(string)
+	task := tasks + "/" + taskID
+	for id, want := range map[string]float64{taskID: 1, "00000000000000000000000000000000": 0} {
+		if _, teams := c.do("GET", "/workforces?workforce_task_id="+id, nil); teams["total_number"] != want {
+			t.Errorf("teams of task %s: %v, want %v", id, teams, want)
+		}
+	}
 	if st, out := ann.call(t, env, "GET", task, nil); st != http.StatusNotFound {
 		t.Fatalf("a labeler reads a task not started: %d %v", st, out)
 	}

@@ -112,6 +112,17 @@ func listWorkforces(ctx context.Context, q querier, projectID, workspaceID strin
 		args = append(args, likePattern(qu.Search))
 		where += fmt.Sprintf(` AND LOWER(f.name) LIKE $%d ESCAPE '\'`, len(args))
 	}
+	if qu.IDs != nil {
+		if len(qu.IDs) == 0 {
+			return 0, []*Workforce{}, nil
+		}
+		ph := make([]string, len(qu.IDs))
+		for i, id := range qu.IDs {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", len(args))
+		}
+		where += ` AND f.id IN (` + strings.Join(ph, ",") + `)`
+	}
 	total, err := count(ctx, q, `SELECT COUNT(*)`+where, args...)
 	if err != nil {
 		return 0, nil, err

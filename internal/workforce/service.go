@@ -125,11 +125,6 @@ func (s *Service) Get(ctx context.Context, projectID, id string) (*Workforce, er
 
 // List answers a page of the project's teams in the scope's workspace.
 func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Workforce, error) {
-	if q.TaskID != "" {
-		// No team labeling task exists until issue 11's item 2 lands; a
-		// team of an unknown task is no team.
-		return 0, []*Workforce{}, nil
-	}
 	total, items, err := listWorkforces(ctx, s.db, sc.ProjectID, sc.WorkspaceID, q)
 	return total, items, wrap("list workforces", err)
 }

@@ -191,7 +191,7 @@ func TestTeams(t *testing.T) {
 			{"search-escapes-underscore", Query{Limit: 10, Search: "_", Desc: true}, 1, "a_b"},
 			{"search-case-insensitive", Query{Limit: 10, Search: "ALP"}, 1, "alpha"},
 			{"past-the-end", Query{Limit: 10, Offset: 10}, 5, ""},
-			{"teams-of-a-task", Query{Limit: 10, TaskID: "t1"}, 0, ""},
+			{"only-these-ids", Query{Limit: 10, IDs: []string{}}, 0, ""},
 		}
 		for _, tc := range lists {
 			t.Run(tc.name, func(t *testing.T) {

@@ -84,14 +84,14 @@ type WorkerUpdate struct {
 
 // Query lists teams: Offset records skipped (the API turns its page index
 // into records), Limit per page, Search a part of the name, SortBy
-// create_time or workforce_name, Desc for descending; TaskID keeps the
-// teams of one team labeling task.
+// create_time or workforce_name, Desc for descending; IDs, when not nil,
+// keeps only those teams (the teams of one team labeling task).
 type Query struct {
 	Offset, Limit int
 	Search        string
 	SortBy        string
 	Desc          bool
-	TaskID        string
+	IDs           []string
 }
 
 // WorkerQuery lists members: of one team (WorkforceID) or of every team of

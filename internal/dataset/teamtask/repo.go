@@ -188,6 +188,16 @@ func (rp *repo) tasksWhereIn(ctx context.Context, column string, ids []string) (
 	}, `SELECT DISTINCT task_id FROM team_task_workers WHERE `+column+` IN (`+rp.params(&args, ids)+`)`, args...)
 }
 
+// workforcesOfTask lists the teams a task of the project gives work to.
+func (rp *repo) workforcesOfTask(ctx context.Context, projectID, taskID string) ([]string, error) {
+	return store.QueryAll(ctx, rp.db, func(sc store.Scanner) (string, error) {
+		var id string
+		err := sc.Scan(&id)
+		return id, err
+	}, `SELECT DISTINCT w.workforce_id FROM team_task_workers w JOIN team_tasks t ON t.id = w.task_id
+		WHERE t.project_id = $1 AND t.id = $2 ORDER BY w.workforce_id`, projectID, taskID)
+}
+
 func (rp *repo) replaceTaskWorkers(ctx context.Context, tx *sql.Tx, taskID string, ws []taskWorker) error {
 	old, err := rp.taskWorkers(ctx, tx, taskID)
 	if err != nil {

@@ -1073,3 +1073,14 @@ func (s *Service) WorkerTasks(ctx context.Context, c Caller, q WorkerTaskQuery) 
 	})
 	return len(out), page(out, q.Offset, q.Limit), nil
 }
+
+// WorkforcesOf lists the teams a task of the project uses (none for a
+// task that does not exist): the labeling-team list's workforce_task_id
+// filter.
+func (s *Service) WorkforcesOf(ctx context.Context, projectID, taskID string) ([]string, error) {
+	ids, err := s.repo.workforcesOfTask(ctx, projectID, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("teams of task %s: %w", taskID, err)
+	}
+	return ids, nil
+}
