@@ -229,6 +229,8 @@ func percentiles(d []time.Duration) string {
 		return "no rounds"
 	}
 	slices.Sort(d)
-	at := func(p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))].Round(10 * time.Microsecond) }
+	at := func(p float64) time.Duration {
+		return d[min(len(d)-1, int(float64(len(d))*p))].Round(10 * time.Microsecond)
+	}
 	return fmt.Sprintf("p50 %s p99 %s max %s", at(0.5), at(0.99), d[len(d)-1].Round(10*time.Microsecond))
 }
