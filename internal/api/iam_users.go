@@ -27,6 +27,9 @@ func (s *Server) userRoutes() []Route {
 		update.alias("Modifying an IAM user (Keystone)", "PATCH", "/v3/users/{user_id}"),
 		g("Deleting an IAM user", "DELETE", "/v3/users/{user_id}", iam.ActDeleteUser, s.deleteUser),
 		{Name: "Changing one's own password", Method: "POST", Path: "/v3/users/{user_id}/password", Family: "iam", Service: ServiceGlobal, Self: true, Handler: s.changePassword},
+		// Atelier's: the link of a labeling member's notification e-mail.
+		{Name: "Setting a first password with a setup link (Atelier)", Method: "POST", Path: "/v3.0/OS-USER/password-setup", Family: "iam",
+			Service: ServiceGlobal, Public: true, Handler: s.passwordSetup},
 		g("Listing the groups of a user", "GET", "/v3/users/{user_id}/groups", iam.ActListGroupsOfUsr, s.userGroups),
 		g("Creating a user group", "POST", "/v3/groups", iam.ActCreateGroup, s.createGroup),
 		g("Listing user groups", "GET", "/v3/groups", iam.ActListGroups, s.listGroups),
@@ -315,4 +318,21 @@ func ownDomainQuery(r *http.Request, c *Call) error {
 		return Errorf(http.StatusForbidden, "IAM.0002", "domain_id must be the caller's own domain")
 	}
 	return nil
+}
+
+// passwordSetup sets a user's first password with the token of a setup
+// link (iam.RedeemPasswordSetup); the token is the caller's only
+// credential, so the route is public.
+func (s *Server) passwordSetup(w http.ResponseWriter, r *http.Request, c *Call) error {
+	var body struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := Decode(r, &body); err != nil {
+		return err
+	}
+	if err := s.iam.RedeemPasswordSetup(r.Context(), body.Token, body.Password); err != nil {
+		return err
+	}
+	return noContent(w)
 }

@@ -19,7 +19,8 @@ func TestTableInvariants(t *testing.T) {
 		actions = append(actions, rt.Action)
 	}
 	catalog := iam.NewCatalog(actions)
-	public := map[string]bool{"GET /health": true, "POST /v3/auth/tokens": true}
+	// The setup link's token is its caller's only credential (iam.RedeemPasswordSetup).
+	public := map[string]bool{"GET /health": true, "POST /v3/auth/tokens": true, "POST /v3.0/OS-USER/password-setup": true}
 	self := map[string]bool{"GET /v3/auth/tokens": true, "GET /v3/auth/projects": true, "GET /v3/auth/domains": true, "POST /v3/users/{user_id}/password": true}
 	seen := map[string]bool{}
 	for _, rt := range routes {

@@ -222,7 +222,7 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	if a.TeamTasks, err = teamtask.New(teamtask.Options{DB: a.DB, Datasets: a.Datasets, Workforces: a.Workforces, Tasks: a.Tasks,
-		Mail: teamMailer(a.Mail), ConsoleURL: strings.TrimSuffix(a.Config.Endpoint, "/") + "/console/", Logger: a.Log}); err != nil {
+		Mail: teamMailer(a.Mail), Endpoint: a.Config.Endpoint, Logger: a.Log}); err != nil {
 		return err
 	}
 	presign := signer

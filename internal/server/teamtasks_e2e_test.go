@@ -126,6 +126,11 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 	ann := addMember(t, env, c, team, "ann@example.com", 0)
 	bob := addMember(t, env, c, team, "bob@example.com", 0)
 	rita := addMember(t, env, c, team, "rita@example.com", 1)
+	// Carl, a second reviewer, gets no password from the administrator: he
+	// sets his own with the link of his notification.
+	if st, out := c.do("POST", "/workforces/"+team+"/workers", map[string]any{"emails": "carl@example.com", "role": 1}); st != http.StatusCreated {
+		t.Fatalf("add carl: %d %v", st, out)
+	}
 
 	// The dataset's owner creates the task; it is not started, so the
 	// labelers do not see it yet, the team administrator does.
@@ -146,7 +151,7 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 		t.Fatalf("a labeler reads a task not started: %d %v", st, out)
 	}
 	boss.must(t, env, "POST", task, map[string]any{})
-	res := boss.must(t, env, "POST", task+"/notify", map[string]any{"emails": []string{boss.email, ann.email, bob.email, rita.email}})
+	res := boss.must(t, env, "POST", task+"/notify", map[string]any{"emails": []string{boss.email, ann.email, bob.email, rita.email, "carl@example.com"}})
 	if res["success"] != true {
 		t.Fatalf("notify: %v", res)
 	}
@@ -289,7 +294,7 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 	}
 
 	// Every member got the notification, and its status says so.
-	msgs := smtp.WaitFor(t, 4, 20*time.Second)
+	msgs := smtp.WaitFor(t, 5, 20*time.Second)
 	to := map[string]bool{}
 	for _, m := range msgs {
 		to[m.HeaderTo] = true
@@ -297,10 +302,35 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 			t.Errorf("subject %q names no task", m.Subject)
 		}
 	}
-	for _, m := range []*member{boss, ann, bob, rita} {
+	for _, m := range []*member{boss, ann, bob, rita, {email: "carl@example.com"}} {
 		if !to[m.email] && !to["<"+m.email+">"] {
 			t.Errorf("%s got no e-mail (%v)", m.email, to)
 		}
+	}
+	// Carl's message (and only his) links to a one-time password setup.
+	var token string
+	for _, m := range msgs {
+		i := strings.Index(m.Text, "password-setup?token=")
+		switch {
+		case strings.Contains(m.HeaderTo, "carl@") && i >= 0:
+			token = strings.Fields(m.Text[i+len("password-setup?token="):])[0]
+		case i >= 0:
+			t.Errorf("%s, who has a password, got a setup link", m.HeaderTo)
+		}
+	}
+	if token == "" {
+		t.Fatal("carl's notification has no password setup link")
+	}
+	setup := map[string]any{"token": token, "password": "Carl-chose-this-1"}
+	if resp, body := env.Do(t, "POST", "/v3.0/OS-USER/password-setup", setup, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("set carl's password with the link: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := env.Do(t, "POST", "/v3.0/OS-USER/password-setup", map[string]any{"token": token, "password": "Another-one-2"}, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the link used twice: %d %s", resp.StatusCode, body)
+	}
+	carl := &member{email: "carl@example.com", token: env.Token(t, env.Account.DomainName, "carl_example.com", "Carl-chose-this-1", env.Account.ProjectName)}
+	if mine := carl.must(t, env, "GET", "/workforces/worker-tasks", nil); mine["count"] != 1.0 {
+		t.Errorf("carl's tasks after setting his password: %v", mine)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -311,7 +341,7 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 				sent++
 			}
 		}
-		if sent == 4 {
+		if sent == 5 {
 			break
 		}
 		if time.Now().After(deadline) {

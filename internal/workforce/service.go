@@ -28,6 +28,9 @@ type Identities interface {
 	// DeleteBareUser deletes the user if it holds nothing: no group, no
 	// access key, not the account's owner.
 	DeleteBareUser(ctx context.Context, tx *sql.Tx, domainID, userID string) (bool, error)
+	// IssuePasswordSetup returns a one-time link token that sets the
+	// user's first password, or "" when the user has a password.
+	IssuePasswordSetup(ctx context.Context, domainID, userID string) (string, error)
 }
 
 // Service manages labeling teams and their members.
@@ -453,4 +456,20 @@ func (s *Service) MarkLoggedIn(ctx context.Context, projectID string, workerIDs 
 		}
 	}
 	return nil
+}
+
+// PasswordSetup returns a one-time token that lets a member whose IAM user
+// Atelier created set its first password (the notification e-mail's
+// link), or "" for a member who can sign in already or whose user was
+// linked rather than created.
+func (s *Service) PasswordSetup(ctx context.Context, domainID, projectID, workforceID, workerID string) (string, error) {
+	w, err := worker(ctx, s.db, projectID, workforceID, workerID)
+	if err != nil {
+		return "", err
+	}
+	created, err := wasCreated(ctx, s.db, domainID, w.UserID)
+	if err != nil || !created {
+		return "", wrap("find the member's user", err)
+	}
+	return s.ids.IssuePasswordSetup(ctx, domainID, w.UserID)
 }

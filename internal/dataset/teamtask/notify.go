@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/atelier-dev/atelier/internal/fault"
+	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
@@ -45,6 +46,7 @@ const (
 const NotifyInterval = 60_000 // ms
 
 type notifyParams struct {
+	DomainID   string      `json:"domain_id"`
 	DatasetID  string      `json:"dataset_id"`
 	TaskID     string      `json:"task_id"`
 	Recipients []recipient `json:"recipients"`
@@ -112,7 +114,7 @@ func (s *Service) Notify(ctx context.Context, c Caller, datasetID, id string, em
 	if len(to) == 0 {
 		return results, "", nil
 	}
-	task, err := s.tasks.Enqueue(ctx, nil, KindNotify, c.ProjectID, t.TaskID, notifyParams{DatasetID: t.DatasetID, TaskID: t.TaskID, Recipients: to})
+	task, err := s.tasks.Enqueue(ctx, nil, KindNotify, c.ProjectID, t.TaskID, notifyParams{DomainID: c.DomainID, DatasetID: t.DatasetID, TaskID: t.TaskID, Recipients: to})
 	if err != nil {
 		return nil, "", fmt.Errorf("queue notification e-mails: %w", err)
 	}
@@ -151,8 +153,19 @@ func (s *Service) runNotify(ctx context.Context, bt *tasks.Task, p tasks.Progres
 	for i := start; i < len(params.Recipients); i++ {
 		r := params.Recipients[i]
 		waiting := waitingFor(r, cs, tws)
+		// A member Atelier created has no password yet: its message
+		// carries a one-time link to set one.
+		setup, err := s.workforces.PasswordSetup(ctx, params.DomainID, bt.ProjectID, r.Team, r.WorkerID)
+		if fault.KindOf(err) == fault.NotFound { // removed from its team since
+			p.Fail(r.Email, "the member is no longer in its team")
+			p.Checkpoint(strconv.Itoa(i + 1))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("password setup link of %s: %w", r.Email, err)
+		}
 		subject := fmt.Sprintf("Team labeling task %s: %d samples wait for you", t.TaskName, waiting)
-		err := s.mail.Deliver(ctx, r.Email, subject, s.notifyText(t, r, waiting))
+		err = s.mail.Deliver(ctx, r.Email, subject, s.notifyText(t, r, waiting, setup))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -207,18 +220,23 @@ func waitingFor(r recipient, cs counts, tws []taskWorker) int64 {
 	return n
 }
 
-func (s *Service) notifyText(t *Task, r recipient, waiting int64) string {
+func (s *Service) notifyText(t *Task, r recipient, waiting int64, setup string) string {
 	what := map[int]string{workforce.RoleLabeler: "to label", workforce.RoleReviewer: "to review"}[r.Role]
 	if what == "" {
 		what = "waiting for acceptance"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hello,\n\nthe team labeling task %q has %d samples %s for you.\n\n", t.TaskName, waiting, what)
-	if s.consoleURL != "" {
-		fmt.Fprintf(&b, "Log in at %s with the user name or e-mail address %s to see your tasks.\n", s.consoleURL, r.Email)
+	if s.endpoint != "" {
+		fmt.Fprintf(&b, "Log in at %s/console/ with the user name or e-mail address %s to see your tasks.\n", s.endpoint, r.Email)
 	} else {
 		fmt.Fprintf(&b, "Log in to Atelier with the user name or e-mail address %s to see your tasks.\n", r.Email)
 	}
-	b.WriteString("If you have no password yet, ask your Atelier administrator to set one.\n")
+	if setup == "" {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\nYou have no password yet. Set one with this link; it works once, for %d days:\n\n  %s/console/#/password-setup?token=%s\n\n",
+		int(iam.PasswordSetupTTL.Hours()/24), s.endpoint, setup)
+	fmt.Fprintf(&b, "or with the API:\n\n  POST %s/v3.0/OS-USER/password-setup\n  {\"token\": \"%s\", \"password\": \"<your new password>\"}\n", s.endpoint, setup)
 	return b.String()
 }

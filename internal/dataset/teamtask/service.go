@@ -30,7 +30,7 @@ type Service struct {
 	workforces *workforce.Service
 	tasks      *tasks.Manager
 	mail       Mailer
-	consoleURL string
+	endpoint   string
 	log        *slog.Logger
 	now        func() time.Time
 }
@@ -45,8 +45,9 @@ type Options struct {
 	// Mail sends them; nil when no SMTP server is configured (notify then
 	// answers an error saying so).
 	Mail Mailer
-	// ConsoleURL is the link a notification gives to log in.
-	ConsoleURL string
+	// Endpoint is the public base URL of the server, which notification
+	// e-mails link to (its console, its password setup).
+	Endpoint string
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -63,7 +64,7 @@ func New(opts Options) (*Service, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{db: opts.DB, repo: &repo{db: opts.DB}, datasets: opts.Datasets, workforces: opts.Workforces, tasks: opts.Tasks,
-		mail: opts.Mail, consoleURL: opts.ConsoleURL, log: opts.Logger, now: opts.Now}
+		mail: opts.Mail, endpoint: strings.TrimSuffix(opts.Endpoint, "/"), log: opts.Logger, now: opts.Now}
 	s.tasks.Register(KindNotify, s.runNotify)
 	return s, nil
 }
@@ -968,11 +969,19 @@ func (s *Service) visibleTasks(ctx context.Context, c Caller) ([]visibleTask, er
 	if err != nil || len(mine) == 0 {
 		return nil, err
 	}
-	var workers, teams []string
+	var workers, teams, first []string
 	for _, m := range mine {
+		if m.Status < workforce.StatusLoggedIn {
+			first = append(first, m.ID)
+		}
 		workers = append(workers, m.ID)
 		if m.Role != workforce.RoleLabeler {
 			teams = append(teams, m.WorkforceID)
+		}
+	}
+	if len(first) > 0 { // listing its tasks is a member's visit too
+		if err := s.workforces.MarkLoggedIn(ctx, c.ProjectID, first); err != nil {
+			return nil, fmt.Errorf("record the member's first visit: %w", err)
 		}
 	}
 	ids, err := s.repo.tasksOfWorkers(ctx, workers)
