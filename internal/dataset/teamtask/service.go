@@ -48,8 +48,8 @@ type Options struct {
 	// Endpoint is the public base URL of the server, which notification
 	// e-mails link to (its console, its password setup).
 	Endpoint string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // New builds the service and registers its background task kinds.
