@@ -13,9 +13,15 @@ import (
 )
 
 // eachEngine runs fn on SQLite, and on PostgreSQL when configured.
+// eachEngine runs fn on each engine, in parallel with the other tests:
+// each run has its own database, object store and clock.
 func eachEngine(t *testing.T, fn func(t *testing.T, engine store.Engine)) {
+	t.Parallel()
 	for _, engine := range storetest.Engines() {
-		t.Run(string(engine), func(t *testing.T) { fn(t, engine) })
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			fn(t, engine)
+		})
 	}
 }
 
