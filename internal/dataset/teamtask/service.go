@@ -75,6 +75,8 @@ type access struct {
 	// reviews, admins: the task's teams where the caller reviews or
 	// administers
 	reviews, admins map[string]bool
+	// teams: the task's teams the caller is a member of
+	teams map[string]bool
 	// scope: the members whose allocations the caller sees (nil: all)
 	scope []string
 	// emails of the caller's memberships, by member ID
@@ -101,7 +103,8 @@ func (a *access) sees(workerID string) bool {
 // labeler or reviewer of a task not started yet, gets the same answer as
 // for a task that does not exist.
 func (s *Service) accessTo(ctx context.Context, c Caller, t *Task, tws []taskWorker) (*access, error) {
-	a := &access{owner: c.Owner, labels: map[string]bool{}, reviews: map[string]bool{}, admins: map[string]bool{}, caller: c}
+	a := &access{owner: c.Owner, labels: map[string]bool{}, reviews: map[string]bool{}, admins: map[string]bool{},
+		teams: map[string]bool{}, caller: c}
 	if c.Owner {
 		return a, nil
 	}
@@ -124,12 +127,12 @@ func (s *Service) accessTo(ctx context.Context, c Caller, t *Task, tws []taskWor
 		switch m.Role {
 		case workforce.RoleLabeler:
 			if given[m.ID] {
-				a.labels[m.ID] = true
+				a.labels[m.ID], a.teams[m.WorkforceID] = true, true
 			}
 		case workforce.RoleReviewer:
-			a.reviews[m.WorkforceID] = true
+			a.reviews[m.WorkforceID], a.teams[m.WorkforceID] = true, true
 		case workforce.RoleTeamAdmin:
-			a.admins[m.WorkforceID] = true
+			a.admins[m.WorkforceID], a.teams[m.WorkforceID] = true, true
 		}
 	}
 	if !a.member() || (len(a.admins) == 0 && t.Status == StatusCreated) {

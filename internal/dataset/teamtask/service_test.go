@@ -1147,3 +1147,35 @@ func TestSampleFilters(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedTaskRoster: in a task two teams share, a member sees its own
+// team's roster, not the other team's members; the owner sees both.
+func TestSharedTaskRoster(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, dataset.TypeImageClassification)
+		a, b := e.team("team-a"), e.team("team-b")
+		la := e.member(a, "la@example.com", workforce.RoleLabeler)
+		e.member(b, "lb@example.com", workforce.RoleLabeler)
+		e.write(0, 4, "")
+		task := e.create("shared", &teamtask.CreateRequest{WorkforcesConfig: teamsOf(a, b)}, true)
+		emails := func(c teamtask.Caller) []string {
+			got, err := e.svc.Get(context.Background(), c, e.ds, task, teamtask.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, wf := range got.WorkforcesConfig.Workforces {
+				for _, w := range wf.Workers {
+					out = append(out, w.Email)
+				}
+			}
+			return out
+		}
+		if got := emails(la.c); len(got) != 1 || got[0] != "la@example.com" {
+			t.Errorf("team a's labeler sees the roster %v, want only its own team", got)
+		}
+		if got := emails(e.owner); len(got) != 2 {
+			t.Errorf("the owner sees the roster %v, want both teams", got)
+		}
+	})
+}

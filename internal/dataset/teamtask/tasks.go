@@ -230,6 +230,9 @@ func (s *Service) describe(ctx context.Context, t *Task, tws []taskWorker, a *ac
 		if !ok {
 			continue // no longer in its team
 		}
+		if !a.owner && !a.teams[w.WorkforceID] {
+			continue // a member sees the roster of its own teams only
+		}
 		wf := byTeam[w.WorkforceID]
 		if wf == nil {
 			wf = &WorkforceConfig{WorkforceID: w.WorkforceID, Workers: []WorkerRef{}}
