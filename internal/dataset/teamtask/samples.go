@@ -108,6 +108,10 @@ func (s *Service) filter(t *Task, a *access, q SampleQuery) (allocFilter, bool, 
 		f.args = append(f.args, args...)
 	}
 	f.where += cond
+	if q.LabelType != nil {
+		// a label's type closes its object in the JSON the room writes
+		f.where += ` AND labels LIKE ` + next(fmt.Sprintf(`%%"type":%d}%%`, *q.LabelType))
+	}
 	if q.LabelName != "" {
 		// labels is the JSON the room writes: a name appears as "name":"…"
 		key, _ := json.Marshal(q.LabelName)
@@ -161,7 +165,7 @@ func (s *Service) countPage(ctx context.Context, t *Task, a *access, q SampleQue
 	plain := map[string][]int{"": {0, 1, 2, 3, 4}, "__ALL__": {1, 2, 3, 4}, "__NONE__": {0}, "__UNREVIEWED__": {1},
 		"__REJECTED__": {2}, "__UNCHECK__": {3}, "__ACCEPTED__": {4}, "__REVIEWED__": {3, 4}}
 	states, ok := plain[q.State]
-	if !ok || q.LabelName != "" {
+	if !ok || q.LabelName != "" || q.LabelType != nil {
 		return s.repo.countAllocs(ctx, s.db, t.TaskID, f)
 	}
 	cs, err := s.repo.counts(ctx, s.db, t.TaskID)

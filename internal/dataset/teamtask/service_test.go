@@ -1133,6 +1133,8 @@ func TestSampleFilters(t *testing.T) {
 			{"label-cat-for-cat-labeler", a.l1.c, teamtask.SampleQuery{LabelName: "cat"}, byWorker[a.l1.worker]},
 			{"label-like-wildcard-is-literal", a.owner, teamtask.SampleQuery{LabelName: "c%"}, 0},
 			{"member-filter", a.owner, teamtask.SampleQuery{WorkerID: a.l2.worker}, byWorker[a.l2.worker]},
+			{"label-type-classification", a.owner, teamtask.SampleQuery{LabelType: intp(0)}, 8},
+			{"label-type-detection", a.owner, teamtask.SampleQuery{LabelType: intp(1)}, 0},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
