@@ -117,6 +117,14 @@ func TestAllocationSelection(t *testing.T) {
 						t.Errorf("sample %s was not allocated", s)
 					}
 				}
+				// The task answers the conditions it was created with.
+				task, err := e.svc.Get(context.Background(), e.owner, e.ds, id, teamtask.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len(task.SampleSearchConditions); (tc.conditions == "") != (n == 0) {
+					t.Errorf("sample_search_conditions %+v for conditions %q", task.SampleSearchConditions, tc.conditions)
+				}
 			})
 		}
 	})

@@ -248,6 +248,9 @@ func (s *Service) describe(ctx context.Context, t *Task, tws []taskWorker, a *ac
 	for _, id := range order {
 		t.WorkforcesConfig.Workforces = append(t.WorkforcesConfig.Workforces, *byTeam[id])
 	}
+	if q, err := sampleQuery(t.SampleConditions); err == nil && t.SampleConditions != "" {
+		t.SampleSearchConditions = q.Conditions // checked when the task was created
+	}
 	cs, err := s.repo.counts(ctx, s.db, t.TaskID)
 	if err != nil {
 		return err

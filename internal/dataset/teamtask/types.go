@@ -1,6 +1,7 @@
 package teamtask
 
 import (
+	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 )
 
@@ -133,29 +134,30 @@ type CheckingDesc struct {
 
 // Task is a team labeling task as the API answers it.
 type Task struct {
-	AutoSyncDataset             bool              `json:"auto_sync_dataset"`
-	CheckRate                   float64           `json:"check_rate"`
-	CheckingTaskDesc            *CheckingDesc     `json:"checking_task_desc,omitempty"`
-	CreateTime                  int64             `json:"create_time"`
-	DatasetID                   string            `json:"dataset_id"`
-	DataSyncType                int               `json:"data_sync_type"`
-	Description                 string            `json:"description"`
-	LabelStats                  []*LabelStats     `json:"label_stats,omitempty"`
-	PassRate                    float64           `json:"pass_rate"`
-	Repetition                  int               `json:"repetition"`
-	SampleConditions            string            `json:"-"`
-	SampleStats                 *SampleStats      `json:"sample_stats,omitempty"`
-	Score                       float64           `json:"score"`
-	Status                      int               `json:"status"`
-	SynchronizeAutoLabelingData bool              `json:"synchronize_auto_labeling_data"`
-	SynchronizeData             bool              `json:"synchronize_data"`
-	TaskID                      string            `json:"task_id"`
-	TaskName                    string            `json:"task_name"`
-	UpdateTime                  int64             `json:"update_time"`
-	VersionID                   string            `json:"version_id,omitempty"`
-	WorkerStats                 []*WorkerTask     `json:"worker_stats,omitempty"`
-	WorkforceStats              *WorkforceStats   `json:"workforce_stats,omitempty"`
-	WorkforcesConfig            *WorkforcesConfig `json:"workforces_config"`
+	AutoSyncDataset             bool                      `json:"auto_sync_dataset"`
+	CheckRate                   float64                   `json:"check_rate"`
+	CheckingTaskDesc            *CheckingDesc             `json:"checking_task_desc,omitempty"`
+	CreateTime                  int64                     `json:"create_time"`
+	DatasetID                   string                    `json:"dataset_id"`
+	DataSyncType                int                       `json:"data_sync_type"`
+	Description                 string                    `json:"description"`
+	LabelStats                  []*LabelStats             `json:"label_stats,omitempty"`
+	PassRate                    float64                   `json:"pass_rate"`
+	Repetition                  int                       `json:"repetition"`
+	SampleConditions            string                    `json:"-"`
+	SampleSearchConditions      []dataset.SearchCondition `json:"sample_search_conditions,omitempty"`
+	SampleStats                 *SampleStats              `json:"sample_stats,omitempty"`
+	Score                       float64                   `json:"score"`
+	Status                      int                       `json:"status"`
+	SynchronizeAutoLabelingData bool                      `json:"synchronize_auto_labeling_data"`
+	SynchronizeData             bool                      `json:"synchronize_data"`
+	TaskID                      string                    `json:"task_id"`
+	TaskName                    string                    `json:"task_name"`
+	UpdateTime                  int64                     `json:"update_time"`
+	VersionID                   string                    `json:"version_id,omitempty"`
+	WorkerStats                 []*WorkerTask             `json:"worker_stats,omitempty"`
+	WorkforceStats              *WorkforceStats           `json:"workforce_stats,omitempty"`
+	WorkforcesConfig            *WorkforcesConfig         `json:"workforces_config"`
 
 	projectID   string
 	workspaceID string
