@@ -263,8 +263,16 @@ func teamLabelingFlow(t *testing.T, env *servertest.Env, smtp *mailtest.Server) 
 	// The dataset now carries the team's labels.
 	_, stats := c.do("GET", "/datasets/"+ds+"/data-annotations/stats", nil)
 	ss := stats["sample_stats"].(map[string]any)
-	if ss["all"] != 8.0 && ss["total"] != 8.0 {
-		t.Logf("dataset stats: %v", stats)
+	if ss["manual_annotation"] != 8.0 || ss["un_annotation"] != 0.0 {
+		t.Errorf("dataset sample_stats after the acceptance: %v, want 8 labeled and none unlabeled", ss)
+	}
+	dsLabels := map[string]float64{}
+	for _, l := range stats["label_stats"].([]any) {
+		l := l.(map[string]any)
+		dsLabels[l["name"].(string)] = l["sample_count"].(float64)
+	}
+	if dsLabels["cat"] != 7 || dsLabels["dog"] != 1 {
+		t.Errorf("dataset label_stats after the acceptance: %v, want cat 7 and dog 1", stats["label_stats"])
 	}
 	_, list := c.do("GET", "/datasets/"+ds+"/data-annotations/samples?sample_state=__ALL__&limit=100", nil)
 	if n := list["sample_count"].(float64); n != 8 {
