@@ -64,6 +64,9 @@ type Config struct {
 	// TeamTasks serves team labeling tasks; without it those routes are
 	// not mounted.
 	TeamTasks *teamtask.Service
+	// Console serves the web console's assets at /console/ (package
+	// console); nil serves none.
+	Console http.Handler
 }
 
 // serves reports whether the service a route's handler works on is
@@ -131,6 +134,15 @@ func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 	if cfg.Objects != nil && cfg.Presign != nil {
 		s.mux.Handle("GET /obs-presigned/", obs.PresignHandler(cfg.Objects, cfg.Presign))
 		s.mux.Handle("HEAD /obs-presigned/", obs.PresignHandler(cfg.Objects, cfg.Presign))
+	}
+	if cfg.Console != nil {
+		// The console is not an API: static files, no action to guard.
+		// It calls the API like any client.
+		s.mux.Handle("GET /console/", cfg.Console)
+		s.mux.Handle("HEAD /console/", cfg.Console)
+		toConsole := http.RedirectHandler("/console/", http.StatusFound)
+		s.mux.Handle("GET /console", toConsole)
+		s.mux.Handle("GET /{$}", toConsole)
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	return s, nil

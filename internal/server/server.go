@@ -21,6 +21,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/api"
 	"github.com/atelier-dev/atelier/internal/config"
+	"github.com/atelier-dev/atelier/internal/console"
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
@@ -229,7 +230,15 @@ func (a *App) open(ctx context.Context) error {
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
 	}
-	a.API, err = api.New(api.Config{IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
+	var imageOrigins []string
+	if a.Config.OBSEndpoint != "" {
+		imageOrigins = append(imageOrigins, a.Config.OBSEndpoint) // presigned sample URLs point there
+	}
+	consoleHandler, err := console.Handler(console.Options{ImageOrigins: imageOrigins})
+	if err != nil {
+		return fmt.Errorf("console assets: %w", err)
+	}
+	a.API, err = api.New(api.Config{Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
 		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces, TeamTasks: a.TeamTasks})
 	return err

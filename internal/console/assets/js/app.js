@@ -1,0 +1,53 @@
+// The console's entry: the router (URL fragments: #/signin, #/datasets,
+// #/datasets/{id}, #/datasets/{id}/label/{offset}) and the page frame.
+import { session, signOut } from "./api.js";
+import { signInView } from "./signin.js";
+import { datasetsView } from "./datasets.js";
+import { samplesView } from "./samples.js";
+import { labelView, leaveGuard, discardPending } from "./label.js";
+
+const routes = [
+  [/^#\/signin$/, () => signInView()],
+  [/^#\/datasets$/, () => datasetsView()],
+  [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
+  [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
+];
+
+function frame() {
+  const s = session();
+  const bar = document.getElementById("bar");
+  bar.hidden = !s;
+  if (s) document.getElementById("who").textContent = `${s.user.name} · ${s.project.name}`;
+}
+
+async function route() {
+  const s = session();
+  const hash = location.hash || "#/datasets";
+  if (!s && hash !== "#/signin") { location.hash = "#/signin"; return; }
+  frame();
+  for (const [re, view] of routes) {
+    const m = hash.match(re);
+    if (m) { await view(m); return; }
+  }
+  location.hash = "#/datasets";
+}
+
+// Leaving a page with unsaved labels asks first (the editor says whether
+// it has any); the browser asks the same on closing the tab.
+let current = location.hash;
+window.addEventListener("hashchange", (ev) => {
+  if (leaveGuard(location.hash)) {
+    if (!confirm("You have unsaved labels. Leave without saving?")) {
+      history.replaceState(null, "", current);
+      return;
+    }
+    discardPending();
+  }
+  current = location.hash;
+  route();
+});
+window.addEventListener("beforeunload", (ev) => { if (leaveGuard("")) { ev.preventDefault(); ev.returnValue = ""; } });
+// A refused resource is a bug of the console: say so where it is seen.
+document.addEventListener("securitypolicyviolation", (ev) => console.error(`content security policy refused ${ev.blockedURI || "inline"} (${ev.violatedDirective})`));
+document.getElementById("signout").addEventListener("click", () => { signOut(); location.hash = "#/signin"; });
+route();

@@ -1,0 +1,112 @@
+// The classification editor (images, text and audio): one sample at a
+// time, labels toggled by keyboard (the label's shortcut, or 1–9 in the
+// label list's order), Enter or → saves and moves on, ← goes back. Each
+// save is one API call; labels not saved yet are kept per sample while
+// the editor is open and the page warns before they could be lost. The
+// next sample is fetched (and its image loaded) ahead.
+import { h, mount, toast } from "./dom.js";
+import { call } from "./api.js";
+
+const labelTypeOf = { 0: 0, 100: 100, 200: 200 };
+let pending = new Map(); // sample_id → Set of label names not saved yet
+let pendingDataset = "";
+let dirtyNow = () => false;
+let onKeyNow = null;
+
+// leaveGuard reports whether going to hash would lose labels: moving
+// between samples of the dataset keeps them; leaving the editor does not.
+// discardPending forgets labels not saved (the user chose to leave).
+export function discardPending() { pending = new Map(); dirtyNow = () => false; }
+
+export function leaveGuard(hash = "") {
+  if (pendingDataset && hash.startsWith(`#/datasets/${pendingDataset}/label/`)) return false;
+  return dirtyNow() || pending.size > 0;
+}
+
+async function sampleAt(id, index) {
+  const out = await call("GET", `/v2/{project_id}/datasets/${id}/data-annotations/samples?offset=${index}&limit=1&preview=true`);
+  return { sample: (out.samples || [])[0], count: out.sample_count };
+}
+
+function stage(s) {
+  if (!s) return h("p", { class: "muted" }, "No sample here.");
+  if (s.sample_type === 1) return h("pre", { class: "card text-sample" }, (s.sample_data || [""])[0]);
+  if (s.sample_type === 2) return h("audio", { controls: true, src: s.source, "aria-label": s.sample_name });
+  return h("img", { src: s.source, alt: s.sample_name });
+}
+
+export async function labelView(id, index) {
+  dirtyNow = () => false;
+  if (pendingDataset !== id) { pending = new Map(); pendingDataset = id; }
+  if (onKeyNow) { document.removeEventListener("keydown", onKeyNow); onKeyNow = null; }
+  let ds, cur;
+  try {
+    [ds, cur] = await Promise.all([call("GET", `/v2/{project_id}/datasets/${id}`), sampleAt(id, index)]);
+  } catch (e) {
+    mount(h("p", { class: "error", role: "alert" }, e.message));
+    return;
+  }
+  const s = cur.sample;
+  const type = labelTypeOf[ds.dataset_type] ?? 0;
+  const labels = ds.labels || [];
+  const saved = new Set((s?.labels || []).map((l) => l.name));
+  const chosen = new Set(pending.get(s?.sample_id) || saved);
+  const same = () => chosen.size === saved.size && [...chosen].every((n) => saved.has(n));
+  dirtyNow = () => !!s && !same();
+  const keyOf = (l, i) => (l.property && l.property["@modelarts:shortcut"]) || (i < 9 ? String(i + 1) : "");
+
+  const status = h("span", { class: "muted", "aria-live": "polite" });
+  const buttons = labels.map((l, i) => h("button", { type: "button", "aria-pressed": String(chosen.has(l.name)), onclick: () => toggle(l.name) },
+    h("span", {}, l.name), keyOf(l, i) ? h("kbd", {}, keyOf(l, i)) : ""));
+  const paint = () => {
+    buttons.forEach((b, i) => b.setAttribute("aria-pressed", String(chosen.has(labels[i].name))));
+    status.textContent = same() ? "saved" : "not saved";
+    status.className = same() ? "muted" : "dirty";
+    if (s) { if (same()) pending.delete(s.sample_id); else pending.set(s.sample_id, new Set(chosen)); }
+  };
+  const toggle = (name) => { if (!s) return; chosen.has(name) ? chosen.delete(name) : chosen.add(name); paint(); };
+  const save = async () => {
+    if (!s || same()) return true;
+    try {
+      await call("PUT", `/v2/{project_id}/datasets/${id}/data-annotations/samples`,
+        { samples: [{ sample_id: s.sample_id, labels: [...chosen].map((name) => ({ name, type })) }] });
+      saved.clear(); chosen.forEach((n) => saved.add(n));
+      paint();
+      return true;
+    } catch (e) {
+      toast(`Not saved: ${e.message}`);
+      return false;
+    }
+  };
+  const go = (to) => { location.hash = `#/datasets/${id}/label/${to}`; };
+  const next = async () => { if (await save()) { if (index + 1 < cur.count) go(index + 1); else toast("That was the last sample."); } };
+  const prev = () => { if (index > 0) go(index - 1); };
+
+  mount(h("div", { class: "toolbar" }, h("a", { href: `#/datasets/${id}` }, `← ${ds.dataset_name}`),
+      h("span", {}, `Sample ${index + 1} of ${cur.count}`), s ? h("span", { class: "muted" }, s.sample_name) : "", status),
+    h("div", { class: "editor" },
+      h("div", { class: "stage" }, stage(s)),
+      h("div", { class: "labels", role: "group", "aria-label": "Labels" }, buttons,
+        h("div", { class: "toolbar" },
+          h("button", { type: "button", onclick: prev, disabled: index === 0 }, "Previous ", h("kbd", {}, "←")),
+          h("button", { type: "button", class: "primary", onclick: next }, "Save & next ", h("kbd", {}, "Enter"))),
+        h("p", { class: "muted" }, "Toggle a label with its key; Enter or → saves and moves on."))));
+  paint();
+
+  const onKey = (ev) => {
+    if (location.hash !== `#/datasets/${id}/label/${index}` || ev.target.closest("input, textarea, select")) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === "Enter" || ev.key === "ArrowRight") { ev.preventDefault(); next(); return; }
+    if (ev.key === "ArrowLeft") { ev.preventDefault(); prev(); return; }
+    if (ev.key.toLowerCase() === "s") { ev.preventDefault(); save(); return; }
+    const i = labels.findIndex((l, j) => keyOf(l, j).toLowerCase() === ev.key.toLowerCase());
+    if (i >= 0) { ev.preventDefault(); toggle(labels[i].name); }
+  };
+  onKeyNow = onKey;
+  document.addEventListener("keydown", onKey);
+
+  // Fetch the next sample ahead, so that moving on shows it at once.
+  if (index + 1 < cur.count) {
+    sampleAt(id, index + 1).then(({ sample }) => { if (sample && sample.sample_type !== 1) { const img = new Image(); img.src = sample.source; } }).catch(() => {});
+  }
+}
