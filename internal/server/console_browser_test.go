@@ -3,12 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
 	"github.com/atelier-dev/atelier/internal/store"
 )
@@ -126,31 +125,27 @@ func pngOf(t *testing.T, c color.Color) []byte {
 }
 
 // TestConsoleLabelsImagesByKeyboard signs in to the console in Chromium,
-// opens a dataset of images from the list, and labels five images with
-// the keyboard alone (a label's shortcut, or its number, then Enter); the
-// API then holds exactly those labels.
+// creates a dataset from a folder of images in object storage (the import
+// runs and the page follows it), and labels five images with the keyboard
+// alone (a label's number toggles it, Enter saves and moves on); the API
+// then holds exactly those labels.
 func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 	t.Parallel()
 	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite})
-	c := newDSClient(t, env)
-	ds := c.create("pets", 0, map[string]any{"labels": []any{
-		map[string]any{"name": "cat", "type": 0, "property": map[string]any{"@modelarts:shortcut": "c"}},
-		map[string]any{"name": "dog", "type": 0}}})
+	c := newDSClient(t, env) // makes the buckets data-in and data-out
 	colors := []color.Color{color.RGBA{200, 30, 30, 255}, color.RGBA{30, 200, 30, 255}, color.RGBA{30, 30, 200, 255},
 		color.RGBA{200, 200, 30, 255}, color.RGBA{30, 200, 200, 255}, color.RGBA{200, 30, 200, 255}}
-	var samples []any
 	for i, col := range colors {
-		samples = append(samples, map[string]any{"name": fmt.Sprintf("img%d.png", i), "data": base64.StdEncoding.EncodeToString(pngOf(t, col))})
-	}
-	if st, out := c.do("POST", "/datasets/"+ds+"/data-annotations/samples", map[string]any{"samples": samples}); st != http.StatusOK || out["success"] != true {
-		t.Fatalf("add samples: %d %v", st, out)
+		if _, err := env.App.Objects.Put(context.Background(), "data-in", fmt.Sprintf("pets/img%d.png", i), bytes.NewReader(pngOf(t, col)), obs.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	ctx := browser(t)
 	a := env.Account
-	// The keys a labeler presses on samples 1 to 5: the cat's shortcut,
-	// the dog's number, and both on the third (multi-label).
-	keys := [][]string{{"c"}, {"2"}, {"c", "2"}, {"c"}, {"2"}}
+	// The keys a labeler presses on samples 1 to 5: the cat's number, the
+	// dog's, and both on the third (multi-label).
+	keys := [][]string{{"1"}, {"2"}, {"1", "2"}, {"1"}, {"2"}}
 	actions := []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(env.URL + "/console/"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
@@ -158,8 +153,16 @@ func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), a.UserName),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), a.Password),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.Search(`//a[text()="pets"]`)),
-		chromedp.Click(chromedp.Search(`//tr[td/a[text()="pets"]]//a[text()="Label"]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="New dataset"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=name]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "pets"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=input]`), "obs://data-in/pets/"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=work]`), "obs://data-out/pets/"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=labels]`), "cat, dog"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		// The import ends and the dataset's page shows its six images.
+		chromedp.WaitVisible(chromedp.Search(`//span[contains(., "6 samples")]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="Label from the first"]`)),
 	}
 	for i, ks := range keys {
 		actions = append(actions, chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//span[text()="Sample %d of 6"]`, i+1))),
@@ -176,20 +179,25 @@ func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 	// ATELIER_CONSOLE_SCREENSHOT names a file for a picture of the editor
 	// (the README's): the sixth image with the cat chosen, not saved yet.
 	if path := os.Getenv("ATELIER_CONSOLE_SCREENSHOT"); path != "" {
-		if err := chromedp.Do(ctx, chromedp.KeyEvent("c"), chromedp.WaitVisible(chromedp.Search(`//span[text()="not saved"]`))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("1"), chromedp.WaitVisible(chromedp.Search(`//span[text()="not saved"]`))); err != nil {
 			t.Fatal(err)
 		}
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil || os.WriteFile(path, shot, 0o644) != nil {
 			t.Fatalf("screenshot to %s: %v", path, err)
 		}
-		if err := chromedp.Do(ctx, chromedp.KeyEvent("c")); err != nil { // leave the sixth as it was
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("1")); err != nil { // leave the sixth as it was
 			t.Fatal(err)
 		}
 	}
 
 	// The editor walks the samples in the list's order; the API holds
 	// what was pressed on each.
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := strings.Split(strings.SplitN(loc, "#/datasets/", 2)[1], "/")[0]
 	_, list := c.do("GET", "/datasets/"+ds+"/data-annotations/samples?limit=6", nil)
 	items := list["samples"].([]any)
 	want := []string{"cat", "dog", "cat,dog", "cat", "dog", ""}

@@ -3,12 +3,14 @@
 import { session, signOut } from "./api.js";
 import { signInView } from "./signin.js";
 import { datasetsView } from "./datasets.js";
+import { createView } from "./create.js";
 import { samplesView } from "./samples.js";
 import { labelView, leaveGuard, discardPending } from "./label.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
   [/^#\/datasets$/, () => datasetsView()],
+  [/^#\/datasets\/new$/, () => createView()],
   [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
 ];

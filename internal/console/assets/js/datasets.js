@@ -24,7 +24,7 @@ export async function datasetsView() {
     h("td", {}, types[d.dataset_type] || String(d.dataset_type)),
     h("td", {}, progress(d.annotated_sample_count, d.total_sample_count)),
     h("td", {}, h("a", { href: `#/datasets/${d.dataset_id}/label/0` }, "Label"))));
-  mount(h("h1", {}, "Datasets"),
+  mount(h("div", { class: "toolbar" }, h("h1", {}, "Datasets"), h("a", { href: "#/datasets/new", class: "button" }, "New dataset")),
     rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Progress"), h("th", {}, ""))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, "No dataset yet."));
 }
