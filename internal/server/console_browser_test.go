@@ -3,10 +3,12 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,4 +223,124 @@ func sortedCopy(s []string) []string {
 		}
 	}
 	return out
+}
+
+// signInAs signs a user in to the console in its own browser context
+// (its own storage), as a second person at another desk would.
+func signInAs(t *testing.T, parent context.Context, env *servertest.Env, user, password string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=domain]`), env.Account.DomainName),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		// A team member has no dataset of its own: the console opens its tasks.
+		chromedp.WaitVisible(chromedp.Search(`//h1[text()="My tasks"]`)))
+	if err != nil {
+		t.Fatalf("sign %s in: %v", user, err)
+	}
+	return ctx
+}
+
+// TestConsoleTeamFlow runs team labeling in the console as two labelers and
+// a reviewer, each in a browser context of its own: the labelers label
+// their own samples by keyboard, the reviewer passes three and rejects one
+// with a comment, and the rejected labeler sees the comment on its sample.
+func TestConsoleTeamFlow(t *testing.T) {
+	t.Parallel()
+	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite})
+	c := newDSClient(t, env)
+	ds := c.create("fruit", 0, map[string]any{"labels": []any{map[string]any{"name": "apple", "type": 0}, map[string]any{"name": "pear", "type": 0}}})
+	var samples []any
+	for i := range 4 {
+		samples = append(samples, map[string]any{"name": fmt.Sprintf("f%d.png", i),
+			"data": base64.StdEncoding.EncodeToString(pngOf(t, color.RGBA{uint8(60 * i), 120, 40, 255}))})
+	}
+	if st, out := c.do("POST", "/datasets/"+ds+"/data-annotations/samples", map[string]any{"samples": samples}); st != http.StatusOK {
+		t.Fatalf("add samples: %d %v", st, out)
+	}
+	_, out := c.do("POST", "/workforces", map[string]any{"workforce_name": "fruit-team"})
+	team := out["workforce_id"].(string)
+	ann := addMember(t, env, c, team, "ann@example.com", 0)
+	bob := addMember(t, env, c, team, "bob@example.com", 0)
+	rita := addMember(t, env, c, team, "rita@example.com", 1)
+	st, out := c.do("POST", "/datasets/"+ds+"/workforce-tasks", map[string]any{"task_name": "fruit-labeling",
+		"workforces_config": map[string]any{"workforces": []any{map[string]any{"workforce_id": team}}}})
+	if st != http.StatusOK {
+		t.Fatalf("create task: %d %v", st, out)
+	}
+	task := "/datasets/" + ds + "/workforce-tasks/" + out["task_id"].(string)
+	if st, out := c.do("POST", task, map[string]any{}); st != http.StatusOK {
+		t.Fatalf("start task: %d %v", st, out)
+	}
+
+	root := browser(t)
+	if err := chromedp.Do(root, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	pass := func(m *member) string { return "Member-pass-" + fmt.Sprint(len(m.email)) + "x" } // addMember's
+	for _, lab := range []struct {
+		m   *member
+		key string
+	}{{ann, "1"}, {bob, "2"}} {
+		ctx := signInAs(t, root, env, lab.m.name, pass(lab.m))
+		steps := []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.Search(`//a[text()="Label"]`))}
+		for i := range 2 {
+			steps = append(steps, chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//span[text()="Sample %d of 2"]`, i+1))),
+				chromedp.WaitVisible(chromedp.CSS(`.stage img`)), chromedp.KeyEvent(lab.key),
+				chromedp.WaitVisible(chromedp.Search(`//span[text()="not saved"]`)), chromedp.KeyEvent(kb.Enter))
+		}
+		steps = append(steps, chromedp.WaitVisible(chromedp.Search(`//span[text()="saved"]`)))
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s labels: %v", lab.m.email, err)
+		}
+	}
+	// The reviewer: pass, reject one of bob's with a comment, pass the rest.
+	rev := signInAs(t, root, env, rita.name, pass(rita))
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.Search(`//a[text()="Review"]`))}
+	rejected := ""
+	for i := range 4 {
+		steps = append(steps, chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//span[text()="%d waiting for review"]`, 4-i))))
+		if i == 2 {
+			steps = append(steps, chromedp.KeyEvent("r"), chromedp.SendKeys(chromedp.CSS(`input[name=comment]`), "this is an apple"),
+				chromedp.KeyEvent(kb.Enter))
+			continue
+		}
+		steps = append(steps, chromedp.KeyEvent("p"))
+	}
+	steps = append(steps, chromedp.WaitVisible(chromedp.Search(`//p[text()="Nothing waits for review."]`)))
+	if err := chromedp.Do(rev, steps...); err != nil {
+		t.Fatalf("the reviewer reviews: %v", err)
+	}
+	_, page := c.do("GET", task+"/data-annotations/samples?sample_state=__REJECTED__", nil)
+	items := page["samples"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["review_comment"] != "this is an apple" {
+		t.Fatalf("rejected samples after the review: %v", page)
+	}
+	rejected = items[0].(map[string]any)["worker_id"].(string)
+	owner := ann
+	if rejected == bob.workerID {
+		owner = bob
+	}
+	// Its labeler sees the comment on the sample in the console.
+	lctx := signInAs(t, root, env, owner.name, pass(owner))
+	if err := chromedp.Do(lctx, chromedp.Click(chromedp.Search(`//a[text()="Fix 1 rejected"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Rejected in review: this is an apple")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.stage img`)),
+		// It fixes the labels: off the one it chose, on the other, and saves.
+		chromedp.KeyEvent("1"), chromedp.KeyEvent("2"), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.Search(`//p[text()="No sample here."]`))); err != nil {
+		t.Fatalf("the labeler fixes the rejected sample: %v", err)
+	}
+	if _, page = c.do("GET", task+"/data-annotations/samples?sample_state=__UNREVIEWED__", nil); page["sample_count"] != 1.0 {
+		t.Errorf("samples waiting for review after the fix: %v, want 1", page["sample_count"])
+	}
+	_, page = c.do("GET", task+"/data-annotations/samples?sample_state=__UNCHECK__", nil)
+	if page["sample_count"] != 3.0 {
+		t.Errorf("samples passed in review: %v, want 3", page["sample_count"])
+	}
 }

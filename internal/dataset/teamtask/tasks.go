@@ -275,7 +275,9 @@ func (s *Service) describe(ctx context.Context, t *Task, tws []taskWorker, a *ac
 	if total.Total > 0 {
 		t.CheckRate = float64(total.Sampled) / float64(total.Total)
 	}
-	if opts.LabelStats && (a.owner || len(a.admins) > 0) {
+	// Every member needs the label set to label and review with; the
+	// counts are the task's, as the console's labeling page shows them.
+	if opts.LabelStats {
 		if t.LabelStats, err = s.labelStats(ctx, t); err != nil {
 			return err
 		}

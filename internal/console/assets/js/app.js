@@ -5,7 +5,8 @@ import { signInView } from "./signin.js";
 import { datasetsView } from "./datasets.js";
 import { createView } from "./create.js";
 import { samplesView } from "./samples.js";
-import { labelView, leaveGuard, discardPending } from "./label.js";
+import { labelView, teamLabelView, leaveGuard, discardPending } from "./label.js";
+import { tasksView, reviewView } from "./tasks.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
@@ -13,6 +14,10 @@ const routes = [
   [/^#\/datasets\/new$/, () => createView()],
   [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
+  [/^#\/tasks$/, () => tasksView()],
+  [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/label\/(\d+)$/, (m) => teamLabelView(m[1], m[2], Number(m[3]))],
+  [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/review$/, (m) => reviewView(m[1], m[2])],
+  [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/fix\/(\d+)$/, (m) => teamLabelView(m[1], m[2], Number(m[3]), true)],
 ];
 
 function frame() {

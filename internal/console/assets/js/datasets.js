@@ -16,6 +16,8 @@ export async function datasetsView() {
   try {
     out = await call("GET", "/v2/{project_id}/datasets?limit=100");
   } catch (e) {
+    // A team member holds no dataset of its own: its work is its tasks.
+    if (e.status === 403) { location.hash = "#/tasks"; return; }
     mount(h("h1", {}, "Datasets"), h("p", { class: "error", role: "alert" }, e.message));
     return;
   }

@@ -4,51 +4,78 @@
 // save is one API call; labels not saved yet are kept per sample while
 // the editor is open and the page warns before they could be lost. The
 // next sample is fetched (and its image loaded) ahead.
+//
+// The editor works on a source: a dataset's samples (labelView) or a team
+// labeling task's samples of the signed-in labeler (teamLabelView).
 import { h, mount, toast } from "./dom.js";
 import { call } from "./api.js";
 
 const labelTypeOf = { 0: 0, 100: 100, 200: 200 };
 let pending = new Map(); // sample_id → Set of label names not saved yet
-let pendingDataset = "";
+let pendingScope = ""; // the hash prefix of the editor the pending labels belong to
 let dirtyNow = () => false;
 let onKeyNow = null;
 
-// leaveGuard reports whether going to hash would lose labels: moving
-// between samples of the dataset keeps them; leaving the editor does not.
 // discardPending forgets labels not saved (the user chose to leave).
 export function discardPending() { pending = new Map(); dirtyNow = () => false; }
 
+// leaveGuard reports whether going to hash would lose labels: moving
+// between samples of one editor keeps them; leaving the editor does not.
 export function leaveGuard(hash = "") {
-  if (pendingDataset && hash.startsWith(`#/datasets/${pendingDataset}/label/`)) return false;
+  if (pendingScope && hash.startsWith(pendingScope)) return false;
   return dirtyNow() || pending.size > 0;
 }
 
-async function sampleAt(id, index) {
-  const out = await call("GET", `/v2/{project_id}/datasets/${id}/data-annotations/samples?offset=${index}&limit=1&preview=true`);
-  return { sample: (out.samples || [])[0], count: out.sample_count };
-}
-
-function stage(s) {
+export function stage(s) {
   if (!s) return h("p", { class: "muted" }, "No sample here.");
   if (s.sample_type === 1) return h("pre", { class: "card text-sample" }, (s.sample_data || [""])[0]);
   if (s.sample_type === 2) return h("audio", { controls: true, src: s.source, "aria-label": s.sample_name });
   return h("img", { src: s.source, alt: s.sample_name });
 }
 
+// labelView labels a dataset's samples in the list's order.
 export async function labelView(id, index) {
+  const base = `/v2/{project_id}/datasets/${id}`;
+  let ds;
+  try { ds = await call("GET", base); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
+  await editor({
+    scope: `#/datasets/${id}/label/`, back: [`#/datasets/${id}`, ds.dataset_name], labels: ds.labels || [],
+    type: labelTypeOf[ds.dataset_type] ?? 0,
+    at: async (i) => {
+      const out = await call("GET", `${base}/data-annotations/samples?offset=${i}&limit=1&preview=true`);
+      return { sample: (out.samples || [])[0], count: out.sample_count };
+    },
+    save: (s, labels) => call("PUT", `${base}/data-annotations/samples`, { samples: [{ sample_id: s.sample_id, labels }] }),
+  }, index);
+}
+
+// teamLabelView labels the signed-in labeler's samples of a team task;
+// with fix, only those rejected in review, each leaving the queue once
+// saved.
+export async function teamLabelView(datasetID, taskID, index, fix = false) {
+  const base = `/v2/{project_id}/datasets/${datasetID}/workforce-tasks/${taskID}`;
+  let task;
+  try { task = await call("GET", `${base}?label_stats=true`); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
+  const labels = (task.label_stats || []).map((l) => ({ name: l.name, type: l.type, property: l.property }));
+  await editor({
+    scope: `#/tasks/${datasetID}/${taskID}/${fix ? "fix" : "label"}/`, back: ["#/tasks", task.task_name], labels,
+    type: labels.length ? labels[0].type ?? 0 : 0, shrinks: fix,
+    at: async (i) => {
+      const out = await call("GET", `${base}/data-annotations/samples?offset=${i}&limit=1${fix ? "&sample_state=__REJECTED__" : ""}`);
+      return { sample: (out.samples || [])[0], count: out.sample_count };
+    },
+    save: (s, labels) => call("PUT", `${base}/data-annotations/samples`, { samples: [{ sample_id: s.sample_id, labels }] }),
+  }, index);
+}
+
+async function editor(src, index) {
   dirtyNow = () => false;
-  if (pendingDataset !== id) { pending = new Map(); pendingDataset = id; }
+  if (pendingScope !== src.scope) { pending = new Map(); pendingScope = src.scope; }
   if (onKeyNow) { document.removeEventListener("keydown", onKeyNow); onKeyNow = null; }
-  let ds, cur;
-  try {
-    [ds, cur] = await Promise.all([call("GET", `/v2/{project_id}/datasets/${id}`), sampleAt(id, index)]);
-  } catch (e) {
-    mount(h("p", { class: "error", role: "alert" }, e.message));
-    return;
-  }
+  let cur;
+  try { cur = await src.at(index); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
   const s = cur.sample;
-  const type = labelTypeOf[ds.dataset_type] ?? 0;
-  const labels = ds.labels || [];
+  const labels = src.labels;
   const saved = new Set((s?.labels || []).map((l) => l.name));
   const chosen = new Set(pending.get(s?.sample_id) || saved);
   const same = () => chosen.size === saved.size && [...chosen].every((n) => saved.has(n));
@@ -68,8 +95,7 @@ export async function labelView(id, index) {
   const save = async () => {
     if (!s || same()) return true;
     try {
-      await call("PUT", `/v2/{project_id}/datasets/${id}/data-annotations/samples`,
-        { samples: [{ sample_id: s.sample_id, labels: [...chosen].map((name) => ({ name, type })) }] });
+      await src.save(s, [...chosen].map((name) => ({ name, type: src.type })));
       saved.clear(); chosen.forEach((n) => saved.add(n));
       paint();
       return true;
@@ -78,12 +104,19 @@ export async function labelView(id, index) {
       return false;
     }
   };
-  const go = (to) => { location.hash = `#/datasets/${id}/label/${to}`; };
-  const next = async () => { if (await save()) { if (index + 1 < cur.count) go(index + 1); else toast("That was the last sample."); } };
+  const go = (to) => { location.hash = `${src.scope}${to}`; };
+  const next = async () => {
+    if (!(await save())) return;
+    if (src.shrinks) { editor(src, index); return; } // the saved sample left the queue: the next one is here now
+    if (index + 1 < cur.count) go(index + 1); else toast("That was the last sample.");
+  };
   const prev = () => { if (index > 0) go(index - 1); };
+  const review = s && s.review_accept === false
+    ? h("p", { class: "error", role: "note" }, `Rejected in review: ${s.review_comment || "no comment"}`) : "";
 
-  mount(h("div", { class: "toolbar" }, h("a", { href: `#/datasets/${id}` }, `← ${ds.dataset_name}`),
+  mount(h("div", { class: "toolbar" }, h("a", { href: src.back[0] }, `← ${src.back[1]}`),
       h("span", {}, `Sample ${index + 1} of ${cur.count}`), s ? h("span", { class: "muted" }, s.sample_name) : "", status),
+    review,
     h("div", { class: "editor" },
       h("div", { class: "stage" }, stage(s)),
       h("div", { class: "labels", role: "group", "aria-label": "Labels" }, buttons,
@@ -93,8 +126,9 @@ export async function labelView(id, index) {
         h("p", { class: "muted" }, "Toggle a label with its key; Enter or → saves and moves on."))));
   paint();
 
+  const here = location.hash;
   const onKey = (ev) => {
-    if (location.hash !== `#/datasets/${id}/label/${index}` || ev.target.closest("input, textarea, select")) return;
+    if (location.hash !== here || ev.target.closest("input, textarea, select")) return;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "Enter" || ev.key === "ArrowRight") { ev.preventDefault(); next(); return; }
     if (ev.key === "ArrowLeft") { ev.preventDefault(); prev(); return; }
@@ -107,6 +141,6 @@ export async function labelView(id, index) {
 
   // Fetch the next sample ahead, so that moving on shows it at once.
   if (index + 1 < cur.count) {
-    sampleAt(id, index + 1).then(({ sample }) => { if (sample && sample.sample_type !== 1) { const img = new Image(); img.src = sample.source; } }).catch(() => {});
+    src.at(index + 1).then(({ sample }) => { if (sample && sample.sample_type !== 1) { const img = new Image(); img.src = sample.source; } }).catch(() => {});
   }
 }
