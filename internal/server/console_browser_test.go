@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -342,5 +343,78 @@ func TestConsoleTeamFlow(t *testing.T) {
 	_, page = c.do("GET", task+"/data-annotations/samples?sample_state=__UNCHECK__", nil)
 	if page["sample_count"] != 3.0 {
 		t.Errorf("samples passed in review: %v, want 3", page["sample_count"])
+	}
+}
+
+// TestConsoleDrawsBoxes draws two boxes in the object detection editor —
+// one with the mouse, one from the keyboard alone (B adds it, a label's
+// number relabels it, Shift+arrows resize it) — and saves them: the API
+// then holds both, as bndbox features within the image.
+func TestConsoleDrawsBoxes(t *testing.T) {
+	t.Parallel()
+	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite})
+	c := newDSClient(t, env)
+	ds := c.create("street", 1, map[string]any{"labels": []any{map[string]any{"name": "car", "type": 1}, map[string]any{"name": "person", "type": 1}}})
+	if st, out := c.do("POST", "/datasets/"+ds+"/data-annotations/samples", map[string]any{"samples": []any{
+		map[string]any{"name": "street.png", "data": base64.StdEncoding.EncodeToString(pngOf(t, color.RGBA{90, 90, 90, 255}))}}}); st != http.StatusOK {
+		t.Fatalf("add sample: %d %v", st, out)
+	}
+	ctx := browser(t)
+	a := env.Account
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=domain]`), a.DomainName),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), a.UserName),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), a.Password),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.Search(`//a[text()="street"]`)),
+		chromedp.Click(chromedp.Search(`//tr[td/a[text()="street"]]//a[text()="Label"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.boxes`)),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="0 boxes"]`)))
+	if err != nil {
+		t.Fatalf("open the editor: %v", err)
+	}
+	// Where the image is on the page, to drag over it.
+	rect, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector("svg.boxes").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`))
+	if err != nil || len(rect) != 4 || rect[2] < 50 {
+		t.Fatalf("image box on the page: %v, %v", rect, err)
+	}
+	x, y, w, hgt := rect[0], rect[1], rect[2], rect[3]
+	err = chromedp.Do(ctx,
+		// The mouse draws a car from 10% to 40% of the image.
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x+w*0.1, y+hgt*0.1, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x+w*0.25, y+hgt*0.25, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x+w*0.4, y+hgt*0.4, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x+w*0.4, y+hgt*0.4, chromedp.ButtonLeft),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="1 box"]`)),
+		// The keyboard adds a person in the middle and makes it bigger.
+		chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent("2"), chromedp.KeyEvent("b"),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="2 boxes"]`)),
+		chromedp.KeyEvent(kb.ArrowRight, chromedp.KeyModifiers(chromedp.ModifierShift)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="saved"]`)))
+	if err != nil {
+		t.Fatalf("draw boxes: %v", err)
+	}
+	_, list := c.do("GET", "/datasets/"+ds+"/data-annotations/samples", nil)
+	labels := list["samples"].([]any)[0].(map[string]any)["labels"].([]any)
+	got := map[string][]any{}
+	for _, l := range labels {
+		l := l.(map[string]any)
+		p := l["property"].(map[string]any)
+		if p["@modelarts:shape"] != "bndbox" {
+			t.Errorf("label %v is not a bndbox", l)
+		}
+		got[l["name"].(string)] = p["@modelarts:feature"].([]any)
+	}
+	near := func(v any, want float64) bool { f, _ := v.(float64); return f > want-8 && f < want+8 }
+	car, person := got["car"], got["person"]
+	if len(car) != 2 || !near(car[0].([]any)[0], 32) || !near(car[1].([]any)[1], 96) {
+		t.Errorf("the car drawn from 10%% to 40%% of a 320×240 image: %v (all: %v)", car, got)
+	}
+	// B puts a box from 35% to 65%; Shift+→ widens it by 1% of the width.
+	if len(person) != 2 || !near(person[0].([]any)[0], 112) || !near(person[1].([]any)[0], 211) {
+		t.Errorf("the person added from the keyboard: %v (all: %v)", person, got)
 	}
 }

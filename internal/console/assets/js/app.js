@@ -7,6 +7,7 @@ import { createView } from "./create.js";
 import { samplesView } from "./samples.js";
 import { labelView, teamLabelView, leaveGuard, discardPending } from "./label.js";
 import { tasksView, reviewView } from "./tasks.js";
+import { detectView, detectDirty } from "./detect.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
@@ -14,6 +15,7 @@ const routes = [
   [/^#\/datasets\/new$/, () => createView()],
   [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
+  [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m) => detectView(m[1], Number(m[2]))],
   [/^#\/tasks$/, () => tasksView()],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/label\/(\d+)$/, (m) => teamLabelView(m[1], m[2], Number(m[3]))],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/review$/, (m) => reviewView(m[1], m[2])],
@@ -43,7 +45,7 @@ async function route() {
 // it has any); the browser asks the same on closing the tab.
 let current = location.hash;
 window.addEventListener("hashchange", (ev) => {
-  if (leaveGuard(location.hash)) {
+  if (leaveGuard(location.hash) || detectDirty()) {
     if (!confirm("You have unsaved labels. Leave without saving?")) {
       history.replaceState(null, "", current);
       return;

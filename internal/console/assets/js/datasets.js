@@ -1,4 +1,4 @@
-import { h, mount } from "./dom.js";
+import { h, mount, editorHref } from "./dom.js";
 import { call } from "./api.js";
 
 const types = { 0: "Image classification", 1: "Object detection", 3: "Image segmentation", 100: "Text classification",
@@ -25,7 +25,7 @@ export async function datasetsView() {
     h("td", {}, h("a", { href: `#/datasets/${d.dataset_id}` }, d.dataset_name)),
     h("td", {}, types[d.dataset_type] || String(d.dataset_type)),
     h("td", {}, progress(d.annotated_sample_count, d.total_sample_count)),
-    h("td", {}, h("a", { href: `#/datasets/${d.dataset_id}/label/0` }, "Label"))));
+    h("td", {}, h("a", { href: editorHref(d.dataset_type, d.dataset_id, 0) }, "Label"))));
   mount(h("div", { class: "toolbar" }, h("h1", {}, "Datasets"), h("a", { href: "#/datasets/new", class: "button" }, "New dataset")),
     rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Progress"), h("th", {}, ""))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, "No dataset yet."));

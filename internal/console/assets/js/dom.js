@@ -33,3 +33,9 @@ export function toast(text) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => t.classList.remove("show"), 2500);
 }
+
+// editorHref is the editor of a dataset's type at sample n: boxes for
+// object detection, the classification editor for the others.
+export function editorHref(type, id, n) {
+  return `#/datasets/${id}/${type === 1 ? "detect" : "label"}/${n}`;
+}

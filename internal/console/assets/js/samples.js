@@ -1,4 +1,4 @@
-import { h, mount } from "./dom.js";
+import { h, mount, editorHref } from "./dom.js";
 import { call } from "./api.js";
 
 const states = [["", "All"], ["__NONE__", "Unlabeled"], ["__ALL__", "Labeled"]];
@@ -23,7 +23,7 @@ export async function samplesView(id, page = 0, state = "", label = "") {
   const labelSel = h("select", { "aria-label": "Label", onchange: () => samplesView(id, 0, stateSel.value, labelSel.value) },
     h("option", { value: "" }, "Any label"), (ds.labels || []).map((l) => h("option", { value: l.name, selected: l.name === label }, l.name)));
   const pages = Math.max(1, Math.ceil(out.sample_count / limit));
-  const tiles = (out.samples || []).map((s, i) => h("a", { class: "tile", href: `#/datasets/${id}/label/${page * limit + i}` },
+  const tiles = (out.samples || []).map((s, i) => h("a", { class: "tile", href: editorHref(ds.dataset_type, id, page * limit + i) },
     s.sample_type === 0 || s.sample_type === undefined ? h("img", { src: s.source, alt: s.sample_name, loading: "lazy" }) : h("span", {}, (s.sample_data || [""])[0]),
     h("span", {}, (s.labels || []).map((l) => l.name).join(", ") || "—")));
   mount(h("h1", {}, ds.dataset_name),
@@ -31,6 +31,6 @@ export async function samplesView(id, page = 0, state = "", label = "") {
       h("button", { type: "button", disabled: page === 0, onclick: () => samplesView(id, page - 1, state, label) }, "Previous"),
       h("span", { class: "muted" }, `page ${page + 1} of ${pages} · ${out.sample_count} samples`),
       h("button", { type: "button", disabled: page + 1 >= pages, onclick: () => samplesView(id, page + 1, state, label) }, "Next"),
-      h("a", { href: `#/datasets/${id}/label/0` }, "Label from the first")),
+      h("a", { href: editorHref(ds.dataset_type, id, 0) }, "Label from the first")),
     h("div", { class: "grid" }, tiles));
 }
