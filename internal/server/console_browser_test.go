@@ -108,6 +108,18 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// signInSteps open the console and sign a user of the bootstrap account in.
+func signInSteps(env *servertest.Env, user, password string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(env.URL + "/console/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=domain]`), env.Account.DomainName),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+	}
+}
+
 // pngOf draws a small image of one colour.
 func pngOf(t *testing.T, c color.Color) []byte {
 	t.Helper()
@@ -149,13 +161,7 @@ func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 	// The keys a labeler presses on samples 1 to 5: the cat's number, the
 	// dog's, and both on the third (multi-label).
 	keys := [][]string{{"1"}, {"2"}, {"1", "2"}, {"1"}, {"2"}}
-	actions := []chromedp.Action[chromedp.Void]{
-		chromedp.Navigate(env.URL + "/console/"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=domain]`), a.DomainName),
-		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), a.UserName),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), a.Password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+	actions := append(signInSteps(env, a.UserName, a.Password),
 		chromedp.Click(chromedp.Search(`//a[text()="New dataset"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=name]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "pets"),
@@ -165,8 +171,7 @@ func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		// The import ends and the dataset's page shows its six images.
 		chromedp.WaitVisible(chromedp.Search(`//span[contains(., "6 samples")]`)),
-		chromedp.Click(chromedp.Search(`//a[text()="Label from the first"]`)),
-	}
+		chromedp.Click(chromedp.Search(`//a[text()="Label from the first"]`)))
 	for i, ks := range keys {
 		actions = append(actions, chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//span[text()="Sample %d of 6"]`, i+1))),
 			chromedp.WaitVisible(chromedp.CSS(`.stage img`)))
@@ -232,15 +237,8 @@ func signInAs(t *testing.T, parent context.Context, env *servertest.Env, user, p
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(env.URL+"/console/"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=domain]`), env.Account.DomainName),
-		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		// A team member has no dataset of its own: the console opens its tasks.
-		chromedp.WaitVisible(chromedp.Search(`//h1[text()="My tasks"]`)))
+	// A team member has no dataset of its own: the console opens its tasks.
+	err := chromedp.Do(ctx, append(signInSteps(env, user, password), chromedp.WaitVisible(chromedp.Search(`//h1[text()="My tasks"]`)))...)
 	if err != nil {
 		t.Fatalf("sign %s in: %v", user, err)
 	}
@@ -361,17 +359,11 @@ func TestConsoleDrawsBoxes(t *testing.T) {
 	}
 	ctx := browser(t)
 	a := env.Account
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(env.URL+"/console/"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name=domain]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=domain]`), a.DomainName),
-		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), a.UserName),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), a.Password),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+	err := chromedp.Do(ctx, append(signInSteps(env, a.UserName, a.Password),
 		chromedp.WaitVisible(chromedp.Search(`//a[text()="street"]`)),
 		chromedp.Click(chromedp.Search(`//tr[td/a[text()="street"]]//a[text()="Label"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`svg.boxes`)),
-		chromedp.WaitVisible(chromedp.Search(`//span[text()="0 boxes"]`)))
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="0 boxes"]`)))...)
 	if err != nil {
 		t.Fatalf("open the editor: %v", err)
 	}
