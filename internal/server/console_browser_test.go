@@ -199,6 +199,16 @@ func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 		}
 	}
 
+	// The labeled dataset is published as a version from the console.
+	err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//a[text()="← pets"]`)),
+		chromedp.Click(chromedp.Search(`//a[starts-with(., "Versions")]`)),
+		chromedp.Click(chromedp.Search(`//button[text()="Publish a version"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[text()="ready"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[text()="5 / 6 labeled"]`)))
+	if err != nil {
+		t.Fatalf("publish a version: %v", err)
+	}
 	// The editor walks the samples in the list's order; the API holds
 	// what was pressed on each.
 	loc, err := chromedp.Run(ctx, chromedp.Location())

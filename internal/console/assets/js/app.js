@@ -8,6 +8,7 @@ import { samplesView } from "./samples.js";
 import { labelView, teamLabelView, leaveGuard, discardPending } from "./label.js";
 import { tasksView, reviewView } from "./tasks.js";
 import { detectView, detectDirty } from "./detect.js";
+import { versionsView } from "./versions.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
@@ -16,6 +17,7 @@ const routes = [
   [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m) => detectView(m[1], Number(m[2]))],
+  [/^#\/datasets\/([0-9a-f]+)\/versions$/, (m) => versionsView(m[1])],
   [/^#\/tasks$/, () => tasksView()],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/label\/(\d+)$/, (m) => teamLabelView(m[1], m[2], Number(m[3]))],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/review$/, (m) => reviewView(m[1], m[2])],
