@@ -21,6 +21,7 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/modelarts/v1/model"
 
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
@@ -418,5 +419,37 @@ func TestConsoleDrawsBoxes(t *testing.T) {
 	// B puts a box from 35% to 65%; Shift+→ widens it by 1% of the width.
 	if len(person) != 2 || !near(person[0].([]any)[0], 112) || !near(person[1].([]any)[0], 211) {
 		t.Errorf("the person added from the keyboard: %v (all: %v)", person, got)
+	}
+}
+
+// TestConsoleFollowsTrainingLog starts a training job (through the SDK, as
+// a script would) and follows it in the console: the job is in the list,
+// and its page shows the job's log lines as the job prints them, and its
+// phase once it ends.
+func TestConsoleFollowsTrainingLog(t *testing.T) {
+	t.Parallel()
+	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite})
+	a := env.Account
+	c := env.ModelArtsClient(t, a.AccessKey, a.SecretKey, a.ProjectID)
+	const bucket = "console-train"
+	putObject(t, env, bucket, "code/train.py", "import time\nprint('epoch 1 loss 0.93', flush=True)\ntime.sleep(1.5)\nprint('epoch 2 loss 0.41', flush=True)\n")
+	_, err := c.CreateTrainingJob(&model.CreateTrainingJobRequest{Body: &model.Job{Kind: "job",
+		Metadata: &model.JobMetadata{Name: "console-job"},
+		Algorithm: &model.JobAlgorithm{CodeDir: tp("obs://" + bucket + "/code/"), BootFile: tp("obs://" + bucket + "/code/train.py"),
+			Outputs: &[]model.Output{{Name: "train_url", Remote: &model.Remote{Obs: &model.RemoteObs{ObsUrl: "obs://" + bucket + "/out/"}}}}},
+		Spec: &model.Spec{Resource: &model.SpecResource{FlavorId: tp("local.cpu.1u2g"), NodeCount: 1}}}})
+	if err != nil {
+		t.Fatalf("create the job: %v", err)
+	}
+	ctx := browser(t)
+	err = chromedp.Do(ctx, append(signInSteps(env, a.UserName, a.Password),
+		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Datasets"]`)),
+		chromedp.Click(chromedp.Search(`//nav/a[text()="Training"]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="console-job"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//pre[contains(., "epoch 1 loss 0.93")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//pre[contains(., "epoch 2 loss 0.41")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//strong[text()="Completed"]`)))...)
+	if err != nil {
+		t.Fatalf("follow the job in the console: %v", err)
 	}
 }

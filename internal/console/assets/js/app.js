@@ -9,6 +9,7 @@ import { labelView, teamLabelView, leaveGuard, discardPending } from "./label.js
 import { tasksView, reviewView } from "./tasks.js";
 import { detectView, detectDirty } from "./detect.js";
 import { versionsView } from "./versions.js";
+import { trainingView, jobView } from "./training.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
@@ -18,6 +19,8 @@ const routes = [
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m) => detectView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/versions$/, (m) => versionsView(m[1])],
+  [/^#\/training$/, () => trainingView()],
+  [/^#\/training\/([0-9a-zA-Z-]+)$/, (m) => jobView(m[1])],
   [/^#\/tasks$/, () => tasksView()],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/label\/(\d+)$/, (m) => teamLabelView(m[1], m[2], Number(m[3]))],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/review$/, (m) => reviewView(m[1], m[2])],
