@@ -353,6 +353,45 @@ func TestConsoleTeamFlow(t *testing.T) {
 	if page["sample_count"] != 3.0 {
 		t.Errorf("samples passed in review: %v, want 3", page["sample_count"])
 	}
+
+	// The reviewer passes the fixed sample; the dataset's owner accepts
+	// the task by sampling half of it, reads the report and passes all.
+	if err := chromedp.Do(rev, chromedp.Navigate(env.URL+"/console/#/tasks"), chromedp.Click(chromedp.Search(`//a[text()="Review"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="1 waiting for review"]`)), chromedp.KeyEvent("p"),
+		chromedp.WaitVisible(chromedp.Search(`//p[text()="Nothing waits for review."]`))); err != nil {
+		t.Fatalf("the reviewer passes the fixed sample: %v", err)
+	}
+	admin := signInOwner(t, root, env)
+	err := chromedp.Do(admin,
+		chromedp.Click(chromedp.Search(`//a[text()="fruit"]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="Team labeling"]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="fruit-labeling"]`)),
+		chromedp.Click(chromedp.Search(`//button[text()="Accept by sampling 50%"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[starts-with(., "This round: 2 sampled")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table[@aria-label="Members"]//td[text()="ann@example.com"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table[@aria-label="Members"]//td[text()="bob@example.com"]`)),
+		chromedp.Click(chromedp.Search(`//button[text()="Pass all"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="accepted"]`)))
+	if err != nil {
+		t.Fatalf("the owner accepts the task: %v", err)
+	}
+	_, stats := c.do("GET", "/datasets/"+ds+"/data-annotations/stats", nil)
+	if ss := stats["sample_stats"].(map[string]any); ss["manual_annotation"] != 4.0 {
+		t.Errorf("the dataset after the acceptance: %v, want its 4 samples labeled", ss)
+	}
+}
+
+// signInOwner signs the account's administrator in, in a browser context
+// of its own, and waits for the dataset list.
+func signInOwner(t *testing.T, parent context.Context, env *servertest.Env) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, append(signInSteps(env, env.Account.UserName, env.Account.Password),
+		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Datasets"]`)))...); err != nil {
+		t.Fatalf("sign the administrator in: %v", err)
+	}
+	return ctx
 }
 
 // TestConsoleDrawsBoxes draws two boxes in the object detection editor —

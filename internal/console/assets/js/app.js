@@ -10,6 +10,7 @@ import { tasksView, reviewView } from "./tasks.js";
 import { detectView, detectDirty } from "./detect.js";
 import { versionsView } from "./versions.js";
 import { trainingView, jobView } from "./training.js";
+import { teamTasksView, reportView } from "./acceptance.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
@@ -19,6 +20,8 @@ const routes = [
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m) => detectView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/versions$/, (m) => versionsView(m[1])],
+  [/^#\/datasets\/([0-9a-f]+)\/team-tasks$/, (m) => teamTasksView(m[1])],
+  [/^#\/datasets\/([0-9a-f]+)\/team-tasks\/([0-9a-f]+)$/, (m) => reportView(m[1], m[2])],
   [/^#\/training$/, () => trainingView()],
   [/^#\/training\/([0-9a-zA-Z-]+)$/, (m) => jobView(m[1])],
   [/^#\/tasks$/, () => tasksView()],

@@ -32,6 +32,7 @@ export async function samplesView(id, page = 0, state = "", label = "") {
       h("span", { class: "muted" }, `page ${page + 1} of ${pages} · ${out.sample_count} samples`),
       h("button", { type: "button", disabled: page + 1 >= pages, onclick: () => samplesView(id, page + 1, state, label) }, "Next"),
       h("a", { href: editorHref(ds.dataset_type, id, 0) }, "Label from the first"),
-      h("a", { href: `#/datasets/${id}/versions` }, `Versions (${ds.dataset_version_count || 0})`)),
+      h("a", { href: `#/datasets/${id}/versions` }, `Versions (${ds.dataset_version_count || 0})`),
+      h("a", { href: `#/datasets/${id}/team-tasks` }, "Team labeling")),
     h("div", { class: "grid" }, tiles));
 }
