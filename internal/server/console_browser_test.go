@@ -492,3 +492,35 @@ func TestConsoleFollowsTrainingLog(t *testing.T) {
 		t.Fatalf("follow the job in the console: %v", err)
 	}
 }
+
+// TestConsoleSwitchesProject switches the console to the account's second
+// project: the password is asked again for a token scoped there, and the
+// datasets shown are that project's.
+func TestConsoleSwitchesProject(t *testing.T) {
+	t.Parallel()
+	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite})
+	a := env.Account
+	second, err := env.App.IAM.CreateProject(context.Background(), a.DomainID, servertest.Region, servertest.Region+"_second", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newDSClient(t, env)
+	c.create("first-project-data", 0, nil)
+	ctx := browser(t)
+	err = chromedp.Do(ctx, append(signInSteps(env, a.UserName, a.Password),
+		chromedp.WaitVisible(chromedp.Search(`//a[text()="first-project-data"]`)),
+		// The keyboard picks the second project in the header's list.
+		chromedp.Focus(chromedp.CSS(`#project`)),
+		chromedp.KeyEvent(kb.ArrowDown),
+		chromedp.WaitVisible(chromedp.CSS(`dialog#reauth input[name=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`dialog#reauth input[name=password]`), a.Password),
+		chromedp.Click(chromedp.Search(`//dialog//button[text()="Switch"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[text()="No dataset yet."]`)))...)
+	if err != nil {
+		t.Fatalf("switch project: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(sessionStorage.getItem("atelier.session")).project.id`))
+	if err != nil || got != second.ID {
+		t.Errorf("the console works in project %q (%v), want %s", got, err, second.ID)
+	}
+}

@@ -1,6 +1,6 @@
 // The console's entry: the router (URL fragments: #/signin, #/datasets,
 // #/datasets/{id}, #/datasets/{id}/label/{offset}) and the page frame.
-import { session, signOut } from "./api.js";
+import { session, signOut, signIn } from "./api.js";
 import { signInView } from "./signin.js";
 import { datasetsView } from "./datasets.js";
 import { createView } from "./create.js";
@@ -34,8 +34,38 @@ function frame() {
   const s = session();
   const bar = document.getElementById("bar");
   bar.hidden = !s;
-  if (s) document.getElementById("who").textContent = `${s.user.name} · ${s.project.name}`;
+  if (!s) return;
+  document.getElementById("who").textContent = s.user.name;
+  const sel = document.getElementById("project");
+  sel.replaceChildren(...s.projects.map((p) => { const o = document.createElement("option"); o.value = p.id; o.textContent = p.name; o.selected = p.id === s.project.id; return o; }));
 }
+
+// Switching project takes a token scoped to it, so the password is asked
+// again (the console keeps none).
+const dialog = document.getElementById("reauth");
+document.getElementById("project").addEventListener("change", (ev) => {
+  const s = session();
+  const target = s.projects.find((p) => p.id === ev.target.value);
+  ev.target.value = s.project.id; // until the switch succeeds
+  document.getElementById("reauth-project").textContent = target.name;
+  document.getElementById("reauth-error").textContent = "";
+  dialog.dataset.project = target.id;
+  dialog.showModal();
+});
+document.getElementById("reauth-cancel").addEventListener("click", () => dialog.close());
+document.getElementById("reauth-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target, s = session();
+  try {
+    await signIn(s.domain, s.user.name, form.password.value, dialog.dataset.project);
+    form.reset();
+    dialog.close();
+    location.hash = "#/datasets";
+    route();
+  } catch (e) {
+    document.getElementById("reauth-error").textContent = e.status === 401 ? "The password is wrong." : e.message;
+  }
+});
 
 async function route() {
   const s = session();
