@@ -30,7 +30,7 @@ import (
 
 // chromium finds Debian's Chromium, which .ci/run installs; without it the
 // browser tests skip, except in CI, where its absence is a failure.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -47,7 +47,7 @@ func chromium(t *testing.T) string {
 // browser starts a headless Chromium with a fresh profile and returns a
 // context to drive one tab; on failure the test saves a screenshot of the
 // page and names the file.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
@@ -122,7 +122,7 @@ func signInSteps(env *servertest.Env, user, password string) []chromedp.Action[c
 }
 
 // pngOf draws a small image of one colour.
-func pngOf(t *testing.T, c color.Color) []byte {
+func pngOf(t testing.TB, c color.Color) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 320, 240))
 	for y := 0; y < 240; y++ {
