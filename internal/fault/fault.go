@@ -62,3 +62,16 @@ func KindOf(err error) Kind {
 	}
 	return Internal
 }
+
+// Wrap says what was being done around an infrastructure error and passes
+// a domain error (and nil) through unchanged, so that its kind, code and
+// message reach the caller as they are.
+func Wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := As(err); ok {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

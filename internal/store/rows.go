@@ -15,6 +15,14 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// Conn is what a repository runs its statements on: the database (*DB)
+// or the caller's transaction (*sql.Tx), so that one function serves both.
+type Conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // QueryAll runs query on q and scans every row with scan. An empty result is
 // an empty, non-nil slice (it encodes as [], as list answers must).
 func QueryAll[T any](ctx context.Context, q Querier, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
@@ -33,3 +41,8 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(Scanner) (T, erro
 	}
 	return out, rows.Err()
 }
+
+var (
+	_ Conn = (*DB)(nil)
+	_ Conn = (*sql.Tx)(nil)
+)

@@ -1,8 +1,6 @@
 package workforce
 
 import (
-	"fmt"
-
 	"github.com/atelier-dev/atelier/internal/fault"
 )
 
@@ -52,15 +50,8 @@ func errLimit(format string, args ...any) *Error {
 	return fault.New(fault.Limit, CodeInvalid, format, args...)
 }
 
-func wrap(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := fault.As(err); ok {
-		return err
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+// wrap is fault.Wrap: domain errors pass through, others say what failed.
+func wrap(what string, err error) error { return fault.Wrap(what, err) }
 
 // domainError is err's domain error, if it is one.
 func domainError(err error) (*Error, bool) {

@@ -18,11 +18,7 @@ import (
 // in one transaction.
 
 // querier is a transaction or the database.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+type querier = store.Conn
 
 type scanner = store.Scanner
 

@@ -1,8 +1,6 @@
 package teamtask
 
 import (
-	"fmt"
-
 	"github.com/atelier-dev/atelier/internal/fault"
 )
 
@@ -52,12 +50,5 @@ func conflict(code, format string, args ...any) *fault.Error {
 	return fault.New(fault.Conflict, code, format, args...)
 }
 
-func wrap(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := fault.As(err); ok {
-		return err
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+// wrap is fault.Wrap: domain errors pass through, others say what failed.
+func wrap(what string, err error) error { return fault.Wrap(what, err) }

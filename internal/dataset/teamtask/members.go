@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/atelier-dev/atelier/internal/fault"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
@@ -101,7 +102,7 @@ func (s *Service) roles(ctx context.Context, projectID string, tws []taskWorker)
 		teams[w.WorkforceID] = true
 		ms, err := s.workforces.Members(ctx, projectID, w.WorkforceID)
 		if err != nil {
-			if fe, ok := asFault(err); ok && fe.Code == workforce.CodeWorkforceMissing {
+			if fe, ok := fault.As(err); ok && fe.Code == workforce.CodeWorkforceMissing {
 				continue // a deleted team gives nothing
 			}
 			return nil, err

@@ -14,11 +14,8 @@ import (
 // (migration 00011). Every statement names its task, and a task is only
 // ever loaded with its project and dataset.
 
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// querier is a transaction or the database.
+type querier = store.Conn
 
 type repo struct{ db *store.DB }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/fault"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
@@ -264,7 +265,7 @@ type ItemResult struct {
 }
 
 func itemError(err error) ItemResult {
-	if fe, ok := asFault(err); ok {
+	if fe, ok := fault.As(err); ok {
 		return ItemResult{ErrorCode: fe.Code, ErrorMsg: fe.Msg}
 	}
 	return ItemResult{ErrorCode: "ModelArts.4200", ErrorMsg: err.Error()}
