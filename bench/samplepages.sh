@@ -20,29 +20,16 @@ CLIENTS=${CLIENTS:-32}
 DURATION=${DURATION:-15s}
 DIR=${DIR:-$(mktemp -d /tmp/atelier-pages.XXXXXX)}
 PORT=${PORT:-18480}
-BIN=$DIR/atelier
+. bench/lib.sh
 mkdir -p "$DIR"
-go build -o "$BIN" ./cmd/atelier
-go build -o "$DIR/authload" ./bench/authload
-
 if [ ! -f "$DIR/dataset-id" ]; then
   go run ./bench/datagen -out "$DIR/data" -bucket bench-data -n "$N" -labels 20 -type image_classification
 fi
-"$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --log-level warn &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
-export ATELIER_BOOTSTRAP=$DIR/data/bootstrap.json
-for _ in $(seq 1 150); do [ -f "$ATELIER_BOOTSTRAP" ] && break; sleep 0.2; done
-sleep 1
-
+serve_bench "$DIR" "$PORT"
 if [ ! -f "$DIR/dataset-id" ]; then
-  # The manifest's folder holds no sample files: the dataset starts empty.
-  out=$("$BIN" data create --name pages --type image_classification --input obs://bench-data/manifest/ --work obs://bench-data/work/)
-  id=$(printf '%s\n' "$out" | sed -n 's/^Created dataset .* (\(.*\))$/\1/p')
   start=$(date +%s)
-  "$BIN" data import "$id" --manifest --path obs://bench-data/manifest/dataset.manifest
+  import_manifest pages > "$DIR/dataset-id"
   echo "imported $N samples in $(( $(date +%s) - start )) s"
-  echo "$id" > "$DIR/dataset-id"
 fi
 id=$(cat "$DIR/dataset-id")
 # A random label of ten and a random page among the first PAGES (the pages a

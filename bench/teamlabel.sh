@@ -20,21 +20,11 @@ CLIENTS=${CLIENTS:-8}
 DURATION=${DURATION:-10s}
 DIR=${DIR:-$(mktemp -d /tmp/atelier-team.XXXXXX)}
 PORT=${PORT:-18481}
-BIN=$DIR/atelier
-mkdir -p "$DIR"
-go build -o "$BIN" ./cmd/atelier
-go build -o "$DIR/authload" ./bench/authload
+. bench/lib.sh
 go build -o "$DIR/teamload" ./bench/teamload
 go run ./bench/datagen -out "$DIR/data" -bucket bench-data -n "$N" -labels 20 -type image_classification
-"$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --log-level warn &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
-export ATELIER_BOOTSTRAP=$DIR/data/bootstrap.json
-for _ in $(seq 1 150); do [ -f "$ATELIER_BOOTSTRAP" ] && break; sleep 0.2; done
-sleep 1
-out=$("$BIN" data create --name team --type image_classification --input obs://bench-data/manifest/ --work obs://bench-data/work/)
-id=$(printf '%s\n' "$out" | sed -n 's/^Created dataset .* (\(.*\))$/\1/p')
-"$BIN" data import "$id" --manifest --path obs://bench-data/manifest/dataset.manifest
+serve_bench "$DIR" "$PORT"
+id=$(import_manifest team)
 "$DIR/teamload" -bootstrap "$ATELIER_BOOTSTRAP" -dataset "$id" -token-out "$DIR/labeler.token" -task-out "$DIR/task.id"
 task=$(cat "$DIR/task.id")
 path="/v2/{project_id}/datasets/$id/workforce-tasks/$task/data-annotations/samples?limit=50&offset={rand:20}"
