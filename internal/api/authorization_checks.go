@@ -160,7 +160,7 @@ func scopeTypeName(k policy.ScopeKind) string {
 // labeling route (Route.Team), where the labeling system policies count.
 func (s *Server) teamOnly(action string) bool {
 	found := false
-	for _, rt := range s.table() {
+	for _, rt := range s.routes { // the table New built, not a new one per check
 		if !strings.EqualFold(rt.Action, action) {
 			continue
 		}
