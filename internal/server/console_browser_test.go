@@ -82,8 +82,16 @@ func browser(t testing.TB) context.Context {
 		pageErrors = append(pageErrors, msg)
 		mu.Unlock()
 	})
-	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf), listen)
-	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
+	tab, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf), listen)
+	// The browser starts on the tab's context, so that it outlives the
+	// steps' deadline below (chromedp closes it with the context that
+	// started it) and a test that timed out still gets its screenshot.
+	if err := chromedp.Do(tab); err != nil {
+		cancelTab()
+		cancelAlloc()
+		t.Fatalf("start Chromium: %v", err)
+	}
+	ctx, cancelTime := context.WithTimeout(tab, 90*time.Second)
 	t.Cleanup(func() {
 		mu.Lock()
 		for _, e := range pageErrors {
@@ -91,7 +99,7 @@ func browser(t testing.TB) context.Context {
 		}
 		mu.Unlock()
 		if t.Failed() {
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			sctx, cancel := context.WithTimeout(tab, 10*time.Second)
 			if shot, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
 				dir := filepath.Join(os.TempDir(), "atelier-screenshots")
 				_ = os.MkdirAll(dir, 0o755)
@@ -172,7 +180,7 @@ func TestConsoleLabelsImagesByKeyboard(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		// The import ends and the dataset's page shows its six images.
 		chromedp.WaitVisible(chromedp.Search(`//span[contains(., "6 samples")]`)),
-		chromedp.Click(chromedp.Search(`//a[text()="Label from the first"]`)))
+		chromedp.Click(chromedp.Search(`//a[text()="Label these"]`)))
 	for i, ks := range keys {
 		actions = append(actions, chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//span[text()="Sample %d of 6"]`, i+1))),
 			chromedp.WaitVisible(chromedp.CSS(`.stage img`)))

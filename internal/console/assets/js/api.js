@@ -57,8 +57,21 @@ export async function signIn(domain, user, password, projectID) {
   if (!projects.length) throw new APIError(403, "", "This user has no project to work in.");
   const project = projects.find((p) => p.id === projectID) || projects[0];
   const scoped = await token(domain, user, password, project.id);
-  save({ token: scoped.token, domain, user: { name: user, id: scoped.body.user.id }, project, projects });
+  save({ token: scoped.token, domain, user: { name: user, id: scoped.body.user.id }, project, projects, workspace: { id: "0", name: "default" } });
   return session();
+}
+
+// workspaceID is the workspace the console works in: lists are filtered
+// by it and what the user creates goes into it ("0", the project's
+// default workspace, until the user picks another).
+export function workspaceID() { return session()?.workspace?.id || "0"; }
+
+// setWorkspace switches the console to another workspace of the project.
+export function setWorkspace(ws) {
+  const s = session();
+  if (!s) return;
+  s.workspace = { id: ws.id, name: ws.name };
+  save(s);
 }
 
 // may asks the authorization-checks API whether the signed-in user may
@@ -67,7 +80,7 @@ export async function signIn(domain, user, password, projectID) {
 export async function may(action) {
   const s = session();
   try {
-    const out = await call("POST", "/v2/{project_id}/authorization-checks", { user_id: s.user.id, action });
+    const out = await call("POST", "/v2/{project_id}/authorization-checks", { user_id: s.user.id, action, workspace_id: workspaceID() });
     return out.allowed === true;
   } catch {
     return true; // a user who may not ask answers with the API's own 403 on use

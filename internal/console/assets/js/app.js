@@ -1,6 +1,7 @@
 // The console's entry: the router (URL fragments: #/signin, #/datasets,
-// #/datasets/{id}, #/datasets/{id}/label/{offset}) and the page frame.
-import { session, signOut, signIn } from "./api.js";
+// #/datasets/{id}, #/datasets/{id}/label/{offset}; a fragment's ?query
+// carries a page's state, such as the grid's filter) and the page frame.
+import { session, signOut, signIn, call, setWorkspace, workspaceID } from "./api.js";
 import { signInView } from "./signin.js";
 import { datasetsView } from "./datasets.js";
 import { createView } from "./create.js";
@@ -11,14 +12,19 @@ import { detectView, detectDirty } from "./detect.js";
 import { versionsView } from "./versions.js";
 import { trainingView, jobView } from "./training.js";
 import { teamTasksView, reportView } from "./acceptance.js";
+import { sampleView } from "./sample.js";
+import { importView, exportView } from "./transfer.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
   [/^#\/datasets$/, () => datasetsView()],
   [/^#\/datasets\/new$/, () => createView()],
-  [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
-  [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
-  [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m) => detectView(m[1], Number(m[2]))],
+  [/^#\/datasets\/([0-9a-f]+)$/, (m, q) => samplesView(m[1], q)],
+  [/^#\/datasets\/([0-9a-f]+)\/samples\/([0-9a-zA-Z_-]+)$/, (m, q) => sampleView(m[1], m[2], q)],
+  [/^#\/datasets\/([0-9a-f]+)\/import$/, (m) => importView(m[1])],
+  [/^#\/datasets\/([0-9a-f]+)\/export$/, (m) => exportView(m[1])],
+  [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m, q) => labelView(m[1], Number(m[2]), q)],
+  [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m, q) => detectView(m[1], Number(m[2]), q)],
   [/^#\/datasets\/([0-9a-f]+)\/versions$/, (m) => versionsView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks$/, (m) => teamTasksView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks\/([0-9a-f]+)$/, (m) => reportView(m[1], m[2])],
@@ -38,7 +44,37 @@ function frame() {
   document.getElementById("who").textContent = s.user.name;
   const sel = document.getElementById("project");
   sel.replaceChildren(...s.projects.map((p) => { const o = document.createElement("option"); o.value = p.id; o.textContent = p.name; o.selected = p.id === s.project.id; return o; }));
+  workspaces();
 }
+
+// workspaces fills the header's workspace list once per project; a user
+// who may not list workspaces works in the one the session names.
+let workspacesOf = "";
+async function workspaces() {
+  const s = session();
+  const sel = document.getElementById("workspace");
+  if (workspacesOf === s.project.id) return;
+  workspacesOf = s.project.id;
+  const option = (w) => { const o = document.createElement("option"); o.value = w.id; o.textContent = w.name; o.selected = w.id === workspaceID(); return o; };
+  sel.replaceChildren(option(s.workspace || { id: "0", name: "default" }));
+  try {
+    const out = await call("GET", "/v1/{project_id}/workspaces?limit=1000");
+    const list = out.workspaces || [];
+    if (!list.some((w) => w.id === "0")) list.unshift({ id: "0", name: "default" });
+    sel.replaceChildren(...list.map(option));
+    sel.disabled = false;
+    sel.title = "";
+  } catch (e) {
+    sel.disabled = true;
+    sel.title = e.status === 403 ? "Denied: modelarts:workspace:list" : e.message;
+  }
+}
+document.getElementById("workspace").addEventListener("change", (ev) => {
+  const o = ev.target.selectedOptions[0];
+  setWorkspace({ id: o.value, name: o.textContent });
+  location.hash = "#/datasets";
+  route();
+});
 
 // Switching project takes a token scoped to it, so the password is asked
 // again (the console keeps none).
@@ -58,6 +94,7 @@ document.getElementById("reauth-form").addEventListener("submit", async (ev) => 
   const form = ev.target, s = session();
   try {
     await signIn(s.domain, s.user.name, form.password.value, dialog.dataset.project);
+    workspacesOf = "";
     form.reset();
     dialog.close();
     location.hash = "#/datasets";
@@ -72,9 +109,12 @@ async function route() {
   const hash = location.hash || "#/datasets";
   if (!s && hash !== "#/signin") { location.hash = "#/signin"; return; }
   frame();
+  const cut = hash.indexOf("?");
+  const path = cut < 0 ? hash : hash.slice(0, cut);
+  const query = new URLSearchParams(cut < 0 ? "" : hash.slice(cut + 1));
   for (const [re, view] of routes) {
-    const m = hash.match(re);
-    if (m) { await view(m); return; }
+    const m = path.match(re);
+    if (m) { await view(m, query); return; }
   }
   location.hash = "#/datasets";
 }
@@ -96,5 +136,5 @@ window.addEventListener("hashchange", (ev) => {
 window.addEventListener("beforeunload", (ev) => { if (leaveGuard("")) { ev.preventDefault(); ev.returnValue = ""; } });
 // A refused resource is a bug of the console: say so where it is seen.
 document.addEventListener("securitypolicyviolation", (ev) => console.error(`content security policy refused ${ev.blockedURI || "inline"} (${ev.violatedDirective})`));
-document.getElementById("signout").addEventListener("click", () => { signOut(); location.hash = "#/signin"; });
+document.getElementById("signout").addEventListener("click", () => { signOut(); workspacesOf = ""; location.hash = "#/signin"; });
 route();

@@ -1,19 +1,10 @@
 // Creating a dataset from an object-storage folder: the files under the
 // input folder are imported by the server's import task, whose progress
 // this page follows until it ends.
-import { h, mount } from "./dom.js";
-import { call, may } from "./api.js";
+import { h, mount, obsPath } from "./dom.js";
+import { call, may, workspaceID } from "./api.js";
 
 const kinds = [[0, "Image classification"], [1, "Object detection"], [100, "Text classification"], [101, "Named entities"], [200, "Sound classification"]];
-
-// obsPath accepts obs://bucket/dir/ or /bucket/dir/ and answers the API's
-// form (/bucket/dir/), or "" when it is not a folder path.
-function obsPath(v) {
-  let p = v.trim().replace(/^obs:\/\//, "/");
-  if (!p.startsWith("/")) p = "/" + p;
-  if (!p.endsWith("/")) p += "/";
-  return /^\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(p) ? p : "";
-}
 
 export async function createView() {
   const err = h("p", { class: "error", role: "alert" });
@@ -42,7 +33,7 @@ export async function createView() {
     submit.disabled = true;
     try {
       const out = await call("POST", "/v2/{project_id}/datasets", { dataset_name: f.get("name").trim(), dataset_type: type,
-        data_sources: [{ data_type: 0, data_path: input }], work_path: work, work_path_type: 0, labels });
+        data_sources: [{ data_type: 0, data_path: input }], work_path: work, work_path_type: 0, labels, workspace_id: workspaceID() });
       await follow(out.dataset_id, out.import_task_id);
     } catch (e) {
       err.textContent = e.message;

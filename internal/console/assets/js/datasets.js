@@ -1,5 +1,5 @@
 import { h, mount, editorHref } from "./dom.js";
-import { call } from "./api.js";
+import { call, workspaceID } from "./api.js";
 
 const types = { 0: "Image classification", 1: "Object detection", 3: "Image segmentation", 100: "Text classification",
   101: "Named entities", 102: "Text triplets", 200: "Sound classification", 201: "Speech content", 202: "Speech paragraphs", 400: "Table", 600: "Video", 900: "Free format" };
@@ -14,7 +14,7 @@ export async function datasetsView() {
   mount(h("h1", {}, "Datasets"), h("p", { class: "muted" }, "Loading…"));
   let out;
   try {
-    out = await call("GET", "/v2/{project_id}/datasets?limit=100");
+    out = await call("GET", `/v2/{project_id}/datasets?limit=100&workspace_id=${encodeURIComponent(workspaceID())}`);
   } catch (e) {
     // A team member holds no dataset of its own: its work is its tasks.
     if (e.status === 403) { location.hash = "#/tasks"; return; }

@@ -6,7 +6,7 @@
 // label's key sets the current label (and relabels the selected box), + and
 // − zoom. Enter saves (one API call) and moves on; ← and → move between
 // samples when no box is selected.
-import { h, mount, toast } from "./dom.js";
+import { h, mount, toast, sampleFilter, sampleQuery } from "./dom.js";
 import { call } from "./api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -20,13 +20,17 @@ function boxesOf(sample) {
     .map((l) => { const [[x1, y1], [x2, y2]] = l.property["@modelarts:feature"]; return { name: l.name, x1, y1, x2, y2 }; });
 }
 
-export async function detectView(id, index) {
+// detectView edits the boxes of a dataset's sample at index, in the list's
+// order or that of the grid's filter (query: state, label, name).
+export async function detectView(id, index, query = new URLSearchParams()) {
   if (onKeyNow) { document.removeEventListener("keydown", onKeyNow); onKeyNow = null; }
   dirtyBoxes = () => false;
   const base = `/v2/{project_id}/datasets/${id}`;
+  const filter = sampleFilter(query);
+  const page = (i) => { const q = sampleQuery(filter); q.set("offset", i); q.set("limit", 1); q.set("preview", "true"); return `${base}/data-annotations/samples?${q}`; };
   let ds, out;
   try {
-    [ds, out] = await Promise.all([call("GET", base), call("GET", `${base}/data-annotations/samples?offset=${index}&limit=1&preview=true`)]);
+    [ds, out] = await Promise.all([call("GET", base), call("GET", page(index))]);
   } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
   const s = (out.samples || [])[0];
   const labels = ds.labels || [];
@@ -131,10 +135,20 @@ export async function detectView(id, index) {
       return true;
     } catch (e) { toast(`Not saved: ${e.message}`); return false; }
   };
-  const go = (to) => { location.hash = `#/datasets/${id}/detect/${to}`; };
-  const next = async () => { if (await save()) { if (index + 1 < out.sample_count) go(index + 1); else toast("That was the last sample."); } };
+  const qs = String(filter) ? `?${filter}` : "";
+  const go = (to) => { location.hash = `#/datasets/${id}/detect/${to}${qs}`; };
+  const next = async () => {
+    if (!(await save())) return;
+    if (qs) {
+      // A save can take the sample out of the filter: then the next one
+      // is at this position now.
+      const again = await call("GET", page(index)).catch(() => null);
+      if (again && again.samples?.[0] && again.samples[0].sample_id !== s.sample_id) { detectView(id, index, query); return; }
+    }
+    if (index + 1 < out.sample_count) go(index + 1); else toast("That was the last sample.");
+  };
 
-  mount(h("div", { class: "toolbar" }, h("a", { href: `#/datasets/${id}` }, `← ${ds.dataset_name}`),
+  mount(h("div", { class: "toolbar" }, h("a", { href: `#/datasets/${id}${qs}` }, `← ${ds.dataset_name}`),
       h("span", {}, `Sample ${index + 1} of ${out.sample_count}`), s ? h("span", { class: "muted" }, s.sample_name) : "", count, status),
     h("div", { class: "editor" },
       h("div", { class: "stage detect" }, s ? frame : h("p", { class: "muted" }, "No sample here.")),

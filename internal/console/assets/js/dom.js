@@ -35,7 +35,41 @@ export function toast(text) {
 }
 
 // editorHref is the editor of a dataset's type at sample n: boxes for
-// object detection, the classification editor for the others.
-export function editorHref(type, id, n) {
-  return `#/datasets/${id}/${type === 1 ? "detect" : "label"}/${n}`;
+// object detection, the classification editor for the others. filter (a
+// grid's state/label/name query) makes the editor walk the filtered list.
+export function editorHref(type, id, n, filter) {
+  const q = filter && String(filter) ? `?${filter}` : "";
+  return `#/datasets/${id}/${type === 1 ? "detect" : "label"}/${n}${q}`;
+}
+
+// hashQuery is the query part of the page's URL fragment (#/path?k=v).
+export function hashQuery() {
+  const i = location.hash.indexOf("?");
+  return new URLSearchParams(i < 0 ? "" : location.hash.slice(i + 1));
+}
+
+// sampleFilter keeps of a fragment query only the grid's filters: state
+// (a sample_state), label (a label name) and name (part of a sample name).
+export function sampleFilter(q) {
+  const f = new URLSearchParams();
+  for (const k of ["state", "label", "name"]) if (q.get(k)) f.set(k, q.get(k));
+  return f;
+}
+
+// sampleQuery turns a grid filter into the sample list API's parameters.
+export function sampleQuery(f) {
+  const q = new URLSearchParams();
+  if (f.get("state")) q.set("sample_state", f.get("state"));
+  if (f.get("label")) q.set("label_name", f.get("label"));
+  if (f.get("name")) q.set("search_conditions", JSON.stringify([{ sample_name: f.get("name") }]));
+  return q;
+}
+
+// obsPath accepts obs://bucket/dir/ or /bucket/dir/ and answers the API's
+// form (/bucket/dir/), or "" when it is not a folder path.
+export function obsPath(v) {
+  let p = v.trim().replace(/^obs:\/\//, "/");
+  if (!p.startsWith("/")) p = "/" + p;
+  if (!p.endsWith("/")) p += "/";
+  return /^\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(p) ? p : "";
 }

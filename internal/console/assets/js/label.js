@@ -7,7 +7,7 @@
 //
 // The editor works on a source: a dataset's samples (labelView) or a team
 // labeling task's samples of the signed-in labeler (teamLabelView).
-import { h, mount, toast } from "./dom.js";
+import { h, mount, toast, sampleFilter, sampleQuery } from "./dom.js";
 import { call } from "./api.js";
 
 const labelTypeOf = { 0: 0, 100: 100, 200: 200 };
@@ -38,16 +38,20 @@ export function stage(s) {
 // report.
 function shown() { if (!performance.getEntriesByName("sample-shown").length) performance.mark("sample-shown"); }
 
-// labelView labels a dataset's samples in the list's order.
-export async function labelView(id, index) {
+// labelView labels a dataset's samples in the list's order, or those of
+// the grid's filter (query: state, label, name).
+export async function labelView(id, index, query = new URLSearchParams()) {
   const base = `/v2/{project_id}/datasets/${id}`;
+  const filter = sampleFilter(query);
   let ds;
   try { ds = await call("GET", base); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
   await editor({
-    scope: `#/datasets/${id}/label/`, back: [`#/datasets/${id}`, ds.dataset_name], labels: ds.labels || [],
-    type: labelTypeOf[ds.dataset_type] ?? 0,
+    scope: `#/datasets/${id}/label/`, back: [`#/datasets/${id}${String(filter) ? `?${filter}` : ""}`, ds.dataset_name], labels: ds.labels || [],
+    type: labelTypeOf[ds.dataset_type] ?? 0, query: String(filter) ? `?${filter}` : "", filtered: String(filter) !== "",
     at: async (i) => {
-      const out = await call("GET", `${base}/data-annotations/samples?offset=${i}&limit=1&preview=true`);
+      const q = sampleQuery(filter);
+      q.set("offset", i); q.set("limit", 1); q.set("preview", "true");
+      const out = await call("GET", `${base}/data-annotations/samples?${q}`);
       return { sample: (out.samples || [])[0], count: out.sample_count };
     },
     save: (s, labels) => call("PUT", `${base}/data-annotations/samples`, { samples: [{ sample_id: s.sample_id, labels }] }),
@@ -109,10 +113,16 @@ async function editor(src, index) {
       return false;
     }
   };
-  const go = (to) => { location.hash = `${src.scope}${to}`; };
+  const go = (to) => { location.hash = `${src.scope}${to}${src.query || ""}`; };
   const next = async () => {
     if (!(await save())) return;
     if (src.shrinks) { editor(src, index); return; } // the saved sample left the queue: the next one is here now
+    if (src.filtered) {
+      // A save can take the sample out of the filter (an unlabeled one
+      // labeled): then the next one is at this position now.
+      const again = await src.at(index).catch(() => null);
+      if (again && again.sample && again.sample.sample_id !== s.sample_id) { editor(src, index); return; }
+    }
     if (index + 1 < cur.count) go(index + 1); else toast("That was the last sample.");
   };
   const prev = () => { if (index > 0) go(index - 1); };

@@ -1,13 +1,13 @@
 // Training: the jobs of the project with their phase, and a job's page —
 // its phase, events and each task's log, followed live while the job runs.
 import { h, mount } from "./dom.js";
-import { call } from "./api.js";
+import { call, workspaceID } from "./api.js";
 
 const final = new Set(["Completed", "Failed", "Terminated", "Abnormal"]);
 
 export async function trainingView() {
   let out;
-  try { out = await call("POST", "/v2/{project_id}/training-job-searches", { limit: 50, offset: 0 }); } catch (e) {
+  try { out = await call("POST", "/v2/{project_id}/training-job-searches", { limit: 50, offset: 0, workspace_id: workspaceID() }); } catch (e) {
     mount(h("h1", {}, "Training jobs"), h("p", { class: "error", role: "alert" }, e.message));
     return;
   }
