@@ -8,6 +8,7 @@ import { samplesView } from "./samples.js";
 import { labelView, teamLabelView, leaveGuard, discardPending } from "./label.js";
 import { tasksView, reviewView } from "./tasks.js";
 import { detectView, detectDirty } from "./detect.js";
+import { nerView, nerGuard, discardNer } from "./ner.js";
 import { versionsView } from "./versions.js";
 import { trainingView, jobView } from "./training.js";
 import { teamTasksView, reportView } from "./acceptance.js";
@@ -19,6 +20,7 @@ const routes = [
   [/^#\/datasets\/([0-9a-f]+)$/, (m) => samplesView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m) => labelView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m) => detectView(m[1], Number(m[2]))],
+  [/^#\/datasets\/([0-9a-f]+)\/ner\/(\d+)$/, (m) => nerView(m[1], Number(m[2]))],
   [/^#\/datasets\/([0-9a-f]+)\/versions$/, (m) => versionsView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks$/, (m) => teamTasksView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks\/([0-9a-f]+)$/, (m) => reportView(m[1], m[2])],
@@ -83,17 +85,18 @@ async function route() {
 // it has any); the browser asks the same on closing the tab.
 let current = location.hash;
 window.addEventListener("hashchange", (ev) => {
-  if (leaveGuard(location.hash) || detectDirty()) {
+  if (leaveGuard(location.hash) || detectDirty() || nerGuard(location.hash)) {
     if (!confirm("You have unsaved labels. Leave without saving?")) {
       history.replaceState(null, "", current);
       return;
     }
     discardPending();
+    discardNer();
   }
   current = location.hash;
   route();
 });
-window.addEventListener("beforeunload", (ev) => { if (leaveGuard("")) { ev.preventDefault(); ev.returnValue = ""; } });
+window.addEventListener("beforeunload", (ev) => { if (leaveGuard("") || nerGuard("")) { ev.preventDefault(); ev.returnValue = ""; } });
 // A refused resource is a bug of the console: say so where it is seen.
 document.addEventListener("securitypolicyviolation", (ev) => console.error(`content security policy refused ${ev.blockedURI || "inline"} (${ev.violatedDirective})`));
 document.getElementById("signout").addEventListener("click", () => { signOut(); location.hash = "#/signin"; });

@@ -35,7 +35,13 @@ export function toast(text) {
 }
 
 // editorHref is the editor of a dataset's type at sample n: boxes for
-// object detection, the classification editor for the others.
+// object detection, spans for named entities, the classification editor
+// for the others.
 export function editorHref(type, id, n) {
-  return `#/datasets/${id}/${type === 1 ? "detect" : "label"}/${n}`;
+  return `#/datasets/${id}/${{ 1: "detect", 101: "ner" }[type] || "label"}/${n}`;
 }
+
+// markShown marks when the page first showed a sample ("sample-shown" in
+// the Performance timeline), which bench measures and a user's browser can
+// report.
+export function markShown() { if (!performance.getEntriesByName("sample-shown").length) performance.mark("sample-shown"); }
