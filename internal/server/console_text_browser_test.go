@@ -165,12 +165,26 @@ func TestConsoleMarksEntities(t *testing.T) {
 		// A selection over both is refused, with the reason.
 		chromedp.KeyEvent(kb.Home, chromedp.KeyModifiers(chromedp.ModifierShift)), chromedp.KeyEvent("1"),
 		chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//p[@role="alert" and contains(., "overlaps the entity “%s”")]`, first))),
-		chromedp.WaitVisible(chromedp.Search(`//span[text()="2 entities"]`)),
-		chromedp.KeyEvent(kb.Escape),
-		chromedp.KeyEvent(kb.Enter),
-		chromedp.WaitVisible(chromedp.Search(`//span[text()="Sample 2 of 2"]`)))
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="2 entities"]`)))
 	if err := chromedp.Do(ctx, keys...); err != nil {
-		t.Fatalf("mark an entity by keyboard and save: %v", err)
+		t.Fatalf("mark an entity by keyboard: %v", err)
+	}
+	// Leaving with the entities not saved asks first; the answer here is
+	// to stay.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.confirm = (m) => { window.asked = m; return false; }, true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.Search(`//a[text()="← news"]`))); err != nil {
+		t.Fatal(err)
+	}
+	asked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.asked || ""`))
+	if here, _ := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.Contains(asked, "unsaved") || here != loc {
+		t.Errorf("leaving with unsaved entities: asked %q (%v), at %s, want to be asked and stay at %s", asked, err, here, loc)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.Search(`//span[text()="2 entities"]`)),
+		chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.Search(`//span[text()="Sample 2 of 2"]`))); err != nil {
+		t.Fatalf("save the entities: %v", err)
 	}
 	f, s := runeIndex(t, text, first), runeIndex(t, text, second)
 	want := []string{fmt.Sprintf("person %d %d", f, f+len([]rune(first))), fmt.Sprintf("place %d %d", s, s+len([]rune(second)))}
