@@ -86,3 +86,21 @@ export async function may(action) {
     return true; // a user who may not ask answers with the API's own 403 on use
   }
 }
+
+// Fetching ahead: an editor asks for the sample it will likely show next
+// while the user works on this one. One request is kept at a time, handed
+// over once, and only while fresh (the labels may change meanwhile); a
+// failed one hands over null, and the page asks again.
+let ahead = null;
+
+export function prefetch(key, fetcher) {
+  const promise = fetcher().catch(() => null);
+  ahead = { key, at: Date.now(), promise };
+  return promise;
+}
+
+export function prefetched(key) {
+  const a = ahead;
+  ahead = null;
+  return a && a.key === key && Date.now() - a.at < 30000 ? a.promise : Promise.resolve(null);
+}

@@ -9,6 +9,7 @@ import { samplesView } from "./samples.js";
 import { labelView, teamLabelView, leaveGuard, discardPending } from "./label.js";
 import { tasksView, reviewView } from "./tasks.js";
 import { detectView, detectDirty } from "./detect.js";
+import { nerView, nerGuard, discardNer } from "./ner.js";
 import { versionsView } from "./versions.js";
 import { trainingView, jobView } from "./training.js";
 import { teamTasksView, reportView } from "./acceptance.js";
@@ -25,6 +26,7 @@ const routes = [
   [/^#\/datasets\/([0-9a-f]+)\/export$/, (m) => exportView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/label\/(\d+)$/, (m, q) => labelView(m[1], Number(m[2]), q)],
   [/^#\/datasets\/([0-9a-f]+)\/detect\/(\d+)$/, (m, q) => detectView(m[1], Number(m[2]), q)],
+  [/^#\/datasets\/([0-9a-f]+)\/ner\/(\d+)$/, (m, q) => nerView(m[1], Number(m[2]), q)],
   [/^#\/datasets\/([0-9a-f]+)\/versions$/, (m) => versionsView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks$/, (m) => teamTasksView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks\/([0-9a-f]+)$/, (m) => reportView(m[1], m[2])],
@@ -123,17 +125,18 @@ async function route() {
 // it has any); the browser asks the same on closing the tab.
 let current = location.hash;
 window.addEventListener("hashchange", (ev) => {
-  if (leaveGuard(location.hash) || detectDirty()) {
+  if (leaveGuard(location.hash) || detectDirty() || nerGuard(location.hash)) {
     if (!confirm("You have unsaved labels. Leave without saving?")) {
       history.replaceState(null, "", current);
       return;
     }
     discardPending();
+    discardNer();
   }
   current = location.hash;
   route();
 });
-window.addEventListener("beforeunload", (ev) => { if (leaveGuard("")) { ev.preventDefault(); ev.returnValue = ""; } });
+window.addEventListener("beforeunload", (ev) => { if (leaveGuard("") || nerGuard("")) { ev.preventDefault(); ev.returnValue = ""; } });
 // A refused resource is a bug of the console: say so where it is seen.
 document.addEventListener("securitypolicyviolation", (ev) => console.error(`content security policy refused ${ev.blockedURI || "inline"} (${ev.violatedDirective})`));
 document.getElementById("signout").addEventListener("click", () => { signOut(); workspacesOf = ""; location.hash = "#/signin"; });

@@ -35,11 +35,12 @@ export function toast(text) {
 }
 
 // editorHref is the editor of a dataset's type at sample n: boxes for
-// object detection, the classification editor for the others. filter (a
-// grid's state/label/name query) makes the editor walk the filtered list.
+// object detection, spans for named entities, the classification editor
+// for the others. filter (a grid's state/label/name query) makes the
+// editor walk the filtered list.
 export function editorHref(type, id, n, filter) {
   const q = filter && String(filter) ? `?${filter}` : "";
-  return `#/datasets/${id}/${type === 1 ? "detect" : "label"}/${n}${q}`;
+  return `#/datasets/${id}/${{ 1: "detect", 101: "ner" }[type] || "label"}/${n}${q}`;
 }
 
 // hashQuery is the query part of the page's URL fragment (#/path?k=v).
@@ -73,3 +74,8 @@ export function obsPath(v) {
   if (!p.endsWith("/")) p += "/";
   return /^\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(p) ? p : "";
 }
+
+// markShown marks when the page first showed a sample ("sample-shown" in
+// the Performance timeline), which bench measures and a user's browser can
+// report.
+export function markShown() { if (!performance.getEntriesByName("sample-shown").length) performance.mark("sample-shown"); }

@@ -7,8 +7,9 @@
 //
 // The editor works on a source: a dataset's samples (labelView) or a team
 // labeling task's samples of the signed-in labeler (teamLabelView).
-import { h, mount, toast, sampleFilter, sampleQuery } from "./dom.js";
-import { call } from "./api.js";
+import { h, mount, toast, markShown, editorHref, sampleFilter, sampleQuery } from "./dom.js";
+import { call, prefetch, prefetched } from "./api.js";
+import { nerEditor, entityText } from "./ner.js";
 
 const labelTypeOf = { 0: 0, 100: 100, 200: 200 };
 let pending = new Map(); // sample_id → Set of label names not saved yet
@@ -28,15 +29,10 @@ export function leaveGuard(hash = "") {
 
 export function stage(s) {
   if (!s) return h("p", { class: "muted" }, "No sample here.");
-  if (s.sample_type === 1) { shown(); return h("pre", { class: "card text-sample" }, (s.sample_data || [""])[0]); }
-  if (s.sample_type === 2) { shown(); return h("audio", { controls: true, src: s.source, "aria-label": s.sample_name }); }
-  return h("img", { src: s.source, alt: s.sample_name, onload: shown });
+  if (s.sample_type === 1) { markShown(); return entityText(s) || h("pre", { class: "card text-sample" }, (s.sample_data || [""])[0]); }
+  if (s.sample_type === 2) { markShown(); return h("audio", { controls: true, src: s.source, "aria-label": s.sample_name }); }
+  return h("img", { src: s.source, alt: s.sample_name, onload: markShown });
 }
-
-// shown marks when the page first showed a sample ("sample-shown" in the
-// Performance timeline), which bench measures and a user's browser can
-// report.
-function shown() { if (!performance.getEntriesByName("sample-shown").length) performance.mark("sample-shown"); }
 
 // labelView labels a dataset's samples in the list's order, or those of
 // the grid's filter (query: state, label, name).
@@ -45,6 +41,7 @@ export async function labelView(id, index, query = new URLSearchParams()) {
   const filter = sampleFilter(query);
   let ds;
   try { ds = await call("GET", base); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
+  if (ds.dataset_type === 101) { location.replace(editorHref(101, id, index, filter)); return; } // entities are spans: their own editor
   await editor({
     scope: `#/datasets/${id}/label/`, back: [`#/datasets/${id}${String(filter) ? `?${filter}` : ""}`, ds.dataset_name], labels: ds.labels || [],
     type: labelTypeOf[ds.dataset_type] ?? 0, query: String(filter) ? `?${filter}` : "", filtered: String(filter) !== "",
@@ -66,9 +63,10 @@ export async function teamLabelView(datasetID, taskID, index, fix = false) {
   let task;
   try { task = await call("GET", `${base}?label_stats=true`); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
   const labels = (task.label_stats || []).map((l) => ({ name: l.name, type: l.type, property: l.property }));
-  await editor({
+  const type = labels.length ? labels[0].type ?? 0 : 0;
+  await (type === 101 ? nerEditor : editor)({
     scope: `#/tasks/${datasetID}/${taskID}/${fix ? "fix" : "label"}/`, back: ["#/tasks", task.task_name], labels,
-    type: labels.length ? labels[0].type ?? 0 : 0, shrinks: fix,
+    type, shrinks: fix,
     at: async (i) => {
       const out = await call("GET", `${base}/data-annotations/samples?offset=${i}&limit=1${fix ? "&sample_state=__REJECTED__" : ""}`);
       return { sample: (out.samples || [])[0], count: out.sample_count };
@@ -82,7 +80,7 @@ async function editor(src, index) {
   if (pendingScope !== src.scope) { pending = new Map(); pendingScope = src.scope; }
   if (onKeyNow) { document.removeEventListener("keydown", onKeyNow); onKeyNow = null; }
   let cur;
-  try { cur = await src.at(index); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
+  try { cur = (await prefetched(src.scope + index + (src.query || ""))) || await src.at(index); } catch (e) { mount(h("p", { class: "error", role: "alert" }, e.message)); return; }
   const s = cur.sample;
   const labels = src.labels;
   const saved = new Set((s?.labels || []).map((l) => l.name));
@@ -154,8 +152,11 @@ async function editor(src, index) {
   onKeyNow = onKey;
   document.addEventListener("keydown", onKey);
 
-  // Fetch the next sample ahead, so that moving on shows it at once.
-  if (index + 1 < cur.count) {
-    src.at(index + 1).then(({ sample }) => { if (sample && sample.sample_type !== 1) { const img = new Image(); img.src = sample.source; } }).catch(() => {});
+  // Fetch the next sample ahead (and load its image), so that moving on
+  // shows it at once. A queue that shrinks has no stable next.
+  if (!src.shrinks && index + 1 < cur.count) {
+    prefetch(src.scope + (index + 1) + (src.query || ""), () => src.at(index + 1)).then((n) => {
+      if (n?.sample && !n.sample.sample_type) { const img = new Image(); img.src = n.sample.source; }
+    });
   }
 }
