@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/atelier-dev/atelier/internal/training"
@@ -228,8 +229,15 @@ func (t *trainingAPI) logURL(w http.ResponseWriter, r *http.Request, c *Call) er
 	return WriteJSON(w, http.StatusOK, map[string]any{"obs_url": u})
 }
 
+// taskMetrics answers a task's usage as per-minute averages, or, with
+// Atelier's step query parameter (seconds, 1 to 86400), averages over that
+// period: the console charts a short job by the second.
 func (t *trainingAPI) taskMetrics(w http.ResponseWriter, r *http.Request, c *Call) error {
-	m, err := t.svc.TaskMetrics(r.Context(), c.ProjectID, r.PathValue("training_job_id"), r.PathValue("task_id"))
+	step, err := intParam(r.URL.Query().Get("step"), "step", 60, 1, 86400)
+	if err != nil {
+		return err
+	}
+	m, err := t.svc.TaskMetrics(r.Context(), c.ProjectID, r.PathValue("training_job_id"), r.PathValue("task_id"), time.Duration(step)*time.Second)
 	if err != nil {
 		return err
 	}

@@ -116,17 +116,29 @@ func (s *Service) LogURL(ctx context.Context, projectID, id, task string) (strin
 	return s.objects.PresignGet(ctx, dst.Bucket, dst.Key, LogURLExpiry)
 }
 
-// Metric is one running metric of a task: per-minute averages.
+// Metric is one running metric of a task: averages over consecutive
+// periods (a minute unless the caller asks otherwise).
 type Metric struct {
 	Metric string    `json:"metric"`
 	Value  []float64 `json:"value"`
 }
 
-// TaskMetrics returns a task's CPU and memory usage as per-minute averages
-// since it started: cpuUsage in percent of the flavor's CPUs, memUsage in
-// percent of its memory. GPU and NPU metrics are -1 (not measured locally),
-// as the reference answers for resources a job does not have.
-func (s *Service) TaskMetrics(ctx context.Context, projectID, id, task string) ([]Metric, error) {
+// maxMetricsStep is the longest period TaskMetrics averages over.
+const maxMetricsStep = 24 * time.Hour
+
+// TaskMetrics returns a task's CPU and memory usage as averages over
+// consecutive periods of step (a minute, as the reference has it, when
+// step is 0) from the job's start: cpuUsage in percent of the flavor's
+// CPUs, memUsage in percent of its memory. A period without a sample is
+// -1. GPU and NPU metrics are -1 (not measured locally), as the reference
+// answers for resources a job does not have.
+func (s *Service) TaskMetrics(ctx context.Context, projectID, id, task string, step time.Duration) ([]Metric, error) {
+	if step == 0 {
+		step = time.Minute
+	}
+	if step < time.Second || step > maxMetricsStep {
+		return nil, invalid(CodeInvalidParam, "Invalid parameter(step): want 1 to %d seconds.", int(maxMetricsStep/time.Second))
+	}
 	j, err := s.loadJob(ctx, projectID, id)
 	if err != nil {
 		return nil, err
@@ -143,12 +155,15 @@ func (s *Service) TaskMetrics(ctx context.Context, projectID, id, task string) (
 		n        int
 	}
 	var buckets []bucket
-	var first int64 = -1
+	// Periods count from the job's start, so that the console can place
+	// them on a time axis; a job without a start (never admitted) has no
+	// samples, but a stored one counts from its first.
+	origin := j.StartTime
+	if len(samples) > 0 && (origin <= 0 || samples[0].At < origin) {
+		origin = samples[0].At
+	}
 	for _, u := range samples {
-		if first < 0 {
-			first = u.At
-		}
-		i := int((u.At - first) / 60000)
+		i := int((u.At - origin) / step.Milliseconds())
 		for len(buckets) <= i {
 			buckets = append(buckets, bucket{})
 		}

@@ -599,22 +599,45 @@ func (s *Service) finish(ctx context.Context, j *jobRow) (*jobRow, error) {
 	})
 }
 
-// sample records a running task's usage at most every SampleEvery.
+// During a job's first minute its tasks are sampled every second rather
+// than every SampleEvery: a short job would otherwise leave one sample or
+// none, and its usage chart nothing to draw. Sixty rows per task is the cost.
+const (
+	earlySampleEvery = time.Second
+	earlySampling    = time.Minute
+)
+
+// sample records a running task's usage every sampling interval. The
+// interval is kept as a cadence (the next sample is due one interval after
+// the previous one was due, not after the poll that took it), so that a
+// poll landing late does not push every later sample back and leave
+// one-second buckets of the metrics empty.
 func (s *Service) sample(ctx context.Context, j *jobRow, t taskRun) {
 	key := j.ID + "/" + t.ID
 	now := s.now()
+	every := s.opts.SampleEvery
+	if j.StartTime > 0 && now.Sub(time.UnixMilli(j.StartTime)) < earlySampling {
+		every = min(every, earlySampleEvery)
+	}
 	s.mu.Lock()
-	due := now.Sub(s.lastSamp[key]) >= s.opts.SampleEvery
+	last, seen := s.lastSamp[key]
+	due := !seen || now.Sub(last) >= every
 	if due {
-		s.lastSamp[key] = now
+		next := last.Add(every)
+		if !seen || now.Sub(next) >= every {
+			next = now // too far behind (or the first): start the cadence again
+		}
+		s.lastSamp[key] = next
 	}
 	s.mu.Unlock()
 	if !due {
 		return
 	}
 	u, err := s.exec.Usage(ctx, t.Handle)
-	if err != nil {
-		return // the task may have just ended
+	if err != nil || u.MemoryMiB <= 0 {
+		// The task has just ended (a live process always holds memory):
+		// nothing was measured, and a zero would read as an idle task.
+		return
 	}
 	at := u.At
 	if at.IsZero() {

@@ -30,6 +30,8 @@ type fakeExec struct {
 	// stubborn tasks ignore Terminate (as a task that traps SIGTERM does
 	// until the executor's SIGKILL comes).
 	stubborn bool
+	// usage, when set, answers Usage (a test's clock and figures).
+	usage func() executor.Usage
 }
 
 func newFakeExec(cpus float64) *fakeExec {
@@ -82,6 +84,9 @@ func (f *fakeExec) Terminate(ctx context.Context, h executor.Handle, grace time.
 }
 
 func (f *fakeExec) Usage(ctx context.Context, h executor.Handle) (executor.Usage, error) {
+	if f.usage != nil {
+		return f.usage(), nil
+	}
 	return executor.Usage{At: time.Now(), CPUPercent: 50, MemoryMiB: 512}, nil
 }
 

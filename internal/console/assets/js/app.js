@@ -15,6 +15,7 @@ import { trainingView, jobView } from "./training.js";
 import { teamTasksView, reportView } from "./acceptance.js";
 import { sampleView } from "./sample.js";
 import { importView, exportView } from "./transfer.js";
+import { algorithmsView, newJobView } from "./algorithms.js";
 
 const routes = [
   [/^#\/signin$/, () => signInView()],
@@ -31,6 +32,8 @@ const routes = [
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks$/, (m) => teamTasksView(m[1])],
   [/^#\/datasets\/([0-9a-f]+)\/team-tasks\/([0-9a-f]+)$/, (m) => reportView(m[1], m[2])],
   [/^#\/training$/, () => trainingView()],
+  [/^#\/training\/new(?:\/([0-9a-zA-Z-]+))?$/, (m) => newJobView(m[1])],
+  [/^#\/algorithms$/, () => algorithmsView()],
   [/^#\/training\/([0-9a-zA-Z-]+)$/, (m) => jobView(m[1])],
   [/^#\/tasks$/, () => tasksView()],
   [/^#\/tasks\/([0-9a-f]+)\/([0-9a-f]+)\/label\/(\d+)$/, (m) => teamLabelView(m[1], m[2], Number(m[3]))],
