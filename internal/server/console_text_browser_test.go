@@ -105,7 +105,7 @@ func TestConsoleMarksEntities(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=labels]`), "person, place"),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.Search(`//span[contains(., "2 samples")]`)),
-		chromedp.Click(chromedp.Search(`//a[text()="Label from the first"]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="Label these"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//span[text()="Sample 1 of 2"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//span[text()="0 entities"]`)))...)
 	if err != nil {
