@@ -3,8 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image/color"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -269,6 +271,91 @@ func TestConsoleSwitchesWorkspace(t *testing.T) {
 func clearField(css string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(e => { e.value = ""; return true })(document.querySelector(%q))`, css))(ctx, t)
+		return err
+	})
+}
+
+// wavOf is a second of a sine tone at freq Hz: 16-bit mono PCM at 8 kHz.
+func wavOf(freq float64) []byte {
+	const rate, n = 8000, 8000
+	var b bytes.Buffer
+	le := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + 2*n))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))
+	le(uint16(1)) // PCM
+	le(uint16(1)) // mono
+	le(uint32(rate))
+	le(uint32(2 * rate))
+	le(uint16(2))
+	le(uint16(16))
+	b.WriteString("data")
+	le(uint32(2 * n))
+	for i := 0; i < n; i++ {
+		le(int16(12000 * math.Sin(2*math.Pi*freq*float64(i)/rate)))
+	}
+	return b.Bytes()
+}
+
+// TestConsoleLabelsAudioByKeyboard labels sound samples in the
+// classification editor: each sample's player has loaded the sound (its
+// duration is known), and the keys pressed are the labels the API holds.
+func TestConsoleLabelsAudioByKeyboard(t *testing.T) {
+	t.Parallel()
+	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite})
+	c := newDSClient(t, env)
+	for i, f := range []float64{220, 440, 880} {
+		if _, err := env.App.Objects.Put(context.Background(), "data-in", fmt.Sprintf("tones/tone%d.wav", i), bytes.NewReader(wavOf(f)), obs.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := c.create("tones", 200, map[string]any{"labels": []any{map[string]any{"name": "low", "type": 200}, map[string]any{"name": "high", "type": 200}}})
+	c.waitIdle(id)
+
+	ctx := browser(t)
+	a := env.Account
+	actions := append(signInSteps(env, a.UserName, a.Password),
+		chromedp.Click(chromedp.Search(`//a[text()="tones"]`)),
+		chromedp.Click(chromedp.Search(`//a[text()="Label these"]`)))
+	shown := map[string]string{} // sample name → label pressed
+	for i := 0; i < 3; i++ {
+		actions = append(actions, chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//span[text()="Sample %d of 3"]`, i+1))),
+			chromedp.WaitVisible(chromedp.CSS(`.stage audio`)),
+			waitTrue(`(() => { const a = document.querySelector(".stage audio"); return !!a && a.readyState >= 1 && Math.abs(a.duration - 1) < 0.05; })()`))
+		actions = append(actions, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			name, err := chromedp.Evaluate[string](`document.querySelector(".toolbar span.muted").textContent`)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			key, label := "1", "low"
+			if strings.Contains(name, "tone2") {
+				key, label = "2", "high"
+			}
+			shown[name] = label
+			_, err = chromedp.KeyEvent(key)(ctx, tg)
+			return err
+		}), chromedp.WaitVisible(chromedp.Search(`//span[text()="not saved"]`)), chromedp.KeyEvent(kb.Enter))
+	}
+	actions = append(actions, chromedp.WaitVisible(chromedp.Search(`//span[text()="saved"]`)))
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("label the sounds: %v", err)
+	}
+	_, labels := c.samplesByName(id)
+	if len(shown) != 3 {
+		t.Fatalf("the editor showed %v; want the three tones", shown)
+	}
+	for name, want := range shown {
+		if got := strings.Join(labels[name], ","); got != want {
+			t.Errorf("%s has labels %q; want %q", name, got, want)
+		}
+	}
+}
+
+// waitTrue waits until a JavaScript expression is true.
+func waitTrue(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](js)(ctx, t)
 		return err
 	})
 }
