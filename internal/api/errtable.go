@@ -57,6 +57,7 @@ var codeStatus = map[string]int{
 	"ModelArts.4356": http.StatusBadRequest,
 	"ModelArts.4358": http.StatusBadRequest,
 	"ModelArts.4359": http.StatusBadRequest,
+	"ModelArts.4361": http.StatusBadRequest, // an intelligent task failed (shown in the task, not answered)
 	"ModelArts.4362": http.StatusBadRequest,
 	"ModelArts.4371": http.StatusBadRequest,
 	"ModelArts.4374": http.StatusBadRequest,

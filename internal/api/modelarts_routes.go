@@ -212,12 +212,15 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 			serve(d.syncStatus, dataset),
 
 		// Seed 001, Table 13: auto labeling tasks.
-		dataRoute("Querying the Auto Labeling Sample List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples", "modelarts:sample:listSamples",
-			"obs:object:GetObject"),
-		dataRoute("Querying Details About an Auto Labeling Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples/{sample_id}", "modelarts:sample:getSample",
-			"obs:object:GetObject"),
-		dataRoute("Querying Auto Labeling Tasks by Page", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:getDataset"),
-		dataRoute("Starting an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:updateDataset",
+		autoLabelRoute("Querying the Auto Labeling Sample List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples", "modelarts:sample:listSamples",
+			"obs:object:GetObject").
+			serve(d.listAutoSamples, dataset),
+		autoLabelRoute("Querying Details About an Auto Labeling Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples/{sample_id}", "modelarts:sample:getSample",
+			"obs:object:GetObject").
+			serve(d.showAutoSample, dataset),
+		autoLabelRoute("Querying Auto Labeling Tasks by Page", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:getDataset").
+			serve(d.listSmartTasks, dataset),
+		autoLabelRoute("Starting an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:updateDataset",
 			"obs:bucket:PutBucketAcl",
 			"obs:bucket:GetBucketAcl",
 			"obs:bucket:GetBucketPolicy",
@@ -225,9 +228,12 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 			"obs:bucket:ListBucket",
 			"obs:bucket:ListAllMyBuckets",
 			"obs:object:DeleteObject",
-			"obs:bucket:ListBucketVersions"),
-		dataRoute("Querying Details About an Auto Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}", "modelarts:dataset:getDataset"),
-		dataRoute("Stopping an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}/stop", "modelarts:dataset:updateDataset"),
+			"obs:bucket:ListBucketVersions").
+			serve(d.startSmartTask, dataset),
+		autoLabelRoute("Querying Details About an Auto Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}", "modelarts:dataset:getDataset").
+			serve(d.showSmartTask, dataset),
+		autoLabelRoute("Stopping an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}/stop", "modelarts:dataset:updateDataset").
+			serve(d.stopSmartTask, dataset),
 
 		// Seed 001, Table 14: data processing tasks.
 		dataRoute("Querying the Data Processing Task List", http.MethodGet, "/v2/{project_id}/processor-tasks", "modelarts:processTask:listProcessTasks"),
@@ -294,6 +300,12 @@ func trainingRoute(name, method, path, action string) Route {
 // lists its object-storage actions, none for the seed's N/A.
 func dataRoute(name, method, path, action string, related ...string) Route {
 	return modelArtsRoute("data", NeedsDatasets, name, method, path, action, related)
+}
+
+// autoLabelRoute is a row of intelligent tasks (served by the autolabel
+// room).
+func autoLabelRoute(name, method, path, action string, related ...string) Route {
+	return modelArtsRoute("data", NeedsAutoLabel, name, method, path, action, related)
 }
 
 func modelArtsRoute(family string, needs Needs, name, method, path, action string, related []string) Route {

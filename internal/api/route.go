@@ -105,6 +105,8 @@ const (
 	NeedsWorkforces
 	// NeedsTeamTasks routes are served by Config.TeamTasks.
 	NeedsTeamTasks
+	// NeedsAutoLabel routes are served by Config.AutoLabel.
+	NeedsAutoLabel
 )
 
 func (n Needs) String() string {
@@ -121,6 +123,8 @@ func (n Needs) String() string {
 		return "workforces"
 	case NeedsTeamTasks:
 		return "team-tasks"
+	case NeedsAutoLabel:
+		return "auto-label"
 	}
 	return fmt.Sprintf("Needs(%d)", uint8(n))
 }

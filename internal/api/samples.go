@@ -135,12 +135,18 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 	if err != nil {
 		return err
 	}
-	// The page hands out the samples' objects: GetObject on each.
+	return d.writeSamplePage(w, r, c, count, samples, preview)
+}
+
+// writeSamplePage answers a page of samples, which hands out their
+// objects: GetObject on each.
+func (d *datasetAPI) writeSamplePage(w http.ResponseWriter, r *http.Request, c *Call, count int64, samples []*dataset.Sample, preview bool) error {
 	if err := c.AuthorizeObjects(sampleRefs(samples)...); err != nil {
 		return err
 	}
 	if preview {
 		for _, s := range samples {
+			var err error
 			if s.Source, s.SourceError, err = d.svc.PreviewURL(r.Context(), s.Stored); err != nil {
 				return err
 			}
@@ -156,6 +162,11 @@ func (d *datasetAPI) showSample(w http.ResponseWriter, r *http.Request, c *Call)
 	if err != nil {
 		return err
 	}
+	return d.writeSample(w, r, c, state)
+}
+
+// writeSample answers one sample (in state, when not nil).
+func (d *datasetAPI) writeSample(w http.ResponseWriter, r *http.Request, c *Call, state *int) error {
 	s, err := d.svc.GetSample(r.Context(), c.ProjectID, r.PathValue("dataset_id"), r.PathValue("sample_id"), state)
 	if err != nil {
 		return err

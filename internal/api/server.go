@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
@@ -58,6 +59,10 @@ type Config struct {
 	Imports  *importer.Service
 	Versions *versions.Service
 	Exports  *exporter.Service
+	// AutoLabel serves intelligent tasks (auto-label, pre-label,
+	// auto-grouping) and the samples they labeled; without it those
+	// routes are not mounted.
+	AutoLabel *autolabel.Service
 	// Workforces serves labeling teams and their members; without it
 	// those routes are not mounted.
 	Workforces *workforce.Service
@@ -79,6 +84,8 @@ func (cfg Config) serves(rt *Route) bool {
 		return cfg.Training != nil
 	case NeedsDatasets:
 		return cfg.Datasets != nil && cfg.Imports != nil && cfg.Versions != nil && cfg.Exports != nil
+	case NeedsAutoLabel:
+		return cfg.AutoLabel != nil && cfg.Datasets != nil
 	case NeedsObjects:
 		return cfg.Objects != nil
 	case NeedsWorkforces:

@@ -6,7 +6,7 @@ package api
 // action and related actions exactly as seed_test.go holds them.
 func (s *Server) table() []Route {
 	training := &trainingAPI{svc: s.cfg.Training}
-	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports}
+	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports, auto: s.cfg.AutoLabel}
 	workforces := &workforceAPI{svc: s.cfg.Workforces, tasks: s.cfg.TeamTasks}
 	teamTasks := &teamTaskAPI{svc: s.cfg.TeamTasks, datasets: s.cfg.Datasets}
 	var routes []Route

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"github.com/atelier-dev/atelier/internal/dataset/autolabel/inference"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,6 +53,13 @@ type Config struct {
 	SMTPUser         string
 	SMTPPasswordFile string
 	SMTPFrom         string
+
+	// ModelServers are the model servers pre-labeling may send samples
+	// to, as name=http://host:port/model[/version][?labels=a,b]; Models
+	// holds them parsed (Validate fills it). Only the operator names
+	// them: a request never gives a URL the server would call.
+	ModelServers []string
+	Models       []inference.Endpoint
 }
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
@@ -88,6 +97,12 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.SMTPUser, "smtp-user", "", "user name for SMTP AUTH (empty: no authentication)", nil)
 	str(&c.SMTPPasswordFile, "smtp-password-file", "", "file holding the SMTP AUTH password (one line)", nil)
 	str(&c.SMTPFrom, "smtp-from", "", "sender address of notification e-mail, e.g. 'Atelier <atelier@example.com>'", nil)
+	var models []string
+	if v := os.Getenv("ATELIER_MODEL_SERVERS"); v != "" {
+		models = strings.Split(v, ";")
+	}
+	fs.StringArrayVar(&c.ModelServers, "model-server", models,
+		"a model server pre-labeling may use, name=http://host:port/model[/version][?labels=a,b] speaking the Open Inference Protocol v2; repeatable (env ATELIER_MODEL_SERVERS, ';'-separated)")
 	pathStyle := true
 	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
 		pathStyle = v == "true" || v == "1"
@@ -125,6 +140,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("--listen must not be empty")
+	}
+	c.Models = nil
+	for _, m := range c.ModelServers {
+		ep, err := inference.ParseEndpoint(strings.TrimSpace(m))
+		if err != nil {
+			return fmt.Errorf("--model-server: %w", err)
+		}
+		c.Models = append(c.Models, ep)
 	}
 	if c.Region == "" || strings.ContainsAny(c.Region, " _/") {
 		return fmt.Errorf("--region %q must be a non-empty name without spaces, '_' or '/'", c.Region)

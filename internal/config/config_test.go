@@ -1,6 +1,11 @@
 package config
 
 import (
+	"net/url"
+	"reflect"
+
+	"github.com/atelier-dev/atelier/internal/dataset/autolabel/inference"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +55,14 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "smtp-user-without-password", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier@example.com", "--smtp-user", "atelier"}, wantErr: true},
 		{name: "smtp-password-file-missing", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier@example.com", "--smtp-user", "atelier", "--smtp-password-file", filepath.Join(dir, "nope")}, wantErr: true},
 		{name: "smtp-password-file-empty", args: []string{"--smtp-addr", "smtp.example.com:587", "--smtp-from", "atelier@example.com", "--smtp-user", "atelier", "--smtp-password-file", emptyFile}, wantErr: true},
+		{name: "model-servers", args: []string{"--model-server", "pets=http://127.0.0.1:8000/resnet/2?labels=cat,dog", "--model-server", "text=https://models.internal/bert"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
+				ModelServers: []string{"pets=http://127.0.0.1:8000/resnet/2?labels=cat,dog", "text=https://models.internal/bert"},
+				Models: []inference.Endpoint{
+					{Name: "pets", URL: &url.URL{Scheme: "http", Host: "127.0.0.1:8000"}, Model: "resnet", Version: "2", Labels: []string{"cat", "dog"}},
+					{Name: "text", URL: &url.URL{Scheme: "https", Host: "models.internal"}, Model: "bert"}}}},
+		{name: "model-server-not-a-url", args: []string{"--model-server", "pets=ftp://h/m"}, wantErr: true},
+		{name: "model-server-without-name", args: []string{"--model-server", "http://h:8000/m"}, wantErr: true},
 		{name: "s3-without-keys", args: []string{"--obs-endpoint", "http://127.0.0.1:7070"}, wantErr: true},
 		{name: "s3-not-a-url", args: []string{"--obs-endpoint", "127.0.0.1:7070", "--obs-access-key", "ak", "--obs-secret-key", "sk"}, wantErr: true},
 		{name: "bad-region", args: []string{"--region", "a b"}, wantErr: true},
@@ -83,7 +96,7 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 				abs, _ := filepath.Abs(tc.want.DataDir)
 				tc.want.DataDir = abs
 			}
-			if err != nil || c != tc.want {
+			if err != nil || !reflect.DeepEqual(c, tc.want) {
 				t.Fatalf("got %+v (err %v), want %+v", c, err, tc.want)
 			}
 		})

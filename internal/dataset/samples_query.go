@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -257,6 +258,12 @@ type LabelUpdate struct {
 	Metadata map[string]any // nil: keep
 	Usage    string
 	Labeler  string
+	// Unconfirmed writes the labels as a model's, awaiting a person's
+	// confirmation (state AUTO_ANNOTATION) rather than as labeled.
+	Unconfirmed bool
+	// IfStates, when set, writes only a sample in one of these states: a
+	// model's answer must not overwrite what a person labeled meanwhile.
+	IfStates []int
 }
 
 // UpdateSampleLabels replaces the labels of samples (an empty list removes
@@ -316,6 +323,10 @@ func (s *Service) updateSampleLabelsTx(ctx context.Context, tx *sql.Tx, projectI
 				continue
 			}
 			seen[it.SampleID] = i
+			if it.IfStates != nil && !slices.Contains(it.IfStates, old.state) {
+				errs[i] = Invalid(CodeInvalid, "sample %s is %s now; it was not overwritten", it.SampleID, StateName(old.state))
+				continue
+			}
 			d := docs[old.seq]
 			in := &SampleInput{Labels: it.Labels, Metadata: d.doc.Metadata, Usage: it.Usage, Labeler: it.Labeler}
 			if d.content != "" {
@@ -327,7 +338,7 @@ func (s *Service) updateSampleLabelsTx(ctx context.Context, tx *sql.Tx, projectI
 			if in.Usage == "" {
 				in.Usage = d.usage
 			}
-			p, err := s.prepareSample(r, ix, i, in, WriteOptions{})
+			p, err := s.prepareSample(r, ix, i, in, WriteOptions{Unconfirmed: it.Unconfirmed})
 			if err != nil {
 				errs[i] = err
 				continue

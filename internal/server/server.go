@@ -23,6 +23,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/config"
 	"github.com/atelier-dev/atelier/internal/console"
 	"github.com/atelier-dev/atelier/internal/dataset"
+	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
@@ -65,6 +66,9 @@ type App struct {
 	Imports  *importer.Service
 	Versions *versions.Service
 	Exports  *exporter.Service
+	// AutoLabel is the room of intelligent tasks (auto-label, pre-label,
+	// auto-grouping).
+	AutoLabel *autolabel.Service
 	// Workforces owns labeling teams, their members and the members'
 	// labeling identities.
 	Workforces *workforce.Service
@@ -219,6 +223,10 @@ func (a *App) open(ctx context.Context) error {
 		Logger: a.Log, Tasks: a.Tasks}); err != nil {
 		return err
 	}
+	if a.AutoLabel, err = autolabel.New(autolabel.Options{Datasets: a.Datasets, DB: a.DB, Objects: a.Objects, Logger: a.Log,
+		Tasks: a.Tasks, ModelServers: a.Config.Models}); err != nil {
+		return err
+	}
 	if a.Workforces, err = workforce.New(workforce.Options{DB: a.DB, Identities: svc}); err != nil {
 		return err
 	}
@@ -240,7 +248,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.API, err = api.New(api.Config{Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
-		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces, TeamTasks: a.TeamTasks})
+		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, AutoLabel: a.AutoLabel, Workforces: a.Workforces, TeamTasks: a.TeamTasks})
 	return err
 }
 
