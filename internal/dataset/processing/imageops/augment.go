@@ -198,6 +198,10 @@ func build(c Config) (transform, error) {
 		}, nil
 	case "Resize":
 		nw, nh := c.int("width"), c.int("height")
+		if nw*nh > MaxPixels {
+			return nil, &ParamError{Code: BadValue, Operator: c.op.Name, Param: "width", Value: nw,
+				Reason: fmt.Sprintf("%dx%d is more than the %d pixels an image may have", nw, nh, MaxPixels)}
+		}
 		return func(_ *rand.Rand, img image.Image) step {
 			w, h := size(img)
 			return step{imaging.Resize(img, nw, nh, imaging.Linear), scale(float64(nw)/float64(w), float64(nh)/float64(h)),

@@ -51,6 +51,18 @@ func (k Kind) Template() Template {
 	return Template{}
 }
 
+// KindOf returns the kind of operator a processing template (template.id
+// of a task) runs; ok is false for a template this package has no
+// operators for (sys_data_analyse, feature analysis, among them).
+func KindOf(templateID string) (k Kind, ok bool) {
+	for _, t := range templates {
+		if t.ID == templateID {
+			return t.Kind, true
+		}
+	}
+	return "", false
+}
+
 // ParamType is the type of an operator parameter's value.
 type ParamType string
 
@@ -230,10 +242,10 @@ var catalogue = []Operator{
 	),
 	augment("MotionBlur", "Blurs the image along a random direction, as an object moving does (5-pixel kernel)."),
 	augment("Padding", "Pads the image with black edges.",
-		intParam("px_top", "1", 0, 4096, "Pixel lines added at the top."),
-		intParam("px_right", "1", 0, 4096, "Pixel columns added on the right."),
-		intParam("px_left", "1", 0, 4096, "Pixel columns added on the left."),
-		intParam("px_bottom", "1", 0, 4096, "Pixel lines added at the bottom."),
+		intParam("px_top", "1", 0, 1024, "Pixel lines added at the top."),
+		intParam("px_right", "1", 0, 1024, "Pixel columns added on the right."),
+		intParam("px_left", "1", 0, 1024, "Pixel columns added on the left."),
+		intParam("px_bottom", "1", 0, 1024, "Pixel lines added at the bottom."),
 	),
 	augment("Resize", "Resizes the image.",
 		intParam("height", "224", 1, 16384, "Height of the new image."),
@@ -289,10 +301,11 @@ func Catalogue() []Operator {
 	return out
 }
 
-// Lookup returns the operator of that wire name.
+// Lookup returns (a copy of) the operator of that wire name.
 func Lookup(name string) (Operator, bool) {
 	for _, o := range catalogue {
 		if o.Name == name {
+			o.Params = slices.Clone(o.Params)
 			return o, true
 		}
 	}

@@ -153,7 +153,7 @@ func TestParseErrors(t *testing.T) {
 		{"not-a-number", "Flip", map[string]any{"flip_p": "often"}, BadValue, "flip_p", `"often" is not a number`},
 		{"above-range", "Flip", map[string]any{"flip_p": 1.5}, BadValue, "flip_p", "1.5 is outside [0, 1]"},
 		{"not-an-integer", "Padding", map[string]any{"px_top": "2.5"}, BadValue, "px_top", `"2.5" is not an integer`},
-		{"negative-pixels", "Padding", map[string]any{"px_left": -3}, BadValue, "px_left", "-3 is outside [0, 4096]"},
+		{"negative-pixels", "Padding", map[string]any{"px_left": -3}, BadValue, "px_left", "-3 is outside [0, 1024]"},
 		{"bad-bool", "Crop", map[string]any{"do_validation": "maybe"}, BadValue, "do_validation", `"maybe" is not True or False`},
 		{"bad-enum", "Flip", map[string]any{"lr_ud": "diagonal"}, BadValue, "lr_ud", `"diagonal" is not one of lr, ud`},
 		{"enum-not-string", "Blur", map[string]any{"blur_type": 3.0}, BadValue, "blur_type", "3 is not one of Gauss, Average"},
@@ -220,6 +220,14 @@ func TestParseAcceptsEveryOperatorWithDefaults(t *testing.T) {
 		if made != nil {
 			t.Errorf("%s: its kind's constructor refuses its default config: %v", op.Name, made)
 		}
+	}
+}
+
+func TestResizeBeyondThePixelLimit(t *testing.T) {
+	_, err := NewAugmenter(mustParse(t, "Resize", map[string]any{"width": 16000, "height": 16000}))
+	var pe *ParamError
+	if !errors.As(err, &pe) || pe.Param != "width" || !strings.Contains(err.Error(), "16000x16000") {
+		t.Fatalf("Resize to 16000x16000: got %v, want a *ParamError on width", err)
 	}
 }
 

@@ -48,9 +48,18 @@ func MaxDistance(similarity float64) int {
 	return int(math.Floor((1-similarity)*64 + 1e-9))
 }
 
+// LumaTolerance is how far apart the mean lumas of near duplicates may be:
+// a quarter of the range, more than a brightness change of 20% moves it.
+const LumaTolerance = 64
+
+// near reports whether two fingerprints are near duplicates at distance d.
+func near(a, b *Fingerprint, d int) bool {
+	return bits.OnesCount64(a.PHash^b.PHash) <= d && max(a.Luma, b.Luma)-min(a.Luma, b.Luma) <= LumaTolerance
+}
+
 // Groups finds the groups of duplicates among fps: images with the same
-// bytes, and images whose perceptual hashes are within MaxDistance, joined
-// transitively. Each group keeps the image with the most pixels, then the
+// bytes, and images whose perceptual hashes are within MaxDistance (and
+// whose mean lumas are within LumaTolerance), joined transitively. Each group keeps the image with the most pixels, then the
 // largest file (the least compressed), then the first in fps; its
 // duplicates are listed in the order of fps, and groups in the order of
 // their kept image. Images without a duplicate are in no group.
@@ -182,19 +191,12 @@ func nearPairs(fps []Fingerprint, d int) [][2]int32 {
 	if n < 2 || d < 0 {
 		return nil
 	}
-	if d >= 64 {
-		pairs := make([][2]int32, 0, n-1)
-		for i := 1; i < n; i++ {
-			pairs = append(pairs, [2]int32{0, int32(i)})
-		}
-		return pairs
-	}
+	d = min(d, 64)
 	bands, r, cost := plan(n, d)
 	if cost >= float64(n) {
 		return parallelPairs(n, func(i int, pairs [][2]int32) [][2]int32 {
-			h := fps[i].PHash
 			for j := i + 1; j < n; j++ {
-				if bits.OnesCount64(h^fps[j].PHash) <= d {
+				if near(&fps[i], &fps[j], d) {
 					pairs = append(pairs, [2]int32{int32(i), int32(j)})
 				}
 			}
@@ -221,7 +223,7 @@ func nearPairs(fps []Fingerprint, d int) [][2]int32 {
 						continue
 					}
 					stamp[j] = int32(i) + 1
-					if bits.OnesCount64(h^fps[j].PHash) <= d {
+					if near(&fps[i], &fps[j], d) {
 						pairs = append(pairs, [2]int32{int32(i), j})
 					}
 				}

@@ -14,7 +14,11 @@ type Fingerprint struct {
 	Key    string
 	SHA256 [32]byte
 	// PHash is the image's perceptual hash (see PHash).
-	PHash         uint64
+	PHash uint64
+	// Luma is the image's mean luma (0 to 255). The hash leaves overall
+	// brightness out, so two flat images, black and white, hash alike;
+	// near duplicates must also agree in Luma (see LumaTolerance).
+	Luma          uint8
 	Width, Height int
 	Bytes         int
 }
@@ -27,7 +31,8 @@ func Hash(s Sample) (Fingerprint, error) {
 		return Fingerprint{}, fmt.Errorf("hash %s: decode: %w", s.Key, err)
 	}
 	w, h := size(img)
-	return Fingerprint{Key: s.Key, SHA256: sha256.Sum256(s.Data), PHash: PHash(img), Width: w, Height: h, Bytes: len(s.Data)}, nil
+	ph, luma := hashGrey(grey32(img))
+	return Fingerprint{Key: s.Key, SHA256: sha256.Sum256(s.Data), PHash: ph, Luma: luma, Width: w, Height: h, Bytes: len(s.Data)}, nil
 }
 
 // hashSide is the side of the grey image the hash is taken from, and
@@ -57,7 +62,16 @@ var dctCos = func() (t [hashFreqs][hashSide]float64) {
 // resizing, small crops and brightness changes move few bits; different
 // pictures differ in about half.
 func PHash(img image.Image) uint64 {
-	g := grey32(img)
+	h, _ := hashGrey(grey32(img))
+	return h
+}
+
+// hashGrey hashes a grey32 image and returns its mean too.
+func hashGrey(g []float64) (uint64, uint8) {
+	var sum float64
+	for _, v := range g {
+		sum += v
+	}
 	// rows[y][u] = Σx g[y][x]·cos_u(x); then coefficient (u, v) = Σy rows[y][u]·cos_v(y).
 	var rows [hashSide][hashFreqs]float64
 	for y := range hashSide {
@@ -77,6 +91,11 @@ func PHash(img image.Image) uint64 {
 			for y := range hashSide {
 				s += rows[y][u] * dctCos[v][y]
 			}
+			if math.Abs(s) < 1e-3 {
+				// Rounding noise of a flat image, not a feature: left
+				// as it is, it would set bits at random.
+				s = 0
+			}
 			coef[v*hashFreqs+u] = s
 		}
 	}
@@ -89,7 +108,7 @@ func PHash(img image.Image) uint64 {
 			h |= 1 << i
 		}
 	}
-	return h
+	return h, uint8(math.Round(sum / float64(len(g))))
 }
 
 // grey32 reduces img to hashSide×hashSide luma values by area averaging:

@@ -347,9 +347,12 @@ func (c Cleaner) Clean(features, positives, negatives [][]float32) ([]Verdict, e
 	if len(positives) == 0 {
 		return nil, errors.New("there are no positive samples")
 	}
-	for name, set := range map[string][][]float32{"image": features, "positive sample": positives, "negative sample": negatives} {
-		if err := checkFeatures(set); err != nil {
-			return nil, fmt.Errorf("%s features: %w", name, err)
+	for _, set := range []struct {
+		name     string
+		features [][]float32
+	}{{"image", features}, {"positive sample", positives}, {"negative sample", negatives}} {
+		if err := checkFeatures(set.features); err != nil {
+			return nil, fmt.Errorf("%s features: %w", set.name, err)
 		}
 	}
 	dim := len(positives[0])
