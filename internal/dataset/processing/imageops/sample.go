@@ -29,7 +29,7 @@ type Sample struct {
 	// path); an augmentation's random draws depend on it.
 	Key string
 	// Name is the file name (or path); validation checks its extension
-	// against the content.
+	// against the content ("": not checked).
 	Name string
 	Data []byte
 	// Labels are the sample's labels; boxes are checked and transformed,

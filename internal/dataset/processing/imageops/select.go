@@ -32,8 +32,9 @@ func NewSelector(c Config) (*Selector, error) {
 }
 
 // fpsBudget bounds n·k·dim, the work of farthest-point sampling of the
-// whole set, under which auto keeps one group: about a second here.
-const fpsBudget = 2e9
+// whole set, under which auto keeps one group: about a second here. A
+// variable so that a test can reach the clustered path with a small set.
+var fpsBudget = 2e9
 
 // Select returns the indexes of the features kept, ascending. With one
 // group it is farthest-point sampling (greedy k-center: start from the

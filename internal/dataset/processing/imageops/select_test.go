@@ -142,7 +142,9 @@ func TestSelectCountsAndErrors(t *testing.T) {
 // TestSelectLargeSetUsesClusters: above the work budget auto clusters
 // instead of sampling the whole set, and still covers every cluster.
 func TestSelectLargeSetUsesClusters(t *testing.T) {
-	points, label := blobs(5, 20, 400, 64) // 8,000 points: n·k·dim = 3.3e9 at ratio 0.8
+	defer func(b float64) { fpsBudget = b }(fpsBudget)
+	fpsBudget = 1e6
+	points, label := blobs(5, 20, 400, 16) // 8,000 points: n·k·dim = 8e8 at ratio 0.8
 	kept, err := Selector{Ratio: 0.8, Count: -1}.Select(points)
 	if err != nil {
 		t.Fatal(err)

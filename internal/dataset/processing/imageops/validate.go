@@ -113,7 +113,7 @@ func DefaultValidator() *Validator {
 }
 
 // Inspect checks one sample on its own: that it decodes, its format
-// against its extension and the accepted formats, its channels, its size
+// against its extension (when it has a Name) and the accepted formats, its channels, its size
 // against the limits, and its boxes and declared size against the image.
 // A sample that does not decode has only its corrupt finding.
 func (v *Validator) Inspect(s Sample) Inspection {
@@ -139,7 +139,7 @@ func (v *Validator) Inspect(s Sample) Inspection {
 	}
 	w, h := size(img)
 	in.Width, in.Height = w, h
-	if named := formatOfName(s.Name); named != format {
+	if named := formatOfName(s.Name); s.Name != "" && named != format {
 		ext := path.Ext(s.Name)
 		if ext == "" {
 			add(CodeExtensionMismatch, Fix, -1, "the file has no extension but its content is %s", format)
