@@ -16,7 +16,8 @@
 //     near duplicates by a 64-bit perceptual hash, without comparing every
 //     pair.
 //   - Selector (RRD) and Cleaner (PCC): a diverse subset, and the samples
-//     like or unlike given examples, from feature vectors the caller supplies.
+//     like or unlike given examples, from feature vectors the caller supplies
+//     (Decode gives the upright image to compute them from).
 //
 // It works on one sample's bytes, labels and metadata at a time (or on the
 // compact records those give), never on storage: reading samples, writing

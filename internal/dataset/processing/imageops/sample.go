@@ -121,6 +121,11 @@ func decode(data []byte) (image.Image, string, error) {
 	return img, format, nil
 }
 
+// Decode decodes an image as the operators do: upright by its EXIF
+// orientation, refused beyond MaxPixels before any pixel is allocated. The
+// processing layer uses it to compute the feature vectors of selection.
+func Decode(data []byte) (image.Image, string, error) { return decode(data) }
+
 // encode writes img in format, or as PNG when format has no encoder here
 // (WebP); it returns the format written.
 func encode(img image.Image, format string, jpegQuality int) ([]byte, string, error) {
