@@ -105,6 +105,8 @@ const (
 	NeedsWorkforces
 	// NeedsTeamTasks routes are served by Config.TeamTasks.
 	NeedsTeamTasks
+	// NeedsProcessing routes are served by Config.Processing.
+	NeedsProcessing
 )
 
 func (n Needs) String() string {
@@ -121,6 +123,8 @@ func (n Needs) String() string {
 		return "workforces"
 	case NeedsTeamTasks:
 		return "team-tasks"
+	case NeedsProcessing:
+		return "processing"
 	}
 	return fmt.Sprintf("Needs(%d)", uint8(n))
 }

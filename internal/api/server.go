@@ -21,6 +21,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/processing"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
@@ -64,6 +65,9 @@ type Config struct {
 	// TeamTasks serves team labeling tasks; without it those routes are
 	// not mounted.
 	TeamTasks *teamtask.Service
+	// Processing serves data processing tasks; without it those routes
+	// are not mounted.
+	Processing *processing.Service
 	// Console serves the web console's assets at /console/ (package
 	// console); nil serves none.
 	Console http.Handler
@@ -85,6 +89,8 @@ func (cfg Config) serves(rt *Route) bool {
 		return cfg.Workforces != nil
 	case NeedsTeamTasks:
 		return cfg.TeamTasks != nil && cfg.Datasets != nil
+	case NeedsProcessing:
+		return cfg.Processing != nil
 	}
 	return true
 }

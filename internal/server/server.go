@@ -24,6 +24,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/console"
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
+	"github.com/atelier-dev/atelier/internal/dataset/processing"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
@@ -70,6 +71,8 @@ type App struct {
 	Workforces *workforce.Service
 	// TeamTasks owns team labeling tasks.
 	TeamTasks *teamtask.Service
+	// Processing owns data processing tasks.
+	Processing *processing.Service
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -226,6 +229,12 @@ func (a *App) open(ctx context.Context) error {
 		Mail: teamMailer(a.Mail), Endpoint: a.Config.Endpoint, Logger: a.Log}); err != nil {
 		return err
 	}
+	// Features stays nil until the auto-labeling learner is wired here:
+	// selection by features (RRD) and cleansing (PCC) answer 400 meanwhile.
+	if a.Processing, err = processing.New(processing.Options{Datasets: a.Datasets, Versions: a.Versions, DB: a.DB, Objects: a.Objects,
+		Logger: a.Log, Tasks: a.Tasks}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
@@ -240,7 +249,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.API, err = api.New(api.Config{Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
-		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces, TeamTasks: a.TeamTasks})
+		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, Workforces: a.Workforces, TeamTasks: a.TeamTasks, Processing: a.Processing})
 	return err
 }
 
