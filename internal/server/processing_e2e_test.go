@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/dataset/annotation"
+	"github.com/atelier-dev/atelier/internal/dataset/formats"
 	"github.com/atelier-dev/atelier/internal/dataset/processing"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
 )
 
 // Images the processing tests draw: rectangles of random colours on a
@@ -184,7 +187,6 @@ func procBody(name, template string, ops []any, input, work map[string]any) map[
 	return map[string]any{"name": name, "inputs": []any{input}, "work_path": work, "create_version": true,
 		"template": map[string]any{"id": template, "operator_params": ops}, "workspace_id": "0"}
 }
-
 
 // wantProcErr checks a processing API's refusal.
 func (c *dsClient) wantProcErr(what string, st int, out map[string]any, status int, code, msgPart string) {
@@ -416,6 +418,42 @@ func TestProcessingTasksAPI(t *testing.T) {
 		st, out = c.do("GET", "/processor-tasks/"+dd+"/versions/"+av["task_version_id"].(string), nil)
 		c.wantProcErr("a version of another task", st, out, http.StatusNotFound, "ModelArts.4700", av["task_version_id"].(string))
 
+		// Object detection from an OBS directory (images with their VOC
+		// files): the copies' boxes are flipped with their pixels.
+		box := annotation.Label{Name: "box", Type: annotation.TypeObjectDetection, Property: map[string]any{
+			annotation.PropShape: "bndbox", annotation.PropFeature: []any{[]any{10.0, 20.0}, []any{40.0, 50.0}}}}
+		for _, name := range []string{"one", "two"} {
+			c.put("data-in", "det/"+name+".png", pngData(t, drawnImage(uint64(len(name))*31+uint64(name[0]), 100, 80)))
+			voc, err := formats.VOCFromLabels(name+".png", 100, 80, 3, []annotation.Label{box})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := formats.WriteVOC(&buf, voc); err != nil {
+				t.Fatal(err)
+			}
+			c.put("data-in", "det/"+name+".xml", buf.String())
+		}
+		det := c.procTask(procBody("detect-flip", "sys_data_augmentation",
+			[]any{op("Flip", map[string]any{"task_type": "object_detection", "lr_ud": "lr", "do_validation": false})},
+			map[string]any{"type": "OBS", "source": "obs://data-in/det/"}, map[string]any{"type": "OBS", "path": "obs://data-out/det/"}))
+		detV := c.waitProc(det, c.procVersion(det))
+		wantCounts(t, "detection augmentation", detV, map[string]float64{"status": 2, "origin_sample_count": 2, "unmodified_sample_count": 2, "add_sample_count": 2})
+		for _, l := range outputLines(t, env, detV) {
+			ann := l["annotation"].([]any)[0].(map[string]any)
+			doc, err := formats.ParseVOC(bytes.NewReader(object(t, env, ann["annotation-loc"].(string))))
+			if err != nil {
+				t.Fatalf("VOC of %v: %v", l["source"], err)
+			}
+			want := "[[10 20] [40 50]]"
+			if strings.Contains(l["source"].(string), "_Flip_") {
+				want = "[[60 20] [90 50]]"
+			}
+			if got := fmt.Sprint(formats.LabelsFromVOC(doc)[0].Property[annotation.PropFeature]); got != want {
+				t.Errorf("box of %v: %s, want %s", l["source"], got, want)
+			}
+		}
+
 		// Bad requests: each names what is wrong.
 		obsIn, obsOut := map[string]any{"type": "OBS", "source": "obs://data-in/proc/"}, map[string]any{"type": "OBS", "path": "obs://data-out/bad/"}
 		for _, tc := range []struct {
@@ -448,7 +486,7 @@ func TestProcessingTasksAPI(t *testing.T) {
 			st, out := c.do("POST", "/processor-tasks", body)
 			c.wantProcErr(tc.name, st, out, tc.status, tc.code, tc.msg)
 		}
-		if st, out := c.do("GET", "/processor-tasks", nil); out["count"] != 2.0 {
+		if st, out := c.do("GET", "/processor-tasks", nil); out["count"] != 3.0 {
 			t.Errorf("refused requests left tasks: %d %v", st, out)
 		}
 
@@ -458,7 +496,7 @@ func TestProcessingTasksAPI(t *testing.T) {
 			st, out := c.do("GET", path, nil)
 			c.wantProcErr("another account's task", st, out, http.StatusNotFound, "ModelArts.4700", theirs)
 		}
-		if _, out := c.do("GET", "/processor-tasks", nil); strings.Contains(fmt.Sprint(out), theirs) || out["count"] != 2.0 {
+		if _, out := c.do("GET", "/processor-tasks", nil); strings.Contains(fmt.Sprint(out), theirs) || out["count"] != 3.0 {
 			t.Errorf("the list shows another account's task: %v", out)
 		}
 	})
@@ -482,4 +520,95 @@ func otherAccountTask(t *testing.T, env *servertest.Env) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// waitStarted waits until a version has committed its first batch (its
+// counts move with its checkpoint), failing if it ends first.
+func (c *dsClient) waitStarted(task, version string) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st, out := c.do("GET", "/processor-tasks/"+task+"/versions/"+version, nil)
+		if st != http.StatusOK {
+			c.t.Fatalf("version %s: %d %v", version, st, out)
+		}
+		if out["status"].(float64) >= 2 {
+			c.t.Fatalf("version %s ended before the test could interrupt it: %v", version, out)
+		}
+		if out["origin_sample_count"].(float64) > 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("version %s made no progress: %v", version, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProcessingStopAndRestart: a running version stopped through the API
+// ends stopped with the results it committed and does no more; a version
+// interrupted by a server restart resumes on the next server from its
+// checkpoint and ends with every sample processed once.
+func TestProcessingStopAndRestart(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			env := servertest.Start(t, engine)
+			c := newDSClient(t, env)
+			const n = 480
+			for i := range n {
+				c.put("data-in", fmt.Sprintf("many/%03d.png", i), pngData(t, drawnImage(uint64(i)+1000, 128, 128)))
+			}
+			rotate := func(name, out string) string {
+				return c.procTask(procBody(name, "sys_data_augmentation",
+					[]any{op("Rotate", map[string]any{"copies": 2, "angle_min": -30, "angle_max": 30, "do_validation": "False"})},
+					map[string]any{"type": "OBS", "source": "obs://data-in/many/"}, map[string]any{"type": "OBS", "path": out}))
+			}
+
+			stopped := rotate("stop-me", "/data-out/stop/")
+			sv := c.procVersion(stopped)
+			c.waitStarted(stopped, sv)
+			if st, out := c.do("POST", "/processor-tasks/"+stopped+"/versions/"+sv+"/stop", nil); st != http.StatusOK {
+				t.Fatalf("stop: %d %v", st, out)
+			}
+			_, v := c.do("GET", "/processor-tasks/"+stopped+"/versions/"+sv, nil)
+			time.Sleep(time.Second)
+			_, later := c.do("GET", "/processor-tasks/"+stopped+"/versions/"+sv, nil)
+			origin := later["origin_sample_count"].(float64)
+			if v["status"] != 4.0 || later["status"] != 4.0 || origin <= 0 || origin >= n || later["add_sample_count"] != 2*origin {
+				t.Errorf("the stopped version: %v, a second later %v", v, later)
+			}
+			if rs := c.procResults(stopped, sv, -1); float64(len(rs)) != 3*origin {
+				t.Errorf("the stopped version has %d results for %v samples", len(rs), origin)
+			}
+			if _, task := c.do("GET", "/processor-tasks/"+stopped, nil); task["status"] != 4.0 {
+				t.Errorf("the task of the stopped version: %v", task)
+			}
+			if st, out := c.do("POST", "/processor-tasks/"+stopped+"/versions/"+sv+"/stop", nil); st != http.StatusOK {
+				t.Errorf("stopping a stopped version again: %d %v", st, out)
+			}
+
+			resumed := rotate("restart-me", "/data-out/restart/")
+			rv := c.procVersion(resumed)
+			c.waitStarted(resumed, rv)
+			env.Stop(t)
+			env2 := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: env.DataDir, Database: env.Database})
+			c2 := &dsClient{t: t, env: env2, project: env2.Account.ProjectID, token: env2.AdminToken(t)}
+			done := c2.waitProc(resumed, rv)
+			wantCounts(t, "after the restart", done, map[string]float64{"status": 2, "origin_sample_count": n, "unmodified_sample_count": n,
+				"add_sample_count": 2 * n, "deleted_sample_count": 0, "failed_sample_count": 0})
+			if rs := c2.procResults(resumed, rv, -1); len(rs) != 3*n {
+				t.Errorf("after the restart: %d results, want %d", len(rs), 3*n)
+			}
+			lines := outputLines(t, env2, done)
+			seen := map[string]bool{}
+			for _, l := range lines {
+				seen[l["source"].(string)] = true
+			}
+			if len(lines) != 3*n || len(seen) != 3*n {
+				t.Errorf("after the restart: %d output lines, %d distinct; want %d", len(lines), len(seen), 3*n)
+			}
+		})
+	}
 }

@@ -123,16 +123,16 @@ func (rp *repo) workspace(ctx context.Context, projectID, id string) (string, er
 
 // TaskQuery filters and pages the task list.
 type TaskQuery struct {
-	WorkspaceID              string
-	TaskType, Name           string
-	SourceType, Source       string
-	VersionIDs               []string
-	Status                   *int
-	CurrentOnly              bool
-	SortBy                   string // create_time, name or duration_seconds
-	Asc                      bool
-	Offset, Limit            int
-	nowMillis                int64
+	WorkspaceID        string
+	TaskType, Name     string
+	SourceType, Source string
+	VersionIDs         []string
+	Status             *int
+	CurrentOnly        bool
+	SortBy             string // create_time, name or duration_seconds
+	Asc                bool
+	Offset, Limit      int
+	nowMillis          int64
 }
 
 // currentCond is true of a task that no newer task of the same template
