@@ -133,7 +133,9 @@ func TestMergeVersionRequest(t *testing.T) {
 		{"no-body", nil, func(m TaskRequest) bool { return m.Inputs[0].VersionID == "v1" && m.WorkPath.VersionName == "V1" }, ""},
 		{"new-input-version", &TaskRequest{Name: "t", Inputs: []DataSource{{Type: SourceDataset, Source: "d", VersionID: "v2"}},
 			WorkPath: &WorkPath{Type: SourceDataset, Path: "d", VersionName: "V2"}},
-			func(m TaskRequest) bool { return m.Inputs[0].VersionID == "v2" && m.WorkPath.VersionName == "V2" && m.Description == "task" }, ""},
+			func(m TaskRequest) bool {
+				return m.Inputs[0].VersionID == "v2" && m.WorkPath.VersionName == "V2" && m.Description == "task"
+			}, ""},
 		{"data-source", &TaskRequest{DataSource: &DataSource{Type: SourceOBS, Source: "obs://b/k/"}},
 			func(m TaskRequest) bool { return m.DataSource != nil && len(m.Inputs) == 0 }, ""},
 		{"other-name", &TaskRequest{Name: "u"}, nil, "(name)"},
