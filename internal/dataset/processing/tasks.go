@@ -57,15 +57,11 @@ func (s *Service) PlanTask(ctx context.Context, projectID, workspaceID string, r
 	now := s.now().UnixMilli()
 	t := &taskRow{ID: store.NewID(), ProjectID: projectID, WorkspaceID: workspaceID, Name: req.Name, Description: req.Description,
 		TemplateID: req.Template.ID, Spec: *sp, CreateTime: now, UpdateTime: now, NextVersion: 1}
-	first := sp.Inputs[0]
-	t.SourceType = first.Type
-	switch first.Type {
-	case SourceDataset:
-		t.Source, t.SourceVersion = first.DatasetID, first.VersionID
-	case SourceTask:
-		t.Source = first.TaskID
-	default:
-		t.Source = first.Path
+	// The list filters by the first input's source as clients give it.
+	first := inputsView(sp)[0]
+	t.SourceType, t.Source = first.Type, first.Source
+	if first.Type == SourceDataset {
+		t.SourceVersion = sp.Inputs[0].VersionID
 	}
 	p := &Plan{Output: sp.workDir(), Reads: sp.reads(), task: t}
 	if req.CreateVersion != nil && *req.CreateVersion {

@@ -60,7 +60,8 @@ CREATE INDEX processor_versions_active ON processor_versions (project_id, status
 -- set (de-duplication, selection, cleansing keep the sample's fingerprint
 -- or features in item until then), 0 kept unchanged, 1 modified, 2
 -- removed, 3 added. line is the sample's output manifest line ('' when it
--- is not in the output).
+-- is not in the output). A rowid table: rows carry manifest lines and
+-- feature vectors, too large for WITHOUT ROWID to pay.
 CREATE TABLE processor_results (
     version_id    TEXT NOT NULL REFERENCES processor_versions (id) ON DELETE CASCADE,
     seq           INTEGER NOT NULL,
@@ -73,7 +74,7 @@ CREATE TABLE processor_results (
     line          TEXT NOT NULL DEFAULT '',
     item          TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (version_id, seq)
-) WITHOUT ROWID;
+);
 CREATE INDEX processor_results_property ON processor_results (version_id, property, seq);
 
 -- +goose Down
