@@ -17,7 +17,9 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset/annotation"
 	"github.com/atelier-dev/atelier/internal/dataset/formats"
 	"github.com/atelier-dev/atelier/internal/dataset/processing"
+	"github.com/atelier-dev/atelier/internal/server"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
+	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
 )
 
@@ -554,11 +556,17 @@ func TestProcessingStopAndRestart(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
-			env := servertest.Start(t, engine)
+			// Small batches: the run checkpoints long before it ends, so
+			// that the test stops it midway whatever the machine's speed.
+			tuning := server.Tuning{ProcessingBatch: 4}
+			if engine == store.Postgres {
+				tuning.TaskPoll = 100 * time.Millisecond
+			}
+			env := servertest.StartWith(t, servertest.Options{Engine: engine, Tuning: &tuning})
 			c := newDSClient(t, env)
-			const n = 480
+			const n = 120
 			for i := range n {
-				c.put("data-in", fmt.Sprintf("many/%03d.png", i), pngData(t, drawnImage(uint64(i)+1000, 128, 128)))
+				c.put("data-in", fmt.Sprintf("many/%03d.png", i), pngData(t, drawnImage(uint64(i)+1000, 96, 96)))
 			}
 			rotate := func(name, out string) string {
 				return c.procTask(procBody(name, "sys_data_augmentation",
@@ -593,7 +601,7 @@ func TestProcessingStopAndRestart(t *testing.T) {
 			rv := c.procVersion(resumed)
 			c.waitStarted(resumed, rv)
 			env.Stop(t)
-			env2 := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: env.DataDir, Database: env.Database})
+			env2 := servertest.StartWith(t, servertest.Options{Engine: engine, DataDir: env.DataDir, Database: env.Database, Tuning: &tuning})
 			c2 := &dsClient{t: t, env: env2, project: env2.Account.ProjectID, token: env2.AdminToken(t)}
 			done := c2.waitProc(resumed, rv)
 			wantCounts(t, "after the restart", done, map[string]float64{"status": 2, "origin_sample_count": n, "unmodified_sample_count": n,

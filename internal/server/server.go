@@ -104,6 +104,11 @@ type Tuning struct {
 	// task queued within River's fetch cooldown of the previous one sends no
 	// wake-up and waits for this poll.
 	TaskPoll time.Duration
+	// ProcessingBatch is how many samples a data processing run commits
+	// per checkpoint (processing.Options.BatchSize, default
+	// processing.DefaultBatch): tests that interrupt a run make it small,
+	// so that a run has checkpointed long before it ends.
+	ProcessingBatch int
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -232,7 +237,7 @@ func (a *App) open(ctx context.Context) error {
 	// Features stays nil until the auto-labeling learner is wired here:
 	// selection by features (RRD) and cleansing (PCC) answer 400 meanwhile.
 	if a.Processing, err = processing.New(processing.Options{Datasets: a.Datasets, Versions: a.Versions, DB: a.DB, Objects: a.Objects,
-		Logger: a.Log, Tasks: a.Tasks}); err != nil {
+		Logger: a.Log, Tasks: a.Tasks, BatchSize: a.tuning.ProcessingBatch}); err != nil {
 		return err
 	}
 	presign := signer
