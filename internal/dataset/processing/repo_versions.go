@@ -242,6 +242,20 @@ func (rp *repo) finish(ctx context.Context, id string, status int, msg string, n
 	return nil
 }
 
+// runningTx reports, in tx, whether a version is still running, locking
+// its row so that a stop waits for the batch being committed.
+func (rp *repo) runningTx(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	var status int
+	err := tx.QueryRowContext(ctx, `SELECT status FROM processor_versions WHERE id = $1`+rp.db.ForUpdate(), id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load processing version %s: %w", id, err)
+	}
+	return status == StatusRunning, nil
+}
+
 // addCounts adds a batch's counts to a version's, in the batch's
 // transaction.
 func (rp *repo) addCounts(ctx context.Context, tx *sql.Tx, id string, c counts, now int64) error {

@@ -68,6 +68,9 @@ type cursor struct {
 	Seq int64 `json:"seq"`
 }
 
+// errStopped ends a run whose version was stopped or deleted while it ran.
+var errStopped = errors.New("the version was stopped")
+
 // outputManifest is the output manifest's name in a version's directory.
 const outputManifest = "output.manifest"
 
@@ -117,6 +120,8 @@ func (s *Service) runVersion(ctx context.Context, t *tasks.Task, p tasks.Progres
 	switch {
 	case err == nil:
 		return s.repo.finish(wctx, v.ID, StatusCompleted, "", s.now().UnixMilli())
+	case errors.Is(err, errStopped):
+		return err // the stop ended the version (and cancelled the task)
 	case ctx.Err() != nil || errors.Is(err, tasks.ErrLeaseLost):
 		// A stop (the task cancelled) ends the version; a shutdown or a
 		// lost lease leaves it running for the next run.
@@ -297,6 +302,13 @@ func (r *run) commit(ctx context.Context, next cursor, fn func(tx *sql.Tx) error
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
 	err = r.s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// A version stopped (or deleted) meanwhile takes nothing more.
+		if running, err := r.s.repo.runningTx(ctx, tx, r.v.ID); err != nil || !running {
+			if err == nil {
+				err = errStopped
+			}
+			return err
+		}
 		if fn != nil {
 			if err := fn(tx); err != nil {
 				return err
