@@ -114,9 +114,10 @@ func wantDenied(t *testing.T, what, reason, action, resource string) {
 // TestDenyHoldsThroughImportAndExport: a user allowed GetObject on data-in/*
 // but denied on data-in/secret/* cannot read a secret object directly, and
 // neither a manifest naming it, nor a directory import, nor an export with
-// copies (export_format 1) of a dataset holding it puts its bytes where
-// the user can read them; the denied lines and files are reported with the
-// action and the resource. A Deny added after an import is queued applies
+// copies (export_format 1) of a dataset holding it, nor a processing task
+// over that dataset puts its bytes where the user can read them; the
+// denied lines, files and samples are reported with the action and the
+// resource. A Deny added after an import is queued applies
 // when it runs.
 func TestDenyHoldsThroughImportAndExport(t *testing.T) {
 	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
