@@ -117,7 +117,7 @@ func TestEveryHandlerServesOneRow(t *testing.T) {
 		}
 	}
 
-	stored := []string{"{dataset_id}", "{resource_id}", "{training_job_id}", "{algorithm_id}", "{workspace_id}"}
+	stored := []string{"{dataset_id}", "{resource_id}", "{training_job_id}", "{algorithm_id}", "{workspace_id}", "/processor-tasks/{task_id}"}
 	for _, rt := range table {
 		if !rt.Implemented() || rt.Service != ServiceModelArts {
 			continue
@@ -133,7 +133,8 @@ func TestEveryHandlerServesOneRow(t *testing.T) {
 // A handler of a service's family says so on its row (Route.Needs), so that
 // a server without that service leaves the row unmounted.
 func TestRowsNeedTheirHandlersService(t *testing.T) {
-	want := map[string]Needs{"(*trainingAPI).": NeedsTraining, "(*datasetAPI).": NeedsDatasets, "(*workforceAPI).": NeedsWorkforces}
+	want := map[string]Needs{"(*trainingAPI).": NeedsTraining, "(*datasetAPI).": NeedsDatasets, "(*workforceAPI).": NeedsWorkforces,
+		"(*processingAPI).": NeedsProcessing}
 	for _, rt := range Table() {
 		if !rt.Implemented() {
 			continue

@@ -93,6 +93,11 @@ var codeStatus = map[string]int{
 	"ModelArts.4631": http.StatusNotFound, // unknown acceptance round (see statusDeviations)
 	"ModelArts.4710": http.StatusBadRequest,
 	"ModelArts.4711": http.StatusBadRequest,
+
+	// Data processing tasks (dataset/processing).
+	"ModelArts.4700": http.StatusNotFound, // unknown processing task or version (see statusDeviations)
+	"ModelArts.4709": http.StatusBadRequest,
+	"ModelArts.4850": http.StatusForbidden, // a version is running: stop it first
 	"ModelArts.4824": http.StatusBadRequest,
 	"ModelArts.4825": http.StatusBadRequest,
 	"ModelArts.4828": http.StatusBadRequest,
@@ -111,6 +116,7 @@ var statusDeviations = map[string]string{
 	"ModelArts.4606": "the appendix answers 200 (a notice); Atelier refuses the change, so it answers 400 with the code",
 	"ModelArts.4619": "the appendix answers 400; the team labeling task pages list 404 Not Found, and a task the caller may not see must look like one that does not exist",
 	"ModelArts.4631": "the appendix answers 400; an acceptance round that does not exist answers 404 Not Found, as a task does",
+	"ModelArts.4700": "the appendix answers 400 (and 503 for a gateway being stopped); the processing-task pages list 404 Not Found for a task or version that does not exist, as for datasets",
 	"ModelArts.4352": "the appendix answers 400; the dataset pages list 404 Not Found for a dataset that does not exist, and ModelArts' SDKs expect it",
 }
 

@@ -10,9 +10,10 @@ import "net/http"
 //
 // A row this build implements names its handler and resolver right here,
 // with serve; the handlers live in the family's files (training_*.go,
-// algorithms.go, datasets.go, samples.go, dataset_*.go, workforces.go). A row without serve
+// algorithms.go, datasets.go, samples.go, dataset_*.go, workforces.go,
+// processing.go). A row without serve
 // is listed by `atelier routes` and answers ModelArts.4204 (not built yet).
-func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTaskAPI) []Route {
+func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTaskAPI, p *processingAPI) []Route {
 	// The resolvers of routes on one stored dataset: enterprise-project
 	// grants apply to the workspace the dataset lives in.
 	dataset, exported := d.storedDataset("dataset_id"), d.storedDataset("resource_id")
@@ -236,8 +237,9 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 			serve(d.stopSmartTask, dataset),
 
 		// Seed 001, Table 14: data processing tasks.
-		dataRoute("Querying the Data Processing Task List", http.MethodGet, "/v2/{project_id}/processor-tasks", "modelarts:processTask:listProcessTasks"),
-		dataRoute("Creating a Data Processing Task", http.MethodPost, "/v2/{project_id}/processor-tasks", "modelarts:processTask:createProcessTask",
+		processingRoute("Querying the Data Processing Task List", http.MethodGet, "/v2/{project_id}/processor-tasks", "modelarts:processTask:listProcessTasks").
+			serve(p.listTasks, nil),
+		processingRoute("Creating a Data Processing Task", http.MethodPost, "/v2/{project_id}/processor-tasks", "modelarts:processTask:createProcessTask",
 			"obs:bucket:HeadBucket",
 			"obs:bucket:ListBucket",
 			"obs:object:PutObject",
@@ -245,20 +247,25 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 			"obs:bucket:PutBucketAcl",
 			"obs:bucket:GetBucketAcl",
 			"obs:bucket:GetBucketPolicy",
-			"obs:bucket:DeleteBucketPolicy"),
-		dataRoute("Querying the Algorithms for a Data Processing Type", http.MethodGet, "/v2/{project_id}/processor-tasks/items", "modelarts:processTask:getProcessTask"),
+			"obs:bucket:DeleteBucketPolicy").
+			serve(p.createTask, p.newTaskWorkspace),
+		processingRoute("Querying the Algorithms for a Data Processing Type", http.MethodGet, "/v2/{project_id}/processor-tasks/items", "modelarts:processTask:getProcessTask").
+			serve(p.items, nil),
 		// Path from the API reference; the seed says .../processor-tasks/{task_id}/versions/{version_id}, the version-details path.
-		dataRoute("Querying Details About a Data Processing Task", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:getProcessTask"),
-		dataRoute("Updating a Data Processing Task", http.MethodPut, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:updateProcessTask"),
-		dataRoute("Deleting a Data Processing Task", http.MethodDelete, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:deleteProcessTask",
+		processingRoute("Querying Details About a Data Processing Task", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:getProcessTask").
+			serve(p.showTask, p.storedTask),
+		processingRoute("Updating a Data Processing Task", http.MethodPut, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:updateProcessTask").
+			serve(p.updateTask, p.storedTask),
+		processingRoute("Deleting a Data Processing Task", http.MethodDelete, "/v2/{project_id}/processor-tasks/{task_id}", "modelarts:processTask:deleteProcessTask",
 			"obs:bucket:PutBucketAcl",
 			"obs:bucket:GetBucketAcl",
 			"obs:bucket:GetBucketPolicy",
 			"obs:bucket:DeleteBucketPolicy",
 			"obs:bucket:ListBucket",
 			"obs:bucket:ListAllMyBuckets",
-			"obs:object:DeleteObject"),
-		dataRoute("Querying the Versions of a Data Processing Task", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions", "modelarts:processTask:getProcessTask",
+			"obs:object:DeleteObject").
+			serve(p.deleteTask, p.storedTask),
+		processingRoute("Querying the Versions of a Data Processing Task", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions", "modelarts:processTask:getProcessTask",
 			"obs:bucket:HeadBucket",
 			"obs:bucket:ListBucket",
 			"obs:object:PutObject",
@@ -266,22 +273,34 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 			"obs:bucket:PutBucketAcl",
 			"obs:bucket:GetBucketAcl",
 			"obs:bucket:GetBucketPolicy",
-			"obs:bucket:DeleteBucketPolicy"),
-		dataRoute("Creating a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions", "modelarts:processTask:createProcessTask"),
+			"obs:bucket:DeleteBucketPolicy").
+			serve(p.listVersions, p.storedTask),
+		processingRoute("Creating a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions", "modelarts:processTask:createProcessTask").
+			serve(p.createVersion, p.storedTask),
 		// Path from the API reference; the seed says .../processor-tasks/{task_id}/versions, the version-list path.
-		dataRoute("Querying Details About a Data Processing Task Version", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}", "modelarts:processTask:getProcessTask"),
-		dataRoute("Deleting a Data Processing Task Version", http.MethodDelete, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}", "modelarts:processTask:deleteProcessTask",
+		processingRoute("Querying Details About a Data Processing Task Version", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}", "modelarts:processTask:getProcessTask").
+			serve(p.showVersion, p.storedTask),
+		processingRoute("Deleting a Data Processing Task Version", http.MethodDelete, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}", "modelarts:processTask:deleteProcessTask",
 			"obs:bucket:PutBucketAcl",
 			"obs:bucket:GetBucketAcl",
 			"obs:bucket:GetBucketPolicy",
 			"obs:bucket:DeleteBucketPolicy",
 			"obs:bucket:ListBucket",
 			"obs:bucket:ListAllMyBuckets",
-			"obs:object:DeleteObject"),
-		dataRoute("Querying the Result of a Data Processing Task Version", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/results", "modelarts:processTask:getProcessTask",
-			"obs:object:GetObject"),
-		dataRoute("Stopping a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/stop", "modelarts:processTask:updateProcessTask"),
+			"obs:object:DeleteObject").
+			serve(p.deleteVersion, p.storedTask),
+		processingRoute("Querying the Result of a Data Processing Task Version", http.MethodGet, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/results", "modelarts:processTask:getProcessTask",
+			"obs:object:GetObject").
+			serve(p.results, p.storedTask),
+		processingRoute("Stopping a Data Processing Task Version", http.MethodPost, "/v2/{project_id}/processor-tasks/{task_id}/versions/{version_id}/stop", "modelarts:processTask:updateProcessTask").
+			serve(p.stopVersion, p.storedTask),
 	}
+}
+
+// processingRoute is a route of seed 001's data processing table (14),
+// served by the processing room.
+func processingRoute(name, method, path, action string, related ...string) Route {
+	return modelArtsRoute("data", NeedsProcessing, name, method, path, action, related)
 }
 
 // workforceRoute is a route of seed 001's labeling-team tables (8 and 9),

@@ -107,6 +107,8 @@ const (
 	NeedsTeamTasks
 	// NeedsAutoLabel routes are served by Config.AutoLabel.
 	NeedsAutoLabel
+	// NeedsProcessing routes are served by Config.Processing.
+	NeedsProcessing
 )
 
 func (n Needs) String() string {
@@ -125,6 +127,8 @@ func (n Needs) String() string {
 		return "team-tasks"
 	case NeedsAutoLabel:
 		return "auto-label"
+	case NeedsProcessing:
+		return "processing"
 	}
 	return fmt.Sprintf("Needs(%d)", uint8(n))
 }

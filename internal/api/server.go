@@ -22,6 +22,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/processing"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
@@ -69,6 +70,9 @@ type Config struct {
 	// TeamTasks serves team labeling tasks; without it those routes are
 	// not mounted.
 	TeamTasks *teamtask.Service
+	// Processing serves data processing tasks; without it those routes
+	// are not mounted.
+	Processing *processing.Service
 	// Console serves the web console's assets at /console/ (package
 	// console); nil serves none.
 	Console http.Handler
@@ -92,6 +96,8 @@ func (cfg Config) serves(rt *Route) bool {
 		return cfg.Workforces != nil
 	case NeedsTeamTasks:
 		return cfg.TeamTasks != nil && cfg.Datasets != nil
+	case NeedsProcessing:
+		return cfg.Processing != nil
 	}
 	return true
 }
@@ -288,26 +294,43 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	iamPath := strings.HasPrefix(r.URL.Path, "/v3")
+	// Authenticate first, as a built route would: callers without
+	// credentials learn nothing about which APIs exist, built or not.
+	authenticated := func() bool {
+		if s.iam == nil {
+			return true
+		}
+		body, err := readBody(w, r, DefaultMaxBody)
+		if err == nil {
+			_, err = s.authenticate(r, body, false)
+		}
+		if err != nil {
+			e, _ := toError(err, false)
+			writeError(w, e, false)
+			return false
+		}
+		return true
+	}
 	for _, rt := range s.routes {
 		if !rt.Implemented() && matchTemplate(rt.Method, rt.Path, r.Method, r.URL.Path) {
-			// Authenticate first, as a built route would: callers without
-			// credentials learn nothing about which APIs exist.
-			if s.iam != nil {
-				body, err := readBody(w, r, DefaultMaxBody)
-				if err == nil {
-					_, err = s.authenticate(r, body, false)
-				}
-				if err != nil {
-					e, _ := toError(err, false)
-					writeError(w, e, false)
-					return
-				}
+			if authenticated() {
+				writeError(w, Errorf(http.StatusNotFound, codeAPINotBuilt, "API %s %s is not implemented by this Atelier build yet.", rt.Method, rt.Path), false)
 			}
-			writeError(w, Errorf(http.StatusNotFound, codeAPINotBuilt, "API %s %s is not implemented by this Atelier build yet.", rt.Method, rt.Path), false)
 			return
 		}
 	}
+	if projectPath(r.URL.Path) && !authenticated() {
+		return
+	}
 	writeError(w, Errorf(http.StatusNotFound, codePathNotFound, "Path not found: %s %s", r.Method, r.URL.Path), iamPath)
+}
+
+// projectPath reports whether a path is under a project of the ModelArts
+// APIs (/v1/{project_id}/… or /v2/{project_id}/…), where every route
+// authenticates.
+func projectPath(p string) bool {
+	seg := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
+	return len(seg) == 3 && (seg[0] == "v1" || seg[0] == "v2") && seg[1] != "" && seg[2] != ""
 }
 
 // matchTemplate reports whether a concrete request matches a {param} template.

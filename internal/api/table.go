@@ -9,12 +9,13 @@ func (s *Server) table() []Route {
 	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports, auto: s.cfg.AutoLabel}
 	workforces := &workforceAPI{svc: s.cfg.Workforces, tasks: s.cfg.TeamTasks}
 	teamTasks := &teamTaskAPI{svc: s.cfg.TeamTasks, datasets: s.cfg.Datasets}
+	processing := &processingAPI{svc: s.cfg.Processing}
 	var routes []Route
 	routes = append(routes, s.systemRoutes()...)
 	routes = append(routes, s.iamRoutes()...)
 	routes = append(routes, s.workspaceRoutes()...)
 	routes = append(routes, s.objectRoutes()...)
-	routes = append(routes, modelArtsRoutes(training, datasets, workforces, teamTasks)...)
+	routes = append(routes, modelArtsRoutes(training, datasets, workforces, teamTasks, processing)...)
 	routes = append(routes, teamTasks.teamTaskRoutes(datasets.storedDataset("dataset_id"))...)
 	routes = append(routes, training.extraRoutes()...)
 	return routes

@@ -49,8 +49,9 @@ func TestAuthorizationBeforeExistence(t *testing.T) {
 			})
 		}
 
-		// A user allowed to read datasets in one enterprise project only
-		// learns that a dataset does not exist: the action could be allowed.
+		// A user allowed to read datasets and processing tasks in one
+		// enterprise project only learns that one does not exist: the action
+		// could be allowed.
 		ep, err := env.App.IAM.CreateEnterpriseProject(ctx, a.DomainID, "readers-ep", "")
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +68,7 @@ func TestAuthorizationBeforeExistence(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := env.App.IAM.CreateCustomPolicy(ctx, a.DomainID, iam.PolicyInput{DisplayName: "dataset-reader", Type: "XA",
-			Document: []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["modelarts:dataset:getDataset"]}]}`)})
+			Document: []byte(`{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["modelarts:dataset:getDataset","modelarts:processTask:getProcessTask"]}]}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,12 +83,16 @@ func TestAuthorizationBeforeExistence(t *testing.T) {
 			{"allowed-action-missing-dataset", http.MethodGet, "/v2/" + a.ProjectID + "/datasets/" + missingID, http.StatusNotFound},
 			{"other-action-missing-dataset", http.MethodDelete, "/v2/" + a.ProjectID + "/datasets/" + missingID, http.StatusForbidden},
 			{"other-action-missing-job", http.MethodDelete, "/v2/" + a.ProjectID + "/training-jobs/" + missingID, http.StatusForbidden},
+			{"allowed-action-missing-processing-task", http.MethodGet, "/v2/" + a.ProjectID + "/processor-tasks/" + missingID, http.StatusNotFound},
+			{"allowed-action-missing-processing-version", http.MethodGet, "/v2/" + a.ProjectID + "/processor-tasks/" + missingID + "/versions/" + missingID, http.StatusNotFound},
+			{"other-action-missing-processing-task", http.MethodDelete, "/v2/" + a.ProjectID + "/processor-tasks/" + missingID, http.StatusForbidden},
+			{"other-action-missing-processing-version", http.MethodPost, "/v2/" + a.ProjectID + "/processor-tasks/" + missingID + "/versions/" + missingID + "/stop", http.StatusForbidden},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				resp, data := env.Do(t, tc.method, tc.path, nil, map[string]string{"X-Auth-Token": readerToken})
 				if resp.StatusCode != tc.want {
-					t.Errorf("%s %s as a user allowed getDataset in one enterprise project: status %d, want %d; body %s", tc.method, tc.path, resp.StatusCode, tc.want, data)
+					t.Errorf("%s %s as a user allowed getDataset and getProcessTask in one enterprise project: status %d, want %d; body %s", tc.method, tc.path, resp.StatusCode, tc.want, data)
 				}
 			})
 		}

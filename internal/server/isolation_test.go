@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/atelier-dev/atelier/internal/api"
+	"github.com/atelier-dev/atelier/internal/dataset/processing"
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/policy"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
@@ -26,6 +27,8 @@ type victim struct {
 	// A labeling team of B with one member, linked to B's administrator
 	// by e-mail so that B's users stay as they are.
 	workforceID, workerID, workforceName, workerEmail string
+	// A data processing task of B.
+	procTaskID, procTaskName string
 }
 
 func newVictim(t *testing.T, env *servertest.Env) *victim {
@@ -75,8 +78,19 @@ func newVictim(t *testing.T, env *servertest.Env) *victim {
 	if v.workerID, err = env.App.Workforces.AddWorker(ctx, bsc, v.workforceID, &workforce.WorkerRequest{Email: v.workerEmail, Role: &role}); err != nil {
 		t.Fatal(err)
 	}
+	v.procTaskName = "beta-processing"
+	plan, err := env.App.Processing.PlanTask(ctx, acct.ProjectID, "0", &processing.TaskRequest{Name: v.procTaskName,
+		Inputs:   []processing.DataSource{{Type: "OBS", Source: "obs://beta-in/images/"}},
+		WorkPath: &processing.WorkPath{Type: "OBS", Path: "obs://beta-out/processed/"},
+		Template: &processing.TemplateParam{ID: "sys_data_validation", OperatorParams: []processing.OperatorParam{{Name: "MetaValidation"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.procTaskID, err = env.App.Processing.CommitTask(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
 	v.secrets = []string{acct.DomainName, acct.SecretKey, acct.Password, v.userName, v.groupName, v.policyName, v.epName, v.workspaceName,
-		v.workforceName, v.workerEmail}
+		v.workforceName, v.workerEmail, v.procTaskName}
 	return v
 }
 
@@ -101,7 +115,7 @@ func TestAccountIsolation(t *testing.T) {
 		params := strings.NewReplacer(
 			"{project_id}", b.acct.ProjectID, "{user_id}", b.acct.UserID, "{group_id}", b.groupID, "{role_id}", b.policyID,
 			"{domain_id}", b.acct.DomainID, "{enterprise_project_id}", b.epID, "{access_key}", b.accessKey, "{workspace_id}", b.wsID,
-			"{workforce_id}", b.workforceID, "{worker_id}", b.workerID)
+			"{workforce_id}", b.workforceID, "{worker_id}", b.workerID, "{task_id}", b.procTaskID)
 		bodies := map[string]any{
 			"PUT /v3.0/OS-USER/users/{user_id}":                             map[string]any{"user": map[string]any{"description": "x"}},
 			"PATCH /v3/users/{user_id}":                                     map[string]any{"user": map[string]any{"description": "x"}},
@@ -124,6 +138,9 @@ func TestAccountIsolation(t *testing.T) {
 			"POST /v3.0/OS-CREDENTIAL/credentials": map[string]any{"credential": map[string]any{"user_id": b.acct.UserID}},
 		}
 		for k, v := range workforceBodies(b) {
+			bodies[k] = v
+		}
+		for k, v := range processingBodies(b) {
 			bodies[k] = v
 		}
 		// Routes with no other-account input cannot be pointed at B; they are
@@ -233,4 +250,17 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// processingBodies are bodies of the processing-task routes that name the
+// other account's task.
+func processingBodies(b *victim) map[string]any {
+	task := map[string]any{"name": "stolen", "inputs": []any{map[string]any{"type": "TASK", "source": b.procTaskID}},
+		"work_path": map[string]any{"type": "OBS", "path": "obs://beta-out/stolen/"}, "create_version": true,
+		"template": map[string]any{"id": "sys_data_validation", "operator_params": []any{map[string]any{"name": "MetaValidation"}}}}
+	return map[string]any{
+		"POST /v2/{project_id}/processor-tasks":                    task,
+		"POST /v2/{project_id}/processor-tasks/{task_id}/versions": map[string]any{"name": b.procTaskName},
+		"PUT /v2/{project_id}/processor-tasks/{task_id}":           map[string]any{"description": "x"},
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -44,13 +45,14 @@ func (u *userCaller) do(method, path string, body any) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// denyUserStatements allow a user to work on datasets and on the objects of
-// data-in and data-out, with an explicit Deny on reading data-in/secret/.
+// denyUserStatements allow a user to work on datasets and processing tasks
+// and on the objects of data-in and data-out, with an explicit Deny on
+// reading data-in/secret/.
 func denyUserStatements() []iammodel.ServiceStatement {
 	allow := iammodel.GetServiceStatementEffectEnum().ALLOW
 	deny := iammodel.GetServiceStatementEffectEnum().DENY
 	return []iammodel.ServiceStatement{
-		{Effect: allow, Action: []string{"modelarts:dataset:*", "obs:bucket:*"}},
+		{Effect: allow, Action: []string{"modelarts:dataset:*", "modelarts:processTask:*", "obs:bucket:*"}},
 		{Effect: allow, Action: []string{"obs:object:GetObject", "obs:object:PutObject"},
 			Resource: &[]string{"obs:*:*:object:data-in/*", "obs:*:*:object:data-out/*"}},
 		{Effect: deny, Action: []string{"obs:object:GetObject"}, Resource: &[]string{"obs:*:*:object:data-in/secret/*"}},
@@ -112,9 +114,10 @@ func wantDenied(t *testing.T, what, reason, action, resource string) {
 // TestDenyHoldsThroughImportAndExport: a user allowed GetObject on data-in/*
 // but denied on data-in/secret/* cannot read a secret object directly, and
 // neither a manifest naming it, nor a directory import, nor an export with
-// copies (export_format 1) of a dataset holding it puts its bytes where
-// the user can read them; the denied lines and files are reported with the
-// action and the resource. A Deny added after an import is queued applies
+// copies (export_format 1) of a dataset holding it, nor a processing task
+// over that dataset puts its bytes where the user can read them; the
+// denied lines, files and samples are reported with the action and the
+// resource. A Deny added after an import is queued applies
 // when it runs.
 func TestDenyHoldsThroughImportAndExport(t *testing.T) {
 	t.Parallel() // its own servers and databases; the slowest suites overlap their waits
@@ -181,6 +184,37 @@ func TestDenyHoldsThroughImportAndExport(t *testing.T) {
 			t.Fatalf("admin import: %v", v)
 		}
 		exportAndCheck("exp-shared", 1)
+
+		// A processing task the user runs over that dataset reads no
+		// denied object: the secret sample fails with the denial, and the
+		// user's result page signs no URL of it.
+		st, out = u.do("POST", "/processor-tasks", map[string]any{"name": "deny-proc", "create_version": true,
+			"inputs": []any{map[string]any{"type": "DATASET", "source": id}}, "work_path": map[string]any{"type": "OBS", "path": "/data-out/proc-deny/"},
+			"template": map[string]any{"id": "sys_data_validation", "operator_params": []any{map[string]any{"name": "MetaValidation"}}}})
+		if st != http.StatusOK {
+			t.Fatalf("user processing task: %d %v", st, out)
+		}
+		ptask := out["task_id"].(string)
+		pv := c.waitProc(ptask, c.procVersion(ptask))
+		wantCounts(t, "processing a dataset with a denied sample", pv, map[string]float64{"status": 2, "origin_sample_count": 2,
+			"failed_sample_count": 1, "deleted_sample_count": 2})
+		st, out = u.do("GET", "/processor-tasks/"+ptask+"/versions/"+pv["task_version_id"].(string)+"/results", nil)
+		if st != http.StatusOK || out["count"] != 2.0 {
+			t.Fatalf("user results: %d %v", st, out)
+		}
+		for _, r := range out["results"].([]any) {
+			r := r.(map[string]any)
+			if strings.HasSuffix(r["origin_source"].(string), "secret/s.jpg") {
+				d := r["result_description"].([]any)[0].([]any)
+				wantDenied(t, "processing", fmt.Sprint(d...), "obs:object:GetObject", secretRes)
+				if r["failed"] != true || r["signed_origin_source"] != "" {
+					t.Errorf("the denied sample's result: %v", r)
+				}
+			} else if r["signed_origin_source"] == "" || r["failed"] == true {
+				t.Errorf("the readable sample's result: %v", r)
+			}
+		}
+		noSecretUnder(t, env, "data-out", "proc-deny/")
 
 		// A directory import with a denied folder skips its files.
 		c.put("data-in", "dir/cat/1.jpg", "one")

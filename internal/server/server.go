@@ -24,8 +24,10 @@ import (
 	"github.com/atelier-dev/atelier/internal/console"
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
+	"github.com/atelier-dev/atelier/internal/dataset/autolabel/learn"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
+	"github.com/atelier-dev/atelier/internal/dataset/processing"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
 	"github.com/atelier-dev/atelier/internal/iam"
@@ -74,6 +76,8 @@ type App struct {
 	Workforces *workforce.Service
 	// TeamTasks owns team labeling tasks.
 	TeamTasks *teamtask.Service
+	// Processing owns data processing tasks.
+	Processing *processing.Service
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
@@ -105,6 +109,11 @@ type Tuning struct {
 	// task queued within River's fetch cooldown of the previous one sends no
 	// wake-up and waits for this poll.
 	TaskPoll time.Duration
+	// ProcessingBatch is how many samples a data processing run commits
+	// per checkpoint (processing.Options.BatchSize, default
+	// processing.DefaultBatch): tests that interrupt a run make it small,
+	// so that a run has checkpointed long before it ends.
+	ProcessingBatch int
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -234,6 +243,12 @@ func (a *App) open(ctx context.Context) error {
 		Mail: teamMailer(a.Mail), Endpoint: a.Config.Endpoint, Logger: a.Log}); err != nil {
 		return err
 	}
+	// Selection by features (RRD) and cleansing (PCC) describe images
+	// with the auto-labeling learner's descriptor.
+	if a.Processing, err = processing.New(processing.Options{Datasets: a.Datasets, Versions: a.Versions, DB: a.DB, Objects: a.Objects,
+		Logger: a.Log, Tasks: a.Tasks, BatchSize: a.tuning.ProcessingBatch, Features: learn.ImageDescriptor}); err != nil {
+		return err
+	}
 	presign := signer
 	if a.Config.OBSEndpoint != "" {
 		presign = nil // the S3 service signs its own download URLs
@@ -248,7 +263,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.API, err = api.New(api.Config{Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
-		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, AutoLabel: a.AutoLabel, Workforces: a.Workforces, TeamTasks: a.TeamTasks})
+		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, AutoLabel: a.AutoLabel, Workforces: a.Workforces, TeamTasks: a.TeamTasks, Processing: a.Processing})
 	return err
 }
 

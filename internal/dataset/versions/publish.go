@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
@@ -51,15 +52,27 @@ func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, 
 		return err
 	}
 	dir := v.dir()
-	sel, err := s.ds.Select(ctx, r, dataset.SampleQuery{}, v.Doc.MaxSeq)
-	if err != nil {
-		return err
+	var src SampleSource
+	var manifest obs.Path
+	if v.Doc.Source != "" {
+		manifest, err = obs.ParsePath(v.Doc.Source)
+		if err != nil {
+			return fmt.Errorf("version %s source %q: %w", v.Name, v.Doc.Source, err)
+		}
+		src = s.manifestSource(manifest, who)
+		p.SetTotal(v.Doc.SourceLines)
+	} else {
+		sel, err := s.ds.Select(ctx, r, dataset.SampleQuery{}, v.Doc.MaxSeq)
+		if err != nil {
+			return err
+		}
+		total, err := sel.Count(ctx)
+		if err != nil {
+			return err
+		}
+		p.SetTotal(total)
+		src = SelectionSource(sel)
 	}
-	total, err := sel.Count(ctx)
-	if err != nil {
-		return err
-	}
-	p.SetTotal(total)
 	j := &manifestJob{s: s, task: t, p: p, r: r, requester: who, manifest: v.manifest(), stats: newVersionStats(v.Doc), opts: lineOptions{
 		header: "obs://", split: &ratio, keepUsage: !v.Doc.RemoveSampleUsage, clearHard: v.Doc.ClearHardProperty,
 		dropUnconfirmed: true, inputs: r.Inputs(), datasetType: r.Type,
@@ -69,7 +82,16 @@ func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, 
 		j.opts.layout = layoutData
 		j.opts.dataDir = obs.Path{Bucket: dir.Bucket, Key: dir.Key + "data/"}
 	}
-	index, err := j.run(ctx, SelectionSource(sel))
+	if v.Doc.Source != "" {
+		// The manifest's samples are new to the dataset's version
+		// history: what the stats would count as added or modified is
+		// the request's.
+		j.stats.prevMaxSeq, j.stats.prevTime = math.MaxInt64, 0
+		if err := j.may(ctx, obs.ActionGetObject, manifest); err != nil {
+			return err
+		}
+	}
+	index, err := j.run(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -79,8 +101,11 @@ func (s *Service) publish(ctx context.Context, t *tasks.Task, p tasks.Progress, 
 	}
 	st := j.stats
 	d := v.Doc
-	d.Added, d.Modified, d.Multi, d.Usage, d.ManifestSz = st.Added, st.Modified, st.Multi, st.Usage, index.size
-	d.Deleted = max(0, d.PreviousTotal-(st.Total-st.Added))
+	d.Multi, d.Usage, d.ManifestSz = st.Multi, st.Usage, index.size
+	if d.Source == "" {
+		d.Added, d.Modified = st.Added, st.Modified
+		d.Deleted = max(0, d.PreviousTotal-(st.Total-st.Added))
+	}
 	d.LabelStats = st.labelStats(labels)
 	if st.Failed > 0 {
 		d.Message = fmt.Sprintf("%d sample(s) left out of the version; the first: %s", st.Failed, st.FirstFailure)

@@ -100,6 +100,15 @@ func (rp *repo) newestNormal(ctx context.Context, tx *sql.Tx, datasetID string) 
 	return id, name, nil
 }
 
+// nameTaken reports whether the dataset has a version of that name.
+func (rp *repo) nameTaken(ctx context.Context, datasetID, name string) (bool, error) {
+	var n int
+	if err := rp.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_versions WHERE dataset_id=$1 AND name=$2`, datasetID, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up version %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
 // insertVersion stores a version being published; a name the dataset
 // already has is CodeVersionExists.
 func (rp *repo) insertVersion(ctx context.Context, tx *sql.Tx, id, datasetID, name, taskID string, ratio float64, doc string, now int64) error {

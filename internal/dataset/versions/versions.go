@@ -186,6 +186,11 @@ type versionDoc struct {
 	PreviousMaxSeq    int64  `json:"previous_max_seq"`
 	PreviousTime      int64  `json:"previous_time"`
 	Message           string `json:"message,omitempty"`
+	// Source, for a version made of a manifest (manifest_version.go), is
+	// that manifest, "/bucket/key", and SourceLines its line count; the
+	// version's added, modified and deleted counts are then given.
+	Source      string `json:"source,omitempty"`
+	SourceLines int64  `json:"source_lines,omitempty"`
 	// Set when publishing ends.
 	Added      int64                `json:"added"`
 	Modified   int64                `json:"modified"`
@@ -318,53 +323,65 @@ type publishParams struct {
 // publishing in one transaction; it refuses while another version of the
 // dataset is being published and when the name is taken.
 func (s *Service) CommitVersion(ctx context.Context, p *VersionPlan) (string, error) {
+	var id string
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = s.CommitVersionTx(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// CommitVersionTx is CommitVersion in the caller's transaction, so that a
+// room can record the version it asked for together with its own rows.
+func (s *Service) CommitVersionTx(ctx context.Context, tx *sql.Tx, p *VersionPlan) (string, error) {
 	if s.tasks == nil {
 		return "", errors.New("publish version: the background-task manager is not configured")
 	}
 	id := store.NewID()
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.ds.LoadRow(ctx, tx, p.projectID, p.datasetID, true)
-		if err != nil {
-			return err
-		}
-		busy, err := s.repo.versionInStatus(ctx, tx, r.ID, VersionCreating)
-		if err != nil {
-			return err
-		}
-		if busy != "" {
-			return dataset.Invalid(CodePublishing, "Dataset is publishing, the operation is forbidden: version %s is being published.", busy)
-		}
-		doc := p.doc
-		doc.MaxSeq = r.SampleSeq
-		prev, err := s.repo.newestVersion(ctx, tx, r.ID)
-		if err != nil {
-			return err
-		}
-		if prev != nil {
-			doc.PreviousVersionID, doc.PreviousTotal, doc.PreviousAnnotated = prev.ID, prev.Total, prev.Annotated
-			doc.PreviousMaxSeq, doc.PreviousTime = prev.Doc.MaxSeq, prev.CreateTime
-		}
-		t, err := s.tasks.Enqueue(ctx, tx, TaskPublish, p.projectID, r.ID, publishParams{VersionID: id, Requester: p.Requester})
-		if err != nil {
-			return err
-		}
-		data, err := json.Marshal(doc)
-		if err != nil {
-			return fmt.Errorf("encode version: %w", err)
-		}
-		now := s.now().UnixMilli()
-		if err := s.repo.insertVersion(ctx, tx, id, r.ID, p.name, t.ID, p.ratio, string(data), now); err != nil {
-			return err
-		}
-		// A name given by the caller in the default form moves the counter
-		// past it, so that the next default name is free.
-		next := 0
-		if n, err := strconv.Atoi(strings.TrimPrefix(p.name, "V")); err == nil && strings.HasPrefix(p.name, "V") {
-			next = n + 1
-		}
-		return s.ds.CountVersionTx(ctx, tx, r.ID, true, next)
-	})
+	r, err := s.ds.LoadRow(ctx, tx, p.projectID, p.datasetID, true)
 	if err != nil {
+		return "", err
+	}
+	busy, err := s.repo.versionInStatus(ctx, tx, r.ID, VersionCreating)
+	if err != nil {
+		return "", err
+	}
+	if busy != "" {
+		return "", dataset.Invalid(CodePublishing, "Dataset is publishing, the operation is forbidden: version %s is being published.", busy)
+	}
+	doc := p.doc
+	doc.MaxSeq = r.SampleSeq
+	prev, err := s.repo.newestVersion(ctx, tx, r.ID)
+	if err != nil {
+		return "", err
+	}
+	if prev != nil {
+		doc.PreviousVersionID, doc.PreviousTotal, doc.PreviousAnnotated = prev.ID, prev.Total, prev.Annotated
+		doc.PreviousMaxSeq, doc.PreviousTime = prev.Doc.MaxSeq, prev.CreateTime
+	}
+	t, err := s.tasks.Enqueue(ctx, tx, TaskPublish, p.projectID, r.ID, publishParams{VersionID: id, Requester: p.Requester})
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("encode version: %w", err)
+	}
+	now := s.now().UnixMilli()
+	if err := s.repo.insertVersion(ctx, tx, id, r.ID, p.name, t.ID, p.ratio, string(data), now); err != nil {
+		return "", err
+	}
+	// A name given by the caller in the default form moves the counter
+	// past it, so that the next default name is free.
+	next := 0
+	if n, err := strconv.Atoi(strings.TrimPrefix(p.name, "V")); err == nil && strings.HasPrefix(p.name, "V") {
+		next = n + 1
+	}
+	if err := s.ds.CountVersionTx(ctx, tx, r.ID, true, next); err != nil {
 		return "", err
 	}
 	return id, nil
