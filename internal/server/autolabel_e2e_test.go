@@ -75,7 +75,7 @@ var shapeClasses = []string{"red", "green", "blue"}
 // shapesDataset stores perClass images of each class under data-in/<name>/
 // and imports them into a new image classification dataset; truth maps
 // each sample's name to its class.
-func shapesDataset(t *testing.T, env *servertest.Env, c *dsClient, name string, perClass int) (string, map[string]string) {
+func shapesDataset(t *testing.T, env *servertest.Env, c *dsClient, name string, perClass int, dups ...int) (string, map[string]string) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, uint64(perClass)))
 	truth := map[string]string{}
@@ -94,6 +94,16 @@ func shapesDataset(t *testing.T, env *servertest.Env, c *dsClient, name string, 
 			t.Fatal(err)
 		}
 		truth[file] = class
+	}
+	// dups names images stored twice more under other names: exact
+	// duplicates, for de-duplication to find.
+	for _, i := range dups {
+		from, file := fmt.Sprintf("img-%04d.png", i), fmt.Sprintf("copy-of-%04d.png", i)
+		data, _ := getObject(t, env, "data-in", name+"/"+from)
+		if _, err := env.App.Objects.Put(context.Background(), "data-in", name+"/"+file, strings.NewReader(data), obs.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		truth[file] = truth[from]
 	}
 	var labels []any
 	for _, class := range shapeClasses {
@@ -178,14 +188,16 @@ func (c *dsClient) waitSmart(id, task string) map[string]any {
 }
 
 // TestAutoLabelLearnsAndPeopleConfirm labels 10% of a generated dataset of
-// shapes by hand, lets auto-label (accurate, with key samples) predict the
+// shapes by hand, lets auto-label (fast, with key samples) predict the
 // rest, checks the predictions against the truth, confirms them through
-// the ordinary label update, and publishes a version of the whole.
+// the ordinary label update, publishes a version of the whole, then runs
+// de-duplication (which finds the two copies) and augmentation (one
+// flipped copy of each image) as processing tasks on the dataset.
 func TestAutoLabelLearnsAndPeopleConfirm(t *testing.T) {
 	servertest.Each(t, func(t *testing.T, env *servertest.Env) {
 		c := newDSClient(t, env)
-		id, truth := shapesDataset(t, env, c, "shapes", 50)
-		byHand := c.labelSome(id, truth, 5) // 15 of 150
+		id, truth := shapesDataset(t, env, c, "shapes", 50, 3, 4) // 152 images, two of them copies
+		byHand := c.labelSome(id, truth, 5)                       // 15 of 152
 		// The whole scope: every prediction is a key sample (how sure the model
 		// is of this easy set varies with the folds the task ID seeds).
 		task := c.startSmart(id, map[string]any{"task_type": "auto-label", "collect_key_sample": true,
@@ -195,14 +207,14 @@ func TestAutoLabelLearnsAndPeopleConfirm(t *testing.T) {
 			t.Fatalf("auto-label ended %v", done)
 		}
 		res := done["result"].(map[string]any)
-		if res["unconfirmed_sample_count"].(float64) != 135 || res["annotated_sample_count"].(float64) != 15 {
-			t.Errorf("result %v; want 135 predictions from 15 labeled", res)
+		if res["unconfirmed_sample_count"].(float64) != 137 || res["annotated_sample_count"].(float64) != 15 {
+			t.Errorf("result %v; want 137 predictions from 15 labeled", res)
 		}
-		// The auto-annotations list holds the 135, each with a confident
+		// The auto-annotations list holds the 137, each with a confident
 		// label by "auto"; they match the truth at 90% or better.
 		_, all := c.samplesByNameAll(id)
 		st, auto := c.do("GET", "/datasets/"+id+"/auto-annotations/samples?limit=100", nil)
-		if st != http.StatusOK || auto["sample_count"].(float64) != 135 {
+		if st != http.StatusOK || auto["sample_count"].(float64) != 137 {
 			t.Fatalf("auto-annotations: %d %v", st, auto["sample_count"])
 		}
 		right, hard, lowest := 0, 0, 1.0
@@ -234,19 +246,19 @@ func TestAutoLabelLearnsAndPeopleConfirm(t *testing.T) {
 			// A person confirms the prediction (or corrects it to the truth).
 			confirm = append(confirm, map[string]any{"sample_id": s["sample_id"], "labels": []any{map[string]any{"name": truth[name], "type": 0}}})
 		}
-		if acc := float64(right) / 135; acc < 0.90 {
-			t.Errorf("auto-label got %d of 135 right (%.2f); want at least 0.90", right, acc)
+		if acc := float64(right) / 137; acc < 0.90 {
+			t.Errorf("auto-label got %d of 137 right (%.2f); want at least 0.90", right, acc)
 		}
 		if got := int(res["key_sample_count"].(float64)); got != hard {
 			t.Errorf("result says %d key samples, the samples carry %d", got, hard)
 		}
-		t.Logf("auto-label: %d/135 right, %d key samples, lowest confidence %.4f, cv accuracy %v", right, hard, lowest, res["cv_accuracy"])
+		t.Logf("auto-label: %d/137 right, %d key samples, lowest confidence %.4f, cv accuracy %v", right, hard, lowest, res["cv_accuracy"])
 		// Statistics tell the predicted apart from the labeled, and count
 		// the key samples.
 		_, stats := c.do("GET", "/datasets/"+id+"/data-annotations/stats", nil)
 		ss := stats["sample_stats"].(map[string]any)
-		if ss["auto_annotation"] != 135.0 || ss["manual_annotation"] != 15.0 || ss["un_annotation"] != 0.0 {
-			t.Errorf("sample_stats %v; want 135 auto, 15 manual, 0 unlabeled", ss)
+		if ss["auto_annotation"] != 137.0 || ss["manual_annotation"] != 15.0 || ss["un_annotation"] != 0.0 {
+			t.Errorf("sample_stats %v; want 137 auto, 15 manual, 0 unlabeled", ss)
 		}
 		if ks := stats["key_sample_stats"].(map[string]any); ks["key_sample"] != float64(hard) {
 			t.Errorf("key_sample_stats %v; want %d key samples", ks, hard)
@@ -261,12 +273,55 @@ func TestAutoLabelLearnsAndPeopleConfirm(t *testing.T) {
 			t.Errorf("after confirming, %v samples still await confirmation", auto["sample_count"])
 		}
 		_, ds := c.do("GET", "/datasets/"+id, nil)
-		if ds["annotated_sample_count"].(float64) != 150 {
-			t.Errorf("dataset after confirming: %v labeled; want 150", ds["annotated_sample_count"])
+		if ds["annotated_sample_count"].(float64) != 152 {
+			t.Errorf("dataset after confirming: %v labeled; want 152", ds["annotated_sample_count"])
 		}
-		st, v := c.do("POST", "/datasets/"+id+"/versions", map[string]any{})
+		st, v := c.do("POST", "/datasets/"+id+"/versions", map[string]any{"version_name": "confirmed"})
 		if st != http.StatusOK && st != http.StatusCreated {
 			t.Fatalf("publish: %d %v", st, v)
+		}
+		pub := c.waitFor("/datasets/"+id+"/versions/"+v["version_id"].(string), func(m map[string]any) bool { return m["status"] != 0.0 })
+		if pub["status"] != 1.0 || pub["annotated_sample_count"] != 152.0 {
+			t.Fatalf("the published version: %v", pub)
+		}
+
+		// De-duplication finds the two copies (and whatever else is
+		// alike); augmentation adds a flipped copy of each image.
+		cls := map[string]any{"task_type": "image_classification", "dataset_type": "manifest", "do_validation": "True"}
+		params := func(extra map[string]any) map[string]any {
+			out := map[string]any{}
+			for k, v := range cls {
+				out[k] = v
+			}
+			for k, v := range extra {
+				out[k] = v
+			}
+			return out
+		}
+		in := map[string]any{"type": "DATASET", "source": id}
+		dd := c.procTask(procBody("dedup", "sys_data_selection", []any{op("SimDeduplication", params(map[string]any{"simlarity_threshold": "0.9"}))},
+			in, map[string]any{"type": "OBS", "path": "obs://data-out/dedup/"}))
+		dv := c.waitProc(dd, c.procVersion(dd))
+		dups := dv["duplicate_sample_count"].(float64)
+		if dv["status"] != 2.0 || dv["origin_sample_count"] != 152.0 || dups < 2 || dv["unmodified_sample_count"] != 152-dups {
+			t.Errorf("de-duplication: %v; want 152 in, at least the 2 copies out", dv)
+		}
+		exact := 0
+		for _, r := range c.procResults(dd, dv["task_version_id"].(string), 2) {
+			d := r["result_description"].([]any)[0].([]any)
+			if strings.Contains(fmt.Sprint(d), "exact duplicate") {
+				exact++
+			}
+		}
+		if exact != 2 {
+			t.Errorf("de-duplication reported %d exact duplicates; want the 2 copies", exact)
+		}
+		aug := c.procTask(procBody("augment", "sys_data_augmentation", []any{op("Flip", params(map[string]any{"lr_ud": "lr", "flip_p": "1", "copies": 1}))},
+			in, map[string]any{"type": "OBS", "path": "obs://data-out/aug/"}))
+		av := c.waitProc(aug, c.procVersion(aug))
+		wantCounts(t, "augmentation", av, map[string]float64{"status": 2, "origin_sample_count": 152, "unmodified_sample_count": 152, "add_sample_count": 152})
+		if lines := outputLines(t, env, av); len(lines) != 304 {
+			t.Errorf("augmentation output: %d manifest lines; want 304 (each image and its flipped copy)", len(lines))
 		}
 	})
 }
