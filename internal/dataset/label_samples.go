@@ -141,7 +141,7 @@ func (s *Service) applyLabelChanges(ctx context.Context, tx *sql.Tx, r *Row, set
 			return nil, fmt.Errorf("encode sample: %w", err)
 		}
 		pending = append(pending, pendingRow{in: &SampleInput{Usage: d.usage}, id: fmt.Sprint(seq), seq: seq, state: state,
-			hard: e.hard, labels: counts, doc: string(data), update: true})
+			hard: e.hard, labels: counts, doc: string(data), update: true, keepProps: true})
 		delta.add(sampleChange{existed: true, oldState: e.state, oldHard: e.hard, oldLabels: e.labels,
 			newState: state, newHard: e.hard, newLabels: counts})
 	}

@@ -19,8 +19,8 @@ import (
 // (repo_samples.go, repo_query.go).
 
 // repo is the dataset core's repository: the SQL of the datasets,
-// dataset_labels, dataset_samples, dataset_sample_labels and
-// dataset_metrics tables. The service files hold the rules (validation,
+// dataset_labels, dataset_samples, dataset_sample_labels,
+// dataset_sample_props and dataset_metrics tables. The service files hold the rules (validation,
 // the label set, the counters' arithmetic, views) and call these methods,
 // passing their transaction where a rule and its writes belong together;
 // lookups of one dataset or sample return the domain's not-found errors,

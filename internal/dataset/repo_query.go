@@ -52,8 +52,10 @@ func scanSample(sc scanner) (*Sample, error) {
 
 // sampleFilter is a FROM and WHERE over dataset_samples s, or, when one
 // label is asked for, driven by that label's rows of dataset_sample_labels
-// l (joined to s only when other conditions need the sample): key is the
-// sample seq column the page is ordered and cut on.
+// l (joined to s only when other conditions need the sample), or, when the
+// only search condition is one on attributes, by the attribute rows of
+// dataset_sample_props p: key is the sample seq column the page is ordered
+// and cut on.
 type sampleFilter struct {
 	from string
 	key  string
@@ -65,6 +67,7 @@ type sampleFilter struct {
 	none   bool // a condition no sample can meet (an unknown label)
 	simple bool // only dataset, state and one label: counters answer the count
 	label  int64
+	props  *propFilter // the attribute condition that drives the scan
 }
 
 func buildSampleFilter(r *Row, ix *labelIndex, q SampleQuery) (*sampleFilter, error) {
@@ -108,13 +111,30 @@ func buildSampleFilter(r *Row, ix *labelIndex, q SampleQuery) (*sampleFilter, er
 		conds = append(conds, "s.id IN ("+strings.Join(ph, ",")+")")
 		f.simple = false
 	}
+	if f.label == 0 && len(q.Conditions) == 1 && q.Conditions[0].onlyMetadata() {
+		pf, err := parsePropFilter("search_conditions[0]", q.Conditions[0].Metadata)
+		if err != nil {
+			return nil, err
+		}
+		if pf != nil && pf.drives() {
+			f.props, f.simple = pf, false
+			q.Conditions = nil
+		}
+	}
+	// Attribute conditions need only the seq of the driving rows; the
+	// others read the sample row, which a label-driven scan then joins.
+	key, rowConds := "s.seq", len(conds) > 1
+	if f.label != 0 {
+		key = "l.sample_seq"
+	}
 	var alts []string
 	for i, c := range q.Conditions {
-		sub, none, err := conditionSQL(fmt.Sprintf("search_conditions[%d]", i), c, ix, arg)
+		sub, none, err := conditionSQL(fmt.Sprintf("search_conditions[%d]", i), c, ix, key, arg)
 		if err != nil {
 			return nil, err
 		}
 		f.simple = false
+		rowConds = rowConds || !c.onlyMetadata()
 		if none {
 			if !q.Any {
 				f.none = true
@@ -144,19 +164,31 @@ func buildSampleFilter(r *Row, ix *labelIndex, q SampleQuery) (*sampleFilter, er
 		// narrow, so an offset skips index entries, not sample rows.
 		f.key = "l.sample_seq"
 		f.from = "dataset_sample_labels l"
-		if len(conds) > 1 {
+		if rowConds {
 			f.from += " JOIN dataset_samples s ON s.dataset_id=l.dataset_id AND s.seq=l.sample_seq"
 		}
 		conds[0] = "l.dataset_id=$1 AND l.label_seq=" + arg(f.label)
 		f.join = "JOIN dataset_sample_labels l ON l.dataset_id=s.dataset_id AND l.sample_seq=s.seq"
+	} else if f.props != nil {
+		// The same for attributes: a sample has one row per attribute, so
+		// the rows of the first are the samples, in sample order for one
+		// value, and a count never reads a sample row.
+		f.key = "p.sample_seq"
+		f.from = "dataset_sample_props p"
+		if len(conds) > 1 {
+			f.from += " JOIN dataset_samples s ON s.dataset_id=p.dataset_id AND s.seq=p.sample_seq"
+		}
+		conds[0] = "p.dataset_id=$1 AND " + f.props.driverSQL(arg)
+		f.join = "JOIN dataset_sample_props p ON p.dataset_id=s.dataset_id AND p.sample_seq=s.seq"
 	}
 	f.where = strings.Join(conds, " AND ")
 	return f, nil
 }
 
-// conditionSQL turns one search condition into SQL over s; none reports a
+// conditionSQL turns one search condition into SQL over s (attribute
+// conditions over key, the seq of the scan's rows); none reports a
 // condition nothing can meet (a label the dataset lacks under AND).
-func conditionSQL(field string, c SearchCondition, ix *labelIndex, arg func(any) string) (string, bool, error) {
+func conditionSQL(field string, c SearchCondition, ix *labelIndex, key string, arg func(any) string) (string, bool, error) {
 	var parts []string
 	unsupported := map[string]string{"coefficient": c.Coefficient, "import_origin": c.ImportOrigin, "kvp": c.Kvp,
 		"parent_sample_id": c.ParentSampleID, "slice_thickness": c.SliceThickness, "study_date": c.StudyDate,
@@ -166,8 +198,15 @@ func conditionSQL(field string, c SearchCondition, ix *labelIndex, arg func(any)
 			return "", false, badRequest("%s.%s: filtering by %s is not supported by Atelier", field, k, k)
 		}
 	}
-	if c.FrameInVideo != nil || len(c.Metadata) > 0 && string(c.Metadata) != "null" && string(c.Metadata) != "{}" {
-		return "", false, badRequest("%s: frame_in_video and metadata filters are not supported by Atelier", field)
+	if c.FrameInVideo != nil {
+		return "", false, badRequest("%s.frame_in_video: filtering by frame_in_video is not supported by Atelier", field)
+	}
+	props, err := parsePropFilter(field, c.Metadata)
+	if err != nil {
+		return "", false, err
+	}
+	if props != nil {
+		parts = append(parts, props.sql(key, arg))
 	}
 	if ll := c.LabelList; ll != nil && len(ll.Labels) > 0 {
 		op := strings.ToUpper(ll.Op)

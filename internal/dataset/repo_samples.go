@@ -10,8 +10,8 @@ import (
 	"github.com/atelier-dev/atelier/internal/store"
 )
 
-// repo_samples.go holds the SQL of the dataset_samples and
-// dataset_sample_labels tables: the batch writers of sample and label rows
+// repo_samples.go holds the SQL of the dataset_samples,
+// dataset_sample_labels and dataset_sample_props tables: the batch writers of sample and label rows
 // (multi-row statements, chunked, every placeholder from db.Param), the
 // loads a write or delete needs of stored samples, and the walks rooms make
 // over a dataset. The sample list's filter and page queries are in
@@ -37,12 +37,17 @@ func (rp *repo) labelers(ctx context.Context, datasetID string) ([]string, error
 
 const insertBatch = 256
 
-// writeRows updates replaced samples and rewrites their label rows.
+// writeRows updates replaced samples and rewrites their label rows, and
+// their attribute rows unless their metadata is kept.
 func (rp *repo) writeRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) error {
 	touched := make([]int64, 0, len(rows))
+	var cleared []int64
 	for i := range rows {
 		p := &rows[i]
 		touched = append(touched, p.seq)
+		if p.hadProps && !p.keepProps {
+			cleared = append(cleared, p.seq)
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE dataset_samples SET state=$3, usage=$4, update_time=$5, labeler=$6, hard=$7,
 			score=$8, doc=$9 WHERE dataset_id=$1 AND seq=$2`, datasetID, p.seq, p.state, p.in.Usage, now, p.in.Labeler,
 			p.hard, p.score, p.doc); err != nil {
@@ -52,7 +57,13 @@ func (rp *repo) writeRows(ctx context.Context, tx *sql.Tx, datasetID string, row
 	if err := rp.deleteLabelRows(ctx, tx, datasetID, touched); err != nil {
 		return err
 	}
-	return rp.insertLabelRows(ctx, tx, datasetID, rows)
+	if err := rp.insertLabelRows(ctx, tx, datasetID, rows); err != nil {
+		return err
+	}
+	if err := rp.deletePropRows(ctx, tx, datasetID, cleared); err != nil {
+		return err
+	}
+	return rp.insertPropRows(ctx, tx, datasetID, rows)
 }
 
 // insertRows inserts samples in multi-row statements, skipping those whose
@@ -150,6 +161,56 @@ func (rp *repo) insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID strin
 	return nil
 }
 
+// deletePropRows removes the attribute rows of samples whose metadata is
+// replaced.
+func (rp *repo) deletePropRows(ctx context.Context, tx *sql.Tx, datasetID string, seqs []int64) error {
+	for start := 0; start < len(seqs); start += 500 {
+		chunk := seqs[start:min(start+500, len(seqs))]
+		in, args := seqList(rp.db, []any{datasetID}, chunk)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_props WHERE dataset_id=`+rp.db.Param(1)+` AND sample_seq IN (`+
+			in+`)`, args...); err != nil {
+			return fmt.Errorf("clear sample attributes: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertPropRows indexes the attributes of rows whose metadata is written
+// (not kept), in multi-row statements; rows without any cost nothing.
+func (rp *repo) insertPropRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow) error {
+	type pr struct {
+		sample int64
+		sampleProp
+	}
+	var all []pr
+	for _, p := range rows {
+		if p.keepProps {
+			continue
+		}
+		for _, a := range p.props {
+			all = append(all, pr{p.seq, a})
+		}
+	}
+	const per = 1000
+	for start := 0; start < len(all); start += per {
+		chunk := all[start:min(start+per, len(all))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO dataset_sample_props (dataset_id, sample_seq, name, value) VALUES `)
+		args := make([]any, 0, len(chunk)*4)
+		for i, x := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "(%s,%s,%s,%s)", rp.db.Param(i*4+1), rp.db.Param(i*4+2), rp.db.Param(i*4+3), rp.db.Param(i*4+4))
+			args = append(args, datasetID, x.sample, x.name, x.value)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("index sample attributes: %w", err)
+		}
+	}
+	return nil
+}
+
 // seqList appends seqs to args and returns their placeholders for an IN
 // list. Every other placeholder of the statement must come from db.Param
 // too, in argument order: SQLite numbers bare placeholders by position, and
@@ -163,7 +224,8 @@ func seqList(db *store.DB, args []any, seqs []int64) (string, []any) {
 	return strings.Join(ph, ","), args
 }
 
-// loadExisting finds which of ids are stored, with their label counts.
+// loadExisting finds which of ids are stored, with their label counts and
+// whether they have attribute rows.
 func (rp *repo) loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, ids []string) (map[string]*existingSample, error) {
 	out := map[string]*existingSample{}
 	for start := 0; start < len(ids); start += 500 {
@@ -179,7 +241,8 @@ func (rp *repo) loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, 
 		// SQLite) and each probes the (dataset_id, id) index: without
 		// statistics SQLite answers "dataset_id=? AND id IN (…)" by
 		// scanning the dataset's rows.
-		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.seq, s.state, s.hard FROM (VALUES (`+strings.Join(ph, "),(")+
+		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.seq, s.state, s.hard, EXISTS (SELECT 1 FROM dataset_sample_props p
+			WHERE p.dataset_id=s.dataset_id AND p.sample_seq=s.seq) FROM (VALUES (`+strings.Join(ph, "),(")+
 			`)) AS v CROSS JOIN dataset_samples s WHERE s.dataset_id=`+rp.db.Param(len(chunk)+1)+` AND s.id=v.column1`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find existing samples: %w", err)
@@ -188,7 +251,7 @@ func (rp *repo) loadExisting(ctx context.Context, tx *sql.Tx, datasetID string, 
 		for rows.Next() {
 			var id string
 			var e existingSample
-			if err := rows.Scan(&id, &e.seq, &e.state, &e.hard); err != nil {
+			if err := rows.Scan(&id, &e.seq, &e.state, &e.hard, &e.props); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("find existing samples: %w", err)
 			}
@@ -351,25 +414,28 @@ func (rp *repo) loadDocs(ctx context.Context, tx *sql.Tx, datasetID string, seqs
 }
 
 // deleteSamples deletes samples of the dataset by seq with their label
-// rows, in chunks; removed is given each one as it was, with its label
+// and attribute rows, in chunks; removed is given each one as it was, with its label
 // counts, for the caller's counters.
 func (rp *repo) deleteSamples(ctx context.Context, tx *sql.Tx, datasetID string, seqs []int64, removed func(*existingSample)) error {
 	for start := 0; start < len(seqs); start += 500 {
 		chunk := seqs[start:min(start+500, len(seqs))]
 		in, args := seqList(rp.db, []any{datasetID}, chunk)
-		rows, err := tx.QueryContext(ctx, `SELECT seq, state, hard FROM dataset_samples WHERE dataset_id=`+rp.db.Param(1)+` AND seq IN (`+in+`)`, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, state, hard, EXISTS (SELECT 1 FROM dataset_sample_props p
+			WHERE p.dataset_id=s.dataset_id AND p.sample_seq=s.seq) FROM dataset_samples s WHERE dataset_id=`+rp.db.Param(1)+` AND seq IN (`+in+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("load samples: %w", err)
 		}
 		bySeq := map[int64]*existingSample{}
+		props := false
 		for rows.Next() {
 			var e existingSample
-			if err := rows.Scan(&e.seq, &e.state, &e.hard); err != nil {
+			if err := rows.Scan(&e.seq, &e.state, &e.hard, &e.props); err != nil {
 				rows.Close()
 				return fmt.Errorf("load samples: %w", err)
 			}
 			e.labels = map[int64]int{}
 			bySeq[e.seq] = &e
+			props = props || e.props
 		}
 		rows.Close()
 		if err := rp.loadSampleLabels(ctx, tx, datasetID, bySeq); err != nil {
@@ -380,6 +446,11 @@ func (rp *repo) deleteSamples(ctx context.Context, tx *sql.Tx, datasetID string,
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_labels WHERE dataset_id=`+rp.db.Param(1)+` AND sample_seq IN (`+in+`)`, args...); err != nil {
 			return fmt.Errorf("delete sample labels: %w", err)
+		}
+		if props {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_sample_props WHERE dataset_id=`+rp.db.Param(1)+` AND sample_seq IN (`+in+`)`, args...); err != nil {
+				return fmt.Errorf("delete sample attributes: %w", err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dataset_samples WHERE dataset_id=`+rp.db.Param(1)+` AND seq IN (`+in+`)`, args...); err != nil {
 			return fmt.Errorf("delete samples: %w", err)

@@ -35,8 +35,9 @@ func (s *Service) ExistingSamples(ctx context.Context, tx *sql.Tx, datasetID str
 }
 
 // DeleteSamplesTx deletes samples of the dataset by seq, with their label
-// rows, in the caller's transaction, and maintains the dataset's counters.
-// r is the dataset as LoadRow read it, locked, in that transaction.
+// and attribute rows, in the caller's transaction, and maintains the
+// dataset's counters. r is the dataset as LoadRow read it, locked, in that
+// transaction.
 func (s *Service) DeleteSamplesTx(ctx context.Context, tx *sql.Tx, r *Row, seqs []int64) error {
 	return s.deleteSampleSeqs(ctx, tx, r, seqs, s.now().UnixMilli())
 }

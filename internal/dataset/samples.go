@@ -254,6 +254,7 @@ type existingSample struct {
 	state  int
 	hard   int // 0 or 1: stored as an integer on both engines
 	labels map[int64]int
+	props  bool // has attribute rows
 }
 
 // WriteSamples adds or replaces samples in one transaction with the
@@ -294,6 +295,12 @@ type pendingRow struct {
 	doc    string
 	score  *float64
 	update bool
+	// props are the attributes to index; hadProps says the stored sample
+	// has attribute rows to clear first; keepProps leaves them as they
+	// are (the metadata is unchanged).
+	props     []sampleProp
+	hadProps  bool
+	keepProps bool
 }
 
 func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions, results []WriteResult) error {
@@ -339,7 +346,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		return err
 	}
 	delta := newCounterDelta()
-	var written []pendingRow
+	written := make([]pendingRow, 0, len(pending))
 	var existingIDs []string
 	for j, p := range pending {
 		if inserted[p.seq] {
@@ -361,7 +368,7 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 			if inserted[p.seq] || old == nil {
 				continue
 			}
-			p.seq, p.update = old.seq, true
+			p.seq, p.update, p.hadProps = old.seq, true, old.props
 			delta.add(sampleChange{existed: true, oldState: old.state, oldHard: old.hard, oldLabels: old.labels,
 				newState: p.state, newHard: p.hard, newLabels: p.labels})
 			updates = append(updates, p)
@@ -371,6 +378,9 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 		}
 	}
 	if err := s.repo.insertLabelRows(ctx, tx, r.ID, written); err != nil {
+		return err
+	}
+	if err := s.repo.insertPropRows(ctx, tx, r.ID, written); err != nil {
 		return err
 	}
 	return s.repo.applyCounters(ctx, tx, r.ID, delta, seq, now)
@@ -402,7 +412,8 @@ func (s *Service) prepareSample(r *Row, ix *labelIndex, i int, item *SampleInput
 	if err != nil {
 		return pendingRow{}, Invalid(CodeInvalid, "samples[%d]: %v", i, err)
 	}
-	return pendingRow{in: item, state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score}, nil
+	return pendingRow{in: item, state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score,
+		props: userProps(item.Metadata)}, nil
 }
 
 // isHard reads the hard-example flag of sample metadata as 0 or 1.

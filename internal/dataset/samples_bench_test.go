@@ -179,3 +179,60 @@ func BenchmarkUpdateLabels(b *testing.B) {
 	}
 	reportP99(b, lat)
 }
+
+// BenchmarkMetadataFilter lists 100 samples by attribute (the sample
+// list's metadata filter) on a dataset of ATELIER_BENCH_SAMPLES samples of
+// its own, each in one of 10 groups as auto grouping leaves them, every
+// 10,000th also marked rare; building it measures an import of samples
+// with attributes.
+func BenchmarkMetadataFilter(b *testing.B) {
+	svc, id := newDataset(b, storetest.Open(b, store.SQLite), dataset.TypeImageClassification)
+	ctx := context.Background()
+	n := datasettest.BenchSize()
+	start := time.Now()
+	for i := 0; i < n; i += 5000 {
+		in := datasettest.BenchInputs(i, min(5000, n-i))
+		for j := range in {
+			k := i + j
+			in[j].Metadata = map[string]any{"group": strconv.Itoa(k % 10)}
+			if k%10_000 == 0 {
+				in[j].Metadata["mark"] = "rare"
+			}
+		}
+		if _, err := svc.WriteSamples(ctx, project, id, in, dataset.WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("built a %d-sample dataset with attributes in %s (%.0f samples/s)", n, time.Since(start).Round(time.Millisecond),
+		float64(n)/time.Since(start).Seconds())
+	labeled := dataset.StateLabeled
+	cond := func(s string) []dataset.SearchCondition {
+		return []dataset.SearchCondition{{Metadata: []byte(s)}}
+	}
+	for _, c := range []struct {
+		name string
+		q    dataset.SampleQuery
+	}{
+		{"group/first-page", dataset.SampleQuery{Limit: 100, Conditions: cond(`{"props":{"group":["3"]}}`)}},
+		{"group/deep-offset", dataset.SampleQuery{Limit: 100, Offset: n/10 - 100, Conditions: cond(`{"props":{"group":["3"]}}`)}},
+		{"two-groups/first-page", dataset.SampleQuery{Limit: 100, Conditions: cond(`{"props":{"group":["3","7"]}}`)}},
+		{"rare/first-page", dataset.SampleQuery{Limit: 100, Conditions: cond(`{"props":{"mark":["rare"]}}`)}},
+		{"rare-and-group/first-page", dataset.SampleQuery{Limit: 100, Conditions: cond(`{"props":{"mark":["rare"],"group":["0"]}}`)}},
+		{"group-and-label/first-page", dataset.SampleQuery{Limit: 100, LabelName: "label-03", Conditions: cond(`{"props":{"group":["3"]}}`)}},
+		{"group-and-state/first-page", dataset.SampleQuery{Limit: 100, State: &labeled, Conditions: cond(`{"props":{"group":["3"]}}`)}},
+		{"group-or-rare/first-page", dataset.SampleQuery{Limit: 100, Conditions: cond(`{"op":"OR","props":{"group":["3"],"mark":["rare"]}}`)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				total, page, err := svc.ListSamples(ctx, project, id, c.q)
+				lat = append(lat, time.Since(t0))
+				if err != nil || len(page) == 0 || total == 0 {
+					b.Fatalf("n=%d page=%d err=%v", total, len(page), err)
+				}
+			}
+			reportP99(b, lat)
+		})
+	}
+}

@@ -33,6 +33,13 @@ type SearchCondition struct {
 	TimeInVideo    string          `json:"time_in_video,omitempty"`
 }
 
+// onlyMetadata reports a condition on sample attributes and nothing else.
+func (c SearchCondition) onlyMetadata() bool {
+	c.Metadata = nil
+	rest, err := json.Marshal(c) // every field is omitempty
+	return err == nil && string(rest) == "{}"
+}
+
 // SearchLabels is a label condition: labels joined by op (OR by default).
 type SearchLabels struct {
 	Labels []SearchLabel `json:"labels,omitempty"`
@@ -344,6 +351,7 @@ func (s *Service) updateSampleLabelsTx(ctx context.Context, tx *sql.Tx, projectI
 				continue
 			}
 			p.id, p.seq, p.update = it.SampleID, old.seq, true
+			p.hadProps, p.keepProps = old.props, it.Metadata == nil
 			delta.add(sampleChange{existed: true, oldState: old.state, oldHard: old.hard, oldLabels: old.labels,
 				newState: p.state, newHard: p.hard, newLabels: p.labels})
 			pending = append(pending, p)
