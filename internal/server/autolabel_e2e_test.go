@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -491,5 +492,16 @@ func TestAutoGroupingWritesGroups(t *testing.T) {
 	}
 	if groupOf["dark"] == groupOf["bright"] {
 		t.Errorf("dark and bright images share group %s", groupOf["dark"])
+	}
+	// The sample list finds a group by the attribute (SearchProp).
+	cond := url.QueryEscape(fmt.Sprintf(`[{"metadata":{"op":"AND","props":{"group":[%q]}}}]`, groupOf["dark"]))
+	st, out := c.do("GET", "/datasets/"+id+"/data-annotations/samples?limit=100&search_conditions="+cond, nil)
+	if st != http.StatusOK || out["sample_count"] != 6.0 {
+		t.Fatalf("the dark group by its attribute: %d %v; want its 6 images", st, out["sample_count"])
+	}
+	for _, it := range out["samples"].([]any) {
+		if name := it.(map[string]any)["sample_name"].(string); !strings.HasPrefix(name, "dark-") {
+			t.Errorf("the dark group lists %s", name)
+		}
 	}
 }
