@@ -162,6 +162,10 @@ const (
 const (
 	maxFolds    = 5
 	defaultTopK = 3
+	// manyLabels is the labeled count from which cross-validation uses 3
+	// folds instead of 5: its estimates are then already within a fraction
+	// of a point, and two fewer folds save 40% of the training.
+	manyLabels = 2000
 )
 
 // lambdas are the penalties cross-validation chooses among, strongest
@@ -194,7 +198,11 @@ func autoLabel(ctx context.Context, x *Matrix, labels []string, opt Options, min
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x6c6561726e))
-	folds := stratifiedFolds(d.y, d.k, min(maxFolds, d.minCount), rng)
+	nf := min(maxFolds, d.minCount)
+	if len(d.lab) >= manyLabels {
+		nf = min(nf, 3)
+	}
+	folds := stratifiedFolds(d.y, d.k, nf, rng)
 
 	fast, err := crossValidate(ctx, d, folds)
 	if err != nil {
