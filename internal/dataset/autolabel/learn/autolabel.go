@@ -162,6 +162,10 @@ const (
 const (
 	maxFolds    = 5
 	defaultTopK = 3
+	// manyLabels is the labeled count from which cross-validation uses 3
+	// folds instead of 5: its estimates are then already within a fraction
+	// of a point, and two fewer folds save 40% of the training.
+	manyLabels = 2000
 )
 
 // lambdas are the penalties cross-validation chooses among, strongest
@@ -169,7 +173,11 @@ const (
 var lambdas = []float64{1e-1, 1e-2, 1e-3, 1e-4, 1e-5}
 
 // AutoLabel learns from the rows that have a label (labels[i] != "") and
-// predicts the rows that have none; labels has one entry per row of x.
+// predicts the present rows that have none; labels has one entry per row of
+// x, and absent rows are left out of both. It refuses, with an *InputError,
+// labels that cannot support a model, and returns ctx's error when ctx ends
+// first. Accurate costs several times fast: each self-training budget runs
+// once per fold.
 func AutoLabel(ctx context.Context, x *Matrix, labels []string, opt Options) (*Result, error) {
 	return autoLabel(ctx, x, labels, opt, MinPerClass)
 }
@@ -194,7 +202,11 @@ func autoLabel(ctx context.Context, x *Matrix, labels []string, opt Options, min
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x6c6561726e))
-	folds := stratifiedFolds(d.y, d.k, min(maxFolds, d.minCount), rng)
+	nf := min(maxFolds, d.minCount)
+	if len(d.lab) >= manyLabels {
+		nf = min(nf, 3)
+	}
+	folds := stratifiedFolds(d.y, d.k, nf, rng)
 
 	fast, err := crossValidate(ctx, d, folds)
 	if err != nil {

@@ -30,8 +30,8 @@
 // colour layout, a HOG-like orientation pyramid, the rotational symmetry of
 // the edges and a centre-distance × alignment histogram of them (both
 // independent of where the object is and how big), and eight global
-// statistics. About 140 µs an image at 64×64, besides decoding it (a 64×64
-// PNG takes 220 µs to decode here).
+// statistics. About 140 µs of CPU an image at 64×64, besides decoding it
+// (a 64×64 PNG takes about 210 µs).
 //
 // Texts (TextFeatures): TF-IDF over word unigrams and bigrams and character
 // 3- to 5-grams within words, sublinear term frequency, unit-length rows, a
@@ -44,8 +44,8 @@
 // A multinomial logistic regression with an L2 penalty, fitted by gonum's
 // L-BFGS with gonum BLAS doing the dense products. Dense columns are
 // standardised and the descriptor's feature blocks weighed equally. The
-// penalty is chosen among five by stratified 5-fold cross-validation on the
-// calibrated log-likelihood, and one temperature, fitted on the same
+// penalty is chosen among five by stratified 5-fold cross-validation (3-fold
+// from 2,000 labels) on the calibrated log-likelihood, and one temperature, fitted on the same
 // out-of-fold predictions, calibrates the probabilities.
 //
 // The accurate algorithm adds self-training: five rounds in which the
@@ -68,9 +68,12 @@
 // The shapes are circles, squares, triangles, stripes, crosses and rings
 // in random colours, places, sizes and tilts, with clutter and noise; the
 // topics are English and Chinese documents with shared and off-topic words
-// and typos. Auto-labeling 100,000 64×64 PNG images after 5,000 labeled
-// (BenchmarkAutoLabelImages, decoding included) is in the benchmark's
-// comment, with its time and memory.
+// and typos.
+//
+// Auto-labeling 100,000 64×64 PNG images after 5,000 labeled
+// (BenchmarkAutoLabelImages, reading and decoding included) takes 57 CPU
+// seconds fast and 65 accurate on this 2-core machine, with a peak resident
+// set of 335 and 426 MB, and labels 99.6% of them right.
 //
 // Results are the same, bit for bit, for the same input and seed on any
 // number of cores: parallel sums are split into a fixed number of parts

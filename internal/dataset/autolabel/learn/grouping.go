@@ -14,41 +14,77 @@ type Aspects struct {
 	Clarity    bool
 }
 
-// aspectColumns lists the descriptor columns that describe each aspect.
-func aspectColumns(a Aspects) [][]int {
-	var out [][]int
+// column is one grouping feature, read from an image descriptor.
+type column func(row []float32) float64
+
+func stat(i int) column { return func(row []float32) float64 { return float64(row[statsOff+i]) } }
+
+// hueShare is the share of the colourful pixels (saturation above a third)
+// whose hue falls in bin h: colour without brightness, which darkening an
+// image does not change.
+func hueShare(h int) column {
+	return func(row []float32) float64 {
+		var in, all float64
+		for hb := 0; hb < hueBins; hb++ {
+			for sb := 1; sb < satBins; sb++ {
+				for vb := 0; vb < valBins; vb++ {
+					v := float64(row[histOff+(hb*satBins+sb)*valBins+vb])
+					all += v * v // the histogram holds square roots of shares
+					if hb == h {
+						in += v * v
+					}
+				}
+			}
+		}
+		if all == 0 {
+			return 0
+		}
+		return in / all
+	}
+}
+
+// aspectColumns lists the columns that describe each chosen aspect.
+func aspectColumns(a Aspects) [][]column {
+	var out [][]column
 	if a.Brightness {
-		cols := []int{statsOff + statBrightness, statsOff + statContrast}
+		cols := []column{stat(statBrightness), stat(statContrast)}
 		for c := 0; c < layoutGrid*layoutGrid; c++ {
-			cols = append(cols, layoutOff+c*3+2) // each cell's intensity
+			j := layoutOff + c*3 + 2 // the cell's intensity
+			cols = append(cols, func(row []float32) float64 { return float64(row[j]) })
 		}
 		out = append(out, cols)
 	}
 	if a.Colour {
-		var cols []int
-		for j := histOff; j < histOff+histDim; j++ {
-			cols = append(cols, j)
+		var cols []column
+		for h := 0; h < hueBins; h++ {
+			cols = append(cols, hueShare(h))
 		}
+		// Each cell's opponent colours divided by its intensity: where the
+		// colours are, whatever the light.
 		for c := 0; c < layoutGrid*layoutGrid; c++ {
-			cols = append(cols, layoutOff+c*3, layoutOff+c*3+1) // each cell's hue
+			o := layoutOff + c*3
+			for _, j := range []int{o, o + 1} {
+				cols = append(cols, func(row []float32) float64 {
+					return float64(row[j]) / (float64(row[o+2]) + 0.01)
+				})
+			}
 		}
-		cols = append(cols, statsOff+statSaturation, statsOff+statColourful)
+		cols = append(cols, stat(statSaturation))
 		out = append(out, cols)
 	}
 	if a.Clarity {
-		// The Laplacian's strength (the usual blur measure), on a log
-		// scale (see logColumn), and its ratio to the gradient's, which
-		// does not depend on contrast.
-		out = append(out, []int{statsOff + statSharpness, statsOff + statDetail})
+		// The Laplacian's strength, the usual blur measure, on a log scale:
+		// blur divides it by a factor, so sharp and blurred images form two
+		// groups there, where on a linear scale the sharp images' spread
+		// (from noise and contrast) would dwarf the gap between them. And its
+		// ratio to the gradient's, which does not depend on contrast.
+		out = append(out, []column{
+			func(row []float32) float64 { return math.Log(float64(row[statsOff+statSharpness]) + 1e-3) },
+			stat(statDetail),
+		})
 	}
 	return out
 }
-
-// logColumn is a column GroupingFeatures takes the logarithm of: blur
-// divides the Laplacian's strength by a factor, so sharp and blurred images
-// form two groups on a log scale, where on a linear one the sharp images'
-// spread (from noise and contrast) would dwarf the gap between them.
-const logColumn = statsOff + statSharpness
 
 // GroupingFeatures returns the rows of x (image descriptors, from
 // ExtractImages or ImageDescriptor) reduced to the chosen aspects, for
@@ -70,7 +106,7 @@ func GroupingFeatures(x *Matrix, a Aspects) (*Matrix, error) {
 	if len(rows) == 0 {
 		return nil, errors.New("learn: no images to group")
 	}
-	var cols []int
+	var cols []column
 	var weight []float64
 	for _, g := range groups {
 		for _, c := range g {
@@ -78,40 +114,35 @@ func GroupingFeatures(x *Matrix, a Aspects) (*Matrix, error) {
 			weight = append(weight, 1/math.Sqrt(float64(len(g))))
 		}
 	}
-	mean := make([]float64, len(cols))
-	sq := make([]float64, len(cols))
+	d := len(cols)
+	out := &Matrix{n: x.n, dim: d, dense: make([]float32, x.n*d)}
+	if x.missing != nil {
+		out.missing = append([]bool(nil), x.missing...)
+	}
+	raw := make([]float64, x.n*d)
+	mean := make([]float64, d)
+	sq := make([]float64, d)
 	for _, i := range rows {
-		row := x.dense[i*x.dim:]
+		row := x.dense[i*x.dim : (i+1)*x.dim]
 		for j, c := range cols {
-			v := groupingValue(row, c)
+			v := c(row)
+			raw[i*d+j] = v
 			mean[j] += v
 			sq[j] += v * v
 		}
 	}
 	n := float64(len(rows))
-	scale := make([]float64, len(cols))
+	scale := make([]float64, d)
 	for j := range cols {
 		mean[j] /= n
 		if v := sq[j]/n - mean[j]*mean[j]; v > 1e-12 {
 			scale[j] = weight[j] / math.Sqrt(v)
 		}
 	}
-	out := &Matrix{n: x.n, dim: len(cols), dense: make([]float32, x.n*len(cols))}
-	if x.missing != nil {
-		out.missing = append([]bool(nil), x.missing...)
-	}
 	for _, i := range rows {
-		src, dst := x.dense[i*x.dim:], out.dense[i*len(cols):]
-		for j, c := range cols {
-			dst[j] = float32((groupingValue(src, c) - mean[j]) * scale[j])
+		for j := range cols {
+			out.dense[i*d+j] = float32((raw[i*d+j] - mean[j]) * scale[j])
 		}
 	}
 	return out, nil
-}
-
-func groupingValue(row []float32, c int) float64 {
-	if c == logColumn {
-		return math.Log(float64(row[c]) + 1e-3)
-	}
-	return float64(row[c])
 }

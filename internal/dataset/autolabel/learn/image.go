@@ -44,10 +44,10 @@ const (
 	symOff    = hogOff + hogDim
 	radialOff = symOff + symDim
 	statsOff  = radialOff + radialDim
-
-	// ImageDim is the length of an image descriptor.
-	ImageDim = statsOff + statsDim
 )
+
+// ImageDim is the length of an image descriptor.
+const ImageDim = statsOff + statsDim
 
 // The global statistics, in the order they sit in the descriptor's last block.
 const (

@@ -35,10 +35,11 @@ type Clusters struct {
 	Iterations int
 }
 
-// KMeans groups the present rows of x into k groups: k-means++ starting
-// centres (each next centre drawn with probability proportional to its
-// squared distance from the nearest one chosen, which spreads them over the
-// data), then Lloyd's iterations.
+// KMeans groups the present rows of x into k groups: greedy k-means++
+// starting centres (each next centre drawn with probability proportional to
+// its squared distance from the nearest one chosen, which spreads them over
+// the data), then Lloyd's iterations until no row moves, the tolerance or
+// the iteration limit. Absent rows are in group -1.
 //
 // When there are fewer rows, or fewer distinct rows, than k, there are that
 // many groups instead: a group cannot be made of nothing. A group that loses

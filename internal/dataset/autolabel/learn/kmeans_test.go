@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
@@ -89,8 +90,8 @@ func purity(groups, truth []int) float64 {
 
 // TestKMeansRecovers: well-separated generated clusters are found, and the
 // shapes are grouped by shape well enough to label groups at once.
-// Measured: blobs ARI 1.000; shapes purity 0.000 with k = 6, 0.000 with
-// k = 12. TODO(measure)
+// Measured: blobs ARI 1.000; shapes purity 0.796 with k = 6 and 0.754 with
+// k = 12 (colour, which is random here, pulls some groups its way).
 func TestKMeansRecovers(t *testing.T) {
 	x, ys := blobs(1, 5, 200, 10, 1)
 	cl, err := KMeans(context.Background(), x, 5, KMeansOptions{Seed: 1})
@@ -110,7 +111,7 @@ func TestKMeansRecovers(t *testing.T) {
 	for _, tc := range []struct {
 		k    int
 		want float64
-	}{{6, 0.5}, {12, 0.6}} {
+	}{{6, 0.75}, {12, 0.70}} {
 		cl, err := KMeans(context.Background(), sx, tc.k, KMeansOptions{Seed: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -131,8 +132,8 @@ func TestKMeansSparse(t *testing.T) {
 	}
 	p := purity(cl.Assign, ys)
 	t.Logf("topics, k=5: purity %.3f", p)
-	if p < 0.3 {
-		t.Errorf("topics: purity %.3f, want at least 0.3", p)
+	if p < 0.55 {
+		t.Errorf("topics: purity %.3f, want at least 0.55 (measured 0.625)", p)
 	}
 }
 
@@ -220,15 +221,18 @@ func TestKMeansDeterministic(t *testing.T) {
 
 // TestGroupingAspects: grouping on an aspect groups by that aspect and not
 // by content. Half the images are dark and half bright, half sharp and
-// half blurred, with shapes of every kind in each half.
+// half blurred, with shapes of every kind in each half; and for colour,
+// half are scenes in reds and half in blues, of any brightness.
 func TestGroupingAspects(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 1))
 	const n = 240
 	imgs := make([]image.Image, n)
-	bright, sharp := make([]int, n), make([]int, n)
+	bright, sharp, warm := make([]int, n), make([]int, n), make([]int, n)
+	scenes := make([]image.Image, n)
 	for i := range imgs {
 		img := shapeImage(rng, i%len(shapeClasses), 64)
-		bright[i], sharp[i] = (i/6)%2, (i/12)%2
+		bright[i], sharp[i], warm[i] = (i/6)%2, (i/12)%2, (i/24)%2
+		scenes[i] = scene(rng, warm[i] == 1)
 		if bright[i] == 1 {
 			lighten(img)
 		} else {
@@ -243,17 +247,23 @@ func TestGroupingAspects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sx, _, err := ExtractImages(context.Background(), n, func(i int) (image.Image, error) { return scenes[i], nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
+		x     *Matrix
 		a     Aspects
 		truth []int
 	}{
-		{"brightness", Aspects{Brightness: true}, bright},
-		{"clarity", Aspects{Clarity: true}, sharp},
+		{"brightness", x, Aspects{Brightness: true}, bright},
+		{"clarity", x, Aspects{Clarity: true}, sharp},
+		{"colour", sx, Aspects{Colour: true}, warm},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := GroupingFeatures(x, tc.a)
+			g, err := GroupingFeatures(tc.x, tc.a)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,6 +293,52 @@ func scaleBrightness(img *image.RGBA, f float64) {
 			img.Pix[i] = uint8(float64(img.Pix[i]) * f)
 		}
 	}
+}
+
+// scene draws a 64×64 image mostly in one hue family (reds when warm,
+// blues otherwise) at a random brightness, with a patch of any colour.
+func scene(rng *rand.Rand, warm bool) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	hue := 190 + 60*rng.Float64()
+	if warm {
+		hue = math.Mod(340+60*rng.Float64(), 360)
+	}
+	base := hsvColour(hue, 0.5+0.5*rng.Float64(), 0.25+0.75*rng.Float64())
+	patch := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+	x0, y0 := rng.IntN(48), rng.IntN(48)
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			c := base
+			if x >= x0 && x < x0+16 && y >= y0 && y < y0+16 {
+				c = patch
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+func hsvColour(h, s, v float64) color.RGBA {
+	c := v * s
+	hp := h / 60
+	x := c * (1 - math.Abs(math.Mod(hp, 2)-1))
+	var r, g, b float64
+	switch int(hp) {
+	case 0:
+		r, g = c, x
+	case 1:
+		r, g = x, c
+	case 2:
+		g, b = c, x
+	case 3:
+		g, b = x, c
+	case 4:
+		r, b = x, c
+	default:
+		r, b = c, x
+	}
+	m := v - c
+	return color.RGBA{uint8(255 * (r + m)), uint8(255 * (g + m)), uint8(255 * (b + m)), 255}
 }
 
 // lighten maps every channel into its upper half.

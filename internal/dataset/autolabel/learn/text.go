@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -80,6 +81,9 @@ func TextFeatures(ctx context.Context, docs []string, opt TextOptions) (*Matrix,
 	// Most frequent first, then by spelling so that the cut is the same on
 	// every run (map order is random).
 	slices.SortFunc(terms, func(a, b term) int { return cmp.Or(cmp.Compare(b.df, a.df), strings.Compare(a.s, b.s)) })
+	if len(terms) == 0 {
+		return nil, fmt.Errorf("learn: no term occurs in %d documents or more: the texts share no words to learn from", minDF)
+	}
 	terms = terms[:min(len(terms), maxTerms)]
 	// Columns in spelling order, for rows whose non-zeros come out sorted.
 	slices.SortFunc(terms, func(a, b term) int { return strings.Compare(a.s, b.s) })
@@ -90,7 +94,7 @@ func TextFeatures(ctx context.Context, docs []string, opt TextOptions) (*Matrix,
 		vocab[t.s] = int32(i)
 		idf[i] = math.Log((1+n)/(1+float64(t.df))) + 1
 	}
-	m := &Matrix{n: len(docs), dim: max(len(terms), 1), sparse: make([]sparseRow, len(docs))}
+	m := &Matrix{n: len(docs), dim: len(terms), sparse: make([]sparseRow, len(docs))}
 	err = forDocs(ctx, len(docs), func(i int, tf map[string]int) {
 		clear(tf)
 		countTerms(docs[i], tf)

@@ -123,6 +123,9 @@ func TestTextFeatures(t *testing.T) {
 	if _, err := TextFeatures(context.Background(), nil, TextOptions{}); err == nil {
 		t.Error("no documents: no error")
 	}
+	if _, err := TextFeatures(context.Background(), []string{"alpha", "omega"}, TextOptions{MinDF: 2}); err == nil {
+		t.Error("documents that share no term: no error")
+	}
 }
 
 func dot(a, b []float32) float64 {
