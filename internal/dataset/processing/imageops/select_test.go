@@ -214,3 +214,47 @@ func TestCleanerKeepsWhatLooksLikeThePositives(t *testing.T) {
 		t.Error("features of another length: no error")
 	}
 }
+
+// TestFarthestOnManyCPUsMatchesOne holds the parallel steps of
+// farthest-point sampling (taken on large sets) against a plain loop.
+func TestFarthestOnManyCPUsMatchesOne(t *testing.T) {
+	points, _ := blobs(11, 30, 200, 16) // 6,000 × 16: above the parallel threshold
+	// Copies make ties, which must go to the earlier point either way.
+	for i := range 500 {
+		points[5000+i] = points[i*7]
+	}
+	idx := make([]int, len(points))
+	for i := range idx {
+		idx[i] = i
+	}
+	start := mean(points, idx)
+	got := farthest(points, idx, start, 300)
+
+	d := make([]float32, len(points))
+	next := 0
+	for i := range points {
+		d[i] = dist2(points[i], start)
+		if d[i] < d[next] {
+			next = i
+		}
+	}
+	var want []int
+	for len(want) < 300 {
+		want = append(want, next)
+		c := points[next]
+		d[next] = -1
+		next = -1
+		for i := range points {
+			if d[i] < 0 {
+				continue
+			}
+			d[i] = min(d[i], dist2(points[i], c))
+			if next < 0 || d[i] > d[next] {
+				next = i
+			}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parallel farthest-point sampling differs from the plain loop:\n got %v\nwant %v", got[:20], want[:20])
+	}
+}

@@ -45,7 +45,7 @@ type Action string
 // judge (an unusual size is not by itself an error).
 const (
 	Remove Action = "remove"
-	Fix    Action = "repair"
+	Repair Action = "repair"
 	Review Action = "review"
 )
 
@@ -142,26 +142,26 @@ func (v *Validator) Inspect(s Sample) Inspection {
 	if named := formatOfName(s.Name); s.Name != "" && named != format {
 		ext := path.Ext(s.Name)
 		if ext == "" {
-			add(CodeExtensionMismatch, Fix, -1, "the file has no extension but its content is %s", format)
+			add(CodeExtensionMismatch, Repair, -1, "the file has no extension but its content is %s", format)
 		} else {
-			add(CodeExtensionMismatch, Fix, -1, "the extension %s does not match the content, which is %s", ext, format)
+			add(CodeExtensionMismatch, Repair, -1, "the extension %s does not match the content, which is %s", ext, format)
 		}
 	}
 	if !v.allowed[format] {
-		add(CodeUnsupportedFormat, Fix, -1, "the format %s is not accepted (%s); it is converted to JPEG", format, v.allowedList())
+		add(CodeUnsupportedFormat, Repair, -1, "the format %s is not accepted (%s); it is converted to JPEG", format, v.allowedList())
 	}
 	if ch := channels(img); ch != "" {
-		add(CodeChannels, Fix, -1, "the image is %s, not RGB", ch)
+		add(CodeChannels, Repair, -1, "the image is %s, not RGB", ch)
 	}
 	if (v.maxW > 0 && w > v.maxW) || (v.maxH > 0 && h > v.maxH) {
 		nw, nh := v.fit(w, h)
-		add(CodeTooLarge, Fix, -1, "the image is %dx%d, beyond the limit %s; it is scaled to %dx%d", w, h, limit(v.maxW, v.maxH), nw, nh)
+		add(CodeTooLarge, Repair, -1, "the image is %dx%d, beyond the limit %s; it is scaled to %dx%d", w, h, limit(v.maxW, v.maxH), nw, nh)
 	}
 	if (v.minW > 0 && w < v.minW) || (v.minH > 0 && h < v.minH) {
 		add(CodeTooSmall, Remove, -1, "the image is %dx%d, below the minimum %s", w, h, limit(v.minW, v.minH))
 	}
 	if dw, dh, ok := declaredSize(s.Metadata); ok && (dw != w || dh != h) {
-		add(CodeAnnotationSize, Fix, -1, "the annotation says %dx%d but the image is %dx%d", dw, dh, w, h)
+		add(CodeAnnotationSize, Repair, -1, "the annotation says %dx%d but the image is %dx%d", dw, dh, w, h)
 	}
 	for i, l := range s.Labels {
 		if shapeOf(l) != "bndbox" {
@@ -169,7 +169,7 @@ func (v *Validator) Inspect(s Sample) Inspection {
 		}
 		code, msg := checkBox(l, w, h)
 		if code != "" {
-			add(code, Fix, i, "box %d (%s): %s", i, l.Name, msg)
+			add(code, Repair, i, "box %d (%s): %s", i, l.Name, msg)
 		}
 	}
 	return in
@@ -357,7 +357,7 @@ type Repaired struct {
 // or the sample is to be removed.
 func (v *Validator) Repair(s Sample) (r Repaired, ok bool, err error) {
 	in := v.Inspect(s)
-	if Removes(in.Findings) || !slices.ContainsFunc(in.Findings, func(f Finding) bool { return f.Action == Fix }) {
+	if Removes(in.Findings) || !slices.ContainsFunc(in.Findings, func(f Finding) bool { return f.Action == Repair }) {
 		return Repaired{}, false, nil
 	}
 	img, format, err := decode(s.Data)
