@@ -134,7 +134,7 @@ func TestEveryHandlerServesOneRow(t *testing.T) {
 // a server without that service leaves the row unmounted.
 func TestRowsNeedTheirHandlersService(t *testing.T) {
 	want := map[string]Needs{"(*trainingAPI).": NeedsTraining, "(*datasetAPI).": NeedsDatasets, "(*workforceAPI).": NeedsWorkforces,
-		"(*processingAPI).": NeedsProcessing}
+		"(*processingAPI).": NeedsProcessing, "(*autoLabelAPI).": NeedsAutoLabel}
 	for _, rt := range Table() {
 		if !rt.Implemented() {
 			continue

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
-	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
 	"github.com/atelier-dev/atelier/internal/dataset/importer"
 	"github.com/atelier-dev/atelier/internal/dataset/versions"
@@ -25,7 +24,6 @@ type datasetAPI struct {
 	imports  *importer.Service
 	versions *versions.Service
 	exports  *exporter.Service
-	auto     *autolabel.Service
 }
 
 // storedDataset resolves the workspace of the stored dataset that the path

@@ -13,7 +13,7 @@ import "net/http"
 // algorithms.go, datasets.go, samples.go, dataset_*.go, workforces.go,
 // processing.go). A row without serve
 // is listed by `atelier routes` and answers ModelArts.4204 (not built yet).
-func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTaskAPI, p *processingAPI) []Route {
+func modelArtsRoutes(t *trainingAPI, d *datasetAPI, a *autoLabelAPI, w *workforceAPI, tt *teamTaskAPI, p *processingAPI) []Route {
 	// The resolvers of routes on one stored dataset: enterprise-project
 	// grants apply to the workspace the dataset lives in.
 	dataset, exported := d.storedDataset("dataset_id"), d.storedDataset("resource_id")
@@ -215,12 +215,12 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 		// Seed 001, Table 13: auto labeling tasks.
 		autoLabelRoute("Querying the Auto Labeling Sample List", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples", "modelarts:sample:listSamples",
 			"obs:object:GetObject").
-			serve(d.listAutoSamples, dataset),
+			serve(a.listAutoSamples, dataset),
 		autoLabelRoute("Querying Details About an Auto Labeling Sample", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/auto-annotations/samples/{sample_id}", "modelarts:sample:getSample",
 			"obs:object:GetObject").
-			serve(d.showAutoSample, dataset),
+			serve(a.showAutoSample, dataset),
 		autoLabelRoute("Querying Auto Labeling Tasks by Page", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:getDataset").
-			serve(d.listSmartTasks, dataset),
+			serve(a.listSmartTasks, dataset),
 		autoLabelRoute("Starting an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks", "modelarts:dataset:updateDataset",
 			"obs:bucket:PutBucketAcl",
 			"obs:bucket:GetBucketAcl",
@@ -230,11 +230,11 @@ func modelArtsRoutes(t *trainingAPI, d *datasetAPI, w *workforceAPI, tt *teamTas
 			"obs:bucket:ListAllMyBuckets",
 			"obs:object:DeleteObject",
 			"obs:bucket:ListBucketVersions").
-			serve(d.startSmartTask, dataset),
+			serve(a.startSmartTask, dataset),
 		autoLabelRoute("Querying Details About an Auto Labeling Task", http.MethodGet, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}", "modelarts:dataset:getDataset").
-			serve(d.showSmartTask, dataset),
+			serve(a.showSmartTask, dataset),
 		autoLabelRoute("Stopping an Auto Labeling Task", http.MethodPost, "/v2/{project_id}/datasets/{dataset_id}/tasks/{task_id}/stop", "modelarts:dataset:updateDataset").
-			serve(d.stopSmartTask, dataset),
+			serve(a.stopSmartTask, dataset),
 
 		// Seed 001, Table 14: data processing tasks.
 		processingRoute("Querying the Data Processing Task List", http.MethodGet, "/v2/{project_id}/processor-tasks", "modelarts:processTask:listProcessTasks").

@@ -85,7 +85,7 @@ type seedRow struct {
 // seedRoutes are the table's seed rows; the family APIs they are bound to
 // have no services, which the rows' name, method, path and actions never use.
 func seedRoutes() []Route {
-	return modelArtsRoutes(&trainingAPI{}, &datasetAPI{}, &workforceAPI{}, &teamTaskAPI{}, &processingAPI{})
+	return modelArtsRoutes(&trainingAPI{}, &datasetAPI{}, &autoLabelAPI{}, &workforceAPI{}, &teamTaskAPI{}, &processingAPI{})
 }
 
 func TestModelArtsRoutesMatchSeeds(t *testing.T) {

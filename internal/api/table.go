@@ -6,7 +6,8 @@ package api
 // action and related actions exactly as seed_test.go holds them.
 func (s *Server) table() []Route {
 	training := &trainingAPI{svc: s.cfg.Training}
-	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports, auto: s.cfg.AutoLabel}
+	datasets := &datasetAPI{svc: s.cfg.Datasets, imports: s.cfg.Imports, versions: s.cfg.Versions, exports: s.cfg.Exports}
+	autoLabel := &autoLabelAPI{svc: s.cfg.AutoLabel, datasets: datasets}
 	workforces := &workforceAPI{svc: s.cfg.Workforces, tasks: s.cfg.TeamTasks}
 	teamTasks := &teamTaskAPI{svc: s.cfg.TeamTasks, datasets: s.cfg.Datasets}
 	processing := &processingAPI{svc: s.cfg.Processing}
@@ -15,7 +16,7 @@ func (s *Server) table() []Route {
 	routes = append(routes, s.iamRoutes()...)
 	routes = append(routes, s.workspaceRoutes()...)
 	routes = append(routes, s.objectRoutes()...)
-	routes = append(routes, modelArtsRoutes(training, datasets, workforces, teamTasks, processing)...)
+	routes = append(routes, modelArtsRoutes(training, datasets, autoLabel, workforces, teamTasks, processing)...)
 	routes = append(routes, teamTasks.teamTaskRoutes(datasets.storedDataset("dataset_id"))...)
 	routes = append(routes, training.extraRoutes()...)
 	return routes
