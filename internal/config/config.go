@@ -55,7 +55,7 @@ type Config struct {
 	SMTPFrom         string
 
 	// ModelServers are the model servers pre-labeling may send samples
-	// to, as name=http://host:port/model[/version][?labels=a,b]; Models
+	// to, as name=http://host:port/model[/version][?labels=a,b][&timeout=30s]; Models
 	// holds them parsed (Validate fills it). Only the operator names
 	// them: a request never gives a URL the server would call.
 	ModelServers []string
@@ -102,7 +102,7 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 		models = strings.Split(v, ";")
 	}
 	fs.StringArrayVar(&c.ModelServers, "model-server", models,
-		"a model server pre-labeling may use, name=http://host:port/model[/version][?labels=a,b] speaking the Open Inference Protocol v2; repeatable (env ATELIER_MODEL_SERVERS, ';'-separated)")
+		"a model server pre-labeling may use, name=http://host:port/model[/version][?labels=a,b][&timeout=30s] speaking the Open Inference Protocol v2; repeatable (env ATELIER_MODEL_SERVERS, ';'-separated)")
 	pathStyle := true
 	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
 		pathStyle = v == "true" || v == "1"

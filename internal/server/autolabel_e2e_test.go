@@ -396,7 +396,7 @@ func TestPreLabelWithModelServer(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			env := servertest.StartWith(t, servertest.Options{Engine: engine, Configure: func(cfg *atelierconfig.Config) {
-				cfg.ModelServers = []string{"colours=" + models.URL + "/colours"}
+				cfg.ModelServers = []string{"colours=" + models.URL + "/colours", "hasty=" + models.URL + "/colours?timeout=200ms"}
 			}})
 			c := newDSClient(t, env)
 			colours := map[string]color.RGBA{"red": {220, 30, 20, 255}, "green": {20, 200, 40, 255}, "blue": {30, 40, 210, 255}}
@@ -440,6 +440,27 @@ func TestPreLabelWithModelServer(t *testing.T) {
 				if len(ls) != 1 || ls[0].(map[string]any)["name"] != want || s["sample_status"] != "AUTO_ANNOTATION" {
 					t.Errorf("%s: %v; want a predicted %s", name, s, want)
 				}
+			}
+
+			// A model server that does not answer in time on the blue
+			// swatches: those samples fail with the timeout (each after its
+			// retries), the task completes with the others' predictions and
+			// says so.
+			slow := "blue"
+			models.SlowOn.Store(&slow)
+			models.Delay.Store(int64(time.Second))
+			defer models.Delay.Store(0)
+			task = c.startSmart(id, map[string]any{"task_type": "pre-label", "model_id": "hasty"})
+			done = c.waitSmart(id, task)
+			if done["status"].(float64) != 3 {
+				t.Fatalf("pre-label on a model server that times out ended %v; want completed with partial results", done)
+			}
+			res := done["result"].(map[string]any)
+			detail := fmt.Sprint(done["error_detail"])
+			if res["unconfirmed_sample_count"].(float64) != 6 || res["failed_sample_count"].(float64) != 4 ||
+				strings.Count(detail, "no answer within 200ms") != 3 {
+				t.Errorf("pre-label on a model server that times out: result %v, error_detail %q; want 6 predictions, "+
+					"4 failures (the 3 blue swatches timed out, the broken file)", res, detail)
 			}
 		})
 	}

@@ -86,6 +86,9 @@ func view(t *tasks.Task) (*TaskView, error) {
 		if err := json.Unmarshal(t.Result, &r); err != nil {
 			return nil, fmt.Errorf("decode the result of intelligent task %s: %w", t.ID, err)
 		}
+		// The samples that failed are counted by the task, page by page,
+		// as they fail; the stored result is written once at the end.
+		r.FailedCount = t.Failed
 		v.Result = &r
 		v.AnnotatedSampleCount, v.UnconfirmedSampleCount = r.AnnotatedSampleCount, r.UnconfirmedSampleCount
 		if r.TotalSampleCount > 0 {

@@ -48,14 +48,20 @@ type Endpoint struct {
 	// Labels name the classes of a model whose output is one score per
 	// class; empty: the model answers class names itself (a BYTES output).
 	Labels []string
+	// Timeout bounds each request to this model server; zero: the
+	// client's. A large model on a slow accelerator may need more than
+	// the default, a test or a latency budget less.
+	Timeout time.Duration
 }
 
 // ParseEndpoint reads an endpoint from its flag form
-// name=http://host:port/model[/version][?labels=a,b,c].
+// name=http://host:port/model[/version][?labels=a,b,c][&timeout=10s]. A
+// query parameter it does not know is refused: a misspelt option would
+// otherwise be ignored in silence.
 func ParseEndpoint(v string) (Endpoint, error) {
 	name, raw, ok := strings.Cut(v, "=")
 	if !ok || name == "" {
-		return Endpoint{}, fmt.Errorf("model server %q: want name=http://host:port/model[/version][?labels=a,b]", v)
+		return Endpoint{}, fmt.Errorf("model server %q: want name=http://host:port/model[/version][?labels=a,b][&timeout=10s]", v)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -69,12 +75,25 @@ func ParseEndpoint(v string) (Endpoint, error) {
 	if len(parts) == 2 {
 		ep.Version = parts[1]
 	}
-	if l := u.Query().Get("labels"); l != "" {
+	q := u.Query()
+	for k := range q {
+		if k != "labels" && k != "timeout" {
+			return Endpoint{}, fmt.Errorf("model server %q: unknown option %q (labels and timeout are known)", v, k)
+		}
+	}
+	if l := q.Get("labels"); l != "" {
 		for _, s := range strings.Split(l, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				ep.Labels = append(ep.Labels, s)
 			}
 		}
+	}
+	if t := q.Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return Endpoint{}, fmt.Errorf("model server %q: timeout %q is not a positive duration such as 10s", v, t)
+		}
+		ep.Timeout = d
 	}
 	return ep, nil
 }
@@ -243,7 +262,11 @@ func (c *Client) call(ctx context.Context, ep Endpoint, method, path string, in,
 }
 
 func (c *Client) once(ctx context.Context, ep Endpoint, method, path string, body []byte, out any, op string) error {
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	timeout := c.timeout
+	if ep.Timeout > 0 {
+		timeout = ep.Timeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := *ep.URL
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
@@ -263,7 +286,7 @@ func (c *Client) once(ctx context.Context, ep Endpoint, method, path string, bod
 		var ne net.Error
 		msg := err.Error()
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-			msg = fmt.Sprintf("no answer within %s", c.timeout)
+			msg = fmt.Sprintf("no answer within %s", timeout)
 		}
 		// The caller's own cancellation is not the server's fault, and is
 		// not retried; this attempt's timeout is.

@@ -194,6 +194,10 @@ func TestParseEndpoint(t *testing.T) {
 	}{
 		{in: "pets=http://127.0.0.1:8000/resnet", want: "resnet/ []"},
 		{in: "pets=https://models.internal/resnet/3?labels=cat,dog", want: "resnet/3 [cat dog]"},
+		{in: "pets=http://h:8000/resnet?timeout=90s&labels=a", want: "resnet/ [a] 1m30s"},
+		{in: "pets=http://h/m?timeout=0s", wantErr: true},
+		{in: "pets=http://h/m?timeout=soon", wantErr: true},
+		{in: "pets=http://h/m?label=cat", wantErr: true},
 		{in: "pets", wantErr: true},
 		{in: "=http://h/m", wantErr: true},
 		{in: "pets=ftp://h/m", wantErr: true},
@@ -212,6 +216,9 @@ func TestParseEndpoint(t *testing.T) {
 			continue
 		}
 		got := ep.Model + "/" + ep.Version + " [" + strings.Join(ep.Labels, " ") + "]"
+		if ep.Timeout > 0 {
+			got += " " + ep.Timeout.String()
+		}
 		if got != tc.want || ep.Name != "pets" {
 			t.Errorf("ParseEndpoint(%q) = %s (name %s); want %s", tc.in, got, ep.Name, tc.want)
 		}

@@ -13,8 +13,9 @@
 //   - "boxes": an encoded image; answers one box around the pixels that
 //     are not near-white, named "thing".
 //
-// Delay slows every infer answer, FailNext makes the next infer calls
-// answer 503, and an image whose file is not an image gets the protocol's
+// Delay slows every infer answer (with SlowOn, only the answers naming that
+// label: a model server that times out on some samples), FailNext makes the
+// next infer calls answer 503, and an image whose file is not an image gets the protocol's
 // 400 with an error message.
 package inferencetest
 
@@ -28,6 +29,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,9 @@ type Server struct {
 	*httptest.Server
 	// Delay is how long each infer call waits before answering.
 	Delay atomic.Int64
+	// SlowOn, when set, limits Delay to the calls whose answer names this
+	// label.
+	SlowOn atomic.Pointer[string]
 	// FailNext counts infer calls still to be answered with 503.
 	FailNext atomic.Int64
 	// Infers counts infer calls received.
@@ -80,7 +85,10 @@ func Start() *Server {
 	}
 	infer := func(w http.ResponseWriter, r *http.Request) {
 		s.Infers.Add(1)
-		time.Sleep(time.Duration(s.Delay.Load()))
+		slowOn := s.SlowOn.Load()
+		if slowOn == nil {
+			time.Sleep(time.Duration(s.Delay.Load()))
+		}
 		if s.FailNext.Add(-1) >= 0 {
 			fail(w, http.StatusServiceUnavailable, "overloaded, try again")
 			return
@@ -112,6 +120,9 @@ func Start() *Server {
 			fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if slowOn != nil && names(outs, *slowOn) {
+			time.Sleep(time.Duration(s.Delay.Load()))
+		}
 		answer(w, map[string]any{"model_name": r.PathValue("model"), "model_version": "1", "id": req.ID, "outputs": outs})
 	}
 	mux.HandleFunc("GET /v2/models/{model}", meta)
@@ -120,6 +131,16 @@ func Start() *Server {
 	mux.HandleFunc("POST /v2/models/{model}/versions/{version}/infer", infer)
 	s.Server = httptest.NewServer(mux)
 	return s
+}
+
+// names reports whether an answer's BYTES output holds label.
+func names(outs []map[string]any, label string) bool {
+	for _, o := range outs {
+		if names, ok := o["data"].([]string); ok && o["datatype"] == "BYTES" && slices.Contains(names, label) {
+			return true
+		}
+	}
+	return false
 }
 
 func answer(w http.ResponseWriter, v any) {
