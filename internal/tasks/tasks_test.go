@@ -28,7 +28,7 @@ type testDB struct {
 
 func openDB(t *testing.T, engine store.Engine) *testDB {
 	t.Helper()
-	dsn := storetest.DSN(t, engine)
+	dsn := storetest.Migrated(t, engine)
 	return reopen(t, &testDB{dsn: dsn, DB: &store.DB{Engine: engine}})
 }
 

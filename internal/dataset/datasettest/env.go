@@ -35,7 +35,7 @@ type Env struct {
 func NewEnv(t *testing.T, engine store.Engine, typ int) *Env {
 	t.Helper()
 	ctx := context.Background()
-	dsn := storetest.DSN(t, engine)
+	dsn := storetest.Migrated(t, engine)
 	db, err := store.Open(ctx, dsn, t.TempDir())
 	if err != nil {
 		t.Fatalf("open database: %v", err)

@@ -41,7 +41,7 @@ func BenchmarkImportManifest(b *testing.B) {
 		engine = store.Postgres
 	}
 	ctx := context.Background()
-	dsn := storetest.DSN(b, engine)
+	dsn := storetest.Migrated(b, engine)
 	db, err := store.Open(ctx, dsn, b.TempDir())
 	if err != nil {
 		b.Fatal(err)

@@ -51,7 +51,7 @@ func impTaskConfig(db *store.DB, dsn string) tasks.Config {
 func newImpEnv(t *testing.T, engine store.Engine) *impEnv {
 	t.Helper()
 	ctx := context.Background()
-	dsn := storetest.DSN(t, engine)
+	dsn := storetest.Migrated(t, engine)
 	db, err := store.Open(ctx, dsn, t.TempDir())
 	if err != nil {
 		t.Fatalf("open %s: %v", engine, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset/datasettest"
 	"github.com/atelier-dev/atelier/internal/dataset/teamtask"
 	"github.com/atelier-dev/atelier/internal/store"
+	"github.com/atelier-dev/atelier/internal/store/storetest"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
 
@@ -113,8 +114,10 @@ func benchEnv(b *testing.B) *env {
 
 // TestMain removes the benchmarks' shared database, which outlives every
 // single benchmark's cleanups.
+// TestMain gives every test database a copy of a migrated template
+// (storetest.Main) and removes the benchmarks' dataset afterwards.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := storetest.Main(m)
 	if bench.dir != "" {
 		if bench.e != nil {
 			bench.e.db.Close()

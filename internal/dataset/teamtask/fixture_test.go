@@ -54,7 +54,7 @@ var catalogActions = []string{"modelarts:processTask:getWorkforce", "modelarts:t
 
 func newEnv(tb testing.TB, engine store.Engine, typ int) *env {
 	tb.Helper()
-	db, err := store.Open(context.Background(), storetest.DSN(tb, engine), tb.TempDir())
+	db, err := store.Open(context.Background(), storetest.Migrated(tb, engine), tb.TempDir())
 	if err != nil {
 		tb.Fatalf("open %s database: %v", engine, err)
 	}

@@ -112,7 +112,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		opts.DataDir = t.TempDir()
 	}
 	if opts.Database == "" {
-		opts.Database = freshDatabase(t, opts.Engine)
+		opts.Database = storetest.Migrated(t, opts.Engine)
 	}
 	logger := opts.Logger
 	var tw *testWriter
@@ -470,3 +470,9 @@ func SDKError(t testing.TB, err error) *sdkerr.ServiceResponseError {
 	}
 	return se
 }
+
+// Main runs a package's tests with every server's database a copy of a
+// migrated template (storetest.Main). Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
+func Main(m *testing.M) int { return storetest.Main(m) }

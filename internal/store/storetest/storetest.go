@@ -43,7 +43,7 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 // dropped when the test ends.
 func Open(t testing.TB, engine store.Engine) *store.DB {
 	t.Helper()
-	dsn := DSN(t, engine)
+	dsn := Migrated(t, engine)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db, err := store.Open(ctx, dsn, t.TempDir())
@@ -55,7 +55,8 @@ func Open(t testing.TB, engine store.Engine) *store.DB {
 }
 
 // DSN creates an empty database of the given engine for this test and
-// returns its connection string; the database is dropped at cleanup.
+// returns its connection string; the database is dropped at cleanup. Tests
+// of the migrations start here; others take Migrated.
 func DSN(t testing.TB, engine store.Engine) string {
 	t.Helper()
 	switch engine {

@@ -1,4 +1,4 @@
-package servertest
+package storetest
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,22 +16,22 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/store"
-	"github.com/atelier-dev/atelier/internal/store/storetest"
-	"github.com/atelier-dev/atelier/internal/tasks"
 )
 
-// Migrating a database is most of what starting a test server costs under
+// Migrating a database is most of what opening a test database costs under
 // the race detector (SQLite's parser is pure Go there, checked at every
-// pointer step), and a package starts well over a hundred servers. With
-// Main, each engine is migrated once per test binary (the store's and
-// River's migrations, nothing else: no account, no secret, no data-dir
-// claim) and every server gets a copy of that template: SQLite copies the
-// file, PostgreSQL creates the database WITH TEMPLATE. Everything the server
-// does at start beyond the schema still runs on every start; the migrations
-// themselves still run once per engine here and in the store's own tests.
+// pointer step; goose parses every migration file again), about a third of
+// the CPU of a package like internal/tasks, and the server's tests start
+// well over a hundred servers. With Main, each engine is migrated once per
+// test binary (the store's and River's migrations, nothing else: no
+// account, no secret, no data-dir claim) and every database Migrated hands
+// out is a copy of that template: SQLite copies the file, PostgreSQL
+// creates the database WITH TEMPLATE. The migrations themselves still run,
+// once per engine per binary, and from empty in the store's own tests
+// (DSN).
 
 // templates is the per-binary cache of migrated databases; nil (no Main)
-// means every server gets an empty storetest database as before.
+// means Migrated hands out empty databases that the store migrates.
 var templates *templateSet
 
 type templateSet struct {
@@ -49,17 +50,17 @@ type template struct {
 // Main runs a package's tests with migrated template databases and removes
 // them afterwards. Call it from TestMain:
 //
-//	func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
+//	func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 func Main(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "atelier-servertest-templates-")
+	dir, err := os.MkdirTemp("", "atelier-storetest-templates-")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "servertest: make the template directory: %v\n", err)
+		fmt.Fprintf(os.Stderr, "storetest: make the template directory: %v\n", err)
 		return 1
 	}
-	templates = &templateSet{dir: dir, byEng: map[store.Engine]*template{}, pgBase: os.Getenv(storetest.EnvPostgres)}
+	templates = &templateSet{dir: dir, byEng: map[store.Engine]*template{}, pgBase: os.Getenv(EnvPostgres)}
 	code := m.Run()
 	if err := templates.drop(); err != nil {
-		fmt.Fprintf(os.Stderr, "servertest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
 		if code == 0 {
 			code = 1
 		}
@@ -67,15 +68,17 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// freshDatabase returns the connection string of a new database of engine
-// for this test, dropped when the test ends.
-func freshDatabase(t testing.TB, engine store.Engine) string {
+// Migrated returns the connection string of a new database of engine for
+// this test with the store's and River's migrations applied (a copy of the
+// binary's template under Main; without Main an empty database that
+// store.Open migrates), dropped when the test ends.
+func Migrated(t testing.TB, engine store.Engine) string {
 	t.Helper()
 	if templates == nil {
-		return storetest.DSN(t, engine)
+		return DSN(t, engine)
 	}
 	if engine == store.Postgres && templates.pgBase == "" {
-		return storetest.DSN(t, engine) // skips the test, as before
+		return DSN(t, engine) // skips the test, as before
 	}
 	tpl, err := templates.get(engine)
 	if err != nil {
@@ -137,12 +140,14 @@ func (s *templateSet) build(engine store.Engine) (string, error) {
 	return ref, err
 }
 
-// migrateRiver applies River's migrations through a Manager that is never
-// started, and leaves a SQLite template whole in its main file.
+// migrateRiver applies River's migrations, as the task manager's start
+// does, and leaves a SQLite template whole in its main file.
 func migrateRiver(ctx context.Context, db *store.DB) error {
-	if _, err := tasks.New(ctx, db, tasks.Config{}); err != nil {
+	_, closeDriver, err := db.QueueDriver(ctx, slog.New(slog.DiscardHandler), false)
+	if err != nil {
 		return fmt.Errorf("apply River's migrations: %w", err)
 	}
+	closeDriver()
 	if db.Engine == store.SQLite {
 		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			return fmt.Errorf("checkpoint the template: %w", err)
@@ -187,7 +192,7 @@ func clonePostgres(t testing.TB, base, tpl string) string {
 func adminExec(ctx context.Context, base, stmt string) error {
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", storetest.EnvPostgres, err)
+		return fmt.Errorf("open %s: %w", EnvPostgres, err)
 	}
 	defer admin.Close()
 	if _, err := admin.ExecContext(ctx, stmt); err != nil {
