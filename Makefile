@@ -13,14 +13,14 @@ NOCHECKPTR := -gcflags='modernc.org/...=-d=checkptr=0'
 # them first, so that they do not run alone at the end while a core idles.
 SLOWEST := ./internal/server ./internal/tasks ./internal/dataset/teamtask ./internal/dataset/versions ./internal/training
 
+# After the race-detector run, the learner's accuracy measurements run
+# again without it (they skip under -race, where they take minutes), so the
+# accuracies the docs state are asserted on every run; -short leaves out the
+# minimum-per-label curve (36 trainings).
 test:
 	@unformatted=$$(gofmt -l cmd internal bench); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go test -race -count=1 -timeout 20m $(NOCHECKPTR) $(SLOWEST) ./...
-	# The learner's accuracy measurements skip under the race detector
-	# (minutes there); here they run without it, so the accuracies the
-	# docs state are asserted on every run. -short leaves out the
-	# minimum-per-label curve (36 trainings).
 	go test -short -count=1 -run 'TestAutoLabelQuality|TestCalibration' ./internal/dataset/autolabel/learn
 
 lint:

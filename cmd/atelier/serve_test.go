@@ -29,11 +29,11 @@ type serveProcess struct {
 var servingAddr = regexp.MustCompile(`msg="atelier is serving" listen=(\S+)`)
 
 // startServer runs bin serve (bin is atelierBinary) on a new data
-// directory and returns once it serves.
-func startServer(t *testing.T, bin string) *serveProcess {
+// directory, with any further flags, and returns once it serves.
+func startServer(t *testing.T, bin string, flags ...string) *serveProcess {
 	t.Helper()
-	s := &serveProcess{cmd: exec.Command(bin, "serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0"),
-		lines: make(chan string, 1000), exited: make(chan error, 1)}
+	args := append([]string{"serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0"}, flags...)
+	s := &serveProcess{cmd: exec.Command(bin, args...), lines: make(chan string, 1000), exited: make(chan error, 1)}
 	s.cmd.Env = append(os.Environ(), "ATELIER_DATABASE=", "ATELIER_OBS_ENDPOINT=", runAsAtelier+"=1")
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {

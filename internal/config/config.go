@@ -6,6 +6,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel/inference"
 
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,9 @@ type Config struct {
 	Region   string
 	Endpoint string
 	LogLevel string
+	// DebugListen, when set, serves Go's profiles (net/http/pprof) on this
+	// loopback address: off by default, and never on the API's listener.
+	DebugListen string
 
 	// OBS selects an S3-compatible object store (Huawei OBS, MinIO, AWS S3)
 	// instead of the local folder DATA_DIR/obs when OBSEndpoint is set.
@@ -87,6 +91,7 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.Region, "region", "local-1", "region name of this installation", nil)
 	str(&c.Endpoint, "endpoint", "", "public base URL of the API (default http://<listen>)", nil)
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error", nil)
+	str(&c.DebugListen, "debug-listen", "", "loopback address (e.g. 127.0.0.1:6060) to serve Go's CPU, heap, goroutine, mutex and block profiles on, for the operator (empty: off)", nil)
 	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)", nil)
 	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store", nil)
 	str(&c.OBSSecretKey, "obs-secret-key", "", "secret key of the S3-compatible object store", hideAll)
@@ -140,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("--listen must not be empty")
+	}
+	if err := checkDebugListen(c.DebugListen); err != nil {
+		return err
 	}
 	c.Models = nil
 	for _, m := range c.ModelServers {
@@ -229,4 +237,27 @@ func (c Config) Mail() (mail.Config, error) {
 		return mail.Config{}, fmt.Errorf("SMTP configuration (--smtp-addr, --smtp-from): %w", err)
 	}
 	return mc, nil
+}
+
+// checkDebugListen accepts an empty address (off) or a loopback one. The
+// profiles show the server's stacks and allocation sites and have no
+// sign-in, so only someone on the machine (or through an SSH tunnel) may
+// reach them: a non-loopback address is refused rather than trusted to a
+// firewall.
+func checkDebugListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--debug-listen %q: want host:port, e.g. 127.0.0.1:6060: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--debug-listen %q: the profiling listener has no sign-in, so it listens on loopback only "+
+			"(127.0.0.1, ::1 or localhost); reach it from elsewhere through an SSH tunnel", addr)
+	}
+	return nil
 }

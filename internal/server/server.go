@@ -430,6 +430,16 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 		<-scheduled
 	}()
+	if a.Config.DebugListen != "" {
+		waitDebug, err := a.serveDebug(ctx, a.Config.DebugListen)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			cancel()
+			waitDebug()
+		}()
+	}
 	if err := a.Tasks.Start(ctx); err != nil {
 		return err
 	}
