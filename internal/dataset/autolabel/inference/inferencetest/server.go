@@ -15,8 +15,8 @@
 //
 // Delay slows every infer answer (with SlowOn, only the answers naming that
 // label: a model server that times out on some samples), FailNext makes the
-// next infer calls answer 503, and an image whose file is not an image gets the protocol's
-// 400 with an error message.
+// next infer calls answer 503, and an image whose file is not an image gets
+// the protocol's 400 with an error message.
 package inferencetest
 
 import (
@@ -136,7 +136,7 @@ func Start() *Server {
 // names reports whether an answer's BYTES output holds label.
 func names(outs []map[string]any, label string) bool {
 	for _, o := range outs {
-		if names, ok := o["data"].([]string); ok && o["datatype"] == "BYTES" && slices.Contains(names, label) {
+		if got, ok := o["data"].([]string); ok && o["datatype"] == "BYTES" && slices.Contains(got, label) {
 			return true
 		}
 	}
