@@ -30,6 +30,7 @@ func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error
 	}
 	s.mu.Lock()
 	owner, ok := s.bucketOwners[bucket]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok {
 		return owner, nil
@@ -41,9 +42,7 @@ func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error
 	if err != nil {
 		return "", fmt.Errorf("look up the owner of bucket %s: %w", bucket, err)
 	}
-	s.mu.Lock()
-	s.bucketOwners[bucket] = owner
-	s.mu.Unlock()
+	s.fill(gen, func() { s.bucketOwners[bucket] = owner })
 	return owner, nil
 }
 

@@ -44,14 +44,18 @@ func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(.
 
 var fromMS = store.FromMillis
 
+// iamRevision is the revisions row that every IAM write bumps; on
+// PostgreSQL the bump also notifies the other replicas (migration 00015).
+const iamRevision = "iam"
+
 func bumpRevision(ctx context.Context, q querier) error {
-	_, err := q.ExecContext(ctx, `UPDATE revisions SET value = value + 1 WHERE name = 'iam'`)
+	_, err := q.ExecContext(ctx, `UPDATE revisions SET value = value + 1 WHERE name = $1`, iamRevision)
 	return err
 }
 
 func readRevision(ctx context.Context, q querier) (int64, error) {
 	var v int64
-	err := q.QueryRowContext(ctx, `SELECT value FROM revisions WHERE name = 'iam'`).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT value FROM revisions WHERE name = $1`, iamRevision).Scan(&v)
 	return v, err
 }
 

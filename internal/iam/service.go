@@ -17,7 +17,7 @@ import (
 // Service is the identity service. Reads on the request path (user state,
 // compiled policies, access keys) come from an in-memory cache that every
 // IAM write invalidates; other replicas notice writes through the revision
-// counter, polled every RefreshInterval.
+// counter, by its notifications on PostgreSQL and by polling it (Watch).
 type Service struct {
 	db      *store.DB
 	catalog *Catalog
@@ -26,9 +26,16 @@ type Service struct {
 	secrets *secrets.Box
 	// passwords bounds concurrent password hashing (login.go).
 	passwords *passwordGate
+	// poll is how often Watch reads the revision counter.
+	poll time.Duration
 
-	mu       sync.Mutex
-	rev      int64
+	mu  sync.Mutex
+	rev int64
+	// gen counts the cache's drops. A fill records it before loading and
+	// stores only if it is unchanged: a value read before a write
+	// committed must not land in the cache after that write dropped it,
+	// where it would outlive the change until the next drop.
+	gen      uint64
 	users    map[string]*Snapshot
 	keys     map[string]*Credential
 	projects map[string]*Project
@@ -57,10 +64,16 @@ type Options struct {
 	// PasswordWait is how long a password check waits for a free slot
 	// before it is refused as throttled; one second when zero.
 	PasswordWait time.Duration
+	// RevisionPoll is how often Watch polls the revision counter besides
+	// listening for its notifications; RefreshInterval when zero.
+	RevisionPoll time.Duration
 }
 
-// RefreshInterval bounds how long another replica's IAM write can take to
-// reach this replica's cache.
+// RefreshInterval is how often a replica polls the IAM revision counter by
+// default: the bound on how long another replica's IAM write can take to
+// reach this replica's cache when notifications do not arrive (SQLite has
+// one process; on PostgreSQL they arrive at once unless the listener's
+// connection is down).
 const RefreshInterval = 2 * time.Second
 
 // Snapshot is what authorization needs about a user, compiled once.
@@ -87,6 +100,10 @@ func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Option
 		users:     map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.poll = opts.RevisionPoll
+	if s.poll <= 0 {
+		s.poll = RefreshInterval
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -117,31 +134,54 @@ func (s *Service) Catalog() *Catalog { return s.catalog }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
-// Watch polls the revision counter until ctx ends, dropping the cache when
-// another replica changed identity data.
+// Watch keeps this replica's cache in step with IAM writes made through
+// other replicas, until ctx ends. On PostgreSQL it listens for the revision
+// counter's notifications (store.RevisionsChannel), which arrive as the
+// writing transaction commits: a revoked grant stops working here within
+// the notification's delivery, tens of milliseconds. On both engines it
+// also polls the counter (Options.RevisionPoll, RefreshInterval by
+// default), which bounds the delay while the listener is down.
 func (s *Service) Watch(ctx context.Context) {
-	t := time.NewTicker(RefreshInterval)
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		s.db.Listen(ctx, store.RevisionsChannel, s.log, func(name string) {
+			// An empty name follows a (re)connection: anything may have
+			// changed while nobody listened.
+			if name == "" || name == iamRevision {
+				s.refresh(ctx)
+			}
+		})
+	}()
+	defer func() { <-listened }()
+	t := time.NewTicker(s.poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			rev, err := readRevision(ctx, s.db)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("poll iam revision", "err", err)
-				}
-				continue
-			}
-			s.mu.Lock()
-			if rev != s.rev {
-				s.rev = rev
-				s.dropCache()
-			}
-			s.mu.Unlock()
+			s.refresh(ctx)
 		}
 	}
+}
+
+// refresh drops the cache if the revision counter moved since this replica
+// last looked.
+func (s *Service) refresh(ctx context.Context) {
+	rev, err := readRevision(ctx, s.db)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("read the iam revision", "err", err)
+		}
+		return
+	}
+	s.mu.Lock()
+	if rev != s.rev {
+		s.rev = rev
+		s.dropCache()
+	}
+	s.mu.Unlock()
 }
 
 // write runs fn in a transaction that also bumps the IAM revision, then
@@ -166,8 +206,10 @@ func (s *Service) invalidate() {
 	s.mu.Unlock()
 }
 
-// dropCache empties the caches; the caller holds s.mu.
+// dropCache empties the caches and starts a new generation of them; the
+// caller holds s.mu.
 func (s *Service) dropCache() {
+	s.gen++
 	s.users = map[string]*Snapshot{}
 	s.keys = map[string]*Credential{}
 	s.projects = map[string]*Project{}
@@ -175,11 +217,22 @@ func (s *Service) dropCache() {
 	s.bucketOwners = map[string]string{}
 }
 
+// fill runs store, which puts a loaded value into a cache, unless the cache
+// was dropped since generation gen was read (see Service.gen).
+func (s *Service) fill(gen uint64, store func()) {
+	s.mu.Lock()
+	if s.gen == gen {
+		store()
+	}
+	s.mu.Unlock()
+}
+
 // Snapshot returns the cached authorization view of a user: their state
 // (for token revocation) and their compiled policies.
 func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error) {
 	s.mu.Lock()
 	snap, ok := s.users[userID]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok {
 		return snap, nil
@@ -224,9 +277,7 @@ func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error
 	if len(outside) < len(grants) {
 		snap.TeamSet = policy.Compile(grants)
 	}
-	s.mu.Lock()
-	s.users[userID] = snap
-	s.mu.Unlock()
+	s.fill(gen, func() { s.users[userID] = snap })
 	return snap, nil
 }
 
@@ -235,6 +286,7 @@ func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error
 func (s *Service) AccessKey(ctx context.Context, ak string) (*Credential, error) {
 	s.mu.Lock()
 	c, ok := s.keys[ak]
+	gen := s.gen
 	s.mu.Unlock()
 	if !ok {
 		var err error
@@ -245,9 +297,7 @@ func (s *Service) AccessKey(ctx context.Context, ak string) (*Credential, error)
 		if err != nil {
 			return nil, fmt.Errorf("load access key: %w", err)
 		}
-		s.mu.Lock()
-		s.keys[ak] = c
-		s.mu.Unlock()
+		s.fill(gen, func() { s.keys[ak] = c })
 	}
 	if c.Status != "active" {
 		return nil, errorf(KindUnauthorized, "access key is inactive")
@@ -282,6 +332,7 @@ func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 func (s *Service) CachedProject(ctx context.Context, id string) (*Project, error) {
 	s.mu.Lock()
 	p, ok := s.projects[id]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok {
 		return p, nil
@@ -290,9 +341,7 @@ func (s *Service) CachedProject(ctx context.Context, id string) (*Project, error
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.projects[id] = p
-	s.mu.Unlock()
+	s.fill(gen, func() { s.projects[id] = p })
 	return p, nil
 }
 
@@ -301,6 +350,7 @@ func (s *Service) cachedWorkspace(ctx context.Context, projectID, id string) (*W
 	key := projectID + "/" + id
 	s.mu.Lock()
 	w, ok := s.workspaces[key]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok {
 		return w, nil
@@ -309,8 +359,6 @@ func (s *Service) cachedWorkspace(ctx context.Context, projectID, id string) (*W
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.workspaces[key] = w
-	s.mu.Unlock()
+	s.fill(gen, func() { s.workspaces[key] = w })
 	return w, nil
 }

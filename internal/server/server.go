@@ -114,6 +114,11 @@ type Tuning struct {
 	// processing.DefaultBatch): tests that interrupt a run make it small,
 	// so that a run has checkpointed long before it ends.
 	ProcessingBatch int
+	// IAMPoll is how often the identity service polls the IAM revision
+	// counter besides listening for its notifications
+	// (iam.Options.RevisionPoll, default iam.RefreshInterval): a test that
+	// must see a change arrive by notification makes it long.
+	IAMPoll time.Duration
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -181,7 +186,8 @@ func (a *App) open(ctx context.Context) error {
 	for _, rt := range api.Table() {
 		actions = append(actions, rt.Action)
 	}
-	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log, Secrets: a.secrets, PreviousSecrets: a.previousSecrets})
+	svc, err := iam.NewService(ctx, a.DB, iam.NewCatalog(actions), iam.Options{Logger: a.Log, Secrets: a.secrets, PreviousSecrets: a.previousSecrets,
+		RevisionPoll: a.tuning.IAMPoll})
 	if errors.Is(err, iam.ErrSecretsKey) {
 		return fmt.Errorf("refusing to start with key-encryption key file %s: %w; start with the key file that sealed this database "+
 			"(--secrets-key-file, shared by every replica), never a new one", a.secretsKeyPath, err)
