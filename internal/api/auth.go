@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/atelier-dev/atelier/internal/metrics"
+
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
 	"github.com/atelier-dev/atelier/internal/iam/policy"
@@ -78,16 +80,27 @@ func (c *Call) authorizeObjectAction(action string, refs []ObjectRef) error {
 			return err
 		}
 	}
+	decide := func(bucket, key string) error {
+		err := acc.Decide(action, bucket, key)
+		var d *iam.ObjectDenial
+		if err == nil || errors.As(err, &d) {
+			c.srv.cfg.Metrics.ObserveDecision(metrics.DecisionObject, err == nil, false)
+		}
+		return objectDenied(err)
+	}
 	if strings.EqualFold(action, "obs:bucket:ListAllMyBuckets") {
-		return objectDenied(acc.Decide(action, "", ""))
+		return decide("", "")
 	}
 	for _, ref := range refs {
-		if err := objectDenied(acc.Decide(action, ref.Bucket, ref.Key)); err != nil {
+		if err := decide(ref.Bucket, ref.Key); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// explicitDeny reports whether a Deny statement decided.
+func explicitDeny(d policy.Decision) bool { return d.Matched && !d.Allowed }
 
 // Actor is the caller as object decisions and background tasks see them.
 func (c *Call) Actor() iam.Actor {
@@ -298,6 +311,7 @@ func (s *Server) authorizeKind(r *http.Request, c *Call) error {
 		if err != nil {
 			return err
 		}
+		s.cfg.Metrics.ObserveDecision(metrics.DecisionRoute, false, explicitDeny(d))
 		return Errorf(http.StatusForbidden, codeNotAuthorized, "You are not authorized to perform the (%s) operation.%s", c.Route.Action, denialReason(d))
 	}
 	return nil
@@ -320,6 +334,7 @@ func (s *Server) authorizeRoute(r *http.Request, c *Call) error {
 	if err != nil {
 		return err
 	}
+	s.cfg.Metrics.ObserveDecision(metrics.DecisionRoute, d.Allowed, explicitDeny(d))
 	if c.Route.Team {
 		// The task's owner holds the action through a policy other than
 		// the labeling ones.

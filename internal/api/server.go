@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/metrics"
+
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
 	"github.com/atelier-dev/atelier/internal/dataset/exporter"
@@ -76,6 +78,9 @@ type Config struct {
 	// Console serves the web console's assets at /console/ (package
 	// console); nil serves none.
 	Console http.Handler
+	// Metrics counts requests and authorization decisions; nil counts
+	// nothing.
+	Metrics *metrics.Metrics
 }
 
 // serves reports whether the service a route's handler works on is
@@ -232,7 +237,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", rid)
 	rec := &recorder{ResponseWriter: w}
-	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+	// The mux records the matched pattern on the request it routes.
+	routed := r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic serving request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
@@ -240,9 +246,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, &Error{Status: 500, Code: codeInternal, Msg: "Internal error."}, strings.HasPrefix(r.URL.Path, "/v3"))
 			}
 		}
-		s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", s.now().Sub(start))
+		took := s.now().Sub(start)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := routed.Pattern
+		if route == "/" { // the catch-all that answers unknown paths
+			route = metrics.Unmatched
+		}
+		s.cfg.Metrics.ObserveRequest(route, r.Method, status, took)
+		s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
 	}()
-	s.mux.ServeHTTP(rec, r.WithContext(ctx))
+	s.mux.ServeHTTP(rec, routed)
 }
 
 type requestIDKey struct{}

@@ -26,6 +26,9 @@ type Config struct {
 	// DebugListen, when set, serves Go's profiles (net/http/pprof) on this
 	// loopback address: off by default, and never on the API's listener.
 	DebugListen string
+	// MetricsListen, when set, serves /metrics in Prometheus' format on
+	// this address (aggregate figures only), never on the API's listener.
+	MetricsListen string
 
 	// OBS selects an S3-compatible object store (Huawei OBS, MinIO, AWS S3)
 	// instead of the local folder DATA_DIR/obs when OBSEndpoint is set.
@@ -91,6 +94,7 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.Region, "region", "local-1", "region name of this installation", nil)
 	str(&c.Endpoint, "endpoint", "", "public base URL of the API (default http://<listen>)", nil)
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error", nil)
+	str(&c.MetricsListen, "metrics-listen", "", "address (e.g. 127.0.0.1:9464, or the monitoring network's) to serve /metrics on in Prometheus' format: requests and latency by route, authorization decisions, the task queue, training jobs by phase (empty: off)", nil)
 	str(&c.DebugListen, "debug-listen", "", "loopback address (e.g. 127.0.0.1:6060) to serve Go's CPU, heap, goroutine, mutex and block profiles on, for the operator (empty: off)", nil)
 	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)", nil)
 	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store", nil)
@@ -148,6 +152,11 @@ func (c *Config) Validate() error {
 	}
 	if err := checkDebugListen(c.DebugListen); err != nil {
 		return err
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q: want host:port, e.g. 127.0.0.1:9464: %w", c.MetricsListen, err)
+		}
 	}
 	c.Models = nil
 	for _, m := range c.ModelServers {

@@ -42,34 +42,46 @@ const (
 	debugBlockRate     = int(100 * time.Microsecond)
 )
 
-// serveDebug serves the profiles on addr until ctx ends. It returns once
-// the listener is open (or failed to open); the returned function waits
-// for the listener to shut down.
+// serveDebug serves the profiles on addr until ctx ends (see serveAside),
+// with contention sampling on meanwhile.
 func (a *App) serveDebug(ctx context.Context, addr string) (wait func(), err error) {
-	ln, err := net.Listen("tcp", addr)
+	wait, err = a.serveAside(ctx, "profiles are served (loopback only)", "debug_listen", addr, debugHandler())
 	if err != nil {
-		return nil, fmt.Errorf("listen for profiles on %s: %w", addr, err)
+		return nil, err
 	}
 	runtime.SetMutexProfileFraction(debugMutexFraction)
 	runtime.SetBlockProfileRate(debugBlockRate)
-	srv := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+	return func() {
+		wait()
+		runtime.SetMutexProfileFraction(0)
+		runtime.SetBlockProfileRate(0)
+	}, nil
+}
+
+// serveAside serves h on a listener of its own at addr until ctx ends, for
+// the operator's endpoints that are not the API (profiles, metrics). It
+// returns once the listener is open (or failed to open), having logged msg
+// with the address under key; the returned function waits for the
+// listener to shut down.
+func (a *App) serveAside(ctx context.Context, msg, key, addr string, h http.Handler) (wait func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, key, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.Log.Warn("profiling listener stopped", "err", err)
+			a.Log.Warn("listener stopped", key, addr, "err", err)
 		}
 	}()
 	go func() {
 		<-ctx.Done()
-		// A CPU profile or trace in progress is cut off: the server is
-		// stopping.
+		// A profile, trace or scrape in progress is cut off: the server
+		// is stopping.
 		_ = srv.Close()
 	}()
-	a.Log.Info("profiles are served (loopback only)", "debug_listen", ln.Addr().String())
-	return func() {
-		<-done
-		runtime.SetMutexProfileFraction(0)
-		runtime.SetBlockProfileRate(0)
-	}, nil
+	a.Log.Info(msg, key, ln.Addr().String())
+	return func() { <-done }, nil
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/metrics"
+
 	"github.com/atelier-dev/atelier/internal/api"
 	"github.com/atelier-dev/atelier/internal/config"
 	"github.com/atelier-dev/atelier/internal/console"
@@ -81,6 +83,9 @@ type App struct {
 	// Tasks runs durable background tasks (imports, exports, syncs); Serve
 	// starts it and stops it before returning.
 	Tasks *tasks.Manager
+	// Metrics counts requests, decisions, the task queue and training jobs
+	// for --metrics-listen; nil without it (nothing is counted).
+	Metrics *metrics.Metrics
 	// Mail sends notification e-mail through --smtp-addr; nil when no SMTP
 	// server is configured.
 	Mail *mail.Sender
@@ -267,7 +272,12 @@ func (a *App) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("console assets: %w", err)
 	}
-	a.API, err = api.New(api.Config{Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
+	if a.Config.MetricsListen != "" {
+		if a.Metrics, err = newMetrics(a.Tasks, a.Training); err != nil {
+			return err
+		}
+	}
+	a.API, err = api.New(api.Config{Metrics: a.Metrics, Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
 		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, AutoLabel: a.AutoLabel, Workforces: a.Workforces, TeamTasks: a.TeamTasks, Processing: a.Processing})
 	return err
@@ -444,6 +454,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer func() {
 			cancel()
 			waitDebug()
+		}()
+	}
+	if a.Metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		waitMetrics, err := a.serveAside(ctx, "metrics are served", "metrics_listen", a.Config.MetricsListen, mux)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			cancel()
+			waitMetrics()
 		}()
 	}
 	if err := a.Tasks.Start(ctx); err != nil {

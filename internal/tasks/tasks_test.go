@@ -770,3 +770,34 @@ func TestSweeper(t *testing.T) {
 		}
 	})
 }
+
+// TestBacklogs: the queue's depth and the age of its oldest task, by kind
+// and status, as the server's metrics read them; finished tasks are not in
+// the backlog.
+func TestBacklogs(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *testDB) {
+		ctx := context.Background()
+		noop := func(ctx context.Context, task *Task, p Progress) error { return nil }
+		m := newManager(t, db, testConfig(db), map[string]Handler{"test.a": noop, "test.b": noop})
+		before := time.Now().Add(-time.Second)
+		var ids []string
+		for _, kind := range []string{"test.a", "test.a", "test.b"} {
+			task, err := m.Enqueue(ctx, nil, kind, "proj", "res-1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, task.ID)
+		}
+		if _, err := m.Cancel(ctx, ids[2]); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Backlogs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Kind != "test.a" || got[0].Status != Queued || got[0].Count != 2 ||
+			got[0].Oldest.Before(before) || got[0].Oldest.After(time.Now()) {
+			t.Fatalf("backlogs %+v; want 2 queued test.a tasks created just now (the cancelled test.b is done)", got)
+		}
+	})
+}

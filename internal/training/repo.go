@@ -514,3 +514,25 @@ func (r *repo) algorithms(ctx context.Context, sc Scope, nameLike, sortColumn st
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// jobsByPhase counts the jobs that are not deleted, by phase.
+func (r *repo) jobsByPhase(ctx context.Context) (map[string]int64, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT phase, count(*) FROM training_jobs WHERE deleted=0 GROUP BY phase`)
+	if err != nil {
+		return nil, fmt.Errorf("count training jobs by phase: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var phase string
+		var n int64
+		if err := rows.Scan(&phase, &n); err != nil {
+			return nil, fmt.Errorf("count training jobs by phase: %w", err)
+		}
+		out[phase] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count training jobs by phase: %w", err)
+	}
+	return out, nil
+}

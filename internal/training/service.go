@@ -345,3 +345,9 @@ func (f Flavor) Detail(diskAsString bool) FlavorDetail {
 	}
 	return d
 }
+
+// JobsByPhase counts the training jobs that are not deleted, by phase, over
+// every project: the operator's view for the server's metrics.
+func (s *Service) JobsByPhase(ctx context.Context) (map[string]int64, error) {
+	return s.repo.jobsByPhase(ctx)
+}
