@@ -105,7 +105,7 @@ func TestPasswordLoginProtection(t *testing.T) {
 	t.Parallel()
 	for _, engine := range storetest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
-			var logs logBuffer
+			var logs syncBuffer
 			env := servertest.StartWith(t, servertest.Options{Engine: engine, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			a := env.Account
 			token := env.AdminToken(t)
@@ -178,23 +178,6 @@ func TestPasswordLoginProtection(t *testing.T) {
 			}
 		})
 	}
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *logBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *logBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 const loginLoadChild = "ATELIER_TEST_LOGIN_LOAD_CHILD"

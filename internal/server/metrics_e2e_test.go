@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/modelarts/v1/model"
@@ -17,24 +15,6 @@ import (
 	"github.com/atelier-dev/atelier/internal/store"
 )
 
-// lockedBuffer is a log sink the server and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestMetricsEndpoint runs a server with --metrics-listen, makes requests
 // that are allowed, denied by no grant, and to no route, and a training
 // job, then scrapes /metrics: the requests are counted by route pattern
@@ -43,7 +23,7 @@ func (l *lockedBuffer) String() string {
 // serves no metrics.
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs syncBuffer
 	env := servertest.StartWith(t, servertest.Options{Engine: store.SQLite,
 		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Configure: func(c *atelierconfig.Config) { c.MetricsListen = "127.0.0.1:0" }})
