@@ -75,8 +75,27 @@ func (s *Service) ProjectByName(ctx context.Context, domainID, name string) (*Pr
 
 // ListProjects lists the domain's projects, optionally filtered by name.
 func (s *Service) ListProjects(ctx context.Context, domainID, name string) ([]*Project, error) {
-	ps, err := listProjects(ctx, s.db, domainID, name)
-	return ps, wrap("list projects", err)
+	if name != "" {
+		ps, err := listProjects(ctx, s.db, domainID, name)
+		return ps, wrap("list projects", err)
+	}
+	// An account's whole list is what every token request and project
+	// listing asks for (GET /v3/auth/projects): it is cached with the rest
+	// of IAM's data and dropped by every IAM write.
+	s.mu.Lock()
+	ps, ok := s.domainProjects[domainID]
+	gen := s.gen
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if ps, err = listProjects(ctx, s.db, domainID, ""); err != nil {
+			return nil, wrap("list projects", err)
+		}
+		s.fill(gen, func() { s.domainProjects[domainID] = ps })
+	}
+	// Callers filter the list in place; the projects themselves are shared
+	// and never modified.
+	return slices.Clone(ps), nil
 }
 
 // UpdateProject changes a project's name suffix or description.

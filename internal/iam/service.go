@@ -39,6 +39,9 @@ type Service struct {
 	users    map[string]*Snapshot
 	keys     map[string]*Credential
 	projects map[string]*Project
+	// domainProjects caches each account's projects in ListProjects'
+	// order; entries are shared, never modified.
+	domainProjects map[string][]*Project
 	// workspaces caches by "project_id/workspace_id"; entries are shared,
 	// never modified: writes replace the whole cache.
 	workspaces map[string]*Workspace
@@ -97,7 +100,8 @@ type Snapshot struct {
 func NewService(ctx context.Context, db *store.DB, catalog *Catalog, opts Options) (*Service, error) {
 	s := &Service{db: db, catalog: catalog, now: opts.Now, log: opts.Logger, secrets: opts.Secrets,
 		passwords: newPasswordGate(opts.PasswordConcurrency, opts.PasswordWait),
-		users:     map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
+		users:     map[string]*Snapshot{}, keys: map[string]*Credential{}, projects: map[string]*Project{}, domainProjects: map[string][]*Project{},
+		workspaces: map[string]*Workspace{}, bucketOwners: map[string]string{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -213,6 +217,7 @@ func (s *Service) dropCache() {
 	s.users = map[string]*Snapshot{}
 	s.keys = map[string]*Credential{}
 	s.projects = map[string]*Project{}
+	s.domainProjects = map[string][]*Project{}
 	s.workspaces = map[string]*Workspace{}
 	s.bucketOwners = map[string]string{}
 }

@@ -353,3 +353,54 @@ func TestStartWritesNothingWhenSystemPoliciesAreCurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestProjectListCache: an account's project list is cached, and the cache
+// follows every write: a new project is listed at once, a user's filtered
+// list does not shrink the cached one, and another replica sees the new
+// project after its next refresh.
+func TestProjectListCache(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		one, two := newService(t, db), newService(t, db)
+		a := newAccount(t, one, "acme")
+		names := func(svc *iam.Service) []string {
+			t.Helper()
+			ps, err := svc.ListProjects(ctx, a.DomainID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, p := range ps {
+				out = append(out, p.Name)
+			}
+			return out
+		}
+		if got := names(two); len(got) != 1 {
+			t.Fatalf("projects before: %v", got)
+		}
+		u, _, _ := userWithPolicy(t, one, a, allowGetDenyDelete) // granted on the first project only
+		if _, err := one.CreateProject(ctx, a.DomainID, "r-1", "r-1_second", ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(one); len(got) != 2 {
+			t.Fatalf("the writing replica lists %v after creating a project; want 2", got)
+		}
+		mine, err := one.ProjectsForUser(ctx, u.ID)
+		if err != nil || len(mine) != 1 {
+			t.Fatalf("the user's projects: %v %v; want the one granted", mine, err)
+		}
+		if got := names(one); len(got) != 2 {
+			t.Fatalf("after a user's filtered list the account lists %v; want 2", got)
+		}
+		ctx2, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go two.Watch(ctx2)
+		deadline := time.Now().Add(3 * iam.RefreshInterval)
+		for len(names(two)) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica two still lists %v", names(two))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
