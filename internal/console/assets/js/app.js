@@ -2,6 +2,7 @@
 // #/datasets/{id}, #/datasets/{id}/label/{offset}; a fragment's ?query
 // carries a page's state, such as the grid's filter) and the page frame.
 import { session, signOut, signIn, call, setWorkspace, workspaceID } from "./api.js";
+import { navigate } from "./dom.js";
 import { signInView } from "./signin.js";
 import { datasetsView } from "./datasets.js";
 import { createView } from "./create.js";
@@ -110,6 +111,7 @@ document.getElementById("reauth-form").addEventListener("submit", async (ev) => 
 });
 
 async function route() {
+  navigate();
   const s = session();
   const hash = location.hash || "#/datasets";
   if (!s && hash !== "#/signin") { location.hash = "#/signin"; return; }

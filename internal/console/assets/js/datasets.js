@@ -1,4 +1,4 @@
-import { h, mount, editorHref } from "./dom.js";
+import { h, mount, editorHref, currentNavigation } from "./dom.js";
 import { call, workspaceID } from "./api.js";
 
 const types = { 0: "Image classification", 1: "Object detection", 3: "Image segmentation", 100: "Text classification",
@@ -11,16 +11,19 @@ function progress(done, total) {
 }
 
 export async function datasetsView() {
+  const nav = currentNavigation();
   mount(h("h1", {}, "Datasets"), h("p", { class: "muted" }, "Loading…"));
   let out;
   try {
     out = await call("GET", `/v2/{project_id}/datasets?limit=100&workspace_id=${encodeURIComponent(workspaceID())}`);
   } catch (e) {
+    if (nav !== currentNavigation()) return;
     // A team member holds no dataset of its own: its work is its tasks.
     if (e.status === 403) { location.hash = "#/tasks"; return; }
     mount(h("h1", {}, "Datasets"), h("p", { class: "error", role: "alert" }, e.message));
     return;
   }
+  if (nav !== currentNavigation()) return; // the user went elsewhere meanwhile
   const rows = (out.datasets || []).map((d) => h("tr", {},
     h("td", {}, h("a", { href: `#/datasets/${d.dataset_id}` }, d.dataset_name)),
     h("td", {}, types[d.dataset_type] || String(d.dataset_type)),

@@ -17,6 +17,14 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Navigations: route() starts one per change of the URL. A view that
+// loads before it mounts takes the number when it starts and, after each
+// wait, mounts only if it is still current: otherwise the user has moved on
+// and a late answer must not replace the newer page.
+let navigation = 0;
+export function navigate() { return ++navigation; }
+export function currentNavigation() { return navigation; }
+
 // mount replaces the main area's content and moves focus to it, so that
 // keyboard and screen reader users land on the new page.
 export function mount(...nodes) {
