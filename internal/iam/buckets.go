@@ -28,22 +28,16 @@ func (s *Service) BucketOwner(ctx context.Context, bucket string) (string, error
 	if strings.HasPrefix(bucket, SystemBucketPrefix) {
 		return "", nil
 	}
-	s.mu.Lock()
-	owner, ok := s.bucketOwners[bucket]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok {
+	return cached(s, func() map[string]string { return s.bucketOwners }, bucket, func() (string, error) {
+		owner, err := bucketOwner(ctx, s.db, bucket)
+		if noRows(err) {
+			owner, err = firstDomainID(ctx, s.db)
+		}
+		if err != nil {
+			return "", fmt.Errorf("look up the owner of bucket %s: %w", bucket, err)
+		}
 		return owner, nil
-	}
-	owner, err := bucketOwner(ctx, s.db, bucket)
-	if noRows(err) {
-		owner, err = firstDomainID(ctx, s.db)
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up the owner of bucket %s: %w", bucket, err)
-	}
-	s.fill(gen, func() { s.bucketOwners[bucket] = owner })
-	return owner, nil
+	})
 }
 
 // ClaimBucket records that an account owns a bucket it is creating. It is

@@ -82,16 +82,12 @@ func (s *Service) ListProjects(ctx context.Context, domainID, name string) ([]*P
 	// An account's whole list is what every token request and project
 	// listing asks for (GET /v3/auth/projects): it is cached with the rest
 	// of IAM's data and dropped by every IAM write.
-	s.mu.Lock()
-	ps, ok := s.domainProjects[domainID]
-	gen := s.gen
-	s.mu.Unlock()
-	if !ok {
-		var err error
-		if ps, err = listProjects(ctx, s.db, domainID, ""); err != nil {
-			return nil, wrap("list projects", err)
-		}
-		s.fill(gen, func() { s.domainProjects[domainID] = ps })
+	ps, err := cached(s, func() map[string][]*Project { return s.domainProjects }, domainID, func() ([]*Project, error) {
+		ps, err := listProjects(ctx, s.db, domainID, "")
+		return ps, wrap("list projects", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Callers filter the list in place; the projects themselves are shared
 	// and never modified.

@@ -31,7 +31,7 @@ type Service struct {
 
 	mu  sync.Mutex
 	rev int64
-	// gen counts the cache's drops. A fill records it before loading and
+	// gen counts the cache's drops. A fill (cached) records it before loading and
 	// stores only if it is unchanged: a value read before a write
 	// committed must not land in the cache after that write dropped it,
 	// where it would outlive the change until the next drop.
@@ -222,26 +222,42 @@ func (s *Service) dropCache() {
 	s.bucketOwners = map[string]string{}
 }
 
-// fill runs store, which puts a loaded value into a cache, unless the cache
-// was dropped since generation gen was read (see Service.gen).
-func (s *Service) fill(gen uint64, store func()) {
+// cached returns key's value from the cache that in picks (called under
+// s.mu: dropCache replaces the maps), loading it on a miss. The loaded value
+// is stored only if the cache was not dropped while it loaded: a value read
+// before a write committed must not outlive that write's invalidation (see
+// Service.gen).
+func cached[K comparable, V any](s *Service, in func() map[K]V, key K, load func() (V, error)) (V, error) {
+	s.mu.Lock()
+	v, ok := in()[key]
+	gen := s.gen
+	s.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
 	s.mu.Lock()
 	if s.gen == gen {
-		store()
+		in()[key] = v
 	}
 	s.mu.Unlock()
+	return v, nil
 }
 
 // Snapshot returns the cached authorization view of a user: their state
 // (for token revocation) and their compiled policies.
 func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error) {
-	s.mu.Lock()
-	snap, ok := s.users[userID]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok {
-		return snap, nil
-	}
+	return cached(s, func() map[string]*Snapshot { return s.users }, userID, func() (*Snapshot, error) {
+		return s.loadSnapshot(ctx, userID)
+	})
+}
+
+// loadSnapshot reads a user, their account and grants, and compiles their
+// policies.
+func (s *Service) loadSnapshot(ctx context.Context, userID string) (*Snapshot, error) {
 	u, err := getUser(ctx, s.db, userID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -270,7 +286,7 @@ func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error
 		}
 		grants = append(grants, policy.Grant{PolicyID: r.PolicyID, PolicyName: r.PolicyName, Document: doc, Scope: r.Scope})
 	}
-	snap = &Snapshot{User: u, Domain: d, Grants: grants}
+	snap := &Snapshot{User: u, Domain: d, Grants: grants}
 	outside := make([]policy.Grant, 0, len(grants))
 	for _, g := range grants {
 		if !labelingPolicyIDs[g.PolicyID] {
@@ -282,27 +298,24 @@ func (s *Service) Snapshot(ctx context.Context, userID string) (*Snapshot, error
 	if len(outside) < len(grants) {
 		snap.TeamSet = policy.Compile(grants)
 	}
-	s.fill(gen, func() { s.users[userID] = snap })
 	return snap, nil
 }
 
 // AccessKey returns the active credential for ak (cached), or a
 // KindUnauthorized error.
 func (s *Service) AccessKey(ctx context.Context, ak string) (*Credential, error) {
-	s.mu.Lock()
-	c, ok := s.keys[ak]
-	gen := s.gen
-	s.mu.Unlock()
-	if !ok {
-		var err error
-		c, err = s.loadCredential(ctx, ak)
+	c, err := cached(s, func() map[string]*Credential { return s.keys }, ak, func() (*Credential, error) {
+		c, err := s.loadCredential(ctx, ak)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, errorf(KindUnauthorized, "unknown access key")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load access key: %w", err)
 		}
-		s.fill(gen, func() { s.keys[ak] = c })
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if c.Status != "active" {
 		return nil, errorf(KindUnauthorized, "access key is inactive")
@@ -335,35 +348,14 @@ func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // CachedProject returns a project from the cache (loading it on a miss);
 // the request path uses it to scope every ModelArts call.
 func (s *Service) CachedProject(ctx context.Context, id string) (*Project, error) {
-	s.mu.Lock()
-	p, ok := s.projects[id]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	p, err := s.ProjectByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.fill(gen, func() { s.projects[id] = p })
-	return p, nil
+	return cached(s, func() map[string]*Project { return s.projects }, id, func() (*Project, error) {
+		return s.ProjectByID(ctx, id)
+	})
 }
 
 // cachedWorkspace returns a workspace from the cache, loading it on a miss.
 func (s *Service) cachedWorkspace(ctx context.Context, projectID, id string) (*Workspace, error) {
-	key := projectID + "/" + id
-	s.mu.Lock()
-	w, ok := s.workspaces[key]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok {
-		return w, nil
-	}
-	w, err := getWorkspace(ctx, s.db, projectID, id)
-	if err != nil {
-		return nil, err
-	}
-	s.fill(gen, func() { s.workspaces[key] = w })
-	return w, nil
+	return cached(s, func() map[string]*Workspace { return s.workspaces }, projectID+"/"+id, func() (*Workspace, error) {
+		return getWorkspace(ctx, s.db, projectID, id)
+	})
 }
