@@ -11,6 +11,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -103,46 +104,67 @@ type Sample struct {
 	Value  float64
 }
 
-// Gauge declares a gauge whose samples read calls at every scrape (with a
-// deadline of its own: a slow database must not stall the scrape). A read
-// that fails leaves the gauge out of that scrape and reports the error to
-// the scraper, which marks the scrape as partial.
+// Gauge declares a gauge read at scrape time.
 type Gauge struct {
 	Name   string
 	Help   string
 	Labels []string
-	Read   func(ctx context.Context) ([]Sample, error)
+}
+
+// GaugeSet is gauges read together at every scrape, from one read (one
+// query serves several gauges): Read returns each gauge's samples, in the
+// order of Gauges, within a deadline of its own (a slow database must not
+// stall the scrape). A read that fails leaves the set's gauges out of that
+// scrape and reports the error to the scraper.
+type GaugeSet struct {
+	Gauges []Gauge
+	Read   func(ctx context.Context) ([][]Sample, error)
 }
 
 // AddGauges registers gauges read at scrape time.
-func (m *Metrics) AddGauges(gs ...Gauge) error {
-	for _, g := range gs {
-		if err := m.reg.Register(&gaugeCollector{g: g, desc: prometheus.NewDesc(g.Name, g.Help, g.Labels, nil)}); err != nil {
+func (m *Metrics) AddGauges(sets ...GaugeSet) error {
+	for _, set := range sets {
+		c := &gaugeCollector{read: set.Read}
+		for _, g := range set.Gauges {
+			c.descs = append(c.descs, prometheus.NewDesc(g.Name, g.Help, g.Labels, nil))
+		}
+		if err := m.reg.Register(c); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// scrapeTimeout bounds each gauge's read.
+// scrapeTimeout bounds each set's read.
 const scrapeTimeout = 5 * time.Second
 
 type gaugeCollector struct {
-	g    Gauge
-	desc *prometheus.Desc
+	descs []*prometheus.Desc
+	read  func(ctx context.Context) ([][]Sample, error)
 }
 
-func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
 
 func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	samples, err := c.g.Read(ctx)
+	samples, err := c.read(ctx)
+	if err == nil && len(samples) != len(c.descs) {
+		err = fmt.Errorf("read %d gauges' samples for %d gauges", len(samples), len(c.descs))
+	}
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		for _, d := range c.descs {
+			ch <- prometheus.NewInvalidMetric(d, err)
+		}
 		return
 	}
-	for _, s := range samples {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, s.Value, s.Labels...)
+	for i, d := range c.descs {
+		for _, s := range samples[i] {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, s.Value, s.Labels...)
+		}
 	}
 }

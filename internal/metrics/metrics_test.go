@@ -27,14 +27,18 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.ObserveDecision(DecisionRoute, false, true)
 }
 
-// A gauge whose read fails is left out of that scrape; the rest is served.
+// A set's gauges come from one read per scrape; a set whose read fails is
+// left out of that scrape and the rest is served.
 func TestGaugeReadFailure(t *testing.T) {
 	m := New()
+	reads := 0
 	err := m.AddGauges(
-		Gauge{Name: "test_ok", Help: "ok", Labels: []string{"k"}, Read: func(context.Context) ([]Sample, error) {
-			return []Sample{{Labels: []string{"a"}, Value: 2}}, nil
-		}},
-		Gauge{Name: "test_broken", Help: "broken", Read: func(context.Context) ([]Sample, error) {
+		GaugeSet{Gauges: []Gauge{{Name: "test_ok", Help: "ok", Labels: []string{"k"}}, {Name: "test_too", Help: "too"}},
+			Read: func(context.Context) ([][]Sample, error) {
+				reads++
+				return [][]Sample{{{Labels: []string{"a"}, Value: 2}}, {{Value: 3}}}, nil
+			}},
+		GaugeSet{Gauges: []Gauge{{Name: "test_broken", Help: "broken"}}, Read: func(context.Context) ([][]Sample, error) {
 			return nil, errors.New("database away")
 		}},
 	)
@@ -44,7 +48,10 @@ func TestGaugeReadFailure(t *testing.T) {
 	m.ObserveRequest("", http.MethodGet, 404, 3*time.Millisecond)
 	m.ObserveDecision(DecisionObject, true, false)
 	code, body := scrape(t, m)
-	for _, want := range []string{`test_ok{k="a"} 2`, `atelier_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+	if reads != 1 {
+		t.Errorf("one scrape read the set %d times; want once for both its gauges", reads)
+	}
+	for _, want := range []string{`test_ok{k="a"} 2`, "test_too 3", `atelier_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
 		`atelier_authorization_decisions_total{kind="object",result="allow"} 1`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("scrape (%d) lacks %q:\n%s", code, want, body)

@@ -15,32 +15,28 @@ import (
 // training jobs by phase.
 func newMetrics(queue *tasks.Manager, jobs *training.Service) (*metrics.Metrics, error) {
 	m := metrics.New()
-	backlog := func(ctx context.Context, value func(tasks.Backlog) float64) ([]metrics.Sample, error) {
-		bs, err := queue.Backlogs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]metrics.Sample, 0, len(bs))
-		for _, b := range bs {
-			out = append(out, metrics.Sample{Labels: []string{b.Kind, string(b.Status)}, Value: value(b)})
-		}
-		return out, nil
-	}
 	err := m.AddGauges(
-		metrics.Gauge{Name: "atelier_tasks", Help: "Background tasks (imports, exports, syncs, auto labeling, processing, …) queued or running, by kind and status.",
-			Labels: []string{"kind", "status"},
-			Read: func(ctx context.Context) ([]metrics.Sample, error) {
-				return backlog(ctx, func(b tasks.Backlog) float64 { return float64(b.Count) })
-			}},
-		metrics.Gauge{Name: "atelier_task_oldest_age_seconds", Help: "Age of the oldest background task queued or running, by kind and status.",
-			Labels: []string{"kind", "status"},
-			Read: func(ctx context.Context) ([]metrics.Sample, error) {
-				now := time.Now()
-				return backlog(ctx, func(b tasks.Backlog) float64 { return now.Sub(b.Oldest).Seconds() })
-			}},
-		metrics.Gauge{Name: "atelier_training_jobs", Help: "Training jobs that are not deleted, by phase.",
-			Labels: []string{"phase"},
-			Read: func(ctx context.Context) ([]metrics.Sample, error) {
+		metrics.GaugeSet{Gauges: []metrics.Gauge{
+			{Name: "atelier_tasks", Help: "Background tasks (imports, exports, syncs, auto labeling, processing, …) queued or running, by kind and status.",
+				Labels: []string{"kind", "status"}},
+			{Name: "atelier_task_oldest_age_seconds", Help: "Age of the oldest background task queued or running, by kind and status.",
+				Labels: []string{"kind", "status"}},
+		}, Read: func(ctx context.Context) ([][]metrics.Sample, error) {
+			bs, err := queue.Backlogs(ctx)
+			if err != nil {
+				return nil, err
+			}
+			now := time.Now()
+			count, age := make([]metrics.Sample, 0, len(bs)), make([]metrics.Sample, 0, len(bs))
+			for _, b := range bs {
+				labels := []string{b.Kind, string(b.Status)}
+				count = append(count, metrics.Sample{Labels: labels, Value: float64(b.Count)})
+				age = append(age, metrics.Sample{Labels: labels, Value: now.Sub(b.Oldest).Seconds()})
+			}
+			return [][]metrics.Sample{count, age}, nil
+		}},
+		metrics.GaugeSet{Gauges: []metrics.Gauge{{Name: "atelier_training_jobs", Help: "Training jobs that are not deleted, by phase.", Labels: []string{"phase"}}},
+			Read: func(ctx context.Context) ([][]metrics.Sample, error) {
 				byPhase, err := jobs.JobsByPhase(ctx)
 				if err != nil {
 					return nil, err
@@ -49,7 +45,7 @@ func newMetrics(queue *tasks.Manager, jobs *training.Service) (*metrics.Metrics,
 				for phase, n := range byPhase {
 					out = append(out, metrics.Sample{Labels: []string{phase}, Value: float64(n)})
 				}
-				return out, nil
+				return [][]metrics.Sample{out}, nil
 			}},
 	)
 	if err != nil {

@@ -364,3 +364,25 @@ func (r *repo) requeue(ctx context.Context, tx *sql.Tx, id string, oldJob, jobID
 	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
+
+// backlogs counts the queued and running tasks by kind and status, with the
+// creation time of the oldest of each.
+func (r *repo) backlogs(ctx context.Context) ([]Backlog, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT kind, status, count(*), min(create_time) FROM tasks
+		WHERE status IN ($1, $2) GROUP BY kind, status ORDER BY kind, status`, string(Queued), string(Running))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Backlog
+	for rows.Next() {
+		var b Backlog
+		var oldest int64
+		if err := rows.Scan(&b.Kind, &b.Status, &b.Count, &oldest); err != nil {
+			return nil, err
+		}
+		b.Oldest = store.FromMillis(oldest)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

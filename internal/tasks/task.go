@@ -131,23 +131,8 @@ type Backlog struct {
 // server's metrics: how deep the queue is and how long its oldest task has
 // waited.
 func (m *Manager) Backlogs(ctx context.Context) ([]Backlog, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT kind, status, count(*), min(create_time) FROM tasks
-		WHERE status IN ($1, $2) GROUP BY kind, status ORDER BY kind, status`, string(Queued), string(Running))
+	out, err := m.repo.backlogs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("count active tasks: %w", err)
-	}
-	defer rows.Close()
-	var out []Backlog
-	for rows.Next() {
-		var b Backlog
-		var oldest int64
-		if err := rows.Scan(&b.Kind, &b.Status, &b.Count, &oldest); err != nil {
-			return nil, fmt.Errorf("count active tasks: %w", err)
-		}
-		b.Oldest = store.FromMillis(oldest)
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("count active tasks: %w", err)
 	}
 	return out, nil
