@@ -45,7 +45,7 @@ func decide(t *testing.T, svc *iam.Service, userID, action, project string) bool
 }
 
 // userWithPolicy makes a user in a group holding a custom policy on the project.
-func userWithPolicy(t *testing.T, svc *iam.Service, a *iam.Account, doc string) (*iam.User, *iam.Group, *iam.Policy) {
+func userWithPolicy(t testing.TB, svc *iam.Service, a *iam.Account, doc string) (*iam.User, *iam.Group, *iam.Policy) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := svc.CreateUser(ctx, a.DomainID, iam.UserInput{Name: "alice", Password: "Alice-pass1"})
