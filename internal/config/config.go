@@ -38,6 +38,15 @@ type Config struct {
 	OBSRegion    string
 	OBSPathStyle bool
 
+	// Executor names what runs training jobs: "local" (sandboxed processes
+	// on this machine, the default); cluster executors add their names.
+	Executor string
+	// JobsDir holds the training jobs' working directories (code, inputs,
+	// outputs, logs); empty for DATA_DIR/jobs. A cluster executor's tasks
+	// run on other machines, so it must be on a file system they share
+	// with the server, mounted at the same path.
+	JobsDir string
+
 	// UnsafeNoJobSandbox runs training jobs without the sandbox, as the
 	// server's own user: every job can then read the data directory, the
 	// database and the server's secrets. Only for machines where the
@@ -96,6 +105,8 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error", nil)
 	str(&c.MetricsListen, "metrics-listen", "", "address (e.g. 127.0.0.1:9464, or the monitoring network's) to serve /metrics on in Prometheus' format: requests and latency by route, authorization decisions, the task queue, training jobs by phase (empty: off)", nil)
 	str(&c.DebugListen, "debug-listen", "", "loopback address (e.g. 127.0.0.1:6060) to serve Go's CPU, heap, goroutine, mutex and block profiles on, for the operator (empty: off)", nil)
+	str(&c.Executor, "executor", "local", "what runs training jobs: local (sandboxed processes on this machine)", nil)
+	str(&c.JobsDir, "jobs-dir", "", "directory for training jobs' working directories (default DATA_DIR/jobs); with a cluster executor, a shared file system mounted at the same path on every node", nil)
 	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)", nil)
 	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store", nil)
 	str(&c.OBSSecretKey, "obs-secret-key", "", "secret key of the S3-compatible object store", hideAll)
@@ -137,6 +148,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--data-dir %q: %w", c.DataDir, err)
 	}
 	c.DataDir = abs
+	if c.JobsDir == "" {
+		c.JobsDir = filepath.Join(abs, "jobs")
+	} else if c.JobsDir, err = filepath.Abs(c.JobsDir); err != nil {
+		return fmt.Errorf("--jobs-dir: %w", err)
+	}
+	switch c.Executor {
+	case "", "local":
+		c.Executor = "local"
+	default:
+		return fmt.Errorf("--executor %q: want local", c.Executor)
+	}
 	for _, f := range []struct {
 		p    *string
 		flag string

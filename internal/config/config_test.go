@@ -79,6 +79,9 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "metrics-listen", env: map[string]string{"ATELIER_METRICS_LISTEN": "0.0.0.0:9464"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, MetricsListen: "0.0.0.0:9464"}},
 		{name: "metrics-listen-no-port", args: []string{"--metrics-listen", "10.0.0.5"}, wantErr: true},
+		{name: "jobs-dir", env: map[string]string{"ATELIER_JOBS_DIR": "/shared/atelier-jobs"}, args: []string{"--executor", "local"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, JobsDir: "/shared/atelier-jobs"}},
+		{name: "unknown-executor", args: []string{"--executor", "nomad"}, wantErr: true},
 		{name: "bad-log-level", args: []string{"--log-level", "loud"}, wantErr: true},
 		{name: "empty-data-dir", args: []string{"--data-dir", ""}, wantErr: true},
 	}
@@ -86,7 +89,8 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{"ATELIER_DATA_DIR", "ATELIER_LISTEN", "ATELIER_DATABASE", "ATELIER_REGION", "ATELIER_ENDPOINT", "ATELIER_LOG_LEVEL",
 				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE",
-				"ATELIER_SMTP_ADDR", "ATELIER_SMTP_USER", "ATELIER_SMTP_PASSWORD_FILE", "ATELIER_SMTP_FROM", "ATELIER_DEBUG_LISTEN", "ATELIER_METRICS_LISTEN"} {
+				"ATELIER_SMTP_ADDR", "ATELIER_SMTP_USER", "ATELIER_SMTP_PASSWORD_FILE", "ATELIER_SMTP_FROM", "ATELIER_DEBUG_LISTEN", "ATELIER_METRICS_LISTEN",
+				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR"} {
 				t.Setenv(k, "")
 				if v, ok := tc.env[k]; ok {
 					t.Setenv(k, v)
@@ -108,6 +112,13 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			if tc.want.DataDir != "" && !filepath.IsAbs(tc.want.DataDir) {
 				abs, _ := filepath.Abs(tc.want.DataDir)
 				tc.want.DataDir = abs
+			}
+			// Derived defaults every case shares unless it sets them.
+			if tc.want.Executor == "" {
+				tc.want.Executor = "local"
+			}
+			if tc.want.JobsDir == "" {
+				tc.want.JobsDir = filepath.Join(tc.want.DataDir, "jobs")
 			}
 			if err != nil || !reflect.DeepEqual(c, tc.want) {
 				t.Fatalf("got %+v (err %v), want %+v", c, err, tc.want)

@@ -299,14 +299,14 @@ func ObjectAuthorizer(svc *iam.Service, region string) obs.Authorizer {
 // openTraining builds the training service over the local executor. A
 // machine the executor cannot run on still serves the API; jobs are refused.
 func (a *App) openTraining() error {
-	jobs := filepath.Join(a.Config.DataDir, "jobs")
+	jobs := a.Config.JobsDir
 	if err := os.MkdirAll(jobs, 0o700); err != nil {
 		return fmt.Errorf("create jobs directory: %w", err)
 	}
 	exec, unavailable := jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
 	var err error
 	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, ExecutorUnavailable: unavailable,
-		DataDir: a.Config.DataDir, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
+		DataDir: a.Config.DataDir, JobsDir: jobs, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
 	return err
 }
 

@@ -218,7 +218,12 @@ func (s *Service) queue(ctx context.Context, j *jobRow) (*jobRow, error) {
 }
 
 // jobDir is a job's working directory.
-func (s *Service) jobDir(id string) string { return filepath.Join(s.dataDir, "jobs", id) }
+func (s *Service) jobDir(id string) string {
+	if s.jobsDir != "" {
+		return filepath.Join(s.jobsDir, id)
+	}
+	return filepath.Join(s.dataDir, "jobs", id)
+}
 
 // admit materialises a queued job's code and inputs and starts its tasks.
 // started reports whether its tasks run (and so use capacity).

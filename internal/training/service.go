@@ -37,8 +37,14 @@ type Options struct {
 	// ExecutorUnavailable, when Executor is nil, is what users are told
 	// when they create a job (e.g. the sandbox does not work).
 	ExecutorUnavailable string
-	// DataDir holds jobs/<job_id>/ working directories and engines.json.
+	// DataDir holds engines.json, and jobs/<job_id>/ working directories
+	// unless JobsDir is set.
 	DataDir string
+	// JobsDir, when set, holds the jobs' working directories instead of
+	// DataDir/jobs: a cluster executor's tasks run on other machines and
+	// need them on a file system they share with the server, at the same
+	// path.
+	JobsDir string
 	// Engines overrides the configured engines (DataDir/engines.json, else
 	// the defaults: python3 and bash).
 	Engines []Engine
@@ -88,6 +94,7 @@ type Service struct {
 	objects obs.Store
 	exec    executor.Executor
 	dataDir string
+	jobsDir string
 	engines []Engine
 	log     *slog.Logger
 	now     func() time.Time
@@ -132,7 +139,7 @@ func New(opts Options) (*Service, error) {
 	if opts.LogBucket == "" {
 		opts.LogBucket = "atelier-system-training-logs"
 	}
-	s := &Service{repo: &repo{db: opts.DB, replica: opts.ReplicaID}, objects: opts.Objects, exec: opts.Executor, dataDir: opts.DataDir,
+	s := &Service{repo: &repo{db: opts.DB, replica: opts.ReplicaID}, objects: opts.Objects, exec: opts.Executor, dataDir: opts.DataDir, jobsDir: opts.JobsDir,
 		log: opts.Logger, now: opts.Now, opts: opts, wake: make(chan struct{}, 1), lastSamp: map[string]time.Time{}}
 	engines := opts.Engines
 	if engines == nil {
