@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/atelier-dev/atelier/internal/mail"
 	"github.com/spf13/pflag"
@@ -47,6 +48,11 @@ type Config struct {
 	// with the server, mounted at the same path.
 	JobsDir string
 
+	// LeaseTTL is how long a replica holds a background task, or the
+	// training scheduler, without renewing its lease: when a replica dies,
+	// another takes its work over once the lease lapses.
+	LeaseTTL time.Duration
+
 	// UnsafeNoJobSandbox runs training jobs without the sandbox, as the
 	// server's own user: every job can then read the data directory, the
 	// database and the server's secrets. Only for machines where the
@@ -77,6 +83,11 @@ type Config struct {
 	ModelServers []string
 	Models       []inference.Endpoint
 }
+
+// DefaultLeaseTTL is --lease-ttl's default: long enough that a replica
+// busy for a few seconds (a GC pause, a slow database) keeps its work,
+// short enough that a dead replica's work resumes within seconds.
+const DefaultLeaseTTL = 15 * time.Second
 
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
 // the default, so that precedence is flag > environment > built-in default.
@@ -123,6 +134,14 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	}
 	fs.StringArrayVar(&c.ModelServers, "model-server", models,
 		"a model server pre-labeling may use, name=http://host:port/model[/version][?labels=a,b][&timeout=30s] speaking the Open Inference Protocol v2; repeatable (env ATELIER_MODEL_SERVERS, ';'-separated)")
+	lease := DefaultLeaseTTL
+	if v := os.Getenv("ATELIER_LEASE_TTL"); v != "" {
+		var err error
+		if lease, err = time.ParseDuration(v); err != nil {
+			lease = -1 // Validate refuses it
+		}
+	}
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", lease, "how long a replica holds a background task or the training scheduler without renewing it; when a replica dies another takes its work over after this (env ATELIER_LEASE_TTL)")
 	pathStyle := true
 	if v := os.Getenv("ATELIER_OBS_PATH_STYLE"); v != "" {
 		pathStyle = v == "true" || v == "1"
@@ -152,6 +171,12 @@ func (c *Config) Validate() error {
 		c.JobsDir = filepath.Join(abs, "jobs")
 	} else if c.JobsDir, err = filepath.Abs(c.JobsDir); err != nil {
 		return fmt.Errorf("--jobs-dir: %w", err)
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.LeaseTTL < time.Second {
+		return fmt.Errorf("--lease-ttl %v: want a duration of at least 1s (leases are renewed every 500ms), e.g. 15s", c.LeaseTTL)
 	}
 	switch c.Executor {
 	case "", "local":

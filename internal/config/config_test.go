@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -81,6 +82,12 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "metrics-listen-no-port", args: []string{"--metrics-listen", "10.0.0.5"}, wantErr: true},
 		{name: "jobs-dir", env: map[string]string{"ATELIER_JOBS_DIR": "/shared/atelier-jobs"}, args: []string{"--executor", "local"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, JobsDir: "/shared/atelier-jobs"}},
+		{name: "lease-ttl", env: map[string]string{"ATELIER_LEASE_TTL": "1m"}, args: []string{"--lease-ttl", "5s"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, LeaseTTL: 5 * time.Second}},
+		{name: "lease-ttl-environment", env: map[string]string{"ATELIER_LEASE_TTL": "45s"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, LeaseTTL: 45 * time.Second}},
+		{name: "lease-ttl-too-short", args: []string{"--lease-ttl", "200ms"}, wantErr: true},
+		{name: "lease-ttl-malformed-environment", env: map[string]string{"ATELIER_LEASE_TTL": "soon"}, wantErr: true},
 		{name: "unknown-executor", args: []string{"--executor", "nomad"}, wantErr: true},
 		{name: "bad-log-level", args: []string{"--log-level", "loud"}, wantErr: true},
 		{name: "empty-data-dir", args: []string{"--data-dir", ""}, wantErr: true},
@@ -90,7 +97,7 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			for _, k := range []string{"ATELIER_DATA_DIR", "ATELIER_LISTEN", "ATELIER_DATABASE", "ATELIER_REGION", "ATELIER_ENDPOINT", "ATELIER_LOG_LEVEL",
 				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE",
 				"ATELIER_SMTP_ADDR", "ATELIER_SMTP_USER", "ATELIER_SMTP_PASSWORD_FILE", "ATELIER_SMTP_FROM", "ATELIER_DEBUG_LISTEN", "ATELIER_METRICS_LISTEN",
-				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR"} {
+				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR", "ATELIER_LEASE_TTL"} {
 				t.Setenv(k, "")
 				if v, ok := tc.env[k]; ok {
 					t.Setenv(k, v)
@@ -116,6 +123,9 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			// Derived defaults every case shares unless it sets them.
 			if tc.want.Executor == "" {
 				tc.want.Executor = "local"
+			}
+			if tc.want.LeaseTTL == 0 {
+				tc.want.LeaseTTL = DefaultLeaseTTL
 			}
 			if tc.want.JobsDir == "" {
 				tc.want.JobsDir = filepath.Join(tc.want.DataDir, "jobs")

@@ -226,7 +226,7 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.openTraining(); err != nil {
 		return err
 	}
-	if a.Tasks, err = tasks.New(ctx, a.DB, tasks.Config{Logger: a.Log, FetchPollInterval: a.tuning.TaskPoll}); err != nil {
+	if a.Tasks, err = tasks.New(ctx, a.DB, tasks.Config{Logger: a.Log, FetchPollInterval: a.tuning.TaskPoll, LeaseTTL: a.Config.LeaseTTL}); err != nil {
 		return err
 	}
 	if a.Datasets, err = dataset.New(dataset.Options{DB: a.DB, Objects: a.Objects, Logger: a.Log,
@@ -306,7 +306,7 @@ func (a *App) openTraining() error {
 	exec, unavailable := jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
 	var err error
 	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, ExecutorUnavailable: unavailable,
-		DataDir: a.Config.DataDir, JobsDir: jobs, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
+		DataDir: a.Config.DataDir, JobsDir: jobs, LeaseTTL: a.Config.LeaseTTL, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
 	return err
 }
 

@@ -352,6 +352,20 @@ func (r *repo) orphans(ctx context.Context) ([]orphan, error) {
 	return out, rows.Err()
 }
 
+// nextLeaseExpiry is the time left, by the database's clock, until the
+// earliest live lease of an active task expires; ok is false when no live
+// lease is held.
+func (r *repo) nextLeaseExpiry(ctx context.Context) (left time.Duration, ok bool, err error) {
+	var ms sql.NullInt64
+	err = r.db.QueryRowContext(ctx, `SELECT MIN(lease_until) - `+r.db.NowMillis()+` FROM tasks
+		WHERE status IN ($1, $2) AND lease_token IS NOT NULL AND lease_until > `+r.db.NowMillis(),
+		string(Queued), string(Running)).Scan(&ms)
+	if err != nil || !ms.Valid {
+		return 0, false, err
+	}
+	return time.Duration(ms.Int64) * time.Millisecond, true, nil
+}
+
 // requeue points an orphan at River job jobID, if it still waits for
 // oldJob and no live lease holds it; it reports whether it did, so that of
 // replicas sweeping together only one wins.

@@ -483,18 +483,43 @@ func (p *progress) written(s *snapshot) {
 // catches that only after RescueStuckJobsAfter).
 func (m *Manager) sweepLoop(ctx context.Context) {
 	defer close(m.sweepDone)
-	tick := time.NewTicker(m.cfg.SweepInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(m.cfg.SweepInterval)
+	defer timer.Stop()
 	for {
 		if err := m.sweep(ctx); err != nil && ctx.Err() == nil {
 			m.log.WarnContext(ctx, "sweep tasks", "err", err)
 		}
+		timer.Reset(m.nextSweep(ctx))
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
 	}
+}
+
+// leaseSlack is how long after a lease's expiry the sweeper looks at it:
+// the database clock's expiry is compared with the database's now, and a
+// sweep that comes a moment early finds the lease still live.
+const leaseSlack = 25 * time.Millisecond
+
+// nextSweep is how long to wait before the next sweep: SweepInterval, or
+// less when a live lease expires sooner, so that the task of a replica that
+// died is taken over as its lease lapses rather than up to SweepInterval
+// later.
+func (m *Manager) nextSweep(ctx context.Context) time.Duration {
+	wait := m.cfg.SweepInterval
+	left, ok, err := m.repo.nextLeaseExpiry(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.WarnContext(ctx, "sweep tasks: read the next lease expiry", "err", err)
+		}
+		return wait
+	}
+	if ok && left+leaseSlack < wait {
+		wait = left + leaseSlack
+	}
+	return wait
 }
 
 func (m *Manager) sweep(ctx context.Context) error {

@@ -437,7 +437,11 @@ func TestResumeAfterCrash(t *testing.T) {
 			mu   sync.Mutex
 			seen []int
 		)
-		m := newManager(t, db, testConfig(db), map[string]Handler{
+		// The replica that takes over sweeps once a minute: only waking
+		// at the dead replica's lease expiry gets the task back in time.
+		cfg := testConfig(db)
+		cfg.SweepInterval = time.Minute
+		m := newManager(t, db, cfg, map[string]Handler{
 			"test.resume": resumable(func(ctx context.Context, i int, p Progress) {
 				mu.Lock()
 				seen = append(seen, i)
@@ -498,7 +502,11 @@ func TestResumeAfterCrash(t *testing.T) {
 		// lapses, resumes after item 6 and counts item 7 once.
 		start(t, m)
 		got := waitStatus(t, m, task.ID, Succeeded)
-		t.Logf("taken over and finished %v after the kill", time.Since(killed))
+		took := time.Since(killed)
+		t.Logf("taken over and finished %v after the kill", took)
+		if limit := cfg.LeaseTTL + 2*time.Second; took > limit {
+			t.Errorf("the task was taken over and finished %v after its replica was killed, want within the lease (%v) + 2 s", took, cfg.LeaseTTL)
+		}
 		mu.Lock()
 		if fmt.Sprint(seen) != "[7 8 9 10]" {
 			t.Errorf("resumed run processed %v, want [7 8 9 10]", seen)
