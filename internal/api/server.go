@@ -2,9 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/metrics"
+	"github.com/atelier-dev/atelier/internal/reqid"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
@@ -233,15 +231,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	rid := r.Header.Get("X-Request-Id")
 	if rid == "" || len(rid) > 64 {
-		rid = newRequestID()
+		rid = reqid.New()
 	}
 	w.Header().Set("X-Request-Id", rid)
 	rec := &recorder{ResponseWriter: w}
 	// The mux records the matched pattern on the request it routes.
-	routed := r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
+	routed := r.WithContext(reqid.With(r.Context(), rid))
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic serving request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			s.log.ErrorContext(routed.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			if !rec.wrote {
 				writeError(rec, &Error{Status: 500, Code: codeInternal, Msg: "Internal error."}, strings.HasPrefix(r.URL.Path, "/v3"))
 			}
@@ -256,17 +254,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			route = metrics.Unmatched
 		}
 		s.cfg.Metrics.ObserveRequest(route, r.Method, status, took)
-		s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
+		s.log.DebugContext(routed.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
 	}()
 	s.mux.ServeHTTP(rec, routed)
-}
-
-type requestIDKey struct{}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // recorder remembers the status for the access log and whether anything was written.
@@ -387,7 +377,7 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		fail := func(err error) {
 			e, ok := toError(err, iamRoute)
 			if !ok {
-				s.log.Error("request failed", "request_id", requestID(r), "route", rt.Pattern(), "err", err)
+				s.log.ErrorContext(r.Context(), "request failed", "route", rt.Pattern(), "err", err)
 			}
 			if iamRoute && strings.HasPrefix(e.Code, "ModelArts.") {
 				// Errors raised before the handler (body limits, decoding)
@@ -486,10 +476,7 @@ func streamBody(w http.ResponseWriter, r *http.Request, limit int64) error {
 	return nil
 }
 
-func requestID(r *http.Request) string {
-	v, _ := r.Context().Value(requestIDKey{}).(string)
-	return v
-}
+func requestID(r *http.Request) string { return reqid.From(r.Context()) }
 
 // sourceIP is the client address of the connection (proxies are not trusted).
 func sourceIP(r *http.Request) string {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/metrics"
+	"github.com/atelier-dev/atelier/internal/reqid"
 
 	"github.com/atelier-dev/atelier/internal/api"
 	"github.com/atelier-dev/atelier/internal/config"
@@ -138,6 +139,9 @@ func OpenTuned(ctx context.Context, cfg config.Config, log *slog.Logger, tuning 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Every line logged with a request's context (or a task's, which
+	// carries the id of the request that queued it) names that request.
+	log = slog.New(reqid.Handler(log.Handler()))
 	sender, err := openMail(cfg, log)
 	if err != nil {
 		return nil, err

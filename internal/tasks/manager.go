@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/atelier-dev/atelier/internal/reqid"
 	"github.com/atelier-dev/atelier/internal/store"
 )
 
@@ -239,7 +240,7 @@ func (m *Manager) Enqueue(ctx context.Context, tx *sql.Tx, kind, projectID, reso
 		}
 	}
 	t := &Task{ID: store.NewID(), Kind: kind, ProjectID: projectID, ResourceID: resourceID, Status: Queued,
-		Params: raw, Created: store.FromMillis(store.Millis(m.cfg.Now()))}
+		Params: raw, Created: store.FromMillis(store.Millis(m.cfg.Now())), RequestID: reqid.From(ctx)}
 	insert := func(tx *sql.Tx) error {
 		jobID, err := m.insertJob(ctx, tx, t.ID)
 		if err != nil {

@@ -28,7 +28,7 @@ type repo struct {
 }
 
 const taskColumns = `id, kind, project_id, resource_id, status, total, succeeded, failed,
-	error_message, params, result, cursor, runs, create_time, start_time, end_time`
+	error_message, params, result, cursor, runs, create_time, start_time, end_time, request_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -39,7 +39,7 @@ func (r *repo) scanTask(s scanner) (*Task, error) {
 		created, started, ended int64
 	)
 	if err := s.Scan(&t.ID, &t.Kind, &t.ProjectID, &t.ResourceID, &status, &t.Total, &t.Succeeded, &t.Failed,
-		&t.ErrorMessage, &params, &result, &t.Cursor, &t.Runs, &created, &started, &ended); err != nil {
+		&t.ErrorMessage, &params, &result, &t.Cursor, &t.Runs, &created, &started, &ended, &t.RequestID); err != nil {
 		return nil, err
 	}
 	t.Status = Status(status)
@@ -63,8 +63,8 @@ func (r *repo) scanTask(s scanner) (*Task, error) {
 // insertTask records a new QUEUED task waiting for River job jobID, in tx
 // (the transaction that inserted the job).
 func (r *repo) insertTask(ctx context.Context, tx *sql.Tx, t *Task, jobID int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (id, kind, project_id, resource_id, status, params, job_id, create_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, t.ID, t.Kind, t.ProjectID, t.ResourceID, string(t.Status), string(t.Params), jobID, store.Millis(t.Created))
+	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (id, kind, project_id, resource_id, status, params, job_id, create_time, request_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, t.ID, t.Kind, t.ProjectID, t.ResourceID, string(t.Status), string(t.Params), jobID, store.Millis(t.Created), t.RequestID)
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/atelier-dev/atelier/internal/reqid"
 	"github.com/atelier-dev/atelier/internal/store"
 )
 
@@ -109,6 +110,9 @@ func (m *Manager) acquire(ctx context.Context, taskID string, jobID int64) (*lea
 // run calls the task's handler under the lease and records how it ended.
 func (m *Manager) run(ctx context.Context, l *lease) error {
 	t := l.task
+	// The task's lines, on this replica or any other, name the request
+	// that queued it; so do the handler's own.
+	ctx = reqid.With(ctx, t.RequestID)
 	log := m.log.With("task", t.ID, "kind", t.Kind)
 	fn := m.handler(t.Kind) // acquire checked it is there
 	hctx, cancel := context.WithCancelCause(ctx)

@@ -51,10 +51,13 @@ type Task struct {
 	Cursor string
 	// Runs counts how many times a replica started the task (1 unless it
 	// was interrupted).
-	Runs     int
-	Created  time.Time
-	Started  time.Time // zero until it first ran
-	Finished time.Time // zero until final
+	Runs int
+	// RequestID is the id of the API request that queued the task (empty
+	// when none did): the task's log lines carry it on every replica.
+	RequestID string
+	Created   time.Time
+	Started   time.Time // zero until it first ran
+	Finished  time.Time // zero until final
 }
 
 // Failure is one item a task could not process, and why.

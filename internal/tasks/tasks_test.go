@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atelier-dev/atelier/internal/reqid"
 	"github.com/atelier-dev/atelier/internal/store"
 	"github.com/atelier-dev/atelier/internal/store/storetest"
 )
@@ -806,6 +807,34 @@ func TestBacklogs(t *testing.T) {
 		if len(got) != 1 || got[0].Kind != "test.a" || got[0].Status != Queued || got[0].Count != 2 ||
 			got[0].Oldest.Before(before) || got[0].Oldest.After(time.Now()) {
 			t.Fatalf("backlogs %+v; want 2 queued test.a tasks created just now (the cancelled test.b is done)", got)
+		}
+	})
+}
+
+// TestRequestIDCarried: a task queued while serving a request records the
+// request's id, and its handler runs with it in its context (so its log
+// lines name the request, on whatever replica runs it).
+func TestRequestIDCarried(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *testDB) {
+		seen := make(chan string, 1)
+		m := newManager(t, db, testConfig(db), map[string]Handler{
+			"test.rid": func(ctx context.Context, task *Task, p Progress) error {
+				seen <- reqid.From(ctx)
+				return nil
+			},
+		})
+		start(t, m)
+		ctx := reqid.With(context.Background(), "req-0042")
+		task, err := m.Enqueue(ctx, nil, "test.rid", "proj", "res-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := waitStatus(t, m, task.ID, Succeeded)
+		if got.RequestID != "req-0042" {
+			t.Errorf("stored request id %q, want req-0042", got.RequestID)
+		}
+		if id := <-seen; id != "req-0042" {
+			t.Errorf("the handler's context carries request id %q, want req-0042", id)
 		}
 	})
 }
