@@ -18,12 +18,13 @@ import (
 
 // serveProcess is a running `atelier serve` process and its log.
 type serveProcess struct {
-	cmd    *exec.Cmd
-	addr   string
-	mu     sync.Mutex
-	log    bytes.Buffer
-	lines  chan string // every log line, as it comes
-	exited chan error
+	cmd     *exec.Cmd
+	addr    string
+	dataDir string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	lines   chan string // every log line, as it comes
+	exited  chan error
 }
 
 var servingAddr = regexp.MustCompile(`msg="atelier is serving" listen=(\S+)`)
@@ -32,9 +33,16 @@ var servingAddr = regexp.MustCompile(`msg="atelier is serving" listen=(\S+)`)
 // directory, with any further flags, and returns once it serves.
 func startServer(t *testing.T, bin string, flags ...string) *serveProcess {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0"}, flags...)
-	s := &serveProcess{cmd: exec.Command(bin, args...), lines: make(chan string, 1000), exited: make(chan error, 1)}
-	s.cmd.Env = append(os.Environ(), "ATELIER_DATABASE=", "ATELIER_OBS_ENDPOINT=", runAsAtelier+"=1")
+	return startServerEnv(t, bin, nil, flags...)
+}
+
+// startServerEnv is startServer with env added to the process's environment.
+func startServerEnv(t *testing.T, bin string, env []string, flags ...string) *serveProcess {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, flags...)
+	s := &serveProcess{cmd: exec.Command(bin, args...), dataDir: dataDir, lines: make(chan string, 1000), exited: make(chan error, 1)}
+	s.cmd.Env = append(append(os.Environ(), "ATELIER_DATABASE=", "ATELIER_OBS_ENDPOINT=", runAsAtelier+"=1"), env...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
