@@ -43,7 +43,7 @@ type account struct {
 
 func main() {
 	bootstrap := flag.String("bootstrap", "atelier-data/bootstrap.json", "bootstrap.json of the server")
-	endpoint := flag.String("endpoint", "", "server URL (default: the bootstrap file's endpoint)")
+	endpoint := flag.String("endpoint", "", "server URL, or several comma-separated (replicas: client i uses the i-th modulo their number, as a load balancer spreads connections); default: the bootstrap file's endpoint")
 	clients := flag.Int("c", 32, "concurrent clients")
 	duration := flag.Duration("d", 10*time.Second, "how long to run (at most 10m)")
 	aksk := flag.Bool("aksk", false, "sign requests with AK/SK instead of sending a token")
@@ -80,6 +80,8 @@ func run(bootstrap, endpoint, path, token string, clients int, d time.Duration, 
 	if endpoint == "" {
 		endpoint = acct.Endpoint
 	}
+	endpoints := strings.Split(endpoint, ",")
+	endpoint = endpoints[0]
 	expand, err := pathTemplate(path, acct.ProjectID)
 	if err != nil {
 		return err
@@ -102,7 +104,7 @@ func run(bootstrap, endpoint, path, token string, clients int, d time.Duration, 
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				req, err := newRequest(endpoint, expand(), token, acct, aksk)
+				req, err := newRequest(endpoints[i%len(endpoints)], expand(), token, acct, aksk)
 				if err != nil {
 					failed.Add(1)
 					continue

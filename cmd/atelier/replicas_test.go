@@ -63,7 +63,7 @@ func startReplicas(t *testing.T, n int, lease time.Duration) *replicaSet {
 	// The secret key goes through the environment, as an operator's
 	// unit file would pass it, not on the command line.
 	env := []string{"ATELIER_OBS_SECRET_KEY=" + sk}
-	flags := []string{"--database", dsn, "--obs-endpoint", fake.URL, "--obs-access-key", ak,
+	flags := []string{"--database", dsn, "--obs-endpoint", fake.URL, "--obs-access-key", ak, "--obs-region", "us-east-1",
 		"--secrets-key-file", kek, "--lease-ttl", lease.String()}
 	rs := &replicaSet{t: t, s3: s3}
 	bin := atelierBinary(t)

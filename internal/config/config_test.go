@@ -80,7 +80,7 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "metrics-listen", env: map[string]string{"ATELIER_METRICS_LISTEN": "0.0.0.0:9464"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, MetricsListen: "0.0.0.0:9464"}},
 		{name: "metrics-listen-no-port", args: []string{"--metrics-listen", "10.0.0.5"}, wantErr: true},
-		{name: "jobs-dir", env: map[string]string{"ATELIER_JOBS_DIR": "/shared/atelier-jobs"}, args: []string{"--executor", "local"},
+		{name: "jobs-dir", env: map[string]string{"ATELIER_JOBS_DIR": "/elsewhere"}, args: []string{"--executor", "local", "--jobs-dir", "/shared/atelier-jobs"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, JobsDir: "/shared/atelier-jobs"}},
 		{name: "lease-ttl", env: map[string]string{"ATELIER_LEASE_TTL": "1m"}, args: []string{"--lease-ttl", "5s"},
 			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true, LeaseTTL: 5 * time.Second}},
