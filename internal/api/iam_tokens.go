@@ -236,19 +236,24 @@ func (s *Server) validateToken(w http.ResponseWriter, r *http.Request, c *Call) 
 	return WriteJSON(w, http.StatusOK, map[string]any{"token": body})
 }
 
+// selfLink is Keystone's links object.
+type selfLink struct {
+	Self string `json:"self"`
+}
+
 type authProject struct {
-	IsDomain    bool              `json:"is_domain"`
-	Description string            `json:"description"`
-	Links       map[string]string `json:"links"`
-	Enabled     bool              `json:"enabled"`
-	ID          string            `json:"id"`
-	ParentID    string            `json:"parent_id"`
-	DomainID    string            `json:"domain_id"`
-	Name        string            `json:"name"`
+	IsDomain    bool     `json:"is_domain"`
+	Description string   `json:"description"`
+	Links       selfLink `json:"links"`
+	Enabled     bool     `json:"enabled"`
+	ID          string   `json:"id"`
+	ParentID    string   `json:"parent_id"`
+	DomainID    string   `json:"domain_id"`
+	Name        string   `json:"name"`
 }
 
 func (s *Server) projectJSON(r *http.Request, p *iam.Project) authProject {
-	return authProject{Description: p.Description, Links: map[string]string{"self": s.endpoint(r) + "/v3/projects/" + p.ID},
+	return authProject{Description: p.Description, Links: selfLink{s.endpoint(r) + "/v3/projects/" + p.ID},
 		Enabled: p.Enabled, ID: p.ID, ParentID: p.DomainID, DomainID: p.DomainID, Name: p.Name}
 }
 
@@ -261,7 +266,12 @@ func (s *Server) authProjects(w http.ResponseWriter, r *http.Request, c *Call) e
 	for _, p := range ps {
 		out = append(out, s.projectJSON(r, p))
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"links": map[string]string{"self": s.endpoint(r) + "/v3/auth/projects"}, "projects": out})
+	return WriteJSON(w, http.StatusOK, authProjectList{Links: selfLink{s.endpoint(r) + "/v3/auth/projects"}, Projects: out})
+}
+
+type authProjectList struct {
+	Links    selfLink      `json:"links"`
+	Projects []authProject `json:"projects"`
 }
 
 func (s *Server) authDomains(w http.ResponseWriter, r *http.Request, c *Call) error {

@@ -11,38 +11,79 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// encodeJSON encodes v as a response body.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+// jsonBuffer is a response body being encoded, with its encoder: pooled,
+// so that a response costs no buffer or encoder allocation of its own.
+type jsonBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// maxPooledBody is the largest buffer returned to the pool: one huge
+// response (a 1,000-sample page) must not pin its buffer for good.
+const maxPooledBody = 256 << 10
+
+var jsonBuffers = sync.Pool{New: func() any {
+	b := &jsonBuffer{}
+	b.enc = json.NewEncoder(&b.buf)
+	b.enc.SetEscapeHTML(false)
+	return b
+}}
+
+// encodeJSON encodes v into a pooled buffer; the caller writes its bytes
+// and hands it back with release.
+func encodeJSON(v any) (*jsonBuffer, error) {
+	b := jsonBuffers.Get().(*jsonBuffer)
+	b.buf.Reset()
+	if err := b.enc.Encode(v); err != nil {
+		b.release()
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }
+
+func (b *jsonBuffer) release() {
+	if b.buf.Cap() <= maxPooledBody {
+		jsonBuffers.Put(b)
+	}
+}
+
+// write sends the encoded body with its status, length and content type.
+func (b *jsonBuffer) write(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(b.buf.Len())}
+	w.WriteHeader(status)
+	_, _ = w.Write(b.buf.Bytes())
+	b.release()
+}
+
+// jsonContentType is shared by every response: header values are not
+// modified after they are set.
+var jsonContentType = []string{"application/json"}
 
 // writeJSON writes an error envelope, whose encoding cannot fail.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, _ := encodeJSON(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	b, err := encodeJSON(v)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		return
+	}
+	b.write(w, status)
 }
 
 // WriteJSON writes a success response. The body is encoded before the
 // status is written, so that a value that cannot be encoded becomes the
 // router's 500 envelope instead of a success status with a cut body.
 func WriteJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := encodeJSON(v)
+	b, err := encodeJSON(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	b.write(w, status)
 	return nil
 }
 

@@ -276,6 +276,7 @@ func (r *recorder) WriteHeader(code int) {
 	if r.guard != nil && code < 300 && !r.guard(code) {
 		code = http.StatusInternalServerError
 		r.ResponseWriter.Header().Set("Content-Type", "application/json")
+		r.ResponseWriter.Header().Del("Content-Length") // the refused body's
 		r.status, r.wrote = code, true
 		r.ResponseWriter.WriteHeader(code)
 		_, _ = io.WriteString(r.ResponseWriter, `{"error_code":"ModelArts.0010","error_msg":"Internal error."}`+"\n")

@@ -50,6 +50,9 @@ func New(kind Kind, code, format string, args ...any) *Error {
 
 // As returns the domain error in err's chain, if any.
 func As(err error) (*Error, bool) {
+	if err == nil {
+		return nil, false // without the allocation errors.As's target costs
+	}
 	var e *Error
 	ok := errors.As(err, &e)
 	return e, ok
