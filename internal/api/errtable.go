@@ -21,6 +21,9 @@ var codeStatus = map[string]int{
 	"ModelArts.0108": http.StatusForbidden,  // not authorized (buckets of another account)
 	"ModelArts.0112": http.StatusForbidden,  // the permission on the workspace is restricted
 
+	// The server over its capacity (store.ErrBusy): retry after Retry-After.
+	"ModelArts.6101": http.StatusTooManyRequests,
+
 	// Training (the reference answers every training error 400).
 	"ModelArts.0101": http.StatusBadRequest,
 	"ModelArts.2751": http.StatusBadRequest,

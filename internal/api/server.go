@@ -17,6 +17,7 @@ import (
 
 	"github.com/atelier-dev/atelier/internal/metrics"
 	"github.com/atelier-dev/atelier/internal/reqid"
+	"github.com/atelier-dev/atelier/internal/store"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel"
@@ -79,7 +80,16 @@ type Config struct {
 	// Metrics counts requests and authorization decisions; nil counts
 	// nothing.
 	Metrics *metrics.Metrics
+	// ReadWait bounds how long a request's database reads wait for their
+	// turn before it is refused with 429 and Retry-After (store.ErrBusy);
+	// zero means DefaultReadWait.
+	ReadWait time.Duration
 }
+
+// DefaultReadWait is Config.ReadWait's default: a request that has waited
+// a second for the database is answered "busy, retry" at once rather than
+// left to grow slower behind a queue the server cannot drain in time.
+const DefaultReadWait = time.Second
 
 // serves reports whether the service a route's handler works on is
 // configured; a server assembled without one (tests of other families)
@@ -132,6 +142,9 @@ func newServer(cfg Config, table func(*Server) []Route) (*Server, error) {
 	}
 	if s.cfg.TokenTTL == 0 {
 		s.cfg.TokenTTL = 24 * time.Hour
+	}
+	if s.cfg.ReadWait == 0 {
+		s.cfg.ReadWait = DefaultReadWait
 	}
 	s.routes = table(s)
 	if err := checkBindings(s.routes); err != nil {
@@ -236,7 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", rid)
 	rec := &recorder{ResponseWriter: w}
 	// The mux records the matched pattern on the request it routes.
-	routed := r.WithContext(reqid.With(r.Context(), rid))
+	routed := r.WithContext(store.WithReadWait(reqid.With(r.Context(), rid), s.cfg.ReadWait))
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.ErrorContext(routed.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))

@@ -125,6 +125,9 @@ type Tuning struct {
 	// (iam.Options.RevisionPoll, default iam.RefreshInterval): a test that
 	// must see a change arrive by notification makes it long.
 	IAMPoll time.Duration
+	// ReadWait bounds how long a request's reads wait before it is refused
+	// as busy (api.Config.ReadWait, default api.DefaultReadWait).
+	ReadWait time.Duration
 }
 
 // Open assembles the application: opens and migrates the database, loads
@@ -283,7 +286,8 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.API, err = api.New(api.Config{Metrics: a.Metrics, Console: consoleHandler, IAM: svc, Tokens: codec, Objects: a.Objects, Presign: presign,
 		Region: a.Config.Region, Endpoint: a.Config.Endpoint, Logger: a.Log, Training: a.Training, Datasets: a.Datasets,
-		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, AutoLabel: a.AutoLabel, Workforces: a.Workforces, TeamTasks: a.TeamTasks, Processing: a.Processing})
+		Imports: a.Imports, Versions: a.Versions, Exports: a.Exports, AutoLabel: a.AutoLabel, Workforces: a.Workforces, TeamTasks: a.TeamTasks, Processing: a.Processing,
+		ReadWait: a.tuning.ReadWait})
 	return err
 }
 

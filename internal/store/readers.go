@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 	"modernc.org/sqlite"
+
+	"github.com/atelier-dev/atelier/internal/fault"
 )
 
 // SQLite's readers have a pool of their own beside the writers. In WAL mode
@@ -49,13 +52,61 @@ func (s *slot) release() { s.once.Do(func() { s.sem.Release(1) }) }
 
 type slotKey struct{}
 
-// acquire waits for a slot in arrival order; it fails only when ctx ends.
+// ErrBusy refuses a read that waited its context's read wait (see
+// WithReadWait) without getting a slot: the server is past what it can
+// answer in time, and the API answers 429 with Retry-After, as the
+// reference's status table says for a server over its capacity.
+var ErrBusy = fault.New(fault.Throttled, "ModelArts.6101", "The system is busy now. Please try again later.")
+
+type readWaitKey struct{}
+
+// WithReadWait bounds how long reads made with ctx wait for their turn:
+// past d they fail with ErrBusy instead of waiting on. The API sets it on
+// every request, so that under overload some requests are refused at once
+// rather than every one growing slower without limit; background tasks do
+// not, and wait their turn however long it takes.
+func WithReadWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, readWaitKey{}, d)
+}
+
+// acquire waits for a slot in arrival order; it fails when ctx ends, or
+// with ErrBusy after ctx's read wait.
 func (g *readGate) acquire(ctx context.Context) (*slot, error) {
-	if err := g.sem.Acquire(ctx, 1); err != nil {
-		return nil, err
+	// TryAcquire fails while others wait, so arrival order holds.
+	if g.sem.TryAcquire(1) {
+		return &slot{sem: g.sem}, nil
+	}
+	wait, bounded := ctx.Value(readWaitKey{}).(time.Duration)
+	if !bounded {
+		if err := g.sem.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+		return &slot{sem: g.sem}, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := g.sem.Acquire(wctx, 1); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, ErrBusy
 	}
 	return &slot{sem: g.sem}, nil
 }
+
+// refusedContext is an ended context whose Err is a refusal of the gate's:
+// database/sql checks its context first, so a query made with it returns a
+// *sql.Row holding that error without touching a connection. It is the
+// one way to hand a refused QueryRowContext's caller a Row with the reason.
+type refusedContext struct {
+	context.Context
+	err error
+}
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (c refusedContext) Done() <-chan struct{} { return closedDone }
+func (c refusedContext) Err() error            { return c.err }
 
 // QueryContext runs a read outside any transaction. On SQLite it waits for
 // a read slot and runs on the read-only pool: a statement that writes
@@ -83,8 +134,8 @@ func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	}
 	s, err := db.gate.acquire(ctx)
 	if err != nil {
-		// ctx has ended: the pool answers with its error.
-		return db.reader.QueryRowContext(ctx, query, args...)
+		// ctx has ended or the read was refused: the Row carries why.
+		return db.reader.QueryRowContext(refusedContext{ctx, err}, query, args...)
 	}
 	row := db.reader.QueryRowContext(context.WithValue(ctx, slotKey{}, s), query, args...)
 	if row.Err() != nil {

@@ -169,3 +169,55 @@ func TestReadsDoNotStarveUnderLoad(t *testing.T) {
 		t.Fatalf("readers see %d domains (err %v), want the %d the writer committed", n, err, reads)
 	}
 }
+
+// TestReadWaitRefusesPastTheBound: with every read slot taken, a read whose
+// context carries a read wait is refused with ErrBusy once it has waited
+// that long (QueryContext and QueryRowContext alike), while a read without
+// one (a background task's) waits for its turn and then runs.
+func TestReadWaitRefusesPastTheBound(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	n := readSlots()
+	held := make([]*sql.Rows, n)
+	for i := range held {
+		rows, err := db.QueryContext(ctx, `SELECT 1 UNION ALL SELECT 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i] = rows // open rows keep their slot
+	}
+	const wait = 50 * time.Millisecond
+	bounded := WithReadWait(ctx, wait)
+	start := time.Now()
+	if _, err := db.QueryContext(bounded, `SELECT 1`); !errors.Is(err, ErrBusy) {
+		t.Errorf("QueryContext with every slot taken and a read wait: err %v, want ErrBusy", err)
+	}
+	var one int
+	if err := db.QueryRowContext(bounded, `SELECT 1`).Scan(&one); !errors.Is(err, ErrBusy) {
+		t.Errorf("QueryRowContext with every slot taken and a read wait: err %v, want ErrBusy", err)
+	}
+	if took := time.Since(start); took < 2*wait || took > 2*wait+time.Second {
+		t.Errorf("two refused reads took %v, want about %v", took, 2*wait)
+	}
+	cancelled, cancel := context.WithCancel(bounded)
+	cancel()
+	if err := db.QueryRowContext(cancelled, `SELECT 1`).Scan(&one); !errors.Is(err, context.Canceled) {
+		t.Errorf("a read whose context ended: err %v, want context.Canceled", err)
+	}
+
+	unbounded := make(chan error, 1)
+	go func() { unbounded <- db.QueryRowContext(ctx, `SELECT 7`).Scan(&one) }()
+	select {
+	case err := <-unbounded:
+		t.Fatalf("a read without a read wait ran (%v) while every slot was taken", err)
+	case <-time.After(3 * wait):
+	}
+	held[0].Close()
+	if err := <-unbounded; err != nil || one != 7 {
+		t.Errorf("the waiting read, once a slot was free: %d, %v", one, err)
+	}
+	for _, r := range held[1:] {
+		r.Close()
+	}
+	slotsFree(t, db, "refused and waiting reads")
+}

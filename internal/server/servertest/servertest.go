@@ -88,10 +88,15 @@ type Options struct {
 // River fetches at once after every insert, and each poll is a query that
 // costs real CPU under the race detector. What a task does is unchanged.
 func testTuning(engine store.Engine) server.Tuning {
+	// Tests share two cores under the race detector, where a read can
+	// wait past the production bound without any overload: requests are
+	// refused as busy only after 10 s here (TestBusyServerRefusesWithRetryAfter
+	// sets its own bound).
+	t := server.Tuning{ReadWait: 10 * time.Second}
 	if engine == store.Postgres {
-		return server.Tuning{TaskPoll: 100 * time.Millisecond}
+		t.TaskPoll = 100 * time.Millisecond
 	}
-	return server.Tuning{}
+	return t
 }
 
 // Start runs a server on a fresh database of the given engine and a fresh
