@@ -26,8 +26,21 @@ test:
 lint:
 	staticcheck ./...
 
+# The benchmark set of the hot paths, at reduced size (BENCH_SAMPLES samples
+# instead of a million; a few minutes in all), in go test's format, which
+# benchstat compares:
+#   make bench > old.txt; …change…; make bench > new.txt; benchstat old.txt new.txt
+# ATELIER_BENCH_ENGINE=postgres (with ATELIER_TEST_POSTGRES) runs the import
+# on PostgreSQL. docs/performance.md has the full-size figures and the
+# side-by-side runs against ../shared/floors.
+BENCH_SAMPLES ?= 100000
+BENCH_COUNT ?= 5
 bench:
-	go test -run '^$$' -bench . -benchmem ./internal/iam/policy/ ./internal/iam/authn/
+	go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'Decide|Verify$$|TokenVerify' ./internal/iam/policy/ ./internal/iam/authn/
+	go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'AuthenticatedGET' ./internal/server/
+	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ListSamples|SampleStats' ./internal/dataset/
+	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ImportManifest' ./internal/dataset/importer/
+	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ExportManifest' ./internal/dataset/exporter/
 
 build:
 	go build -o bin/atelier ./cmd/atelier
