@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,4 +221,63 @@ func TestReadWaitRefusesPastTheBound(t *testing.T) {
 		r.Close()
 	}
 	slotsFree(t, db, "refused and waiting reads")
+}
+
+// TestReadersReusePreparedStatements: a reader connection keeps its
+// queries prepared, answers them right when asked again (after the schema
+// changed, too), and keeps at most maxPreparedPerConn of them.
+func TestReadersReusePreparedStatements(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE prep (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO prep (k, v) VALUES (1, 'one'), (2, 'two')`); err != nil {
+		t.Fatal(err)
+	}
+	read := func(k int) string {
+		t.Helper()
+		var v string
+		if err := db.QueryRowContext(ctx, `SELECT v FROM prep WHERE k = $1`, k).Scan(&v); err != nil {
+			t.Fatalf("read %d: %v", k, err)
+		}
+		return v
+	}
+	for i := range 3 {
+		if got := read(1 + i%2); got != []string{"one", "two"}[i%2] {
+			t.Fatalf("read %d = %q", 1+i%2, got)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `ALTER TABLE prep ADD COLUMN w TEXT NOT NULL DEFAULT 'x'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE prep SET v = 'uno' WHERE k = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(1); got != "uno" {
+		t.Fatalf("after the schema changed, read 1 = %q, want uno", got)
+	}
+	// Many distinct texts (as queries with IN lists of varying length are):
+	// every answer right, the cache bounded.
+	for n := 1; n <= 2*maxPreparedPerConn; n++ {
+		var c int
+		q := `SELECT count(*) FROM prep WHERE k IN (` + strings.Repeat("1,", n-1) + `1)`
+		if err := db.QueryRowContext(ctx, q).Scan(&c); err != nil || c != 1 {
+			t.Fatalf("query with %d-long IN list: %d, %v", n, c, err)
+		}
+	}
+	conn, err := db.reader.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error {
+		if n := len(dc.(*readConn).stmts); n == 0 || n > maxPreparedPerConn {
+			t.Errorf("a reader connection keeps %d prepared statements, want 1..%d", n, maxPreparedPerConn)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slotsFree(t, db, "prepared reads")
 }
