@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"fmt"
 	"runtime"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
-	"modernc.org/sqlite"
 
 	"github.com/atelier-dev/atelier/internal/fault"
 )
@@ -154,57 +152,19 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 // openReaders opens the read-only pool of the SQLite database at dsn.
 func openReaders(dsn string) (*sql.DB, *readGate) {
 	n := readSlots()
-	rdb := sql.OpenDB(readConnector{dsn: dsn})
+	rdb := sql.OpenDB(sqliteConnector{dsn: dsn, reader: true})
 	rdb.SetMaxOpenConns(2 * n)
 	rdb.SetMaxIdleConns(2 * n)
 	return rdb, &readGate{sem: semaphore.NewWeighted(int64(n))}
 }
 
-// readConnector opens SQLite connections whose queries hand their slot
-// to the rows they return.
-type readConnector struct{ dsn string }
+// readConn is a reader connection: its queries hand their slot to their
+// rows.
+type readConn struct{ *preparedConn }
 
-func (c readConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := (&sqlite.Driver{}).Open(c.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite reader: %w", err)
-	}
-	return &readConn{sqliteConn: conn.(sqliteConn)}, nil
-}
-
-func (c readConnector) Driver() driver.Driver { return &sqlite.Driver{} }
-
-// sqliteConn is what database/sql uses of a modernc.org/sqlite connection.
-type sqliteConn interface {
-	driver.Conn
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.ExecerContext
-	driver.QueryerContext
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
-}
-
-// readConn is a reader connection. Its queries hand their slot to their
-// rows, and run on statements it keeps prepared: parsing and planning a
-// query is a tenth to a fifth of a sample page's time, and the hot reads
-// are the same few query texts over and over. A statement is only ever
-// used by one query at a time: database/sql gives a connection to one
-// caller until its rows are closed, and closing rows resets the statement.
-type readConn struct {
-	sqliteConn
-	stmts map[string]driver.Stmt
-}
-
-// maxPreparedPerConn bounds a reader connection's prepared statements:
-// queries built with varying IN lists or filters must not grow the cache
-// without end; when full, it starts over.
-const maxPreparedPerConn = 128
-
-func (c *readConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+func (c readConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	s, _ := ctx.Value(slotKey{}).(*slot)
-	rows, err := c.query(ctx, query, args)
+	rows, err := c.preparedConn.QueryContext(ctx, query, args)
 	if s == nil {
 		return rows, err
 	}
@@ -213,39 +173,6 @@ func (c *readConn) QueryContext(ctx context.Context, query string, args []driver
 		return nil, err
 	}
 	return &slotRows{Rows: rows, slot: s}, nil
-}
-
-// query runs query on its prepared statement, preparing it first if this
-// connection has not yet.
-func (c *readConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	st, ok := c.stmts[query]
-	if !ok {
-		if len(c.stmts) >= maxPreparedPerConn {
-			c.dropStatements()
-		}
-		var err error
-		if st, err = c.sqliteConn.PrepareContext(ctx, query); err != nil {
-			return nil, err
-		}
-		if c.stmts == nil {
-			c.stmts = make(map[string]driver.Stmt)
-		}
-		c.stmts[query] = st
-	}
-	return st.(driver.StmtQueryContext).QueryContext(ctx, args)
-}
-
-func (c *readConn) dropStatements() {
-	for q, st := range c.stmts {
-		_ = st.Close()
-		delete(c.stmts, q)
-	}
-}
-
-// Close finalizes the connection's statements, then closes it.
-func (c *readConn) Close() error {
-	c.dropStatements()
-	return c.sqliteConn.Close()
 }
 
 // slotRows gives the read slot back when closed.

@@ -272,7 +272,7 @@ func TestReadersReusePreparedStatements(t *testing.T) {
 	}
 	defer conn.Close()
 	if err := conn.Raw(func(dc any) error {
-		if n := len(dc.(*readConn).stmts); n == 0 || n > maxPreparedPerConn {
+		if n := len(dc.(readConn).stmts); n == 0 || n > maxPreparedPerConn {
 			t.Errorf("a reader connection keeps %d prepared statements, want 1..%d", n, maxPreparedPerConn)
 		}
 		return nil

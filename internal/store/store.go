@@ -135,10 +135,7 @@ func open(dsn, dataDir string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	sdb, err := sql.Open("sqlite", sqliteURI(path)+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	sdb := sql.OpenDB(sqliteConnector{dsn: sqliteURI(path) + "?" + q.Encode()})
 	sdb.SetMaxOpenConns(8)
 	sdb.SetMaxIdleConns(8)
 	// Readers: query_only refuses a write that strayed here instead of
