@@ -66,9 +66,29 @@ func (rp *repo) writeRows(ctx context.Context, tx *sql.Tx, datasetID string, row
 	return rp.insertPropRows(ctx, tx, datasetID, rows)
 }
 
-// insertRows inserts samples in multi-row statements, skipping those whose
-// sample_id the dataset already has, and returns the seqs inserted.
+// sampleCopyColumns are dataset_samples' columns in the order insertRows
+// writes them.
+var sampleCopyColumns = []string{"dataset_id", "seq", "id", "source", "name", "sample_type", "state", "usage", "size",
+	"sample_time", "create_time", "update_time", "labeler", "hard", "score", "doc"}
+
+// sampleValues are one pending row's values in sampleCopyColumns' order.
+func sampleValues(datasetID string, p *pendingRow, now int64) []any {
+	name := p.in.Name
+	if name == "" {
+		name = SampleName(p.in.Source)
+	}
+	return []any{datasetID, p.seq, p.id, p.in.Source, name, p.in.SampleType, p.state, p.in.Usage, p.in.Size,
+		p.in.SampleTime, now, now, p.in.Labeler, p.hard, p.score, p.doc}
+}
+
+// insertRows inserts samples, skipping those whose sample_id the dataset
+// already has, and returns the seqs inserted: with COPY into a staging
+// table on PostgreSQL when the transaction is a bulk writer's, else in
+// multi-row statements.
 func (rp *repo) insertRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) (map[int64]bool, error) {
+	if inserted, ok, err := rp.copyRows(ctx, tx, datasetID, rows, now); ok || err != nil {
+		return inserted, err
+	}
 	const cols = 16
 	inserted := make(map[int64]bool, len(rows))
 	var b strings.Builder
@@ -78,7 +98,7 @@ func (rp *repo) insertRows(ctx context.Context, tx *sql.Tx, datasetID string, ro
 		b.WriteString(`INSERT INTO dataset_samples (dataset_id, seq, id, source, name, sample_type, state, usage, size,
 			sample_time, create_time, update_time, labeler, hard, score, doc) VALUES `)
 		args := make([]any, 0, len(chunk)*cols)
-		for i, p := range chunk {
+		for i := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
@@ -90,12 +110,7 @@ func (rp *repo) insertRows(ctx context.Context, tx *sql.Tx, datasetID string, ro
 				b.WriteString(rp.db.Param(i*cols + c + 1))
 			}
 			b.WriteByte(')')
-			name := p.in.Name
-			if name == "" {
-				name = SampleName(p.in.Source)
-			}
-			args = append(args, datasetID, p.seq, p.id, p.in.Source, name, p.in.SampleType, p.state, p.in.Usage, p.in.Size,
-				p.in.SampleTime, now, now, p.in.Labeler, p.hard, p.score, p.doc)
+			args = append(args, sampleValues(datasetID, &chunk[i], now)...)
 		}
 		b.WriteString(` ON CONFLICT (dataset_id, id) DO NOTHING RETURNING seq`)
 		res, err := tx.QueryContext(ctx, b.String(), args...)
@@ -116,6 +131,55 @@ func (rp *repo) insertRows(ctx context.Context, tx *sql.Tx, datasetID string, ro
 		}
 	}
 	return inserted, nil
+}
+
+// copyRows is insertRows by COPY, on PostgreSQL in a bulk writer's
+// transaction (ok false elsewhere): the rows go into a session-local staging
+// table, and one INSERT … SELECT moves those whose sample_id is new, so that
+// a sample already there is skipped as the multi-row INSERT skips it.
+func (rp *repo) copyRows(ctx context.Context, tx *sql.Tx, datasetID string, rows []pendingRow, now int64) (map[int64]bool, bool, error) {
+	if rp.db.Engine != store.Postgres || len(rows) == 0 {
+		return nil, false, nil
+	}
+	values := make([][]any, len(rows))
+	for i := range rows {
+		values[i] = sampleValues(datasetID, &rows[i], now)
+	}
+	// The staging table lives as long as the connection and empties at
+	// each commit; a batch that fails rolls its rows back with it.
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS dataset_samples_stage
+		(LIKE dataset_samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
+		return nil, true, fmt.Errorf("insert samples: staging table: %w", err)
+	}
+	if _, ok, err := rp.db.CopyFrom(ctx, tx, "dataset_samples_stage", sampleCopyColumns, values); !ok || err != nil {
+		if err != nil {
+			return nil, true, fmt.Errorf("insert samples: %w", err)
+		}
+		return nil, false, nil
+	}
+	cols := strings.Join(sampleCopyColumns, ", ")
+	res, err := tx.QueryContext(ctx, `INSERT INTO dataset_samples (`+cols+`) SELECT `+cols+` FROM dataset_samples_stage
+		ON CONFLICT (dataset_id, id) DO NOTHING RETURNING seq`)
+	if err != nil {
+		return nil, true, fmt.Errorf("insert samples: %w", err)
+	}
+	defer res.Close()
+	inserted := make(map[int64]bool, len(rows))
+	for res.Next() {
+		var seq int64
+		if err := res.Scan(&seq); err != nil {
+			return nil, true, fmt.Errorf("insert samples: %w", err)
+		}
+		inserted[seq] = true
+	}
+	if err := res.Err(); err != nil {
+		return nil, true, fmt.Errorf("insert samples: %w", err)
+	}
+	res.Close()
+	if _, err := tx.ExecContext(ctx, `TRUNCATE dataset_samples_stage`); err != nil {
+		return nil, true, fmt.Errorf("insert samples: empty the staging table: %w", err)
+	}
+	return inserted, true, nil
 }
 
 func (rp *repo) deleteLabelRows(ctx context.Context, tx *sql.Tx, datasetID string, seqs []int64) error {
@@ -139,6 +203,18 @@ func (rp *repo) insertLabelRows(ctx context.Context, tx *sql.Tx, datasetID strin
 	for _, p := range rows {
 		for l, n := range p.labels {
 			all = append(all, lr{l, p.seq, n})
+		}
+	}
+	if len(all) > 0 && rp.db.Engine == store.Postgres {
+		values := make([][]any, len(all))
+		for i, x := range all {
+			values[i] = []any{datasetID, x.label, x.sample, x.n}
+		}
+		if _, ok, err := rp.db.CopyFrom(ctx, tx, "dataset_sample_labels", []string{"dataset_id", "label_seq", "sample_seq", "n"}, values); ok || err != nil {
+			if err != nil {
+				return fmt.Errorf("index sample labels: %w", err)
+			}
+			return nil
 		}
 	}
 	const per = 1000

@@ -48,7 +48,13 @@ func (w *BulkWriter) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if w.wal != nil && w.wal.due() {
 		w.wal.restart(w.conn)
 	}
-	if err := InConnTx(ctx, w.conn, fn); err != nil {
+	conn := w.conn
+	err := InConnTx(ctx, conn, func(tx *sql.Tx) error {
+		w.db.bulkTxs.Store(tx, conn)
+		defer w.db.bulkTxs.Delete(tx)
+		return fn(tx)
+	})
+	if err != nil {
 		if ctx.Err() != nil {
 			// The driver may have given up on the connection midway
 			// (pgx closes it): the next transaction takes a fresh one.

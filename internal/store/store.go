@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +40,9 @@ type DB struct {
 	path   string    // the SQLite database file; empty for PostgreSQL
 	reader *sql.DB   // SQLite's read-only connections
 	gate   *readGate // admits SQLite's reads in arrival order
+	// bulkTxs maps each open transaction of a BulkWriter to its connection
+	// (*sql.Tx → *sql.Conn), for CopyFrom.
+	bulkTxs sync.Map
 }
 
 // ErrConflict reports a unique-constraint violation: the thing already exists.
