@@ -119,25 +119,45 @@ func newBucket(t *testing.T, s obs.Store) string {
 
 func removeBucket(t *testing.T, s obs.Store, bucket string) {
 	c := context.Background()
-	opts := obs.ListOptions{}
-	for {
-		page, err := s.List(c, bucket, opts)
-		if errors.Is(err, obs.ErrBucketNotFound) {
-			return
-		}
-		if err != nil {
-			t.Logf("cleanup: list %s: %v", bucket, err)
-			return
-		}
-		for _, o := range page.Objects {
-			if err := s.Delete(c, bucket, o.Key); err != nil {
-				t.Logf("cleanup: %v", err)
+	// Several deleters: on an S3 server each object is a request, and a
+	// case leaves up to 2,500 of them.
+	keys := make(chan string)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for k := range keys {
+				if err := s.Delete(c, bucket, k); err != nil {
+					t.Logf("cleanup: %v", err)
+				}
 			}
+		})
+	}
+	listed := func() bool {
+		defer func() {
+			close(keys)
+			wg.Wait()
+		}()
+		opts := obs.ListOptions{}
+		for {
+			page, err := s.List(c, bucket, opts)
+			if errors.Is(err, obs.ErrBucketNotFound) {
+				return false
+			}
+			if err != nil {
+				t.Logf("cleanup: list %s: %v", bucket, err)
+				return false
+			}
+			for _, o := range page.Objects {
+				keys <- o.Key
+			}
+			if !page.Truncated {
+				return true
+			}
+			opts.StartAfter = page.NextStartAfter
 		}
-		if !page.Truncated {
-			break
-		}
-		opts.StartAfter = page.NextStartAfter
+	}()
+	if !listed {
+		return
 	}
 	if err := s.DeleteBucket(c, bucket); err != nil && !errors.Is(err, obs.ErrBucketNotFound) {
 		t.Logf("cleanup: %v", err)
