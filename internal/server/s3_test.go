@@ -39,19 +39,19 @@ type s3Service struct {
 // tests and packages running at the same time: every test there uses
 // bucket names of its own (uniqueBucket).
 func s3Services() []s3Service {
-	real := s3Service{name: "real-server",
+	srv := s3Service{name: "real-server",
 		endpoint:  os.Getenv("ATELIER_TEST_S3_ENDPOINT"),
 		accessKey: os.Getenv("ATELIER_TEST_S3_ACCESS_KEY"),
 		secretKey: os.Getenv("ATELIER_TEST_S3_SECRET_KEY"),
 		region:    os.Getenv("ATELIER_TEST_S3_REGION"),
 	}
-	if real.endpoint == "" {
-		real.unset = "ATELIER_TEST_S3_ENDPOINT is not set (testinfra/s3/ci.sh starts a real S3 server and sets it)"
+	if srv.endpoint == "" {
+		srv.unset = "ATELIER_TEST_S3_ENDPOINT is not set (testinfra/s3/ci.sh starts a real S3 server and sets it)"
 	}
-	if real.region == "" {
-		real.region = "us-east-1"
+	if srv.region == "" {
+		srv.region = "us-east-1"
 	}
-	return []s3Service{{name: "gofakes3", accessKey: "ak", secretKey: "sk", region: "us-east-1"}, real}
+	return []s3Service{{name: "gofakes3", accessKey: "ak", secretKey: "sk", region: "us-east-1"}, srv}
 }
 
 // startOnS3 runs a server whose object store is svc (a fresh gofakes3
