@@ -7,11 +7,13 @@
 #   ATELIER_TEST_S3_ENDPOINT    http://127.0.0.1:<port> (path-style)
 #   ATELIER_TEST_S3_ACCESS_KEY  ATELIER_TEST_S3_SECRET_KEY  ATELIER_TEST_S3_REGION
 #
-# which internal/obs/s3store (TestRealServerContract) and internal/server
-# (TestServerOnS3ObjectStore, TestObjectAPIOnS3) read, and appends the
-# command that stops the server and removes its folder to ci_cleanups.
+# which the tests of internal/obs/s3store (TestRealServerContract and the
+# behaviour tests' real-server cases) and internal/server
+# (TestServerOnS3ObjectStore) read, and appends the command that stops the
+# server and removes its folder to ci_cleanups.
 #
-# versitygw is built from the Go module proxy (about two minutes cold) and
+# versitygw is built from the Go module proxy (two to three minutes cold,
+# half a minute with a warm Go build cache) and
 # kept under ${ATELIER_CI_CACHE:-$HOME/.cache/atelier-ci}/s3/, one folder
 # per version, so that later runs reuse it at once. Everything here is
 # named s3_… because it runs inside .ci/run's shell.
@@ -21,7 +23,7 @@ s3_cache="${ATELIER_CI_CACHE:-$HOME/.cache/atelier-ci}/s3"
 s3_bin="$s3_cache/versitygw-$s3_version/versitygw"
 
 if [ ! -x "$s3_bin" ]; then
-  echo "s3: building versitygw $s3_version into $s3_cache (about two minutes, once)"
+  echo "s3: building versitygw $s3_version into $s3_cache (two to three minutes, once)"
   mkdir -p "$s3_cache"
   # Built beside its final place and moved there whole, so that an
   # interrupted build never leaves a binary that a later run would trust.
@@ -38,8 +40,8 @@ fi
 
 s3_dir="$(mktemp -d "${TMPDIR:-/tmp}/atelier-s3.XXXXXX")"
 mkdir -p "$s3_dir/root"
-# 20 random bytes as hex for each: versitygw wants no particular form, and
-# nothing on this machine should guess them.
+# Random hex (10 and 20 bytes): versitygw wants no particular form, and
+# nothing else on this machine should be able to guess them.
 s3_access="ci$(od -An -N10 -tx1 /dev/urandom | tr -d ' \n')"
 s3_secret="$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')"
 s3_region=us-east-1
