@@ -170,9 +170,11 @@ var (
 	ErrInvalidBucket  = errors.New("invalid bucket name")
 	ErrInvalidRange   = errors.New("invalid range")
 	ErrInvalidPath    = errors.New("invalid object storage path")
-	// ErrKeyConflict is returned by the local store only, when a Put's key
-	// cannot coexist with an existing one on a filesystem: "a/b" when "a"
-	// is an object, or "a" when objects exist under "a/". S3 allows both.
+	// ErrKeyConflict is returned by stores on a file system, when a Put's
+	// key cannot coexist with an existing one there: "a/b" when "a" is an
+	// object, or "a" when objects exist under "a/". The local store
+	// returns it, and so does the S3 store on a server that keeps objects
+	// as files (versitygw's POSIX backend); S3 itself allows both.
 	ErrKeyConflict = errors.New("key conflicts with an existing object or prefix")
 	// ErrInvalidExpiry is returned by PresignGet for an expiry outside
 	// (0, MaxPresignExpiry].

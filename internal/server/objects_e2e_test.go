@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,11 +16,8 @@ import (
 	"testing"
 
 	iammodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/atelier-dev/atelier/internal/client"
-	atelierconfig "github.com/atelier-dev/atelier/internal/config"
 	"github.com/atelier-dev/atelier/internal/obs"
 	"github.com/atelier-dev/atelier/internal/server/servertest"
 )
@@ -360,43 +355,4 @@ func TestObjectAPIRefusesTraversal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(env.DataDir, "escape.txt")); err == nil {
 		t.Errorf("escape.txt was written into the data dir")
 	}
-}
-
-// The object API serves the S3-compatible store the same way, errors included.
-func TestObjectAPIOnS3(t *testing.T) {
-	t.Parallel()
-	fake := httptest.NewUnstartedServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	fake.Config.ErrorLog = log.New(io.Discard, "", 0)
-	fake.Start()
-	t.Cleanup(fake.Close)
-	env := servertest.StartWith(t, servertest.Options{Configure: func(c *atelierconfig.Config) {
-		c.OBSEndpoint, c.OBSAccessKey, c.OBSSecretKey, c.OBSRegion, c.OBSPathStyle = fake.URL, "ak", "sk", "us-east-1", true
-	}})
-	ctx := context.Background()
-	c := objectClient(t, env, "aksk")
-	if err := c.CreateBucket(ctx, "on-s3"); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	wantAPIError(t, c.CreateBucket(ctx, "on-s3"), http.StatusConflict, "OBS.BucketAlreadyExists", "on-s3")
-	for _, key := range []string{"code/train.py", "code/lib/util.py"} {
-		if _, err := c.PutObject(ctx, "on-s3", key, strings.NewReader("0123456789"), 10); err != nil {
-			t.Fatalf("PutObject %s: %v", key, err)
-		}
-	}
-	list, err := c.ListObjects(ctx, "on-s3", client.ListOptions{Prefix: "code/", Delimiter: "/"})
-	if err != nil || len(list.Objects) != 1 || list.Objects[0].Key != "code/train.py" || len(list.CommonPrefixes) != 1 {
-		t.Fatalf("ListObjects = %+v, %v", list, err)
-	}
-	resp, body := rawObjectRequest(t, env, http.MethodGet, "/v1/"+env.Account.ProjectID+"/obs/buckets/on-s3/objects/code/train.py",
-		env.AdminToken(t), nil, map[string]string{"Range": "bytes=-4"})
-	if resp.StatusCode != http.StatusPartialContent || string(body) != "6789" || resp.Header.Get("Content-Range") != "bytes 6-9/10" {
-		t.Fatalf("range on S3: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"))
-	}
-	if err := c.DeleteObject(ctx, "on-s3", "code/train.py"); err != nil {
-		t.Fatalf("DeleteObject: %v", err)
-	}
-	_, err = c.GetObject(ctx, "on-s3", "code/train.py")
-	wantAPIError(t, err, http.StatusNotFound, "OBS.NoSuchKey", "code/train.py")
-	_, err = c.GetObject(ctx, "missing-bucket", "x")
-	wantAPIError(t, err, http.StatusNotFound, "OBS.NoSuchBucket", "missing-bucket")
 }

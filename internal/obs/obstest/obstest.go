@@ -89,6 +89,7 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) obs.Store, opts Op
 			{"list-hides-directory-markers", testListNoMarkers},
 			{"concurrent-put-is-atomic", testConcurrentPut},
 			{"failed-put-keeps-old-object", testFailedPut},
+			{"key-conflicts", testKeyConflicts},
 			{"presigned-get", testPresign},
 			{"presigned-get-refuses-tampering", testPresignTamper},
 			{"presigned-get-expires", testPresignExpiry},
@@ -119,25 +120,45 @@ func newBucket(t *testing.T, s obs.Store) string {
 
 func removeBucket(t *testing.T, s obs.Store, bucket string) {
 	c := context.Background()
-	opts := obs.ListOptions{}
-	for {
-		page, err := s.List(c, bucket, opts)
-		if errors.Is(err, obs.ErrBucketNotFound) {
-			return
-		}
-		if err != nil {
-			t.Logf("cleanup: list %s: %v", bucket, err)
-			return
-		}
-		for _, o := range page.Objects {
-			if err := s.Delete(c, bucket, o.Key); err != nil {
-				t.Logf("cleanup: %v", err)
+	// Several deleters: on an S3 server each object is a request, and a
+	// case leaves up to 2,500 of them.
+	keys := make(chan string)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for k := range keys {
+				if err := s.Delete(c, bucket, k); err != nil {
+					t.Logf("cleanup: %v", err)
+				}
 			}
+		})
+	}
+	listed := func() bool {
+		defer func() {
+			close(keys)
+			wg.Wait()
+		}()
+		opts := obs.ListOptions{}
+		for {
+			page, err := s.List(c, bucket, opts)
+			if errors.Is(err, obs.ErrBucketNotFound) {
+				return false
+			}
+			if err != nil {
+				t.Logf("cleanup: list %s: %v", bucket, err)
+				return false
+			}
+			for _, o := range page.Objects {
+				keys <- o.Key
+			}
+			if !page.Truncated {
+				return true
+			}
+			opts.StartAfter = page.NextStartAfter
 		}
-		if !page.Truncated {
-			break
-		}
-		opts.StartAfter = page.NextStartAfter
+	}()
+	if !listed {
+		return
 	}
 	if err := s.DeleteBucket(c, bucket); err != nil && !errors.Is(err, obs.ErrBucketNotFound) {
 		t.Logf("cleanup: %v", err)
@@ -617,6 +638,41 @@ func testFailedPut(t *testing.T, s obs.Store) {
 	page, err := s.List(ctx(t), b, obs.ListOptions{})
 	if err != nil || len(page.Objects) != 1 {
 		t.Errorf("List after failed Puts = %+v, %v; want only k", page.Objects, err)
+	}
+}
+
+// testKeyConflicts puts "a" beside "a/b", in both orders. S3 keeps both;
+// a store on a file system (the local store, an S3 server that keeps
+// objects as files) cannot, and must refuse the second with
+// ErrKeyConflict and leave the first as it was. Deleting a key that is
+// only a prefix of others deletes nothing.
+func testKeyConflicts(t *testing.T, s obs.Store) {
+	c := ctx(t)
+	b := newBucket(t, s)
+	for _, tc := range []struct{ first, second string }{{"file", "file/under"}, {"dir/under", "dir"}} {
+		put(t, s, b, tc.first, []byte("first "+tc.first))
+		_, err := s.Put(c, b, tc.second, strings.NewReader("second "+tc.second), obs.PutOptions{})
+		if err != nil && !errors.Is(err, obs.ErrKeyConflict) {
+			t.Errorf("Put(%q) beside %q: %v, want success or ErrKeyConflict", tc.second, tc.first, err)
+		}
+		want := map[string]string{tc.first: "first " + tc.first}
+		if err == nil {
+			want[tc.second] = "second " + tc.second
+		} else {
+			_, herr := s.Head(c, b, tc.second)
+			wantErr(t, fmt.Sprintf("Head(%q) after its refused Put", tc.second), herr, obs.ErrNotFound)
+		}
+		for k, v := range want {
+			if got, _ := get(t, s, b, k, nil); string(got) != v {
+				t.Errorf("Get(%q) after Put(%q) = %q, want %q", k, tc.second, got, v)
+			}
+		}
+	}
+	if err := s.Delete(c, b, "dir"); err != nil && !errors.Is(err, obs.ErrNotFound) {
+		t.Errorf("Delete(%q), a prefix of dir/under: %v", "dir", err)
+	}
+	if got, _ := get(t, s, b, "dir/under", nil); string(got) != "first dir/under" {
+		t.Errorf("Get(dir/under) after Delete(dir) = %q", got)
 	}
 }
 

@@ -19,6 +19,11 @@ var sentinels = map[string]error{
 	"InvalidRange":            obs.ErrInvalidRange,
 	"InvalidBucketName":       obs.ErrInvalidBucket,
 	"KeyTooLongError":         obs.ErrInvalidKey,
+	// versitygw's POSIX backend keeps objects as files: "a" and "a/b"
+	// cannot both exist there, and it refuses the second with 409 and
+	// one of these codes, as the local store does with ErrKeyConflict.
+	"ExistingObjectIsDirectory": obs.ErrKeyConflict,
+	"ObjectParentIsFile":        obs.ErrKeyConflict,
 }
 
 // mapErr wraps an error from minio-go with the obs sentinel its S3 error

@@ -17,7 +17,9 @@
 //     On a bucket with SSE-KMS or SSE-C encryption S3's ETags are not
 //     content MD5s even without '-'; this package reports them as S3 gives
 //     them, so that List and Head agree.
-//   - "a" and "a/b" can both be objects (no ErrKeyConflict).
+//   - "a" and "a/b" can both be objects on S3. A server that keeps
+//     objects as files (versitygw's POSIX backend) refuses the second as
+//     the local store does, and Put then fails with ErrKeyConflict.
 //   - A common prefix is reported whenever S3 reports it, which includes a
 //     prefix holding only a directory marker ("dir/") or only keys that
 //     are not valid obs keys ("a//b"); those keys themselves are never

@@ -65,22 +65,37 @@ func TestFakeContract(t *testing.T) {
 		obstest.Options{Skip: fakeDeviations})
 }
 
-// TestRealServerContract runs the suite against the S3 server at
-// $ATELIER_TEST_S3_ENDPOINT (path-style, e.g. versitygw or MinIO), with
+// realConfig is the S3 server at $ATELIER_TEST_S3_ENDPOINT (path-style,
+// e.g. versitygw, which testinfra/s3/ci.sh starts, or MinIO), with
 // $ATELIER_TEST_S3_ACCESS_KEY, $ATELIER_TEST_S3_SECRET_KEY and optionally
-// $ATELIER_TEST_S3_REGION. The suite creates and deletes buckets named
-// obstest-*.
-func TestRealServerContract(t *testing.T) {
+// $ATELIER_TEST_S3_REGION; it skips the test when the endpoint is unset.
+// Tests on it name their buckets obstest-* or s3store-* and random
+// letters, and delete them: other tests share the server.
+func realConfig(t *testing.T) s3store.Config {
+	t.Helper()
 	endpoint := os.Getenv("ATELIER_TEST_S3_ENDPOINT")
 	if endpoint == "" {
-		t.Skip("ATELIER_TEST_S3_ENDPOINT is not set")
+		t.Skip("ATELIER_TEST_S3_ENDPOINT is not set (testinfra/s3/ci.sh starts a real S3 server and sets it)")
 	}
-	cfg := s3store.Config{
+	return s3store.Config{
 		Endpoint:  endpoint,
 		AccessKey: os.Getenv("ATELIER_TEST_S3_ACCESS_KEY"),
 		SecretKey: os.Getenv("ATELIER_TEST_S3_SECRET_KEY"),
 		Region:    os.Getenv("ATELIER_TEST_S3_REGION"),
 		PathStyle: true,
 	}
+}
+
+// TestRealServerContract runs the whole suite, nothing skipped, against
+// the real server.
+func TestRealServerContract(t *testing.T) {
+	cfg := realConfig(t)
 	obstest.Run(t, func(t *testing.T) obs.Store { return newStore(t, cfg) })
+}
+
+// eachServer runs fn on a fresh gofakes3 and on the real server.
+func eachServer(t *testing.T, fn func(t *testing.T, cfg s3store.Config)) {
+	t.Helper()
+	t.Run("gofakes3", func(t *testing.T) { fn(t, fakeConfig(t)) })
+	t.Run("real-server", func(t *testing.T) { fn(t, realConfig(t)) })
 }
