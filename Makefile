@@ -11,7 +11,7 @@ NOCHECKPTR := -gcflags='modernc.org/...=-d=checkptr=0'
 
 # The packages whose tests take longest are named first: go test starts
 # them first, so that they do not run alone at the end while a core idles.
-SLOWEST := ./internal/server ./internal/tasks ./internal/dataset/teamtask ./internal/dataset/versions ./internal/training
+SLOWEST := ./internal/server ./internal/tasks ./internal/obs/s3store ./internal/dataset/teamtask ./internal/dataset/versions ./cmd/atelier ./internal/training
 
 # After the race-detector run, the learner's accuracy measurements run
 # again without it (they skip under -race, where they take minutes), so the
