@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -315,22 +316,32 @@ func TestVanishedJobIsLost(t *testing.T) {
 	}
 }
 
-// Two tasks land on two nodes, each with its node's address.
+// Two tasks land on two nodes (of the test cluster's, which share this
+// machine), and a task's environment holds nothing of Slurm's.
 func TestTasksOnSeparateNodes(t *testing.T) {
 	ex := newTestExecutor(t)
 	t.Parallel()
 	if len(mustNodes(t, ex)) < 2 {
 		t.Skip("the test cluster has one node")
 	}
-	script := `echo "node=$SLURMD_NODENAME"`
+	script := `echo "node=$SLURMD_NODENAME job=$SLURM_JOB_ID"`
 	tasks := []executor.Task{task(t, 0, executortest.Sh(script)...), task(t, 1, executortest.Sh(script)...)}
 	hs := executortest.Start(t, ex, tasks...)
 	for i, h := range hs {
 		executortest.WaitExited(t, ex, h, 0, "")
-		// SLURMD_NODENAME is not passed to the sandbox: the task's
-		// environment is only its own and the topology.
-		if log := executortest.ReadLog(t, tasks[i]); log != "node=\n" {
+		if log := executortest.ReadLog(t, tasks[i]); log != "node= job=\n" {
 			t.Errorf("task %d log %q: want no Slurm variable in the task's environment", i, log)
+		}
+	}
+	d, _ := decodeHandle(hs[0])
+	out, err := ex.run(context.Background(), "squeue", "-h", "-t", "all", "-j", d.JobID, "-o", "%D %N")
+	if err != nil || !strings.HasPrefix(out, "2 ") {
+		t.Errorf("the job ran on %q (%v), want two nodes", out, err)
+	}
+	for i := range hs {
+		d, _ := decodeHandle(hs[i])
+		if b, err := os.ReadFile(filepath.Join(d.Ctl, "step")); err != nil || !strings.HasPrefix(string(b), d.JobID+".") {
+			t.Errorf("task %d's step id %q, %v", i, b, err)
 		}
 	}
 }
@@ -364,6 +375,60 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// New refuses what cannot keep jobs from the server, and a cluster that
+// does not answer, saying why.
+func TestNewRefuses(t *testing.T) {
+	opts := testOptions(t)
+	closed := t.TempDir()
+	if err := os.Chmod(closed, 0o700); err != nil { // like the data directory
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"root-job-user", func(o *Options) { o.JobUser = "root" }, "unprivileged"},
+		{"no-job-user", func(o *Options) { o.JobUser = "" }, "--slurm-job-user"},
+		{"unknown-job-user", func(o *Options) { o.JobUser = "no-such-user-here" }, "no-such-user-here"},
+		{"jobs-dir-unreachable", func(o *Options) { o.WorkRoot = filepath.Join(closed, "jobs") }, "cannot enter"},
+
+		{"unknown-partition", func(o *Options) { o.Partition = "no-such-partition" }, "nodes"},
+		{"no-slurm-commands", func(o *Options) { o.BinDir = t.TempDir() }, "--slurm-bin-dir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := opts
+			tc.edit(&o)
+			if _, err := New(context.Background(), o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("cluster-unreachable", func(t *testing.T) {
+		// The test cluster's configuration, with a controller port nothing
+		// listens on.
+		conf, err := os.ReadFile(os.Getenv("SLURM_CONF"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(conf), "\n") {
+			if strings.HasPrefix(l, "SlurmctldPort=") {
+				l = "SlurmctldPort=1"
+			}
+			lines = append(lines, l)
+		}
+		bad := filepath.Join(t.TempDir(), "slurm.conf")
+		if err := os.WriteFile(bad, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SLURM_CONF", bad)
+		if _, err := New(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "ask the cluster") {
+			t.Errorf("New with no cluster = %v, want an error saying the cluster does not answer", err)
+		}
+	})
+}
+
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -393,4 +458,68 @@ func TestParse(t *testing.T) {
 	if len(fs) == 0 || fs[0].ID != "slurm.cpu.1u2g" || fs[len(fs)-1].CPU > 4 {
 		t.Errorf("flavors %+v: want shapes that fit the smallest node", fs)
 	}
+}
+
+// BenchmarkSubmitToRunning measures the time from Start to State's
+// Running and to the task's first output, on the test cluster (whose
+// scheduler settings are in testinfra/slurm/slurm.conf.in), as medians.
+//
+//	go test -run '^$' -bench SubmitToRunning -benchtime 20x ./internal/training/executor/slurm/
+func BenchmarkSubmitToRunning(b *testing.B) {
+	ex, err := New(context.Background(), testOptions(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var running, output []time.Duration
+	for i := 0; b.Loop(); i++ {
+		dir := reachableTempDir(b)
+		tk := executor.Task{ID: "worker-0", Dir: filepath.Join(dir, "work"), Command: []string{"/bin/sh", "-c", "echo ready; exec sleep 60"},
+			LogPath: filepath.Join(dir, "logs", "worker-0.log"), ExitCodePath: filepath.Join(dir, "status", "worker-0.exit")}
+		if err := os.MkdirAll(tk.Dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		hs, err := ex.Start(context.Background(), executor.JobSpec{JobID: "bench-" + strconv.Itoa(i), Flavor: ex.flavors[0], Tasks: []executor.Task{tk}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sawRunning bool
+		for {
+			if time.Since(start) > executortest.Timeout {
+				b.Fatal("the job did not start")
+			}
+			if !sawRunning {
+				st, err := ex.State(context.Background(), hs[0])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if st.Running {
+					sawRunning = true
+					running = append(running, time.Since(start))
+				}
+			}
+			if log, _ := os.ReadFile(tk.LogPath); strings.Contains(string(log), "ready") {
+				output = append(output, time.Since(start))
+				if !sawRunning {
+					running = append(running, time.Since(start))
+				}
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := ex.Terminate(context.Background(), hs[0], 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(median(running).Milliseconds()), "ms-to-running-p50")
+	b.ReportMetric(float64(median(output).Milliseconds()), "ms-to-output-p50")
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
