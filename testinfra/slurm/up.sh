@@ -9,8 +9,16 @@ base=${1:?usage: up.sh BASE}
 here=$(cd "$(dirname "$0")" && pwd)
 nodes=${ATELIER_SLURM_NODES:-2}
 # Ports away from Slurm's defaults (6817/6818), so that a real Slurm on the
-# machine is left alone.
+# machine is left alone, and from any other test cluster's: the first run
+# of nodes+1 ports from 16817 on that nothing listens on.
+listening() { grep -qs ":$(printf %04X "$1") [0-9A-F:]* 0A " /proc/net/tcp /proc/net/tcp6; }
 ctld_port=${ATELIER_SLURM_PORT:-16817}
+while :; do
+  busy=false
+  for p in $(seq "$ctld_port" $((ctld_port + nodes))); do listening "$p" && busy=true; done
+  $busy || break
+  ctld_port=$((ctld_port + 10))
+done
 
 mkdir -p "$base"/{state,spool,log,run,etc}
 # Each test node claims 8 cores (see slurm.conf.in) and the machine's
@@ -38,10 +46,15 @@ if ! munge -n </dev/null >/dev/null 2>&1; then
 fi
 
 setsid /usr/sbin/slurmctld -D -i -f "$conf" >"$base/log/slurmctld.out" 2>&1 </dev/null &
+ctld=$!
 for i in $(seq 0 $((nodes - 1))); do
   setsid /usr/sbin/slurmd -D -f "$conf" -N "atelier-n$i" >"$base/log/slurmd-atelier-n$i.out" 2>&1 </dev/null &
 done
 for _ in $(seq 1 150); do
+  if ! kill -0 "$ctld" 2>/dev/null; then
+    echo "up.sh: slurmctld exited; see $base/log/slurmctld.out" >&2
+    exit 1
+  fi
   idle=$(sinfo -h -N -o '%N %T' 2>/dev/null | awk '$2 == "idle"' | wc -l)
   if [ "$idle" -eq "$nodes" ]; then
     echo "SLURM_CONF=$conf"
