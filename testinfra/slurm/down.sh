@@ -11,7 +11,7 @@ fi
 for _ in $(seq 1 50); do
   alive=false
   for f in "$base"/run/slurmd-*.pid "$base"/run/slurmctld.pid; do
-    [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && alive=true
+    [ -s "$f" ] && kill -0 "$(cat "$f" 2>/dev/null)" 2>/dev/null && alive=true
   done
   $alive || break
   sleep 0.1
