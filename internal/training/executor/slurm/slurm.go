@@ -70,13 +70,21 @@
 // running. A job that left Slurm without a recorded status is lost, except
 // one cancelled before it started, which is reported as killed by SIGTERM.
 //
-// Terminate signals the task's step with SIGTERM (scancel --signal, which
-// reaches every process of the step but not the batch script), and SIGKILL
-// after the grace period from a timer in this process (a caller that
-// restarts during the grace period calls Terminate again); a pending job is
-// cancelled. Usage reads sstat, which needs a JobAcctGatherType other than
-// none on the cluster; otherwise it returns an error, which the caller
-// treats as "no sample".
+// Terminate writes the grace period to the task's control directory (the
+// request, which the step script watches) and has Slurm signal the task's
+// step with SIGTERM (scancel --signal, which reaches every process of the
+// step but not the batch script) without waiting for the controller's
+// answer. The step script, which outlives the signal, makes sure the task
+// got SIGTERM and SIGKILLs the sandbox's init (and with it every process of
+// the task) once the grace period is over. The timer lives on the node, so
+// a restart of the server does not lose it; a job still in the queue is
+// cancelled. (Slurm's own SIGKILL to the step would kill the step script
+// and bubblewrap with the task and orphan the sandbox's init, which keeps
+// the step from ending.)
+//
+// Usage reads sstat, which needs a JobAcctGatherType other than none on
+// the cluster; otherwise it returns an error, which the caller treats as
+// "no sample".
 package slurm
 
 import (
@@ -137,6 +145,7 @@ type Executor struct {
 
 	mu      sync.Mutex
 	samples map[string]cpuSample
+	queries map[string]cachedQuery // squeue's recent answers by job id
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -151,7 +160,8 @@ var commands = []string{"sbatch", "squeue", "scancel", "scontrol", "sinfo", "sac
 // user, when the server is not root (only root may submit as another
 // user), or when the job account cannot reach WorkRoot.
 func New(ctx context.Context, opts Options) (*Executor, error) {
-	e := &Executor{opts: opts, log: opts.Logger, bin: map[string]string{}, samples: map[string]cpuSample{}}
+	e := &Executor{opts: opts, log: opts.Logger, bin: map[string]string{}, samples: map[string]cpuSample{},
+		queries: map[string]cachedQuery{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

@@ -236,6 +236,9 @@ func TestPendingThenRunning(t *testing.T) {
 			for _, h := range hs {
 				_ = ex.Terminate(context.Background(), h, 0)
 			}
+			for _, h := range hs {
+				executortest.WaitEnded(t, ex, h)
+			}
 		})
 		return hs
 	}

@@ -125,8 +125,40 @@ func (j jobState) running() bool {
 	return false
 }
 
+// queryTTL is how long an answer of squeue serves: the tasks of a job,
+// polled one after the other, share one call.
+const queryTTL = 100 * time.Millisecond
+
+type cachedQuery struct {
+	at time.Time
+	j  jobState
+}
+
 // query asks squeue about a job, ended ones included (for MinJobAge).
 func (e *Executor) query(ctx context.Context, id string) (jobState, error) {
+	e.mu.Lock()
+	c, ok := e.queries[id]
+	e.mu.Unlock()
+	if ok && time.Since(c.at) < queryTTL {
+		return c.j, nil
+	}
+	j, err := e.squeue(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	e.mu.Lock()
+	now := time.Now()
+	for k, c := range e.queries {
+		if now.Sub(c.at) >= queryTTL {
+			delete(e.queries, k)
+		}
+	}
+	e.queries[id] = cachedQuery{now, j}
+	e.mu.Unlock()
+	return j, nil
+}
+
+func (e *Executor) squeue(ctx context.Context, id string) (jobState, error) {
 	out, err := e.run(ctx, "squeue", "-h", "-t", "all", "-j", id, "-o", "%T|%S")
 	if err != nil {
 		var ce *cmdError
@@ -226,8 +258,9 @@ func (e *Executor) step(d handleData) (string, error) {
 	return id, nil
 }
 
-// Terminate sends SIGTERM to the task's step and SIGKILL after grace; a
-// job still waiting in the queue is cancelled. See the package doc.
+// Terminate sends SIGTERM to the task's step, whose script SIGKILLs the
+// task's sandbox after grace; a job still waiting in the queue is
+// cancelled. See the package doc.
 func (e *Executor) Terminate(ctx context.Context, h executor.Handle, grace time.Duration) error {
 	d, err := decodeHandle(h)
 	if err != nil {
@@ -236,11 +269,20 @@ func (e *Executor) Terminate(ctx context.Context, h executor.Handle, grace time.
 	if _, ok, err := e.recorded(d); ok || err != nil {
 		return err
 	}
-	// A task whose step has not started yet never runs (the step script
-	// looks for this mark after recording its id, and this looks for the
-	// id after writing the mark).
-	if err := os.WriteFile(filepath.Join(d.Ctl, "cancel"), nil, 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
-		e.log.Warn("mark the task cancelled", "slurm_job", d.JobID, "err", err)
+	// The mark holds the grace period, which the step script gives the
+	// task before it SIGKILLs the sandbox; and a task whose step has not
+	// started yet never runs (the step script looks for the mark after
+	// recording its id, and this looks for the id after writing the mark).
+	// (The control directory is the job account's: no link is followed.)
+	f, err := os.OpenFile(filepath.Join(d.Ctl, "cancel"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|noFollow, 0o644)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%d\n", max(grace.Milliseconds(), 0))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("terminate task: write its grace period: %w", err)
 	}
 	st, err := e.step(d)
 	if err != nil {
@@ -256,17 +298,30 @@ func (e *Executor) Terminate(ctx context.Context, h executor.Handle, grace time.
 		}
 		return nil
 	}
-	if err := e.scancel(ctx, "--signal=TERM", st); err != nil {
-		return fmt.Errorf("terminate task: %w", err)
-	}
-	time.AfterFunc(grace, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The step script acts on the mark by itself where the file system
+	// shows it at once; Slurm's signal reaches the step however slowly
+	// the mark travels. Terminate does not wait for the round trip to the
+	// controller (tens to hundreds of milliseconds).
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := e.scancel(ctx, "--signal=KILL", st); err != nil {
-			e.log.Warn("kill task after its grace period", "slurm_step", st, "err", err)
+		if err := e.scancel(ctx, "--signal=TERM", st); err != nil && e.stepAlive(ctx, st) {
+			// (scancel fails, sometimes silently, on a step that is ending.)
+			e.log.Warn("signal the task's step", "slurm_step", st, "err", err)
 		}
-	})
+	}()
 	return nil
+}
+
+// stepAlive reports whether squeue still lists a job step (true when it
+// cannot tell).
+func (e *Executor) stepAlive(ctx context.Context, step string) bool {
+	out, err := e.run(ctx, "squeue", "-h", "-s", step, "-o", "%i")
+	if err != nil {
+		var ce *cmdError
+		return !errors.As(err, &ce) || !strings.Contains(ce.msg, "Invalid job id")
+	}
+	return strings.TrimSpace(out) == step
 }
 
 // scancel runs scancel; a job or step that has already ended is no error.

@@ -20,15 +20,61 @@ mapfile -d '' -t box <"$ctl/sandbox"
 mapfile -d '' -t argv <"$ctl/argv"
 topology=(VC_TASK_INDEX "$index" RANK "$index" VC_WORKER_NUM "$num" WORLD_SIZE "$num" MA_NUM_HOSTS "$num"
   VC_WORKER_HOSTS "$hosts" MASTER_ADDR "${hosts%%,*}" MASTER_PORT "$port" MA_CURRENT_IP "$me")
-# The sandbox and its init ignore SIGTERM, so that a task that traps it
-# and exits cleanly is recorded as such; env(1) gives the task the default
-# dispositions back. SIGKILL (after the grace period) still ends them all.
-trap '' HUP INT TERM
+now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# The task runs as a child of this script, which waits for it while it
+# watches for the executor's terminate request: $ctl/cancel, holding the
+# grace period in milliseconds. Terminate writes it, then has Slurm send
+# SIGTERM to every process of the step (scancel --signal=TERM). Whichever
+# comes first, this script makes sure the task got SIGTERM (with its
+# default disposition, which env(1) restores), while the sandbox, its init
+# and this script ignore it, so that a task that traps it and exits
+# cleanly is recorded as such. Once the grace period is over it SIGKILLs
+# the sandbox's init, which ends everything in it: killing it here, rather
+# than with Slurm's SIGKILL to the whole step, leaves no orphan that would
+# keep the step from ending and the status from being recorded.
+term=
+trap 'term=${term:-$(now)}' TERM
+trap '' HUP INT
 if [ "${box[0]}" = unsandboxed ]; then
   mapfile -d '' -t envs <"$ctl/env"
   for ((j = 0; j < ${#topology[@]}; j += 2)); do envs+=("${topology[j]}=${topology[j + 1]}"); done
   cd "${box[1]}" || exit 126
-  exec /usr/bin/env -i --default-signal=HUP,INT,TERM "${envs[@]}" "${argv[@]}"
+  (trap '' HUP INT TERM; exec /usr/bin/env -i --default-signal=HUP,INT,TERM "${envs[@]}" "${argv[@]}") &
+  task=$! init=$!
+else
+  for ((j = 0; j < ${#topology[@]}; j += 2)); do box+=(--setenv "${topology[j]}" "${topology[j + 1]}"); done
+  rm -f "$ctl/info"
+  (trap '' HUP INT TERM; exec "${box[@]}" --info-fd 3 -- /usr/bin/env --default-signal=HUP,INT,TERM -- "${argv[@]}") 3>"$ctl/info" &
+  task=$! init=
 fi
-for ((j = 0; j < ${#topology[@]}; j += 2)); do box+=(--setenv "${topology[j]}" "${topology[j + 1]}"); done
-exec "${box[@]}" -- /usr/bin/env --default-signal=HUP,INT,TERM -- "${argv[@]}"
+# The sandbox's init, whose child is the task (the leader of its own
+# session and process group).
+find_init() {
+  if [ -z "$init" ] && [[ $(head -c 256 "$ctl/info" 2>/dev/null) =~ \"child-pid\":\ *([0-9]+) ]]; then
+    init=${BASH_REMATCH[1]}
+  fi
+}
+exec {tick}<> <(:) # read -t on it sleeps without a process
+sent=
+while kill -0 "$task" 2>/dev/null; do
+  if [ -z "$sent" ] && { [ -n "$term" ] || [ -e "$ctl/cancel" ]; }; then
+    term=${term:-$(now)} sent=1
+    find_init
+    if [ "${box[0]}" = unsandboxed ]; then
+      kill -TERM "$task" 2>/dev/null
+    elif [ -n "$init" ] && read -r child _ 2>/dev/null <"/proc/$init/task/$init/children"; then
+      kill -TERM -- "-$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null
+    fi
+  fi
+  if [ -n "$term" ]; then
+    grace=$(head -c 32 "$ctl/cancel" 2>/dev/null)
+    [[ $grace =~ ^[0-9]+$ ]] || grace=0
+    if [ "$(now)" -ge $((term + grace)) ]; then
+      find_init
+      kill -KILL "${init:-$task}" 2>/dev/null
+    fi
+  fi
+  read -r -t 0.05 -u "$tick"
+done
+wait "$task"
