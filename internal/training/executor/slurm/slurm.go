@@ -18,8 +18,9 @@
 // server's. The jobs directory (Options.WorkRoot) is on a file system every
 // node mounts at the same path, and the job account must be able to walk
 // to it (New checks the part of the path it can see). Nodes need bash 5.1
-// or later, GNU coreutils and, unless the operator opted out, bubblewrap
-// with unprivileged user namespaces.
+// or later, GNU coreutils (env --default-signal: 8.31 or later), a kernel
+// with /proc/<pid>/task/<tid>/children and, unless the operator opted out,
+// bubblewrap with unprivileged user namespaces.
 //
 // # How a job runs
 //
