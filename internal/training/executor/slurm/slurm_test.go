@@ -264,8 +264,9 @@ func TestPendingThenRunning(t *testing.T) {
 	executortest.WaitLog(t, waiting.LogPath, "started")
 
 	// Terminated while pending: ends as killed by SIGTERM, not lost.
-	busy = start(fill[0], task(t, 1, executortest.Sh(`echo ready; exec sleep 60`)...))
-	executortest.WaitLog(t, fill[0].LogPath, "ready\nready")
+	refill := []executor.Task{task(t, 0, executortest.Sh(`echo ready; exec sleep 60`)...), task(t, 1, executortest.Sh(`echo ready; exec sleep 60`)...)}
+	busy = start(refill...)
+	executortest.WaitLog(t, refill[0].LogPath, "ready")
 	never := task(t, 0, executortest.Sh(`echo must-not-run`)...)
 	h = start(never)[0]
 	if err := ex.Terminate(context.Background(), h, time.Second); err != nil {

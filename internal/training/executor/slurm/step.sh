@@ -20,7 +20,10 @@ mapfile -d '' -t box <"$ctl/sandbox"
 mapfile -d '' -t argv <"$ctl/argv"
 topology=(VC_TASK_INDEX "$index" RANK "$index" VC_WORKER_NUM "$num" WORLD_SIZE "$num" MA_NUM_HOSTS "$num"
   VC_WORKER_HOSTS "$hosts" MASTER_ADDR "${hosts%%,*}" MASTER_PORT "$port" MA_CURRENT_IP "$me")
-now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+# No command substitution or external command runs once the task has
+# started: Slurm's SIGTERM reaches every process of the step, and would kill
+# a subshell or a head(1) midway. now sets $ms to the time in milliseconds.
+now() { local t=${EPOCHREALTIME/./}; ms=$((t / 1000)); }
 
 # The task runs as a child of this script, which waits for it while it
 # watches for the executor's terminate request: $ctl/cancel, holding the
@@ -34,7 +37,7 @@ now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # than with Slurm's SIGKILL to the whole step, leaves no orphan that would
 # keep the step from ending and the status from being recorded.
 term=
-trap 'term=${term:-$(now)}' TERM
+trap '[ -n "$term" ] || { now; term=$ms; }' TERM
 trap '' HUP INT
 if [ "${box[0]}" = unsandboxed ]; then
   mapfile -d '' -t envs <"$ctl/env"
@@ -51,7 +54,9 @@ fi
 # The sandbox's init, whose child is the task (the leader of its own
 # session and process group).
 find_init() {
-  if [ -z "$init" ] && [[ $(head -c 256 "$ctl/info" 2>/dev/null) =~ \"child-pid\":\ *([0-9]+) ]]; then
+  local info=
+  [ -n "$init" ] || read -r -d '' -n 256 info 2>/dev/null <"$ctl/info"
+  if [[ $info =~ \"child-pid\":\ *([0-9]+) ]]; then
     init=${BASH_REMATCH[1]}
   fi
 }
@@ -59,7 +64,8 @@ exec {tick}<> <(:) # read -t on it sleeps without a process
 sent=
 while kill -0 "$task" 2>/dev/null; do
   if [ -z "$sent" ] && { [ -n "$term" ] || [ -e "$ctl/cancel" ]; }; then
-    term=${term:-$(now)} sent=1
+    [ -n "$term" ] || { now; term=$ms; }
+    sent=1
     find_init
     if [ "${box[0]}" = unsandboxed ]; then
       kill -TERM "$task" 2>/dev/null
@@ -68,9 +74,11 @@ while kill -0 "$task" 2>/dev/null; do
     fi
   fi
   if [ -n "$term" ]; then
-    grace=$(head -c 32 "$ctl/cancel" 2>/dev/null)
+    grace=
+    read -r -n 32 grace 2>/dev/null <"$ctl/cancel"
     [[ $grace =~ ^[0-9]+$ ]] || grace=0
-    if [ "$(now)" -ge $((term + grace)) ]; then
+    now
+    if [ "$ms" -ge $((term + grace)) ]; then
       find_init
       kill -KILL "${init:-$task}" 2>/dev/null
     fi
