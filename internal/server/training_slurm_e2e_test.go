@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/modelarts/v1/model"
 
@@ -16,7 +17,8 @@ import (
 // A training job created with the official SDK runs on the Slurm cluster
 // testinfra/slurm starts: two tasks on two nodes, with the topology, the
 // logs and the output a job on the local executor has, while the job
-// cannot read the server's data directory.
+// cannot read the server's data directory. Another is terminated while it
+// runs.
 func TestTrainingOnSlurm(t *testing.T) {
 	if os.Getenv("ATELIER_TEST_SLURM") == "" {
 		t.Skip("ATELIER_TEST_SLURM is unset: no Slurm cluster (source testinfra/slurm/ci.sh as root to start one)")
@@ -118,5 +120,37 @@ print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], flush=True)
 		if want := "rank " + task[len(task)-1:] + " of 2"; !strings.Contains(tv(prev.Content), want) {
 			t.Errorf("%s log %q lacks %q", task, tv(prev.Content), want)
 		}
+	}
+
+	putObject(t, env, bucket, "long/sleep.py", "import time\nprint('started', flush=True)\ntime.sleep(120)\n")
+	resp, err = c.CreateTrainingJob(&model.CreateTrainingJobRequest{Body: &model.Job{Kind: "job",
+		Metadata:  &model.JobMetadata{Name: "on-slurm-long"},
+		Algorithm: &model.JobAlgorithm{CodeDir: tp("obs://" + bucket + "/long/"), BootFile: tp("obs://" + bucket + "/long/sleep.py")},
+		Spec:      &model.Spec{Resource: &model.SpecResource{FlavorId: tp("slurm.cpu.1u2g"), NodeCount: 1}}}})
+	if err != nil {
+		t.Fatalf("CreateTrainingJob(long) on Slurm: %v", err)
+	}
+	long := tv(resp.Metadata.Id)
+	waitPhase(t, c, long, "Running")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		prev, err := c.ShowTrainingJobLogsPreview(&model.ShowTrainingJobLogsPreviewRequest{TrainingJobId: long, TaskId: "worker-0"})
+		if err == nil && strings.Contains(tv(prev.Content), "started") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the long job's log never showed it started: %+v, %v", prev, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := c.StopTrainingJob(&model.StopTrainingJobRequest{TrainingJobId: long, Body: &model.JobActionType{ActionType: "terminate"}}); err != nil {
+		t.Fatalf("StopTrainingJob on Slurm: %v", err)
+	}
+	end := waitPhase(t, c, long, "Terminated", "Failed", "Completed", "Abnormal")
+	if tv(end.Status.Phase) != "Terminated" {
+		t.Fatalf("the stopped job on Slurm ended %s; events %q", tv(end.Status.Phase), eventMessages(t, c, long))
+	}
+	if ts := tv(end.Status.TaskStatuses); len(ts) != 1 || tv(ts[0].ExitCode) != 143 {
+		t.Errorf("terminated task statuses %+v; want exit code 143 (SIGTERM)", ts)
 	}
 }
