@@ -6,7 +6,8 @@
 #   ATELIER_TEST_SLURM=1            the suites run
 #   SLURM_CONF                      the cluster's slurm.conf, for the client commands
 #   ATELIER_TEST_SLURM_USER         the account jobs run as
-#   ATELIER_TEST_SLURM_PARTITION    the partition
+#   ATELIER_TEST_SLURM_PARTITION    the partition (two nodes)
+#   ATELIER_TEST_SLURM_PENDING_PARTITION  a one-node partition no other test uses
 slurm_ci_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if ! command -v sbatch >/dev/null 2>&1 || ! command -v slurmctld >/dev/null 2>&1 ||
   ! command -v slurmd >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
@@ -21,7 +22,8 @@ slurm_ci_base=$(mktemp -d /tmp/atelier-slurm.XXXXXX)
 chmod 755 "$slurm_ci_base"
 if slurm_ci_env=$(as_root "$slurm_ci_dir/up.sh" "$slurm_ci_base"); then
   export "$slurm_ci_env"
-  export ATELIER_TEST_SLURM=1 ATELIER_TEST_SLURM_USER=atelier-job ATELIER_TEST_SLURM_PARTITION=atelier
+  export ATELIER_TEST_SLURM=1 ATELIER_TEST_SLURM_USER=atelier-job ATELIER_TEST_SLURM_PARTITION=atelier \
+    ATELIER_TEST_SLURM_PENDING_PARTITION=atelier-pending
   ci_cleanups+=("as_root '$slurm_ci_dir/down.sh' '$slurm_ci_base'")
   echo "Slurm suites enabled: $SLURM_CONF"
 else

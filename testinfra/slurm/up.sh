@@ -10,12 +10,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 nodes=${ATELIER_SLURM_NODES:-2}
 # Ports away from Slurm's defaults (6817/6818), so that a real Slurm on the
 # machine is left alone, and from any other test cluster's: the first run
-# of nodes+1 ports from 16817 on that nothing listens on.
+# of nodes+2 ports from 16817 on that nothing listens on.
 listening() { grep -qs ":$(printf %04X "$1") [0-9A-F:]* 0A " /proc/net/tcp /proc/net/tcp6; }
 ctld_port=${ATELIER_SLURM_PORT:-16817}
 while :; do
   busy=false
-  for p in $(seq "$ctld_port" $((ctld_port + nodes))); do listening "$p" && busy=true; done
+  for p in $(seq "$ctld_port" $((ctld_port + nodes + 1))); do listening "$p" && busy=true; done
   $busy || break
   ctld_port=$((ctld_port + 10))
 done
@@ -26,14 +26,18 @@ mkdir -p "$base"/{state,spool,log,run,etc}
 # and the tests' jobs are small.
 mem=$(slurmd -C | head -1 | sed -E 's/.*RealMemory=([0-9]+).*/\1/')
 mem=$((mem > 2048 ? mem - 1024 : mem))
+names=()
+for i in $(seq 0 $((nodes - 1))); do names+=("atelier-n$i"); done
+names+=(atelier-p0) # the atelier-pending partition's
 node_lines=""
-for i in $(seq 0 $((nodes - 1))); do
-  node_lines+="NodeName=atelier-n$i NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$((ctld_port + 1 + i)) CPUs=8 Sockets=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN"$'\n'
+for i in "${!names[@]}"; do
+  node_lines+="NodeName=${names[$i]} NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$((ctld_port + 1 + i)) CPUs=8 Sockets=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN"$'\n'
 done
+node_list=$(IFS=,; echo "${names[*]:0:$nodes}")
 conf="$base/etc/slurm.conf"
-sed -e "s#@BASE@#$base#g" -e "s#@HOST@#$(hostname -s)#g" -e "s#@CTLD_PORT@#$ctld_port#g" -e "s#@NODES@#$nodes#g" \
+sed -e "s#@BASE@#$base#g" -e "s#@HOST@#$(hostname -s)#g" -e "s#@CTLD_PORT@#$ctld_port#g" -e "s#@NODES@#$nodes#g" -e "s#@NODE_LIST@#$node_list#g" \
   "$here/slurm.conf.in" | awk -v lines="$node_lines" '{ if ($0 == "@NODE_LINES@") printf "%s", lines; else print }' >"$conf"
-for i in $(seq 0 $((nodes - 1))); do mkdir -p "$base/spool/atelier-n$i"; done
+for n in "${names[@]}"; do mkdir -p "$base/spool/$n"; done
 export SLURM_CONF=$conf
 
 # munge: the machine's daemon when one runs, else one started here.
@@ -47,8 +51,8 @@ fi
 
 setsid /usr/sbin/slurmctld -D -i -f "$conf" >"$base/log/slurmctld.out" 2>&1 </dev/null &
 ctld=$!
-for i in $(seq 0 $((nodes - 1))); do
-  setsid /usr/sbin/slurmd -D -f "$conf" -N "atelier-n$i" >"$base/log/slurmd-atelier-n$i.out" 2>&1 </dev/null &
+for n in "${names[@]}"; do
+  setsid /usr/sbin/slurmd -D -f "$conf" -N "$n" >"$base/log/slurmd-$n.out" 2>&1 </dev/null &
 done
 for _ in $(seq 1 150); do
   if ! kill -0 "$ctld" 2>/dev/null; then
@@ -56,7 +60,7 @@ for _ in $(seq 1 150); do
     exit 1
   fi
   idle=$(sinfo -h -N -o '%N %T' 2>/dev/null | awk '$2 == "idle"' | wc -l)
-  if [ "$idle" -eq "$nodes" ]; then
+  if [ "$idle" -eq "${#names[@]}" ]; then
     echo "SLURM_CONF=$conf"
     exit 0
   fi

@@ -218,9 +218,17 @@ exit 0`
 }
 
 // A job waiting for nodes is neither running, ended nor lost; it runs
-// once the nodes are free. Not parallel: it fills the cluster.
+// once the nodes are free. It fills a partition no other test uses.
 func TestPendingThenRunning(t *testing.T) {
-	ex := newTestExecutor(t)
+	opts := testOptions(t)
+	if opts.Partition = os.Getenv("ATELIER_TEST_SLURM_PENDING_PARTITION"); opts.Partition == "" {
+		t.Skip("ATELIER_TEST_SLURM_PENDING_PARTITION is unset: no partition of its own to fill")
+	}
+	t.Parallel()
+	ex, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	whole := ex.flavors[len(ex.flavors)-1]
 	for _, f := range ex.flavors {
 		if f.ID == "slurm.cpu.node" {
@@ -264,7 +272,10 @@ func TestPendingThenRunning(t *testing.T) {
 	executortest.WaitLog(t, waiting.LogPath, "started")
 
 	// Terminated while pending: ends as killed by SIGTERM, not lost.
-	refill := []executor.Task{task(t, 0, executortest.Sh(`echo ready; exec sleep 60`)...), task(t, 1, executortest.Sh(`echo ready; exec sleep 60`)...)}
+	var refill []executor.Task
+	for i := range fill {
+		refill = append(refill, task(t, i, executortest.Sh(`echo ready; exec sleep 60`)...))
+	}
 	busy = start(refill...)
 	executortest.WaitLog(t, refill[0].LogPath, "ready")
 	never := task(t, 0, executortest.Sh(`echo must-not-run`)...)
