@@ -32,8 +32,9 @@
 // writable mounts and its log file, and submits one batch job: --nodes and
 // --ntasks the number of tasks, --ntasks-per-node=1, the flavor's CPUs
 // (--cpus-per-task), memory per node (--mem) and GPUs (--gres=gpu[:type]:N),
-// the configured partition and account, --export=NIL (the server's
-// environment never reaches a job), --no-requeue (a job never runs twice
+// the configured partition and account, --export=NIL (of the server's
+// environment only Slurm's own SLURM_* variables reach the batch script,
+// and the step script clears even those for the task), --no-requeue (a job never runs twice
 // behind the server's back) and a name "atelier-<job id>".
 //
 // The batch script runs on the first node. It resolves the nodes'
