@@ -40,8 +40,11 @@ type Config struct {
 	OBSPathStyle bool
 
 	// Executor names what runs training jobs: "local" (sandboxed processes
-	// on this machine, the default); cluster executors add their names.
+	// on this machine, the default) or "slurm" (a Slurm cluster, see Slurm);
+	// cluster executors add their names.
 	Executor string
+	// Slurm configures the Slurm executor.
+	Slurm SlurmConfig
 	// JobsDir holds the training jobs' working directories (code, inputs,
 	// outputs, logs); empty for DATA_DIR/jobs. A cluster executor's tasks
 	// run on other machines, so it must be on a file system they share
@@ -89,6 +92,20 @@ type Config struct {
 // short enough that a dead replica's work resumes within seconds.
 const DefaultLeaseTTL = 15 * time.Second
 
+// SlurmConfig is where and as whom the Slurm executor submits jobs.
+type SlurmConfig struct {
+	// Partition and Account are sbatch's --partition and --account (empty:
+	// the cluster's defaults).
+	Partition string
+	Account   string
+	// JobUser is the unprivileged account jobs run as (sbatch --uid): never
+	// root nor the server's user. Required with --executor slurm.
+	JobUser string
+	// BinDir holds sbatch, squeue, scancel, scontrol, sinfo, sacct and
+	// sstat (empty: found in PATH).
+	BinDir string
+}
+
 // Bind declares the serve flags on fs, each with its ATELIER_* variable (when set and non-empty) as
 // the default, so that precedence is flag > environment > built-in default.
 // A flag whose value is a secret never shows that value (from the
@@ -116,7 +133,11 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error", nil)
 	str(&c.MetricsListen, "metrics-listen", "", "address (e.g. 127.0.0.1:9464, or the monitoring network's) to serve /metrics on in Prometheus' format: requests and latency by route, authorization decisions, the task queue, training jobs by phase (empty: off)", nil)
 	str(&c.DebugListen, "debug-listen", "", "loopback address (e.g. 127.0.0.1:6060) to serve Go's CPU, heap, goroutine, mutex and block profiles on, for the operator (empty: off)", nil)
-	str(&c.Executor, "executor", "local", "what runs training jobs: local (sandboxed processes on this machine)", nil)
+	str(&c.Executor, "executor", "local", "what runs training jobs: local (sandboxed processes on this machine) or slurm (a Slurm cluster, through sbatch/squeue/scancel; see the --slurm-* flags)", nil)
+	str(&c.Slurm.Partition, "slurm-partition", "", "with --executor slurm: the partition jobs are submitted to (empty: the cluster's default)", nil)
+	str(&c.Slurm.Account, "slurm-account", "", "with --executor slurm: the Slurm account jobs are charged to (empty: the job user's default)", nil)
+	str(&c.Slurm.JobUser, "slurm-job-user", "", "with --executor slurm: the unprivileged user (name or uid, on every node) training jobs run as; never root or the server's user", nil)
+	str(&c.Slurm.BinDir, "slurm-bin-dir", "", "with --executor slurm: directory of Slurm's client commands (sbatch, squeue, …; empty: PATH)", nil)
 	str(&c.JobsDir, "jobs-dir", "", "directory for training jobs' working directories (default DATA_DIR/jobs); with a cluster executor, a shared file system mounted at the same path on every node", nil)
 	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)", nil)
 	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store", nil)
@@ -181,8 +202,17 @@ func (c *Config) Validate() error {
 	switch c.Executor {
 	case "", "local":
 		c.Executor = "local"
+	case "slurm":
+		if c.Slurm.JobUser == "" {
+			return fmt.Errorf("--executor slurm needs --slurm-job-user, the unprivileged user jobs run as")
+		}
+		// The job user cannot enter the data directory (0700), and the
+		// nodes need the jobs directory on a file system they share.
+		if c.JobsDir == abs || strings.HasPrefix(c.JobsDir, abs+string(filepath.Separator)) {
+			return fmt.Errorf("--executor slurm needs --jobs-dir outside --data-dir, on a file system the Slurm nodes share")
+		}
 	default:
-		return fmt.Errorf("--executor %q: want local", c.Executor)
+		return fmt.Errorf("--executor %q: want local or slurm", c.Executor)
 	}
 	for _, f := range []struct {
 		p    *string

@@ -89,6 +89,12 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 		{name: "lease-ttl-too-short", args: []string{"--lease-ttl", "200ms"}, wantErr: true},
 		{name: "lease-ttl-malformed-environment", env: map[string]string{"ATELIER_LEASE_TTL": "soon"}, wantErr: true},
 		{name: "unknown-executor", args: []string{"--executor", "nomad"}, wantErr: true},
+		{name: "slurm", env: map[string]string{"ATELIER_SLURM_JOB_USER": "atelier-job", "ATELIER_JOBS_DIR": "/shared/jobs"},
+			args: []string{"--executor", "slurm", "--slurm-partition", "gpu", "--slurm-account", "ml", "--slurm-bin-dir", "/opt/slurm/bin"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
+				Executor: "slurm", JobsDir: "/shared/jobs", Slurm: SlurmConfig{Partition: "gpu", Account: "ml", JobUser: "atelier-job", BinDir: "/opt/slurm/bin"}}},
+		{name: "slurm-without-job-user", args: []string{"--executor", "slurm", "--jobs-dir", "/shared/jobs"}, wantErr: true},
+		{name: "slurm-jobs-dir-in-data-dir", args: []string{"--executor", "slurm", "--slurm-job-user", "atelier-job"}, wantErr: true},
 		{name: "bad-log-level", args: []string{"--log-level", "loud"}, wantErr: true},
 		{name: "empty-data-dir", args: []string{"--data-dir", ""}, wantErr: true},
 	}
@@ -97,7 +103,7 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			for _, k := range []string{"ATELIER_DATA_DIR", "ATELIER_LISTEN", "ATELIER_DATABASE", "ATELIER_REGION", "ATELIER_ENDPOINT", "ATELIER_LOG_LEVEL",
 				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE",
 				"ATELIER_SMTP_ADDR", "ATELIER_SMTP_USER", "ATELIER_SMTP_PASSWORD_FILE", "ATELIER_SMTP_FROM", "ATELIER_DEBUG_LISTEN", "ATELIER_METRICS_LISTEN",
-				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR", "ATELIER_LEASE_TTL"} {
+				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR", "ATELIER_LEASE_TTL", "ATELIER_SLURM_PARTITION", "ATELIER_SLURM_ACCOUNT", "ATELIER_SLURM_JOB_USER", "ATELIER_SLURM_BIN_DIR"} {
 				t.Setenv(k, "")
 				if v, ok := tc.env[k]; ok {
 					t.Setenv(k, v)

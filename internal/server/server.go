@@ -304,14 +304,22 @@ func ObjectAuthorizer(svc *iam.Service, region string) obs.Authorizer {
 	}
 }
 
-// openTraining builds the training service over the local executor. A
-// machine the executor cannot run on still serves the API; jobs are refused.
+// openTraining builds the training service over the configured executor.
+// A machine (or cluster) the executor cannot run on still serves the API;
+// jobs are refused.
 func (a *App) openTraining() error {
 	jobs := a.Config.JobsDir
 	if err := os.MkdirAll(jobs, 0o700); err != nil {
 		return fmt.Errorf("create jobs directory: %w", err)
 	}
-	exec, unavailable := jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
+	var exec executor.Executor
+	var unavailable string
+	switch a.Config.Executor {
+	case "slurm":
+		exec, unavailable = slurmExecutor(a.Config, a.Log)
+	default:
+		exec, unavailable = jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
+	}
 	var err error
 	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, ExecutorUnavailable: unavailable,
 		DataDir: a.Config.DataDir, JobsDir: jobs, LeaseTTL: a.Config.LeaseTTL, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
@@ -325,17 +333,7 @@ func (a *App) openTraining() error {
 // reason users are told) unless the operator opted out, which is logged
 // as loudly as it is unsafe.
 func jobExecutor(cfg config.Config, log *slog.Logger, opts local.Options) (executor.Executor, string) {
-	opts.Protected = append(opts.Protected, cfg.DataDir)
-	if cfg.Database != "" && !strings.Contains(cfg.Database, "://") {
-		opts.Protected = append(opts.Protected, cfg.Database, cfg.Database+"-wal", cfg.Database+"-shm")
-	}
-	// Key-encryption keys kept outside the data directory (replicas share
-	// one) must be as invisible to jobs as the database they unlock.
-	for _, kek := range []string{cfg.SecretsKeyFile, cfg.PreviousSecretsKeyFile} {
-		if kek != "" {
-			opts.Protected = append(opts.Protected, kek)
-		}
-	}
+	opts.Protected = append(opts.Protected, protectedPaths(cfg)...)
 	opts.Unsandboxed = opts.Unsandboxed || cfg.UnsafeNoJobSandbox
 	le, err := local.New(opts)
 	if err != nil {
@@ -352,6 +350,23 @@ func jobExecutor(cfg config.Config, log *slog.Logger, opts local.Options) (execu
 			"data_dir", cfg.DataDir)
 	}
 	return le, ""
+}
+
+// protectedPaths are the files no job may see: the data directory, a
+// SQLite database kept elsewhere, and the key-encryption keys kept outside
+// the data directory (replicas share one), which unlock the database's
+// secrets.
+func protectedPaths(cfg config.Config) []string {
+	ps := []string{cfg.DataDir}
+	if cfg.Database != "" && !strings.Contains(cfg.Database, "://") {
+		ps = append(ps, cfg.Database, cfg.Database+"-wal", cfg.Database+"-shm")
+	}
+	for _, kek := range []string{cfg.SecretsKeyFile, cfg.PreviousSecretsKeyFile} {
+		if kek != "" {
+			ps = append(ps, kek)
+		}
+	}
+	return ps
 }
 
 // openObjects opens the object store the configuration names.

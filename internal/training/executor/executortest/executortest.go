@@ -113,8 +113,9 @@ func Start(t *testing.T, ex executor.Executor, tasks ...executor.Task) []executo
 	return hs
 }
 
-// WaitEnded polls until the task is no longer running and returns its
-// state.
+// WaitEnded polls until the task has ended (exited or lost) and returns
+// its state. A task still waiting for resources (a cluster executor's
+// pending job: neither running, exited nor lost) has not ended.
 func WaitEnded(t *testing.T, ex executor.Executor, h executor.Handle) executor.State {
 	t.Helper()
 	deadline := time.Now().Add(Timeout)
@@ -123,11 +124,11 @@ func WaitEnded(t *testing.T, ex executor.Executor, h executor.Handle) executor.S
 		if err != nil {
 			t.Fatalf("State: %v", err)
 		}
-		if !st.Running {
+		if st.Exited || st.Lost {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("task still running after %v", Timeout)
+			t.Fatalf("task still running or pending after %v: %+v", Timeout, st)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
