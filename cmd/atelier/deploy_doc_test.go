@@ -46,10 +46,21 @@ func deployFlags(t *testing.T) map[string]string {
 			inCode = !inCode
 			continue
 		}
-		if inCode && !strings.Contains(line, "atelier serve") {
+		where := "docs/deploy.md:" + strconv.Itoa(i+1)
+		if inCode {
+			if strings.Contains(line, "atelier serve") {
+				add(where, line)
+			}
 			continue
 		}
-		add("docs/deploy.md:"+strconv.Itoa(i+1), line)
+		// In prose, a code span that starts with another command
+		// (`sbatch --uid`) names that command's flags.
+		for j, part := range strings.Split(line, "`") {
+			if f := strings.Fields(part); j%2 == 1 && len(f) > 0 && !strings.HasPrefix(f[0], "--") && f[0] != "atelier" {
+				continue
+			}
+			add(where, part)
+		}
 	}
 	err = filepath.WalkDir(filepath.Join(repoRoot, "deploy"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
