@@ -42,6 +42,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/training"
 	"github.com/atelier-dev/atelier/internal/training/executor"
+	"github.com/atelier-dev/atelier/internal/training/executor/kube"
 	"github.com/atelier-dev/atelier/internal/training/executor/local"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
@@ -296,14 +297,22 @@ func ObjectAuthorizer(svc *iam.Service, region string) obs.Authorizer {
 	}
 }
 
-// openTraining builds the training service over the local executor. A
-// machine the executor cannot run on still serves the API; jobs are refused.
+// openTraining builds the training service over the configured executor.
+// A server whose executor cannot run (no sandbox, no cluster) still serves
+// the API; jobs are refused.
 func (a *App) openTraining() error {
 	jobs := a.Config.JobsDir
 	if err := os.MkdirAll(jobs, 0o700); err != nil {
 		return fmt.Errorf("create jobs directory: %w", err)
 	}
-	exec, unavailable := jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
+	var exec executor.Executor
+	var unavailable string
+	switch a.Config.Executor {
+	case "kubernetes":
+		exec, unavailable = kubeExecutor(a.Config, a.Log)
+	default:
+		exec, unavailable = jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
+	}
 	var err error
 	a.Training, err = training.New(training.Options{DB: a.DB, Objects: a.Objects, Executor: exec, ExecutorUnavailable: unavailable,
 		DataDir: a.Config.DataDir, JobsDir: jobs, Logger: a.Log, Authorize: ObjectAuthorizer(a.IAM, a.Config.Region)})
@@ -344,6 +353,40 @@ func jobExecutor(cfg config.Config, log *slog.Logger, opts local.Options) (execu
 			"data_dir", cfg.DataDir)
 	}
 	return le, ""
+}
+
+// kubeExecutor builds the Kubernetes executor. Tasks' pods see only their
+// own directories of the jobs claim; the data directory, a database file
+// and key files are refused as mounts all the same, in case the claim holds
+// them. A cluster it cannot reach refuses jobs, with the reason logged.
+func kubeExecutor(cfg config.Config, log *slog.Logger) (executor.Executor, string) {
+	refused := func(err error) (executor.Executor, string) {
+		log.Error("training jobs are refused: the Kubernetes executor cannot reach its cluster", "err", err)
+		return nil, "training jobs are refused: this Atelier server cannot reach its Kubernetes cluster (its log says why)"
+	}
+	client, err := kube.NewClient(cfg.KubernetesKubeconfig)
+	if err != nil {
+		return refused(err)
+	}
+	protected := []string{cfg.DataDir}
+	if cfg.Database != "" && !strings.Contains(cfg.Database, "://") {
+		protected = append(protected, cfg.Database)
+	}
+	for _, kek := range []string{cfg.SecretsKeyFile, cfg.PreviousSecretsKeyFile} {
+		if kek != "" {
+			protected = append(protected, kek)
+		}
+	}
+	capacity := executor.Resources{CPU: cfg.KubernetesCPU, MemoryMiB: cfg.KubernetesMemoryMiB, GPUs: cfg.KubernetesGPUs}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ke, err := kube.New(ctx, kube.Options{Client: client, Namespace: cfg.KubernetesNamespace, JobsDir: cfg.JobsDir,
+		JobsClaim: cfg.KubernetesJobsClaim, DefaultImage: cfg.KubernetesDefaultImage, ServiceAccount: cfg.KubernetesServiceAccount,
+		Capacity: capacity, Flavors: kube.DefaultFlavors(capacity), Protected: protected, Logger: log})
+	if err != nil {
+		return refused(err)
+	}
+	return ke, ""
 }
 
 // openObjects opens the object store the configuration names.
