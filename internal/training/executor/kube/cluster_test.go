@@ -221,7 +221,7 @@ func hasPrefix(s string, prefixes []string) bool {
 
 func batchCondition(typ string, at metav1.Time) batchv1.JobCondition {
 	return batchv1.JobCondition{Type: batchv1.JobConditionType(typ), Status: corev1.ConditionTrue, LastTransitionTime: at, LastProbeTime: at,
-		Reason: "PodFailurePolicy", Message: "set by the test"}
+		Reason: "BackoffLimitExceeded", Message: "set by the test"}
 }
 
 const nodeName = "envtest-node"

@@ -144,9 +144,11 @@ func (e *Executor) State(ctx context.Context, h executor.Handle) (executor.State
 	switch {
 	case cs != nil && cs.State.Terminated != nil:
 		return e.ended(ctx, d, pod, cs.State.Terminated)
-	case pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded:
-		// Evicted, or failed before its container ran: nothing says how
-		// the task ended. The pod may go now.
+	case pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded,
+		pod.DeletionTimestamp != nil && (cs == nil || cs.State.Running == nil):
+		// Evicted, failed before its container ran, or deleted before it
+		// started: nothing says how the task ended, and nothing will. The
+		// pod may go now.
 		e.stopCopier(pod.UID)
 		if err := e.release(ctx, pod); err != nil {
 			e.log.Warn("release pod", "pod", pod.Name, "err", err)
