@@ -468,6 +468,10 @@ func TestUsageWithoutMetricsAPI(t *testing.T) {
 	if !errors.Is(err, kube.ErrNoMetrics) {
 		t.Errorf("Usage without metrics-server: %v, want ErrNoMetrics", err)
 	}
+	// Not found, not forbidden: the Role lets the executor read metrics.
+	if strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("Usage: %v: the RBAC manifest does not allow reading pod metrics", err)
+	}
 }
 
 func TestStartRefuses(t *testing.T) {

@@ -93,6 +93,49 @@ func (e *Executor) ensureCopier(d handleData, pod *corev1.Pod) *copier {
 	return c
 }
 
+// follow waits in the background for the task's pod to start and starts
+// its log copier, so that the log fills while the task runs whether or not
+// the caller asks for its state meanwhile. It gives up when the task's Job
+// is gone without a pod, or when the executor closes; State starts copiers
+// too (after a restart, say).
+func (e *Executor) follow(d handleData) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		wait := 100 * time.Millisecond
+		for {
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 2*time.Second)
+			ps, err := e.pods(e.ctx, d)
+			if err != nil {
+				continue
+			}
+			if len(ps) > 0 {
+				if cs := containerStatus(&ps[0]); cs != nil && (cs.State.Running != nil || cs.State.Terminated != nil) {
+					e.ensureCopier(d, &ps[0])
+					return
+				}
+				if ps[0].DeletionTimestamp != nil || ps[0].Status.Phase == corev1.PodFailed {
+					return
+				}
+				continue
+			}
+			if _, err := e.opts.Client.BatchV1().Jobs(d.Namespace).Get(e.ctx, d.Job, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				return
+			}
+		}
+	}()
+}
+
 // forgetCopier drops a finished copier.
 func (e *Executor) forgetCopier(uid types.UID) {
 	e.mu.Lock()

@@ -115,8 +115,10 @@ func (e *Executor) Start(ctx context.Context, spec executor.JobSpec) ([]executor
 	}
 	hs := make([]executor.Handle, len(spec.Tasks))
 	for i, t := range spec.Tasks {
-		hs[i] = handleData{Version: handleVersion, Namespace: e.opts.Namespace, Job: name, JobUID: string(created.UID), Index: i,
-			Task: t.ID, ExitFile: t.ExitCodePath, LogFile: t.LogPath}.encode()
+		d := handleData{Version: handleVersion, Namespace: e.opts.Namespace, Job: name, JobUID: string(created.UID), Index: i,
+			Task: t.ID, ExitFile: t.ExitCodePath, LogFile: t.LogPath}
+		hs[i] = d.encode()
+		e.follow(d)
 	}
 	e.log.Info("job started", "job", spec.JobID, "kubernetes_job", name, "namespace", e.opts.Namespace, "tasks", len(spec.Tasks))
 	return hs, nil
