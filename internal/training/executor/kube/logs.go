@@ -50,13 +50,16 @@ type logPos struct {
 
 // copier appends one pod's log to its task's log file.
 type copier struct {
-	ns, pod  string
-	logPath  string
-	posPath  string
-	src      LogSource
-	cancel   context.CancelFunc
-	doneCh   chan struct{}
-	logger   func(msg string, args ...any)
+	ns, pod string
+	logPath string
+	posPath string
+	src     LogSource
+	cancel  context.CancelFunc
+	doneCh  chan struct{}
+	logger  func(msg string, args ...any)
+	// ended reports whether the container has ended (or its pod is gone):
+	// asked when a stream ends before State has said so.
+	ended    func(ctx context.Context) bool
 	mu       sync.Mutex
 	endedAt  time.Time // when State first saw the container ended
 	done     bool      // everything is copied (or copying gave up)
@@ -73,6 +76,19 @@ func (e *Executor) ensureCopier(d handleData, pod *corev1.Pod) *copier {
 	}
 	c := &copier{ns: pod.Namespace, pod: pod.Name, logPath: d.LogFile, posPath: d.ExitFile + ".logpos", src: e.opts.Logs,
 		doneCh: make(chan struct{}), logger: e.log.Warn}
+	c.ended = func(ctx context.Context) bool {
+		l, err := e.opts.Client.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + c.pod})
+		if err != nil {
+			return false
+		}
+		for _, p := range l.Items {
+			if p.UID == pod.UID {
+				cs := containerStatus(&p)
+				return cs != nil && cs.State.Terminated != nil
+			}
+		}
+		return true // gone
+	}
 	if e.closed {
 		c.done = true
 		close(c.doneCh)
@@ -205,6 +221,16 @@ func (c *copier) run(ctx context.Context) {
 		}
 		if err != nil {
 			c.logger("copy task log", "pod", c.pod, "err", err)
+		} else if !ended && c.ended(ctx) {
+			// The stream ended with the container and nobody asked for
+			// the task's state yet: one more stream (begun after the end)
+			// completes the log.
+			c.mu.Lock()
+			if c.endedAt.IsZero() {
+				c.endedAt = time.Now()
+			}
+			c.mu.Unlock()
+			continue
 		}
 		// The stream ended while the container ran (the API server or
 		// kubelet closed it) or failed: follow it again.
