@@ -70,7 +70,9 @@ func run(m *testing.M) int {
 		skipReason = "KUBEBUILDER_ASSETS is unset: these tests need a kube-apiserver and etcd (testinfra/kubernetes/ci.sh provides them)"
 		return m.Run()
 	}
-	testEnv = &envtest.Environment{}
+	// CI runs other packages' tests beside these on two cores: the
+	// default 20 s for the API server to come up is not always enough.
+	testEnv = &envtest.Environment{ControlPlaneStartTimeout: time.Minute, ControlPlaneStopTimeout: 30 * time.Second}
 	cfg, err := testEnv.Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)

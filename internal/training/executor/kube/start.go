@@ -142,17 +142,25 @@ func (e *Executor) removeEarlier(ctx context.Context, jobID string) error {
 	return nil
 }
 
-// deleteRun deletes a Job and its Service, either already gone.
+// deleteRun deletes a Job and its Service (at once), either already gone.
 func (e *Executor) deleteRun(ctx context.Context, name string, propagation *metav1.DeletionPropagation) error {
+	svc := make(chan error, 1)
+	go func() {
+		err := e.opts.Client.CoreV1().Services(e.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			err = fmt.Errorf("delete Service %s: %w", name, err)
+		} else {
+			err = nil
+		}
+		svc <- err
+	}()
 	err := e.opts.Client.BatchV1().Jobs(e.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: propagation})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete Job %s: %w", name, err)
+		err = fmt.Errorf("delete Job %s: %w", name, err)
+	} else {
+		err = nil
 	}
-	err = e.opts.Client.CoreV1().Services(e.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete Service %s: %w", name, err)
-	}
-	return nil
+	return errors.Join(err, <-svc)
 }
 
 // volumeMount is one path of the jobs claim a task sees.

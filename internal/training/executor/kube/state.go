@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -278,7 +279,7 @@ var signalNames = map[syscall.Signal]string{
 }
 
 // Terminate deletes the task's pods with the grace period (whole seconds,
-// at least one: the kubelet sends SIGTERM, then SIGKILL after it), then the
+// at least one: the kubelet sends SIGTERM, then SIGKILL after it), and the
 // job's Job (background propagation: the garbage collector deletes the
 // other tasks' pods with the pods' own grace) and Service. A task of a
 // Kubernetes Job cannot be stopped alone: the training service always
@@ -294,19 +295,34 @@ func (e *Executor) Terminate(ctx context.Context, h executor.Handle, grace time.
 		return fmt.Errorf("terminate task %s: %w", d.Task, err)
 	}
 	secs := graceSeconds(grace)
-	for _, p := range ps {
+	// The pods, the Job and the Service are deleted at once: Terminate
+	// returns when the signal is on its way, two round trips after it
+	// was called.
+	var wg sync.WaitGroup
+	errs := make([]error, len(ps)+1)
+	for i, p := range ps {
 		if cs := containerStatus(&p); cs != nil && cs.State.Terminated != nil {
 			continue
 		}
-		uid := p.UID
-		err := e.opts.Client.CoreV1().Pods(d.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &secs,
-			Preconditions: &metav1.Preconditions{UID: &uid}})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("terminate task %s: delete pod %s: %w", d.Task, p.Name, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uid := p.UID
+			err := e.opts.Client.CoreV1().Pods(d.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &secs,
+				Preconditions: &metav1.Preconditions{UID: &uid}})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				errs[i] = fmt.Errorf("delete pod %s: %w", p.Name, err)
+			}
+		}()
 	}
-	bg := metav1.DeletePropagationBackground
-	if err := e.deleteRun(ctx, d.Job, &bg); err != nil {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		bg := metav1.DeletePropagationBackground
+		errs[len(ps)] = e.deleteRun(ctx, d.Job, &bg)
+	}()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("terminate task %s: %w", d.Task, err)
 	}
 	e.log.Info("task terminating", "task", d.Task, "kubernetes_job", d.Job, "grace_seconds", secs)
