@@ -688,3 +688,19 @@ func TestDeploymentManifest(t *testing.T) {
 		t.Errorf("jobs' service account %s: %v; want one that mounts no token", cfg.KubernetesServiceAccount, err)
 	}
 }
+
+// TestRBACAllowsPodLogs: the Pod log API is the one call the tests do not
+// make through the executor (logs come from the fake node), so the Role's
+// pods/log rule is checked here: a missing pod is not found, not forbidden.
+func TestRBACAllowsPodLogs(t *testing.T) {
+	needCluster(t)
+	c, err := kubernetes.NewForConfig(executorConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CoreV1().Pods(namespace).GetLogs("no-such-pod", &corev1.PodLogOptions{Container: kube.ContainerName, Follow: true, Timestamps: true}).
+		Do(context.Background()).Error()
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("pod logs as the executor's service account: %v, want not found (allowed)", err)
+	}
+}
