@@ -5,10 +5,13 @@ package config
 import (
 	"github.com/atelier-dev/atelier/internal/dataset/autolabel/inference"
 
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +53,22 @@ type Config struct {
 	// run on other machines, so it must be on a file system they share
 	// with the server, mounted at the same path.
 	JobsDir string
+	// Kubernetes* configure --executor kubernetes: the API server (a
+	// kubeconfig file, or the pod's own service account when empty), the
+	// namespace jobs run in, the ReadWriteMany claim mounted at JobsDir, the
+	// image of jobs that name none, the jobs' pods' service account, and the
+	// share of the cluster Atelier's jobs may use at once
+	// ("cpu=16,memory=64Gi,gpu=2"), which Validate parses into
+	// KubernetesCPU, KubernetesMemoryMiB and KubernetesGPUs.
+	KubernetesKubeconfig     string
+	KubernetesNamespace      string
+	KubernetesJobsClaim      string
+	KubernetesDefaultImage   string
+	KubernetesServiceAccount string
+	KubernetesCapacity       string
+	KubernetesCPU            float64
+	KubernetesMemoryMiB      int64
+	KubernetesGPUs           int
 
 	// LeaseTTL is how long a replica holds a background task, or the
 	// training scheduler, without renewing its lease: when a replica dies,
@@ -133,11 +152,17 @@ func Bind(fs *pflag.FlagSet, c *Config) {
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error", nil)
 	str(&c.MetricsListen, "metrics-listen", "", "address (e.g. 127.0.0.1:9464, or the monitoring network's) to serve /metrics on in Prometheus' format: requests and latency by route, authorization decisions, the task queue, training jobs by phase (empty: off)", nil)
 	str(&c.DebugListen, "debug-listen", "", "loopback address (e.g. 127.0.0.1:6060) to serve Go's CPU, heap, goroutine, mutex and block profiles on, for the operator (empty: off)", nil)
-	str(&c.Executor, "executor", "local", "what runs training jobs: local (sandboxed processes on this machine) or slurm (a Slurm cluster, through sbatch/squeue/scancel; see the --slurm-* flags)", nil)
+	str(&c.Executor, "executor", "local", "what runs training jobs: local (sandboxed processes on this machine), slurm (a Slurm cluster, through sbatch/squeue/scancel; see the --slurm-* flags) or kubernetes (Indexed Jobs in a cluster; see the --kubernetes-* flags)", nil)
 	str(&c.Slurm.Partition, "slurm-partition", "", "with --executor slurm: the partition jobs are submitted to (empty: the cluster's default)", nil)
 	str(&c.Slurm.Account, "slurm-account", "", "with --executor slurm: the Slurm account jobs are charged to (empty: the job user's default)", nil)
 	str(&c.Slurm.JobUser, "slurm-job-user", "", "with --executor slurm: the unprivileged user (name or uid, on every node) training jobs run as; never root or the server's user", nil)
 	str(&c.Slurm.BinDir, "slurm-bin-dir", "", "with --executor slurm: directory of Slurm's client commands (sbatch, squeue, …; empty: PATH)", nil)
+	str(&c.KubernetesKubeconfig, "kubernetes-kubeconfig", "", "with --executor kubernetes: kubeconfig file of the cluster (empty: the pod's own service account, in-cluster)", nil)
+	str(&c.KubernetesNamespace, "kubernetes-namespace", "", "with --executor kubernetes: namespace training jobs run in (required)", nil)
+	str(&c.KubernetesJobsClaim, "kubernetes-jobs-claim", "", "with --executor kubernetes: ReadWriteMany PersistentVolumeClaim mounted at --jobs-dir in this server's pod; jobs' pods mount their own directories of it (required)", nil)
+	str(&c.KubernetesDefaultImage, "kubernetes-default-image", "", "with --executor kubernetes: container image of jobs whose algorithm names none; it must hold the engines' interpreters (required)", nil)
+	str(&c.KubernetesServiceAccount, "kubernetes-service-account", "", "with --executor kubernetes: service account of jobs' pods, best one with no rights (its token is never mounted; empty: the namespace's default)", nil)
+	str(&c.KubernetesCapacity, "kubernetes-capacity", "", "with --executor kubernetes: resources Atelier's jobs may use at once, e.g. cpu=16,memory=64Gi,gpu=2 (required)", nil)
 	str(&c.JobsDir, "jobs-dir", "", "directory for training jobs' working directories (default DATA_DIR/jobs); with a cluster executor, a shared file system mounted at the same path on every node", nil)
 	str(&c.OBSEndpoint, "obs-endpoint", "", "URL of an S3-compatible object store (empty: the local folder DATA_DIR/obs)", nil)
 	str(&c.OBSAccessKey, "obs-access-key", "", "access key of the S3-compatible object store", nil)
@@ -211,8 +236,12 @@ func (c *Config) Validate() error {
 		if c.JobsDir == abs || strings.HasPrefix(c.JobsDir, abs+string(filepath.Separator)) {
 			return fmt.Errorf("--executor slurm needs --jobs-dir outside --data-dir, on a file system the Slurm nodes share")
 		}
+	case "kubernetes":
+		if err := c.validateKubernetes(); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("--executor %q: want local or slurm", c.Executor)
+		return fmt.Errorf("--executor %q: want local, slurm or kubernetes", c.Executor)
 	}
 	for _, f := range []struct {
 		p    *string
@@ -346,4 +375,65 @@ func checkDebugListen(addr string) error {
 			"(127.0.0.1, ::1 or localhost); reach it from elsewhere through an SSH tunnel", addr)
 	}
 	return nil
+}
+
+// validateKubernetes checks the --kubernetes-* flags of --executor
+// kubernetes and parses the capacity.
+func (c *Config) validateKubernetes() error {
+	for _, f := range []struct{ v, flag string }{{c.KubernetesNamespace, "--kubernetes-namespace"},
+		{c.KubernetesJobsClaim, "--kubernetes-jobs-claim"}, {c.KubernetesDefaultImage, "--kubernetes-default-image"},
+		{c.KubernetesCapacity, "--kubernetes-capacity"}} {
+		if f.v == "" {
+			return fmt.Errorf("--executor kubernetes needs %s", f.flag)
+		}
+	}
+	if c.KubernetesKubeconfig != "" {
+		abs, err := filepath.Abs(c.KubernetesKubeconfig)
+		if err != nil {
+			return fmt.Errorf("--kubernetes-kubeconfig: %w", err)
+		}
+		c.KubernetesKubeconfig = abs
+	}
+	c.KubernetesCPU, c.KubernetesMemoryMiB, c.KubernetesGPUs = 0, 0, 0
+	for _, kv := range strings.Split(c.KubernetesCapacity, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		var err error
+		switch k {
+		case "cpu":
+			c.KubernetesCPU, err = strconv.ParseFloat(v, 64)
+			if err == nil && (c.KubernetesCPU <= 0 || math.IsInf(c.KubernetesCPU, 0) || math.IsNaN(c.KubernetesCPU)) {
+				err = errors.New("not a positive number")
+			}
+		case "memory":
+			c.KubernetesMemoryMiB, err = parseMiB(v)
+		case "gpu":
+			c.KubernetesGPUs, err = strconv.Atoi(v)
+			if err == nil && c.KubernetesGPUs < 0 {
+				err = errors.New("negative")
+			}
+		default:
+			err = errors.New("want cpu=, memory= or gpu=")
+		}
+		if err != nil {
+			return fmt.Errorf("--kubernetes-capacity %q: %s: %w", c.KubernetesCapacity, kv, err)
+		}
+	}
+	if c.KubernetesCPU == 0 || c.KubernetesMemoryMiB == 0 {
+		return fmt.Errorf("--kubernetes-capacity %q: needs cpu= and memory=", c.KubernetesCapacity)
+	}
+	return nil
+}
+
+// parseMiB reads a size with a Mi, Gi or Ti suffix into MiB.
+func parseMiB(s string) (int64, error) {
+	for suffix, mul := range map[string]int64{"Mi": 1, "Gi": 1 << 10, "Ti": 1 << 20} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			if err != nil || v <= 0 || v > math.MaxInt64/mul {
+				return 0, errors.New("not a positive size")
+			}
+			return v * mul, nil
+		}
+	}
+	return 0, errors.New("want a size in Mi, Gi or Ti, e.g. 64Gi")
 }

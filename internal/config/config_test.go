@@ -95,6 +95,22 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 				Executor: "slurm", JobsDir: "/shared/jobs", Slurm: SlurmConfig{Partition: "gpu", Account: "ml", JobUser: "atelier-job", BinDir: "/opt/slurm/bin"}}},
 		{name: "slurm-without-job-user", args: []string{"--executor", "slurm", "--jobs-dir", "/shared/jobs"}, wantErr: true},
 		{name: "slurm-jobs-dir-in-data-dir", args: []string{"--executor", "slurm", "--slurm-job-user", "atelier-job"}, wantErr: true},
+		{name: "kubernetes", env: map[string]string{"ATELIER_KUBERNETES_NAMESPACE": "atelier", "ATELIER_KUBERNETES_JOBS_CLAIM": "atelier-jobs"},
+			args: []string{"--executor", "kubernetes", "--jobs-dir", "/jobs", "--kubernetes-default-image", "registry.example/atelier-runtime:1",
+				"--kubernetes-service-account", "atelier-training", "--kubernetes-capacity", "cpu=16.5,memory=64Gi,gpu=2", "--kubernetes-kubeconfig", "/etc/atelier/kubeconfig"},
+			want: Config{DataDir: "./atelier-data", Listen: "127.0.0.1:8080", Region: "local-1", Endpoint: "http://127.0.0.1:8080", LogLevel: "info", OBSRegion: "us-east-1", OBSPathStyle: true,
+				Executor: "kubernetes", JobsDir: "/jobs", KubernetesNamespace: "atelier", KubernetesJobsClaim: "atelier-jobs", KubernetesDefaultImage: "registry.example/atelier-runtime:1",
+				KubernetesServiceAccount: "atelier-training", KubernetesKubeconfig: "/etc/atelier/kubeconfig", KubernetesCapacity: "cpu=16.5,memory=64Gi,gpu=2",
+				KubernetesCPU: 16.5, KubernetesMemoryMiB: 65536, KubernetesGPUs: 2}},
+		{name: "kubernetes-without-namespace", args: append(kubeArgs("cpu=1,memory=1Gi"), "--kubernetes-namespace", ""), wantErr: true},
+		{name: "kubernetes-without-claim", args: []string{"--executor", "kubernetes", "--kubernetes-namespace", "a", "--kubernetes-default-image", "i", "--kubernetes-capacity", "cpu=1,memory=1Gi"}, wantErr: true},
+		{name: "kubernetes-without-image", args: []string{"--executor", "kubernetes", "--kubernetes-namespace", "a", "--kubernetes-jobs-claim", "c", "--kubernetes-capacity", "cpu=1,memory=1Gi"}, wantErr: true},
+		{name: "kubernetes-without-capacity", args: kubeArgs(""), wantErr: true},
+		{name: "kubernetes-capacity-without-memory", args: kubeArgs("cpu=4"), wantErr: true},
+		{name: "kubernetes-capacity-memory-without-unit", args: kubeArgs("cpu=4,memory=4096"), wantErr: true},
+		{name: "kubernetes-capacity-negative-gpus", args: kubeArgs("cpu=4,memory=4Gi,gpu=-1"), wantErr: true},
+		{name: "kubernetes-capacity-unknown-resource", args: kubeArgs("cpu=4,memory=4Gi,tpu=1"), wantErr: true},
+		{name: "kubernetes-capacity-zero-cpu", args: kubeArgs("cpu=0,memory=4Gi"), wantErr: true},
 		{name: "bad-log-level", args: []string{"--log-level", "loud"}, wantErr: true},
 		{name: "empty-data-dir", args: []string{"--data-dir", ""}, wantErr: true},
 	}
@@ -103,7 +119,9 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			for _, k := range []string{"ATELIER_DATA_DIR", "ATELIER_LISTEN", "ATELIER_DATABASE", "ATELIER_REGION", "ATELIER_ENDPOINT", "ATELIER_LOG_LEVEL",
 				"ATELIER_OBS_ENDPOINT", "ATELIER_OBS_ACCESS_KEY", "ATELIER_OBS_SECRET_KEY", "ATELIER_OBS_REGION", "ATELIER_OBS_PATH_STYLE", "ATELIER_SECRETS_KEY_FILE", "ATELIER_PREVIOUS_SECRETS_KEY_FILE",
 				"ATELIER_SMTP_ADDR", "ATELIER_SMTP_USER", "ATELIER_SMTP_PASSWORD_FILE", "ATELIER_SMTP_FROM", "ATELIER_DEBUG_LISTEN", "ATELIER_METRICS_LISTEN",
-				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR", "ATELIER_LEASE_TTL", "ATELIER_SLURM_PARTITION", "ATELIER_SLURM_ACCOUNT", "ATELIER_SLURM_JOB_USER", "ATELIER_SLURM_BIN_DIR"} {
+				"ATELIER_EXECUTOR", "ATELIER_JOBS_DIR", "ATELIER_LEASE_TTL", "ATELIER_SLURM_PARTITION", "ATELIER_SLURM_ACCOUNT", "ATELIER_SLURM_JOB_USER", "ATELIER_SLURM_BIN_DIR",
+				"ATELIER_KUBERNETES_KUBECONFIG", "ATELIER_KUBERNETES_NAMESPACE", "ATELIER_KUBERNETES_JOBS_CLAIM",
+				"ATELIER_KUBERNETES_DEFAULT_IMAGE", "ATELIER_KUBERNETES_SERVICE_ACCOUNT", "ATELIER_KUBERNETES_CAPACITY"} {
 				t.Setenv(k, "")
 				if v, ok := tc.env[k]; ok {
 					t.Setenv(k, v)
@@ -141,6 +159,12 @@ func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kubeArgs are a complete --executor kubernetes but for the capacity.
+func kubeArgs(capacity string) []string {
+	return []string{"--executor", "kubernetes", "--kubernetes-namespace", "atelier", "--kubernetes-jobs-claim", "atelier-jobs",
+		"--kubernetes-default-image", "registry.example/runtime:1", "--kubernetes-capacity", capacity}
 }
 
 func TestMailConfig(t *testing.T) {

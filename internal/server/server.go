@@ -43,6 +43,7 @@ import (
 	"github.com/atelier-dev/atelier/internal/tasks"
 	"github.com/atelier-dev/atelier/internal/training"
 	"github.com/atelier-dev/atelier/internal/training/executor"
+	"github.com/atelier-dev/atelier/internal/training/executor/kube"
 	"github.com/atelier-dev/atelier/internal/training/executor/local"
 	"github.com/atelier-dev/atelier/internal/workforce"
 )
@@ -317,6 +318,8 @@ func (a *App) openTraining() error {
 	switch a.Config.Executor {
 	case "slurm":
 		exec, unavailable = slurmExecutor(a.Config, a.Log)
+	case "kubernetes":
+		exec, unavailable = kubeExecutor(a.Config, a.Log)
 	default:
 		exec, unavailable = jobExecutor(a.Config, a.Log, local.Options{WorkRoot: jobs, Logger: a.Log})
 	}
@@ -367,6 +370,32 @@ func protectedPaths(cfg config.Config) []string {
 		}
 	}
 	return ps
+}
+
+// kubeExecutor builds the Kubernetes executor. Tasks' pods see only their
+// own directories of the jobs claim; the data directory, a database file
+// and key files are refused as mounts all the same, in case the claim holds
+// them. A cluster it cannot reach refuses jobs, with the reason logged.
+func kubeExecutor(cfg config.Config, log *slog.Logger) (executor.Executor, string) {
+	refused := func(err error) (executor.Executor, string) {
+		log.Error("training jobs are refused: the Kubernetes executor cannot reach its cluster", "err", err)
+		return nil, "training jobs are refused: this Atelier server cannot reach its Kubernetes cluster (its log says why)"
+	}
+	client, err := kube.NewClient(cfg.KubernetesKubeconfig)
+	if err != nil {
+		return refused(err)
+	}
+	protected := protectedPaths(cfg)
+	capacity := executor.Resources{CPU: cfg.KubernetesCPU, MemoryMiB: cfg.KubernetesMemoryMiB, GPUs: cfg.KubernetesGPUs}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ke, err := kube.New(ctx, kube.Options{Client: client, Namespace: cfg.KubernetesNamespace, JobsDir: cfg.JobsDir,
+		JobsClaim: cfg.KubernetesJobsClaim, DefaultImage: cfg.KubernetesDefaultImage, ServiceAccount: cfg.KubernetesServiceAccount,
+		Capacity: capacity, Flavors: kube.DefaultFlavors(capacity), Protected: protected, Logger: log})
+	if err != nil {
+		return refused(err)
+	}
+	return ke, ""
 }
 
 // openObjects opens the object store the configuration names.

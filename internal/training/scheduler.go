@@ -359,8 +359,16 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 			return executor.JobSpec{}, fmt.Errorf("download the code directory %s: %w", code, err)
 		}
 		cwd = local
-		argv = append(argv, d.Run.Launch...)
-		argv = append(argv, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(boot.Key, code.Key))))
+		if d.Algorithm.Command == "" {
+			argv = append(argv, d.Run.Launch...)
+			argv = append(argv, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(boot.Key, code.Key))))
+		}
+	}
+	if d.Run.Image != "" && d.Algorithm.Command != "" {
+		// A custom image's command is shell text, run by the image's shell
+		// as ModelArts runs it (in the code directory when there is one);
+		// the job's arguments follow it as "$@", never parsed.
+		argv = []string{"/bin/sh", "-c", d.Algorithm.Command + ` "$@"`, "sh"}
 	}
 	for _, in := range d.Algorithm.Inputs {
 		loc, err := obs.ParsePath(in.Remote.OBS.OBSURL)
@@ -394,7 +402,7 @@ func (s *Service) materialise(ctx context.Context, j *jobRow) (executor.JobSpec,
 	env["MA_NUM_GPUS"] = strconv.Itoa(d.Run.Flavor.GPUs)
 	env["MA_TASK_NAME"] = "worker"
 	env["MA_VJ_NAME"] = "modelarts-job-" + j.ID
-	spec := executor.JobSpec{JobID: j.ID, Flavor: d.Run.Flavor, Mounts: mounts}
+	spec := executor.JobSpec{JobID: j.ID, Flavor: d.Run.Flavor, Image: d.Run.Image, Mounts: mounts}
 	for i, t := range j.tasks() {
 		tenv := map[string]string{"MA_CURRENT_INSTANCE_NAME": "modelarts-job-" + j.ID + "-" + t}
 		for k, v := range env {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -564,6 +565,46 @@ func TestSchedulerResignalsAfterRestart(t *testing.T) {
 		pass()
 		if got, _ := fx.phase(t, id); got != PhaseTerminated && got != PhaseAbnormal {
 			t.Fatalf("job is %s after its tasks ended; want Terminated (or Abnormal for the lost task)", got)
+		}
+	})
+}
+
+// TestSchedulerPassesTheImage: a job naming a container image reaches an
+// executor other than the local one with the image, and its command runs
+// as ModelArts runs a custom image's: shell text, with the job's arguments
+// after it as "$@", each one argument.
+func TestSchedulerPassesTheImage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		fx := newFixture(t, db, 2)
+		nodes := 1
+		req := &JobRequest{Metadata: &JobMetadataIn{Name: "image"},
+			Algorithm: &JobAlgorithmIn{CodeDir: "obs://bkt/code/", BootFile: "obs://bkt/code/run.sh", Command: "cd /opt/app && python train.py",
+				Engine:     &EngineRef{ImageURL: "registry.example/team/train:1.0"},
+				Parameters: []Parameter{{Name: "lr", Value: "0.1; rm -rf /"}}},
+			Spec: &JobSpecIn{Resource: &SpecResourceIn{FlavorID: "fake.1u2g", NodeCount: &nodes}}}
+		ctx := context.Background()
+		plan, err := fx.svc.PlanJob(ctx, fx.scope, req)
+		if err != nil {
+			t.Fatalf("plan: %v", err)
+		}
+		j, err := fx.svc.CommitJob(ctx, plan)
+		if err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		fx.pass(t)
+		if got, _ := fx.phase(t, j.Metadata.ID); got != PhaseRunning {
+			t.Fatalf("image job is %s (events %q); want Running", got, fx.events(t, j.Metadata.ID))
+		}
+		spec := fx.exec.started[0]
+		if spec.Image != "registry.example/team/train:1.0" {
+			t.Errorf("JobSpec.Image = %q", spec.Image)
+		}
+		want := []string{"/bin/sh", "-c", `cd /opt/app && python train.py "$@"`, "sh", "--lr=0.1; rm -rf /"}
+		if got := spec.Tasks[0].Command; !slices.Equal(got, want) {
+			t.Errorf("argv %q, want %q", got, want)
+		}
+		if b, err := os.ReadFile(filepath.Join(spec.Tasks[0].Dir, "run.sh")); err != nil || string(b) != "echo hi\n" {
+			t.Errorf("the code directory is not the task's working directory: %q, %v", b, err)
 		}
 	})
 }

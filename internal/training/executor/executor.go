@@ -54,7 +54,10 @@ type Task struct {
 	ID    string // "worker-<index>"
 	Index int
 	// Dir is the task's working directory, already populated with the code
-	// (and inputs) by the caller. The task may write in it.
+	// (and inputs) by the caller. The task may write in it. The training
+	// service gives every task of a job the same Dir and Command; an
+	// executor that runs a job's tasks from one template (Kubernetes'
+	// Indexed Job) refuses tasks that differ with ErrUnsupported.
 	Dir string
 	// Command is the argv to run, never shell text: hyperparameters are
 	// arguments, so shell metacharacters in them are inert.
@@ -81,7 +84,12 @@ type Mount struct {
 type JobSpec struct {
 	JobID  string
 	Flavor Flavor
-	Tasks  []Task
+	// Image is the container image the tasks run in, when the job's
+	// algorithm names one; "" runs them in the executor's own runtime. An
+	// executor without images (the local one) refuses a job with one with
+	// ErrUnsupported.
+	Image string
+	Tasks []Task
 	// Mounts are shared by every task of the job. Task.ExitCodePath must
 	// not be inside Task.Dir or a writable mount, or a task could forge it.
 	Mounts []Mount

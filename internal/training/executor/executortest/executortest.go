@@ -190,6 +190,9 @@ exit "$VC_TASK_INDEX"`
 func testTopology(t *testing.T, ex executor.Executor) {
 	const custom = `a b;$(echo no)'"` + "`x`"
 	tasks := []executor.Task{Task(t, 0, Sh(printEnv)...), Task(t, 1, Sh(printEnv)...)}
+	// A job's tasks share their working directory, as the training service
+	// gives it to them (and Kubernetes' one pod template needs).
+	tasks[1].Dir = tasks[0].Dir
 	for i := range tasks {
 		tasks[i].Env = map[string]string{"CUSTOM": custom}
 	}

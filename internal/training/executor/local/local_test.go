@@ -354,6 +354,7 @@ func TestStartErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		flavor   executor.Flavor
+		image    string
 		second   func(t *testing.T) executor.Task // task 1; task 0 is fine
 		wantErr  []string
 		wantIsEr error
@@ -431,11 +432,18 @@ func TestStartErrors(t *testing.T) {
 			wantErr:  []string{"local.gpu.1", "GPU"},
 			wantIsEr: executor.ErrUnsupported,
 		},
+		{
+			name:     "container-image",
+			image:    "pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime",
+			second:   func(t *testing.T) executor.Task { return ok(t, 1) },
+			wantErr:  []string{"pytorch/pytorch:2.4.0", "image"},
+			wantIsEr: executor.ErrUnsupported,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			first := ok(t, 0)
-			spec := executor.JobSpec{JobID: "job-1", Flavor: tc.flavor, Tasks: []executor.Task{first, tc.second(t)}}
+			spec := executor.JobSpec{JobID: "job-1", Flavor: tc.flavor, Image: tc.image, Tasks: []executor.Task{first, tc.second(t)}}
 			hs, err := ex.Start(context.Background(), spec)
 			if err == nil {
 				t.Fatalf("Start succeeded with %d handles, want an error", len(hs))

@@ -107,6 +107,10 @@ func (e *Executor) Start(ctx context.Context, spec executor.JobSpec) ([]executor
 	if len(spec.Tasks) == 0 {
 		return nil, fmt.Errorf("start job %s: no tasks", spec.JobID)
 	}
+	if spec.Image != "" {
+		return nil, fmt.Errorf("start job %s: it names the container image %q, and the local executor runs no images: %w",
+			spec.JobID, spec.Image, executor.ErrUnsupported)
+	}
 	if spec.Flavor.GPUs > e.capacity.GPUs {
 		return nil, fmt.Errorf("start job %s: flavor %s needs %d GPU(s) per task and this machine has %d: %w",
 			spec.JobID, spec.Flavor.ID, spec.Flavor.GPUs, e.capacity.GPUs, executor.ErrUnsupported)
