@@ -54,7 +54,9 @@ func TestHandlerAllocatesNothingWithoutAnID(t *testing.T) {
 	plain, wrapped := slog.New(inner), slog.New(reqid.Handler(inner))
 	ctx := context.Background()
 	base := testing.AllocsPerRun(200, func() { plain.InfoContext(ctx, "quiet", "n", 1) })
-	if n := testing.AllocsPerRun(200, func() { wrapped.InfoContext(ctx, "quiet", "n", 1) }); n != base {
+	// At most as many: the race detector's runs count an allocation of the
+	// text handler's now and then, whichever side it falls on.
+	if n := testing.AllocsPerRun(200, func() { wrapped.InfoContext(ctx, "quiet", "n", 1) }); n > base {
 		t.Errorf("logging without a request id allocated %v times through the wrapper, %v without it", n, base)
 	}
 }
