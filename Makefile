@@ -16,12 +16,14 @@ SLOWEST := ./internal/server ./internal/tasks ./internal/obs/s3store ./internal/
 # After the race-detector run, the learner's accuracy measurements run
 # again without it (they skip under -race, where they take minutes), so the
 # accuracies the docs state are asserted on every run; -short leaves out the
-# minimum-per-label curve (36 trainings).
+# minimum-per-label curve (36 trainings). So do the allocation counts, which
+# the race detector's instrumentation changes.
 test:
 	@unformatted=$$(gofmt -l cmd internal bench); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go test -race -count=1 -timeout 20m $(NOCHECKPTR) $(SLOWEST) ./...
 	go test -short -count=1 -run 'TestAutoLabelQuality|TestCalibration' ./internal/dataset/autolabel/learn
+	go test -count=1 -run 'Allocates' ./internal/reqid
 
 lint:
 	staticcheck ./...

@@ -50,13 +50,14 @@ func TestHandlerAddsTheContextsRequestID(t *testing.T) {
 // Without a request id in the context, the wrapper adds no allocation to
 // what the wrapped handler does.
 func TestHandlerAllocatesNothingWithoutAnID(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates where the build without it does not; make test runs the allocation tests without it too")
+	}
 	inner := slog.NewTextHandler(io.Discard, nil)
 	plain, wrapped := slog.New(inner), slog.New(reqid.Handler(inner))
 	ctx := context.Background()
-	base := testing.AllocsPerRun(200, func() { plain.InfoContext(ctx, "quiet", "n", 1) })
-	// At most as many: the race detector's runs count an allocation of the
-	// text handler's now and then, whichever side it falls on.
-	if n := testing.AllocsPerRun(200, func() { wrapped.InfoContext(ctx, "quiet", "n", 1) }); n > base {
+	base := testing.AllocsPerRun(2000, func() { plain.InfoContext(ctx, "quiet", "n", 1) })
+	if n := testing.AllocsPerRun(2000, func() { wrapped.InfoContext(ctx, "quiet", "n", 1) }); n > base {
 		t.Errorf("logging without a request id allocated %v times through the wrapper, %v without it", n, base)
 	}
 }

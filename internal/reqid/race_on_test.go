@@ -1,0 +1,6 @@
+//go:build race
+
+package reqid_test
+
+// raceEnabled: the race detector instruments allocations differently.
+const raceEnabled = true
