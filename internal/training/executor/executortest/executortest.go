@@ -336,7 +336,10 @@ func testTerminateIgnored(t *testing.T, ex executor.Executor) {
 	task := Task(t, 0, Sh(`trap '' TERM; echo ready; while :; do sleep 0.05; done`)...)
 	h := Start(t, ex, task)[0]
 	WaitLog(t, task.LogPath, "ready")
-	const grace = 300 * time.Millisecond
+	// Long enough that a cluster executor's API round trips (two, on a
+	// loaded machine: well over 150 ms) are told apart from waiting for
+	// the grace period; whole seconds, as Kubernetes counts them.
+	const grace = 2 * time.Second
 	start := time.Now()
 	if err := ex.Terminate(context.Background(), h, grace); err != nil {
 		t.Fatalf("Terminate: %v", err)
