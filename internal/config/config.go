@@ -106,10 +106,12 @@ type Config struct {
 	Models       []inference.Endpoint
 }
 
-// DefaultLeaseTTL is --lease-ttl's default: long enough that a replica
-// busy for a few seconds (a GC pause, a slow database) keeps its work,
-// short enough that a dead replica's work resumes within seconds.
-const DefaultLeaseTTL = 15 * time.Second
+// DefaultLeaseTTL is --lease-ttl's default: a dead replica's work resumes
+// within half a minute, and a live one keeps its work through what can
+// hold up a renewal for a while: on SQLite, a renewal waits for the write
+// lock behind a bulk import's batches (busy_timeout is 15 s, and the lock
+// is not handed out in order), which a 15 s lease did not survive.
+const DefaultLeaseTTL = 30 * time.Second
 
 // SlurmConfig is where and as whom the Slurm executor submits jobs.
 type SlurmConfig struct {
@@ -222,7 +224,7 @@ func (c *Config) Validate() error {
 		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.LeaseTTL < time.Second {
-		return fmt.Errorf("--lease-ttl %v: want a duration of at least 1s (leases are renewed every 500ms), e.g. 15s", c.LeaseTTL)
+		return fmt.Errorf("--lease-ttl %v: want a duration of at least 1s (leases are renewed every 500ms), e.g. 30s", c.LeaseTTL)
 	}
 	switch c.Executor {
 	case "", "local":
