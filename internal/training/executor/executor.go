@@ -28,6 +28,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"syscall"
 	"time"
 )
 
@@ -154,3 +155,28 @@ type Executor interface {
 // ErrUnsupported reports a job the executor cannot run (e.g. a container
 // image on the local executor), with a message for the user.
 var ErrUnsupported = errors.New("not supported by this executor")
+
+// SignalName names the signal an exit status of 128+n stands for, the
+// convention of shells, Slurm's steps and container runtimes for a process
+// killed by signal n; "" for any other status. A program that exits with
+// such a code itself is indistinguishable.
+func SignalName(code int) string {
+	if code <= 128 {
+		return ""
+	}
+	return signalNames[syscall.Signal(code-128)]
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGSTKFLT: "SIGSTKFLT", syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT",
+	syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN",
+	syscall.SIGTTOU: "SIGTTOU", syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU",
+	syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
+	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR",
+	syscall.SIGSYS: "SIGSYS",
+}

@@ -192,9 +192,9 @@ func (e *Executor) ended(ctx context.Context, d handleData, pod *corev1.Pod, t *
 		// counts as running until they are there.
 		return executor.State{Running: true, StartedAt: t.StartedAt.Time}, nil
 	}
-	r := exitRecord{ExitCode: int(t.ExitCode), Signal: signalName(int(t.ExitCode)), StartedAt: t.StartedAt.Time, EndedAt: t.FinishedAt.Time}
+	r := exitRecord{ExitCode: int(t.ExitCode), Signal: executor.SignalName(int(t.ExitCode)), StartedAt: t.StartedAt.Time, EndedAt: t.FinishedAt.Time}
 	if t.Signal != 0 && r.Signal == "" {
-		r.Signal = signalNames[syscall.Signal(t.Signal)]
+		r.Signal = executor.SignalName(128 + int(t.Signal))
 	}
 	if r.StartedAt.IsZero() {
 		r.StartedAt = pod.CreationTimestamp.Time
@@ -253,29 +253,6 @@ func started(pod *corev1.Pod, cs *corev1.ContainerStatus) time.Time {
 		return pod.Status.StartTime.Time
 	}
 	return pod.CreationTimestamp.Time
-}
-
-// signalName names the signal a container's status 128+n stands for, as
-// container runtimes report a signal death.
-func signalName(code int) string {
-	if code <= 128 {
-		return ""
-	}
-	return signalNames[syscall.Signal(code-128)]
-}
-
-var signalNames = map[syscall.Signal]string{
-	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
-	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
-	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
-	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
-	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
-	syscall.SIGSTKFLT: "SIGSTKFLT", syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT",
-	syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN",
-	syscall.SIGTTOU: "SIGTTOU", syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU",
-	syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
-	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR",
-	syscall.SIGSYS: "SIGSYS",
 }
 
 // Terminate deletes the task's pods with the grace period (whole seconds,

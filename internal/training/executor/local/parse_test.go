@@ -186,8 +186,8 @@ func FuzzDecodeHandle(f *testing.F) {
 func TestSignalName(t *testing.T) {
 	t.Parallel()
 	for code, want := range map[int]string{0: "", 1: "", 128: "", 129: "SIGHUP", 137: "SIGKILL", 143: "SIGTERM", 139: "SIGSEGV", 255: ""} {
-		if got := signalName(code); got != want {
-			t.Errorf("signalName(%d) = %q, want %q", code, got, want)
+		if got := executor.SignalName(code); got != want {
+			t.Errorf("SignalName(%d) = %q, want %q", code, got, want)
 		}
 	}
 }

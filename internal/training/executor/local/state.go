@@ -79,31 +79,8 @@ func readExit(path string, st *executor.State) (bool, error) {
 	st.Exited = true
 	st.ExitCode = code
 	st.EndedAt = fi.ModTime()
-	st.Signal = signalName(code)
+	st.Signal = executor.SignalName(code)
 	return true, nil
-}
-
-// signalName names the signal a shell's status 128+n stands for. A program
-// that exits with such a code itself is indistinguishable.
-func signalName(code int) string {
-	if code <= 128 {
-		return ""
-	}
-	return signalNames[syscall.Signal(code-128)]
-}
-
-var signalNames = map[syscall.Signal]string{
-	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
-	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
-	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
-	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
-	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
-	syscall.SIGSTKFLT: "SIGSTKFLT", syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT",
-	syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN",
-	syscall.SIGTTOU: "SIGTTOU", syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU",
-	syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
-	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR",
-	syscall.SIGSYS: "SIGSYS",
 }
 
 // Terminate sends SIGTERM to the task's process group and, after grace,
@@ -159,14 +136,14 @@ func (e *Executor) signalGroup(d handleData, sig syscall.Signal) (int, error) {
 		for _, m := range ms {
 			if !m.zombie() && m.PID != d.PGID {
 				if err := syscall.Kill(m.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-					return 0, fmt.Errorf("send %s to %d: %w", signalNames[sig], m.PID, err)
+					return 0, fmt.Errorf("send %s to %d: %w", executor.SignalName(128+int(sig)), m.PID, err)
 				}
 			}
 		}
 		return n, nil
 	}
 	if err := syscall.Kill(-d.PGID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return 0, fmt.Errorf("send %s to group %d: %w", signalNames[sig], d.PGID, err)
+		return 0, fmt.Errorf("send %s to group %d: %w", executor.SignalName(128+int(sig)), d.PGID, err)
 	}
 	return n, nil
 }

@@ -49,7 +49,7 @@ func (r record) String() string {
 }
 
 func (r record) state() executor.State {
-	return executor.State{Exited: true, ExitCode: r.code, Signal: signalName(r.code), StartedAt: r.start, EndedAt: r.end}
+	return executor.State{Exited: true, ExitCode: r.code, Signal: executor.SignalName(r.code), StartedAt: r.start, EndedAt: r.end}
 }
 
 // readSmall reads a small regular file without following a symbolic link.
@@ -332,27 +332,6 @@ func (e *Executor) scancel(ctx context.Context, args ...string) error {
 		return nil
 	}
 	return err
-}
-
-// signalName names the signal a status 128+n stands for.
-func signalName(code int) string {
-	if code <= 128 || code >= 128+65 {
-		return ""
-	}
-	s := syscall.Signal(code - 128)
-	if n, ok := signalNames[s]; ok {
-		return n
-	}
-	return ""
-}
-
-var signalNames = map[syscall.Signal]string{
-	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
-	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
-	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
-	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
-	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
-	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
 }
 
 // cpuSample is a task's CPU time at a moment, for the next percentage.
