@@ -39,10 +39,17 @@ func (rp *repo) labelEntries(ctx context.Context, q querier, datasetID string, o
 		}
 		e.l.Type = &typ
 		e.orig = e.l.Name
-		if err := json.Unmarshal([]byte(props), &e.l.Property); err != nil {
+		// Most labels have no attributes and many no properties: the
+		// empty values are what decoding "{}" and "[]" gives, without the
+		// decoder (every dataset detail and sample page loads the labels).
+		if props == "{}" {
+			e.l.Property = map[string]string{}
+		} else if err := json.Unmarshal([]byte(props), &e.l.Property); err != nil {
 			return nil, fmt.Errorf("decode label %s: %w", e.l.Name, err)
 		}
-		if err := json.Unmarshal([]byte(attrs), &e.l.Attributes); err != nil {
+		if attrs == "[]" {
+			e.l.Attributes = []LabelAttribute{}
+		} else if err := json.Unmarshal([]byte(attrs), &e.l.Attributes); err != nil {
 			return nil, fmt.Errorf("decode label %s: %w", e.l.Name, err)
 		}
 		out = append(out, &e)
