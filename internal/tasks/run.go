@@ -510,9 +510,11 @@ const leaseSlack = 25 * time.Millisecond
 // nextSweep is how long to wait before the next sweep: SweepInterval, or
 // less when a live lease expires sooner, so that the task of a replica that
 // died is taken over as its lease lapses rather than up to SweepInterval
-// later.
+// later; and never more than LeaseTTL, so that a lease taken after this
+// sweep (which it could not see) is seen by the next one before it can
+// lapse.
 func (m *Manager) nextSweep(ctx context.Context) time.Duration {
-	wait := m.cfg.SweepInterval
+	wait := min(m.cfg.SweepInterval, m.cfg.LeaseTTL)
 	left, ok, err := m.repo.nextLeaseExpiry(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

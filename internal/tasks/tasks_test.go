@@ -438,8 +438,9 @@ func TestResumeAfterCrash(t *testing.T) {
 			mu   sync.Mutex
 			seen []int
 		)
-		// The replica that takes over sweeps once a minute: only waking
-		// at the dead replica's lease expiry gets the task back in time.
+		// The replica that takes over sweeps once a minute at most: it
+		// gets the task back in time only by waking at the dead replica's
+		// lease expiry (or at least once per lease).
 		cfg := testConfig(db)
 		cfg.SweepInterval = time.Minute
 		m := newManager(t, db, cfg, map[string]Handler{
