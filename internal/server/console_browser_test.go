@@ -44,17 +44,53 @@ func chromium(t testing.TB) string {
 	return ""
 }
 
-// browser starts a headless Chromium with a fresh profile and returns a
-// context to drive one tab; on failure the test saves a screenshot of the
-// page and names the file.
+// sharedChromium is the one headless Chromium the package's browser tests
+// share: starting one per test cost a few seconds of CPU each. Every test
+// (and every user within a test) gets a browser context of its own, which
+// shares no cookies, storage or cache with the others, as a fresh profile
+// would not either. It ends with the test binary (chromedp kills it when
+// its parent dies).
+var sharedChromium struct {
+	once    sync.Once
+	browser context.Context // the first tab's context: its browser is shared
+	err     error
+}
+
+// chromiumBrowser starts the shared Chromium once and returns its context.
+func chromiumBrowser(t testing.TB) context.Context {
+	t.Helper()
+	path := chromium(t)
+	sharedChromium.once.Do(func() {
+		dir, err := os.MkdirTemp("", "atelier-chromium-")
+		if err != nil {
+			sharedChromium.err = err
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path), chromedp.UserDataDir(dir),
+			chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+			chromedp.WindowSize(1280, 900))
+		actx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, _ := chromedp.NewContext(actx)
+		if err := chromedp.Do(bctx); err != nil {
+			sharedChromium.err = fmt.Errorf("start Chromium: %w", err)
+			return
+		}
+		sharedChromium.browser = bctx
+	})
+	if sharedChromium.err != nil {
+		t.Fatal(sharedChromium.err)
+	}
+	return sharedChromium.browser
+}
+
+// browser opens a tab in a new browser context of the shared Chromium and
+// returns a context to drive it; on failure the test saves a screenshot of
+// the page and names the file.
 func browser(t testing.TB) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	shared := chromiumBrowser(t)
 	// Any uncaught exception or console error of the page fails the test
 	// (the console reports refused content security policy there too).
 	var mu sync.Mutex
@@ -82,14 +118,12 @@ func browser(t testing.TB) context.Context {
 		pageErrors = append(pageErrors, msg)
 		mu.Unlock()
 	})
-	tab, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf), listen)
-	// The browser starts on the tab's context, so that it outlives the
-	// steps' deadline below (chromedp closes it with the context that
-	// started it) and a test that timed out still gets its screenshot.
+	tab, cancelTab := chromedp.NewContext(shared, chromedp.WithNewBrowserContext(), listen)
+	// The tab is opened on its own context, so that it outlives the steps'
+	// deadline below and a test that timed out still gets its screenshot.
 	if err := chromedp.Do(tab); err != nil {
 		cancelTab()
-		cancelAlloc()
-		t.Fatalf("start Chromium: %v", err)
+		t.Fatalf("open a tab in Chromium: %v", err)
 	}
 	ctx, cancelTime := context.WithTimeout(tab, 90*time.Second)
 	t.Cleanup(func() {
@@ -111,8 +145,7 @@ func browser(t testing.TB) context.Context {
 			cancel()
 		}
 		cancelTime()
-		cancelTab()
-		cancelAlloc()
+		cancelTab() // closes the tab and disposes of its browser context
 	})
 	return ctx
 }
