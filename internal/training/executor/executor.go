@@ -28,6 +28,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 	"time"
 )
@@ -179,4 +180,23 @@ var signalNames = map[syscall.Signal]string{
 	syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
 	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR",
 	syscall.SIGSYS: "SIGSYS",
+}
+
+// ValidateFlavors checks an executor's flavors: each has an ID of its own
+// and some CPU and memory.
+func ValidateFlavors(fs []Flavor) error {
+	seen := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		if f.ID == "" {
+			return errors.New("flavor without an ID")
+		}
+		if seen[f.ID] {
+			return fmt.Errorf("flavor %s listed twice", f.ID)
+		}
+		if f.CPU <= 0 || f.MemoryMiB <= 0 || f.GPUs < 0 {
+			return fmt.Errorf("flavor %s: want CPU and memory above zero", f.ID)
+		}
+		seen[f.ID] = true
+	}
+	return nil
 }

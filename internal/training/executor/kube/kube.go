@@ -203,7 +203,7 @@ func New(ctx context.Context, opts Options) (*Executor, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
-	if err := validateFlavors(opts.Flavors); err != nil {
+	if err := executor.ValidateFlavors(opts.Flavors); err != nil {
 		return nil, fmt.Errorf("kubernetes executor: %w", err)
 	}
 	if _, err := opts.Client.BatchV1().Jobs(opts.Namespace).List(ctx, listOne); err != nil {
@@ -253,23 +253,6 @@ func (e *Executor) Flavors() []executor.Flavor {
 // gives Atelier (the executor reads no nodes, which would need rights over
 // the whole cluster).
 func (e *Executor) Capacity() executor.Resources { return e.opts.Capacity }
-
-func validateFlavors(fs []executor.Flavor) error {
-	seen := make(map[string]bool, len(fs))
-	for _, f := range fs {
-		if f.ID == "" {
-			return errors.New("flavor without an ID")
-		}
-		if seen[f.ID] {
-			return fmt.Errorf("flavor %s listed twice", f.ID)
-		}
-		if f.CPU <= 0 || f.MemoryMiB <= 0 || f.GPUs < 0 {
-			return fmt.Errorf("flavor %s: want CPU and memory above zero", f.ID)
-		}
-		seen[f.ID] = true
-	}
-	return nil
-}
 
 // DefaultFlavors are shapes within capacity: 1, 2, 4, 8… cores with 4 GiB
 // each, and, with GPUs, 1, 2, 4, 8… GPUs with 8 cores and 32 GiB each.

@@ -106,7 +106,7 @@ func TestDefaultFlavors(t *testing.T) {
 	if strings.Join(ids, " ") != want {
 		t.Errorf("flavors %v, want %s", ids, want)
 	}
-	if err := validateFlavors(fs); err != nil {
+	if err := executor.ValidateFlavors(fs); err != nil {
 		t.Error(err)
 	}
 }

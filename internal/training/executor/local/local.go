@@ -215,7 +215,7 @@ func New(opts Options) (*Executor, error) {
 	} else {
 		e.flavors = defaultFlavors(e.capacity, gpuType, diskGiB(opts.WorkRoot))
 	}
-	if err := validateFlavors(e.flavors); err != nil {
+	if err := executor.ValidateFlavors(e.flavors); err != nil {
 		return nil, fmt.Errorf("local executor: %w", err)
 	}
 	if !opts.Unsandboxed {
@@ -239,20 +239,6 @@ func (e *Executor) Flavors() []executor.Flavor {
 
 // Capacity is the whole machine (or Options.Capacity).
 func (e *Executor) Capacity() executor.Resources { return e.capacity }
-
-func validateFlavors(fs []executor.Flavor) error {
-	seen := make(map[string]bool, len(fs))
-	for _, f := range fs {
-		if f.ID == "" {
-			return errors.New("flavor without an ID")
-		}
-		if seen[f.ID] {
-			return fmt.Errorf("flavor %s listed twice", f.ID)
-		}
-		seen[f.ID] = true
-	}
-	return nil
-}
 
 // lookPath finds name as execve would for a task whose PATH is path and
 // whose working directory is dir: a name with a slash is taken relative to

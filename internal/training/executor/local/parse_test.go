@@ -131,7 +131,7 @@ func TestDefaultFlavors(t *testing.T) {
 			if !slices.Equal(ids, tc.want) {
 				t.Errorf("IDs %v, want %v", ids, tc.want)
 			}
-			if err := validateFlavors(fs); err != nil {
+			if err := executor.ValidateFlavors(fs); err != nil {
 				t.Error(err)
 			}
 		})
