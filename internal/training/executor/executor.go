@@ -27,6 +27,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"syscall"
@@ -199,4 +200,20 @@ func ValidateFlavors(fs []Flavor) error {
 		seen[f.ID] = true
 	}
 	return nil
+}
+
+// EncodeHandle makes an executor's handle data (strings, numbers, times:
+// JSON always marshals them) a Handle; DecodeHandle reads it back. Each
+// executor checks what it decoded itself.
+func EncodeHandle(v any) Handle {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode handle: %v", err))
+	}
+	return Handle(b)
+}
+
+// DecodeHandle reads a Handle EncodeHandle made into v.
+func DecodeHandle(h Handle, v any) error {
+	return json.Unmarshal([]byte(h), v)
 }

@@ -39,17 +39,11 @@ type handleData struct {
 	LogFile   string `json:"log_file"`
 }
 
-func (d handleData) encode() executor.Handle {
-	b, err := json.Marshal(d)
-	if err != nil {
-		panic(fmt.Sprintf("encode handle: %v", err)) // strings and ints always marshal
-	}
-	return executor.Handle(b)
-}
+func (d handleData) encode() executor.Handle { return executor.EncodeHandle(d) }
 
 func decodeHandle(h executor.Handle) (handleData, error) {
 	var d handleData
-	if err := json.Unmarshal([]byte(h), &d); err != nil {
+	if err := executor.DecodeHandle(h, &d); err != nil {
 		return handleData{}, fmt.Errorf("decode kubernetes handle: %w", err)
 	}
 	switch {

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -36,20 +35,13 @@ type handleData struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
-func (d handleData) encode() executor.Handle {
-	b, err := json.Marshal(d)
-	if err != nil {
-		// A struct of strings, ints and a time cannot fail to marshal.
-		panic(fmt.Sprintf("encode handle: %v", err))
-	}
-	return executor.Handle(b)
-}
+func (d handleData) encode() executor.Handle { return executor.EncodeHandle(d) }
 
 // decodeHandle parses and checks a handle. A handle that passes names pids
 // above 1, so signalling -PGID can never mean "every process" (kill(-1)).
 func decodeHandle(h executor.Handle) (handleData, error) {
 	var d handleData
-	if err := json.Unmarshal([]byte(h), &d); err != nil {
+	if err := executor.DecodeHandle(h, &d); err != nil {
 		return handleData{}, fmt.Errorf("decode local handle: %w", err)
 	}
 	switch {

@@ -3,7 +3,6 @@ package slurm
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,17 +43,11 @@ type handleData struct {
 	Exit string `json:"exit_file"`
 }
 
-func (d handleData) encode() executor.Handle {
-	b, err := json.Marshal(d)
-	if err != nil {
-		panic(fmt.Sprintf("encode handle: %v", err)) // strings and ints always marshal
-	}
-	return executor.Handle(b)
-}
+func (d handleData) encode() executor.Handle { return executor.EncodeHandle(d) }
 
 func decodeHandle(h executor.Handle) (handleData, error) {
 	var d handleData
-	if err := json.Unmarshal([]byte(h), &d); err != nil {
+	if err := executor.DecodeHandle(h, &d); err != nil {
 		return d, fmt.Errorf("decode slurm handle: %w", err)
 	}
 	switch {
