@@ -39,7 +39,7 @@ type rowQuerier interface {
 const rowColumns = `id, project_id, workspace_id, name, description, dataset_type, status, create_time, update_time,
 	data_update_time, total_sample_count, annotated_sample_count, unconfirmed_sample_count, deleted_sample_count,
 	loading_sample_count, total_sub_sample_count, annotated_sub_sample_count, dataset_version_count, label_seq, sample_seq, hard_sample_count, doc,
-	next_version_num, current_version_id, current_version_name`
+	next_version_num, current_version_id, current_version_name, labels_rev`
 
 type scanner = store.Scanner
 
@@ -49,7 +49,7 @@ func scanRow(sc scanner) (*Row, error) {
 	if err := sc.Scan(&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.Type, &r.Status, &r.CreateTime,
 		&r.UpdateTime, &r.DataUpdateTime, &r.Total, &r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub,
 		&r.AnnotatedSub, &r.Versions, &r.LabelSeq, &r.SampleSeq, &r.Hard, &data, &r.NextVersion, &r.CurrentVersionID,
-		&r.CurrentVersionName); err != nil {
+		&r.CurrentVersionName, &r.LabelsRev); err != nil {
 		return nil, err
 	}
 	var d storedDoc

@@ -127,7 +127,8 @@ func (rp *repo) saveLabelSet(ctx context.Context, tx *sql.Tx, r *Row, set *label
 			return fmt.Errorf("update label %s: %w", e.l.Name, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2, data_update_time=$3, update_time=$3 WHERE id=$1`,
+	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2, data_update_time=$3, update_time=$3,
+		labels_rev=labels_rev+1 WHERE id=$1`,
 		r.ID, set.nextSeq, now); err != nil {
 		return fmt.Errorf("update dataset labels: %w", err)
 	}
@@ -157,9 +158,9 @@ func (rp *repo) loadLabelIndex(ctx context.Context, q querier, r *Row) (*labelIn
 }
 
 // setLabelSeq moves the dataset's label sequence to next (labels a sample
-// write created).
+// write created) and its label revision.
 func (rp *repo) setLabelSeq(ctx context.Context, tx *sql.Tx, datasetID string, next int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2 WHERE id=$1`, datasetID, next); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE datasets SET label_seq=$2, labels_rev=labels_rev+1 WHERE id=$1`, datasetID, next); err != nil {
 		return fmt.Errorf("update label sequence: %w", err)
 	}
 	return nil

@@ -59,6 +59,10 @@ type Service struct {
 	now     func() time.Time
 	// authorize decides the objects tasks touch (see objauth.go).
 	authorize ObjectAuthorizer
+	// workspaces and labelCache spare the dataset routes a read each (see
+	// cache.go).
+	workspaces boundedMap[datasetKey, string]
+	labelCache boundedMap[string, cachedLabels]
 }
 
 // New builds the service.
@@ -103,8 +107,11 @@ type Row struct {
 	Versions, NextVersion                         int
 	CurrentVersionID, CurrentVersionName          string
 	LabelSeq, SampleSeq, Hard                     int64
-	InnerWorkPath                                 string
-	Doc                                           doc
+	// LabelsRev moves with every change of the dataset's labels (see
+	// labelCache).
+	LabelsRev     int64
+	InnerWorkPath string
+	Doc           doc
 }
 
 // storedDoc is the JSON column: the document and the inner work path fixed
@@ -320,23 +327,25 @@ func datasetFormat(t int) int {
 	return 0
 }
 
-// TypeTags are the key identifiers of a dataset type, as the console shows them.
-func TypeTags(t int) []string {
-	return map[int][]string{
-		TypeImageClassification: {"Image", "Image classification"},
-		TypeObjectDetection:     {"Image", "Object detection"},
-		TypeImageSegmentation:   {"Image", "Image segmentation"},
-		TypeTextClassification:  {"Text", "Text classification"},
-		TypeNamedEntity:         {"Text", "Named entity recognition"},
-		TypeTextTriplet:         {"Text", "Text triplet"},
-		TypeSoundClassification: {"Audio", "Sound classification"},
-		TypeSpeechContent:       {"Audio", "Speech content"},
-		TypeSpeechParagraph:     {"Audio", "Speech paragraph labeling"},
-		TypeTable:               {"Table"},
-		TypeVideo:               {"Video", "Video labeling"},
-		TypeCustom:              {"Custom format"},
-	}[t]
+// typeTags are the key identifiers of each dataset type.
+var typeTags = map[int][]string{
+	TypeImageClassification: {"Image", "Image classification"},
+	TypeObjectDetection:     {"Image", "Object detection"},
+	TypeImageSegmentation:   {"Image", "Image segmentation"},
+	TypeTextClassification:  {"Text", "Text classification"},
+	TypeNamedEntity:         {"Text", "Named entity recognition"},
+	TypeTextTriplet:         {"Text", "Text triplet"},
+	TypeSoundClassification: {"Audio", "Sound classification"},
+	TypeSpeechContent:       {"Audio", "Speech content"},
+	TypeSpeechParagraph:     {"Audio", "Speech paragraph labeling"},
+	TypeTable:               {"Table"},
+	TypeVideo:               {"Video", "Video labeling"},
+	TypeCustom:              {"Custom format"},
 }
+
+// TypeTags are the key identifiers of a dataset type, as the console shows
+// them. The slice is shared: read it, do not change it.
+func TypeTags(t int) []string { return typeTags[t] }
 
 // LoadRow loads a dataset of the project through q (the database or the
 // caller's transaction), locked for update when lock is set.
@@ -351,15 +360,27 @@ func (s *Service) Get(ctx context.Context, projectID, id string) (*Dataset, erro
 		return nil, err
 	}
 	d := r.dataset()
-	if d.Labels, err = s.labels(ctx, s.db, id); err != nil {
+	if d.Labels, err = s.labelsAt(ctx, r); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// Workspace returns the workspace a dataset lives in.
+// Workspace returns the workspace a dataset lives in. A dataset never
+// moves, so the answer is kept; after the dataset is deleted through
+// another replica, this one may still name its workspace (until evicted),
+// and the route's lookup of the dataset then finds nothing.
 func (s *Service) Workspace(ctx context.Context, projectID, id string) (string, error) {
-	return s.repo.workspace(ctx, projectID, id)
+	key := datasetKey{projectID, id}
+	if ws, ok := s.workspaces.get(key); ok {
+		return ws, nil
+	}
+	ws, err := s.repo.workspace(ctx, projectID, id)
+	if err != nil {
+		return "", err
+	}
+	s.workspaces.put(key, ws)
+	return ws, nil
 }
 
 // Query selects a page of datasets.
@@ -408,8 +429,8 @@ func (s *Service) List(ctx context.Context, sc Scope, q Query) (int, []*Dataset,
 		}
 	}
 	if q.WithLabels {
-		for _, d := range out {
-			if d.Labels, err = s.labels(ctx, s.db, d.DatasetID); err != nil {
+		for i, d := range out {
+			if d.Labels, err = s.labelsAt(ctx, found[i]); err != nil {
 				return 0, nil, err
 			}
 		}
@@ -516,7 +537,12 @@ func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
 	if err := s.DeletePrefix(ctx, p.Files); err != nil {
 		return err
 	}
-	return s.repo.deleteDataset(ctx, p.projectID, p.id)
+	if err := s.repo.deleteDataset(ctx, p.projectID, p.id); err != nil {
+		return err
+	}
+	s.workspaces.delete(datasetKey{p.projectID, p.id})
+	s.labelCache.delete(p.id)
+	return nil
 }
 
 // DeletePrefix deletes every object under dir (a dataset's work files).
