@@ -195,41 +195,21 @@ type labelRef struct {
 }
 
 // resolve finds (or plans) the label a sample label names.
-func (ix *labelIndex) resolve(l annotation.Label) (int64, error) {
-	if ref, ok := ix.byName[l.Name]; ok {
-		if ref.typ != l.Type {
-			return 0, fmt.Errorf("label %q has type %d in the dataset, not %d", l.Name, ref.typ, l.Type)
+func (ix *labelIndex) resolve(name string, typ int) (int64, error) {
+	if ref, ok := ix.byName[name]; ok {
+		if ref.typ != typ {
+			return 0, fmt.Errorf("label %q has type %d in the dataset, not %d", name, ref.typ, typ)
 		}
 		return ref.seq, nil
 	}
-	if err := checkName("labels.name", l.Name); err != nil {
+	if err := checkName("labels.name", name); err != nil {
 		return 0, err
 	}
 	ix.next++
-	t := l.Type
-	ix.byName[l.Name] = labelRef{seq: ix.next, typ: t}
-	ix.bySeq[ix.next] = l.Name
-	ix.added = append(ix.added, Label{Name: l.Name, Type: &t, Property: map[string]string{}})
+	ix.byName[name] = labelRef{seq: ix.next, typ: typ}
+	ix.bySeq[ix.next] = name
+	ix.added = append(ix.added, Label{Name: name, Type: &typ, Property: map[string]string{}})
 	return ix.next, nil
-}
-
-// resolveAll resolves a sample's labels: how many times it carries each
-// label seq, and its highest confidence (nil without one).
-func (ix *labelIndex) resolveAll(labels []annotation.Label) (map[int64]int, *float64, error) {
-	counts := make(map[int64]int, len(labels))
-	var score *float64
-	for _, l := range labels {
-		seq, err := ix.resolve(l)
-		if err != nil {
-			return nil, nil, err
-		}
-		counts[seq]++
-		if l.Score != nil && (score == nil || *l.Score > *score) {
-			v := *l.Score
-			score = &v
-		}
-	}
-	return counts, score, nil
 }
 
 // save inserts the labels resolve created.
@@ -277,8 +257,22 @@ func (s *Service) WriteSamples(ctx context.Context, projectID, datasetID string,
 // WriteSamplesTx is WriteSamples inside the caller's transaction (an import
 // commits a batch together with its task checkpoint).
 func (s *Service) WriteSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions) ([]WriteResult, error) {
+	return s.WritePreparedTx(ctx, tx, projectID, datasetID, nil, in, opts)
+}
+
+// WritePreparedTx is WriteSamplesTx with the inputs already checked and
+// encoded by PrepareSamples (nil: prepared here, in the transaction). A
+// preparation for another dataset type or other options is done again.
+func (s *Service) WritePreparedTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, prepared *PreparedSamples, in []SampleInput, opts WriteOptions) ([]WriteResult, error) {
+	r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
+	if err != nil {
+		return nil, err
+	}
+	if prepared == nil || prepared.datasetType != r.Type || prepared.unconfirmed != opts.Unconfirmed || len(prepared.items) != len(in) {
+		prepared = PrepareSamples(r.Type, in, opts)
+	}
 	results := make([]WriteResult, len(in))
-	if err := s.writeSamplesTx(ctx, tx, projectID, datasetID, in, opts, results); err != nil {
+	if err := s.writeSamplesTx(ctx, tx, r, prepared, opts, results); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -303,36 +297,32 @@ type pendingRow struct {
 	keepProps bool
 }
 
-func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, in []SampleInput, opts WriteOptions, results []WriteResult) error {
-	r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
-	if err != nil {
-		return err
-	}
+func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, r *Row, prepared *PreparedSamples, opts WriteOptions, results []WriteResult) error {
 	ix, err := s.repo.loadLabelIndex(ctx, tx, r)
 	if err != nil {
 		return err
 	}
 	now := s.now().UnixMilli()
 	seq := r.SampleSeq
-	seen := make(map[string]int, len(in))
-	pending := make([]pendingRow, 0, len(in))
-	at := make([]int, 0, len(in)) // input index of each pending row
-	for i := range in {
-		item := &in[i]
-		id := SampleID(item.Source)
-		results[i].SampleID = id
-		if prev, dup := seen[id]; dup {
+	n := len(prepared.items)
+	seen := make(map[string]int, n)
+	pending := make([]pendingRow, 0, n)
+	at := make([]int, 0, n) // input index of each pending row
+	for i := range prepared.items {
+		c := &prepared.items[i]
+		results[i].SampleID = c.id
+		if prev, dup := seen[c.id]; dup {
 			results[i].Err = Invalid(CodeInvalid, "samples[%d] repeats samples[%d] (same source)", i, prev)
 			continue
 		}
-		seen[id] = i
-		p, err := s.prepareSample(r, ix, i, item, opts)
+		seen[c.id] = i
+		p, err := c.resolve(ix, i)
 		if err != nil {
 			results[i].Err = err
 			continue
 		}
 		seq++
-		p.id, p.seq = id, seq
+		p.seq = seq
 		pending = append(pending, p)
 		at = append(at, i)
 	}
@@ -389,31 +379,104 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 // prepareSample validates one input's labels for the dataset and resolves
 // them to label seqs (planning labels the dataset lacks).
 func (s *Service) prepareSample(r *Row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
+	c := checkSample(r.Type, i, item, opts)
+	return c.resolve(ix, i)
+}
+
+// checkedSample is an input validated and encoded for a dataset type: the
+// part of a sample write that needs no transaction (see PrepareSamples).
+type checkedSample struct {
+	in     *SampleInput
+	id     string
+	err    error // invalid labels: the item is reported, not written
+	labels []labelKey
+	score  *float64
+	state  int
+	hard   int
+	doc    string
+	docErr error // reported after the labels' resolution, as it was
+	props  []sampleProp
+}
+
+// labelKey is a sample label as the label index resolves it.
+type labelKey struct {
+	name string
+	typ  int
+}
+
+func checkSample(datasetType, i int, item *SampleInput, opts WriteOptions) checkedSample {
+	c := checkedSample{in: item, id: SampleID(item.Source)}
 	content := ""
 	if strings.HasPrefix(item.Source, ContentScheme) {
 		content = strings.TrimPrefix(item.Source, ContentScheme)
 	}
 	labels := append([]annotation.Label(nil), item.Labels...)
-	if err := annotation.Validate(r.Type, content, labels); err != nil {
-		return pendingRow{}, Invalid(CodeInvalid, "samples[%d].%v", i, err)
+	if err := annotation.Validate(datasetType, content, labels); err != nil {
+		c.err = Invalid(CodeInvalid, "samples[%d].%v", i, err)
+		return c
 	}
-	counts, score, err := ix.resolveAll(labels)
-	if err != nil {
-		return pendingRow{}, Invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
+	c.labels = make([]labelKey, len(labels))
+	for j, l := range labels {
+		c.labels[j] = labelKey{l.Name, l.Type}
+		if l.Score != nil && (c.score == nil || *l.Score > *c.score) {
+			v := *l.Score
+			c.score = &v
+		}
 	}
-	state := StateUnlabeled
+	c.state = StateUnlabeled
 	if len(labels) > 0 {
-		state = StateLabeled
+		c.state = StateLabeled
 		if opts.Unconfirmed {
-			state = StateUnconfirmed
+			c.state = StateUnconfirmed
 		}
 	}
 	docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
 	if err != nil {
-		return pendingRow{}, Invalid(CodeInvalid, "samples[%d]: %v", i, err)
+		c.docErr = Invalid(CodeInvalid, "samples[%d]: %v", i, err)
 	}
-	return pendingRow{in: item, state: state, hard: isHard(item.Metadata), labels: counts, doc: string(docJSON), score: score,
-		props: userProps(item.Metadata)}, nil
+	c.doc, c.hard, c.props = string(docJSON), isHard(item.Metadata), userProps(item.Metadata)
+	return c
+}
+
+// resolve turns a checked sample into the row to write, its labels
+// resolved to label seqs through ix (planning labels the dataset lacks).
+func (c *checkedSample) resolve(ix *labelIndex, i int) (pendingRow, error) {
+	if c.err != nil {
+		return pendingRow{}, c.err
+	}
+	counts := make(map[int64]int, len(c.labels))
+	for _, l := range c.labels {
+		seq, err := ix.resolve(l.name, l.typ)
+		if err != nil {
+			return pendingRow{}, Invalid(CodeLabelIncompatible, "samples[%d]: %v", i, err)
+		}
+		counts[seq]++
+	}
+	if c.docErr != nil {
+		return pendingRow{}, c.docErr
+	}
+	return pendingRow{in: c.in, id: c.id, state: c.state, hard: c.hard, labels: counts, doc: c.doc, score: c.score, props: c.props}, nil
+}
+
+// PreparedSamples are inputs checked and encoded for a dataset type
+// outside any transaction (PrepareSamples), for WritePreparedTx: an
+// import prepares its next batch on another core while the database's
+// single writer commits the current one.
+type PreparedSamples struct {
+	datasetType int
+	unconfirmed bool
+	items       []checkedSample
+}
+
+// PrepareSamples checks and encodes inputs for a dataset of the type, with
+// the options they will be written with. The inputs must not change until
+// they are written.
+func PrepareSamples(datasetType int, in []SampleInput, opts WriteOptions) *PreparedSamples {
+	p := &PreparedSamples{datasetType: datasetType, unconfirmed: opts.Unconfirmed, items: make([]checkedSample, len(in))}
+	for i := range in {
+		p.items[i] = checkSample(datasetType, i, &in[i], opts)
+	}
+	return p
 }
 
 // isHard reads the hard-example flag of sample metadata as 0 or 1.

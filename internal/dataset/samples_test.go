@@ -2,6 +2,7 @@ package dataset_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 
@@ -237,6 +238,51 @@ func TestLabelChangesReachSamples(t *testing.T) {
 			map[string][2]int64{"bird": {1, 1}})
 		if _, err := svc.GetSample(ctx, project, id, dataset.SampleID(in[2].Source), nil); err == nil {
 			t.Error("a sample with only the deleted label survived")
+		}
+	})
+}
+
+// TestPreparedSamplesAreCheckedForTheDataset: samples prepared outside the
+// transaction (an import's workers) are written as WriteSamples writes them,
+// and a preparation for another dataset type or other options is not
+// trusted: the write checks the inputs again for the dataset it locks.
+func TestPreparedSamplesAreCheckedForTheDataset(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, id := newDataset(t, db, dataset.TypeObjectDetection)
+		in := []dataset.SampleInput{
+			{Source: "obs://data/in/a.jpg", Labels: []annotation.Label{{Name: "car", Type: 1, Property: map[string]any{
+				"@modelarts:shape": "bndbox", "@modelarts:feature": []any{[]any{1.0, 2.0}, []any{30.0, 40.0}}}}}},
+			{Source: "obs://data/in/b.jpg", Labels: cls("cat")}, // no box: invalid in a detection dataset
+			{Source: "obs://data/in/a.jpg"},                     // repeats the first
+		}
+		cases := []struct {
+			name     string
+			prepared *dataset.PreparedSamples
+		}{
+			{"prepared for the dataset", dataset.PrepareSamples(dataset.TypeObjectDetection, in, dataset.WriteOptions{})},
+			// As a classification dataset, the second would pass.
+			{"prepared for another type", dataset.PrepareSamples(dataset.TypeImageClassification, in, dataset.WriteOptions{})},
+			{"prepared with other options", dataset.PrepareSamples(dataset.TypeObjectDetection, in, dataset.WriteOptions{Unconfirmed: true})},
+		}
+		for _, c := range cases {
+			var res []dataset.WriteResult
+			err := db.InTx(ctx, func(tx *sql.Tx) error {
+				var err error
+				res, err = svc.WritePreparedTx(ctx, tx, project, id, c.prepared, in, dataset.WriteOptions{})
+				return err
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if res[0].Err != nil || res[1].Err == nil || res[2].Err == nil {
+				t.Fatalf("%s: want only the first sample written: %v / %v / %v", c.name, res[0].Err, res[1].Err, res[2].Err)
+			}
+			if res[0].SampleID != dataset.SampleID(in[0].Source) {
+				t.Errorf("%s: sample id %s, want the md5 of the source", c.name, res[0].SampleID)
+			}
+			// Written as labeled (the options of the write), not unconfirmed.
+			checkStats(t, svc, id, map[string]int64{"total": 1, "manual_annotation": 1}, map[string][2]int64{"car": {1, 1}})
 		}
 	})
 }

@@ -505,6 +505,7 @@ func (ds *dirScan) cut(ctx context.Context) error {
 		// The partial file of the checkpoint has not been reached again.
 		ds.b.cursor.Partial, ds.b.cursor.PartialN = ds.partial, ds.partialN
 	}
+	ds.im.prepare(ds.b)
 	if err := ds.emit(ds.b); err != nil {
 		return err
 	}

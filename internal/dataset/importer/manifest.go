@@ -294,6 +294,7 @@ func (im *importer) parseChunk(ctx context.Context, bucket, dir string, c *chunk
 	for _, f := range fails {
 		b.fail("line "+strconv.FormatInt(f.line, 10), f.reason)
 	}
+	im.prepare(b)
 	return b
 }
 

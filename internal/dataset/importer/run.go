@@ -183,16 +183,29 @@ func (im *importer) finish(ctx context.Context) error {
 // batch is what the producer hands the writer: samples, the failures met
 // on the way, and the position after them.
 type batch struct {
-	inputs  []dataset.SampleInput
-	where   []string // the item each input came from ("line 12", "obs://b/k")
-	fails   []tasks.Failure
-	skipped int64 // samples a filter left out
-	files   int64 // objects examined
-	bytes   int64
-	cursor  importCursor // position after the batch; the writer adds the figures
+	inputs []dataset.SampleInput
+	// prepared are the inputs checked and encoded by the producer's
+	// worker (nil: the writer does it).
+	prepared *dataset.PreparedSamples
+	where    []string // the item each input came from ("line 12", "obs://b/k")
+	fails    []tasks.Failure
+	skipped  int64 // samples a filter left out
+	files    int64 // objects examined
+	bytes    int64
+	cursor   importCursor // position after the batch; the writer adds the figures
 	// err, set by a producer's worker, ends the task: a decision that
 	// could not be made, not a line's fault.
 	err error
+}
+
+// prepare checks and encodes a batch's inputs on the producer's side, so
+// that the writer, which holds the database's write lock, only resolves
+// labels and writes. An import that keeps only existing samples filters
+// its inputs in the write transaction and prepares them there.
+func (im *importer) prepare(b *batch) {
+	if b.err == nil && len(b.inputs) > 0 && !im.onlyExisting {
+		b.prepared = dataset.PrepareSamples(im.ds.Type, b.inputs, im.opts)
+	}
 }
 
 func (b *batch) fail(item, reason string) {
@@ -228,7 +241,11 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 		var fails []tasks.Failure
 		var ok int64
 		if len(in) > 0 {
-			res, err := im.s.ds.WriteSamplesTx(ctx, tx, im.projectID, im.ds.ID, in, im.opts)
+			prepared := b.prepared
+			if im.onlyExisting {
+				prepared = nil
+			}
+			res, err := im.s.ds.WritePreparedTx(ctx, tx, im.projectID, im.ds.ID, prepared, in, im.opts)
 			if err != nil {
 				return fmt.Errorf("write %d samples: %w", len(in), err)
 			}
