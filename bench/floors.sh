@@ -14,6 +14,11 @@
 #    through the API, then label pages of 100 over HTTP at 1, 4 and 32
 #    clients, and the dataset's detail at 32 clients (bench/authload).
 # Needs wrk (apt-get install wrk) and GNU time. Run it on an idle machine.
+#
+#   ATELIER_ONLY=1 bench/floors.sh       # step 3 alone (a re-run of Atelier's side)
+#   DATABASE=postgres://… bench/floors.sh  # step 3 on PostgreSQL (a fresh, empty database)
+#   SETTLE=10                            # seconds between the import and the pages,
+#                                        # for the import's last WAL checkpoint
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
@@ -25,6 +30,10 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
 go build -o "$DIR/atelier" ./cmd/atelier
 go build -o "$DIR/authload" ./bench/authload
 
+SETTLE=${SETTLE:-10}
+db_flag=()
+[ -n "${DATABASE:-}" ] && db_flag=(--database "$DATABASE")
+if [ -z "${ATELIER_ONLY:-}" ]; then
 echo "## 1. authenticated GET /v3/auth/projects, one core"
 taskset -c 0 "$DIR/atelier" serve --data-dir "$DIR/auth" --listen "127.0.0.1:$PORT" --log-level warn &
 pid=$!
@@ -44,12 +53,13 @@ kill $pid; wait $pid 2>/dev/null || true
 
 echo "## 2. SQLite floor, $N rows"
 SEQID=1 CACHE_MIB=64 ROWS=$N WORKDIR="$DIR/sqlitefloor" "$FLOORS/sqlitefloor/run.sh" | grep -E 'rows_per_s|pages_per_s|peak_rss'
+fi
 
-echo "## 3. Atelier: import of $N samples, then pages and detail over HTTP"
+echo "## 3. Atelier: import of $N samples, then pages and detail over HTTP${DATABASE:+ (PostgreSQL)}"
 go run ./bench/datagen -out "$DIR/data" -bucket bench-data -n "$N" -labels 20 -type image_classification >/dev/null
 . bench/lib.sh
 BIN=$DIR/atelier
-"$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$((PORT + 1))" --log-level warn &
+"$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$((PORT + 1))" --log-level warn "${db_flag[@]}" &
 pid=$!
 export ATELIER_BOOTSTRAP=$DIR/data/bootstrap.json
 for _ in $(seq 1 150); do [ -f "$ATELIER_BOOTSTRAP" ] && break; sleep 0.2; done
@@ -59,6 +69,7 @@ id=$(import_manifest floors)
 end=$(date +%s.%N)
 awk -v n="$N" -v s="$start" -v e="$end" 'BEGIN{printf "import of %d samples: %.1f s, %.0f samples/s", n, e-s, n/(e-s)}'
 awk '/VmHWM/{printf " (server peak RSS %.0f MB)\n", $2/1024}' "/proc/$pid/status"
+sleep "$SETTLE"
 page="/v2/{project_id}/datasets/$id/data-annotations/samples?label_name=label-0{rand:10}&offset={rand:10}&limit=100"
 for c in 1 4 32; do
   "$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -path "$page" -c "$c" -d "$DURATION"
