@@ -14,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -31,15 +33,15 @@ const (
 // DB is an open, migrated metadata database.
 type DB struct {
 	// DB is the pool that writes: transactions, Exec, pinned connections.
-	// On PostgreSQL it also reads; on SQLite, QueryContext and
-	// QueryRowContext outside transactions go to the read-only pool
-	// (readers.go).
+	// On PostgreSQL it also reads, QueryContext and QueryRowContext
+	// outside transactions after a slot of the read gate; on SQLite those
+	// go to the read-only pool (readers.go).
 	*sql.DB
 	Engine Engine
 	url    string    // PostgreSQL's connection URL; empty for SQLite
 	path   string    // the SQLite database file; empty for PostgreSQL
-	reader *sql.DB   // SQLite's read-only connections
-	gate   *readGate // admits SQLite's reads in arrival order
+	reader *sql.DB   // SQLite's read-only connections; PostgreSQL's one pool
+	gate   *readGate // admits reads outside transactions in arrival order
 	// bulkTxs maps each open transaction of a BulkWriter to its connection
 	// (*sql.Tx → *sql.Conn), for CopyFrom.
 	bulkTxs sync.Map
@@ -102,14 +104,18 @@ func privateFiles(path string) error {
 
 func open(dsn, dataDir string) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		sdb, err := sql.Open("pgx", dsn)
+		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// The read gate's slot of a query goes back when pgx ends the
+		// query (its rows closed), as SQLite's reader connections do.
+		cfg.Tracer = slotTracer{}
+		sdb := stdlib.OpenDB(*cfg)
 		sdb.SetMaxOpenConns(32)
 		sdb.SetMaxIdleConns(32)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{DB: sdb, Engine: Postgres, url: dsn}, nil
+		return &DB{DB: sdb, Engine: Postgres, url: dsn, reader: sdb, gate: newReadGate()}, nil
 	}
 	path := dsn
 	if path == "" {
@@ -163,7 +169,7 @@ func sqliteURI(path string) string {
 // Close closes the database's pools.
 func (db *DB) Close() error {
 	err := db.DB.Close()
-	if db.reader != nil {
+	if db.reader != nil && db.reader != db.DB {
 		if rerr := db.reader.Close(); err == nil {
 			err = rerr
 		}
