@@ -56,6 +56,29 @@ func (b *boundedMap[K, V]) delete(k K) {
 // project's path never finds it.
 type datasetKey struct{ projectID, datasetID string }
 
+// cachedIndex is a dataset's label index (names to seqs and types) as of a
+// label revision, for reads: it is shared and never resolves new labels.
+type cachedIndex struct {
+	rev int64
+	ix  *labelIndex
+}
+
+// readIndexAt returns the label index of the dataset row r for a read (the
+// sample lists' label filters), from the cache when it holds it at r's
+// revision. Callers look names up and do not resolve new ones: a write
+// loads its own index in its transaction.
+func (s *Service) readIndexAt(ctx context.Context, r *Row) (*labelIndex, error) {
+	if c, ok := s.indexCache.get(r.ID); ok && c.rev == r.LabelsRev {
+		return c.ix, nil
+	}
+	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
+	if err != nil {
+		return nil, err
+	}
+	s.indexCache.put(r.ID, cachedIndex{rev: r.LabelsRev, ix: ix})
+	return ix, nil
+}
+
 // cachedLabels is a dataset's label list as of a label revision.
 type cachedLabels struct {
 	rev    int64

@@ -30,10 +30,21 @@ func labelList(t *testing.T, svc *dataset.Service, id string) string {
 	return strings.Join(out, ",")
 }
 
+// birds counts the samples a list filtered by the label "bird" finds.
+func birds(t *testing.T, svc *dataset.Service, id string) int {
+	t.Helper()
+	_, page, err := svc.ListSamples(context.Background(), project, id, dataset.SampleQuery{LabelName: "bird", Limit: 10})
+	if err != nil {
+		t.Fatalf("list samples of label bird: %v", err)
+	}
+	return len(page)
+}
+
 // TestDetailLabelsFollowEveryLabelWrite: the dataset detail keeps the label
-// list it read (cache.go). Two services on one database play two replicas:
-// every kind of label write made through one is in the other's next detail,
-// as in its own.
+// list it read, and the sample list the label index (cache.go). Two
+// services on one database play two replicas: every kind of label write
+// made through one is in the other's next detail and label filter, as in
+// its own.
 func TestDetailLabelsFollowEveryLabelWrite(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -52,32 +63,36 @@ func TestDetailLabelsFollowEveryLabelWrite(t *testing.T) {
 			name  string
 			write func(svc *dataset.Service) error
 			want  string
+			birds int
 		}{
 			{"create labels", func(svc *dataset.Service) error {
 				_, err := svc.CreateLabels(ctx, project, id, []dataset.Label{{Name: "cat", Type: &zero}, {Name: "dog", Type: &zero}})
 				return err
-			}, "cat,dog"},
+			}, "cat,dog", 0},
 			{"change a property", func(svc *dataset.Service) error {
 				_, err := svc.UpdateLabels(ctx, project, id, []dataset.Label{{Name: "dog", Property: map[string]string{dataset.PropShortcut: "d"}}})
 				return err
-			}, "cat,dog[d]"},
+			}, "cat,dog[d]", 0},
 			{"rename", func(svc *dataset.Service) error {
 				_, err := svc.UpdateLabels(ctx, project, id, []dataset.Label{{Name: "cat", Property: map[string]string{dataset.PropRenameTo: "kitten"}}})
 				return err
-			}, "kitten,dog[d]"},
+			}, "kitten,dog[d]", 0},
 			{"a sample brings a new label", func(svc *dataset.Service) error {
 				_, err := svc.WriteSamples(ctx, project, id, []dataset.SampleInput{{Source: "obs://data/in/1.jpg", Labels: cls("bird")}}, dataset.WriteOptions{})
 				return err
-			}, "kitten,dog[d],bird"},
+			}, "kitten,dog[d],bird", 1},
 			{"delete a label", func(svc *dataset.Service) error {
 				_, err := svc.DeleteLabels(ctx, project, id, []dataset.Label{{Name: "kitten"}}, 0)
 				return err
-			}, "dog[d],bird"},
+			}, "dog[d],bird", 1},
 		}
 		for i, st := range steps {
-			// Both replicas have read (and kept) the list before the write.
+			// Both replicas have read (and kept) the list and the index
+			// before the write.
 			labelList(t, a, id)
 			labelList(t, b, id)
+			birds(t, a, id)
+			birds(t, b, id)
 			writer, other := a, b
 			if i%2 == 1 {
 				writer, other = b, a
@@ -90,6 +105,11 @@ func TestDetailLabelsFollowEveryLabelWrite(t *testing.T) {
 			}
 			if got := labelList(t, other, id); got != st.want {
 				t.Errorf("%s: the other replica's detail has labels %s, want %s", st.name, got, st.want)
+			}
+			for _, svc := range []*dataset.Service{writer, other} {
+				if got := birds(t, svc, id); got != st.birds {
+					t.Errorf("%s: a list of the label bird finds %d samples, want %d", st.name, got, st.birds)
+				}
 			}
 		}
 		// The list with labels reads through the same cache.

@@ -85,7 +85,7 @@ func (s *Service) ListSamples(ctx context.Context, projectID, datasetID string, 
 	if q.TeamState {
 		return 0, []*Sample{}, nil
 	}
-	ix, err := s.repo.loadLabelIndex(ctx, s.db, r)
+	ix, err := s.readIndexAt(ctx, r)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -63,6 +63,7 @@ type Service struct {
 	// cache.go).
 	workspaces boundedMap[datasetKey, string]
 	labelCache boundedMap[string, cachedLabels]
+	indexCache boundedMap[string, cachedIndex]
 }
 
 // New builds the service.
@@ -542,6 +543,7 @@ func (s *Service) CommitDelete(ctx context.Context, p *DeletePlan) error {
 	}
 	s.workspaces.delete(datasetKey{p.projectID, p.id})
 	s.labelCache.delete(p.id)
+	s.indexCache.delete(p.id)
 	return nil
 }
 
