@@ -28,11 +28,15 @@ import (
 // database/sql never queues a reader: the wait happens in the semaphore, in
 // arrival order. (Twice as many connections, in fact: a slot is given back
 // just before database/sql returns the connection to the pool, and the
-// next reader must not find the pool empty in that instant.) Everything else (Exec, transactions, Conn) runs on the
-// writer pool, whose writes SQLite serializes anyway.
+// next reader must not find the pool empty in that instant.) Everything
+// else (Exec, transactions, Conn) runs on the writer pool, whose writes
+// SQLite serializes anyway. On PostgreSQL the same gate admits the reads
+// to the one pool, and pgx's query tracer gives the slot back
+// (slotTracer).
 
-// readSlots is how many reads run at once: SQLite reads of cached pages are
-// CPU work, so a few per core keep the cores busy without piling up.
+// readSlots is how many reads run at once: reads of cached pages are CPU
+// work (SQLite's in this process, PostgreSQL's in its backends on the same
+// cores), so a few per core keep the cores busy without piling up.
 func readSlots() int {
 	return min(32, max(4, 2*runtime.GOMAXPROCS(0)))
 }
