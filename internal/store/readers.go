@@ -35,8 +35,9 @@ import (
 // (slotTracer).
 
 // readSlots is how many reads run at once: reads of cached pages are CPU
-// work (SQLite's in this process, PostgreSQL's in its backends on the same
-// cores), so a few per core keep the cores busy without piling up.
+// work (SQLite's in this process, PostgreSQL's in its backends), so a few
+// per core keep the cores busy without piling up. The bound is per
+// process and sized by this machine's cores, also on PostgreSQL.
 func readSlots() int {
 	return min(32, max(4, 2*runtime.GOMAXPROCS(0)))
 }
