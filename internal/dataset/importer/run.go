@@ -241,11 +241,8 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 		var fails []tasks.Failure
 		var ok int64
 		if len(in) > 0 {
-			prepared := b.prepared
-			if im.onlyExisting {
-				prepared = nil
-			}
-			res, err := im.s.ds.WritePreparedTx(ctx, tx, im.projectID, im.ds.ID, prepared, in, im.opts)
+			// b.prepared is nil when onlyExisting filtered the inputs.
+			res, err := im.s.ds.WritePreparedTx(ctx, tx, im.projectID, im.ds.ID, b.prepared, in, im.opts)
 			if err != nil {
 				return fmt.Errorf("write %d samples: %w", len(in), err)
 			}
