@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -216,4 +217,13 @@ func EncodeHandle(v any) Handle {
 // DecodeHandle reads a Handle EncodeHandle made into v.
 func DecodeHandle(h Handle, v any) error {
 	return json.Unmarshal([]byte(h), v)
+}
+
+// Within reports whether the clean absolute path p is root or below it:
+// the check every executor makes before showing a task a directory.
+func Within(p, root string) bool {
+	if root == "/" {
+		return true
+	}
+	return p == root || strings.HasPrefix(p, root+"/")
 }

@@ -180,7 +180,7 @@ func (e *Executor) mounts(spec executor.JobSpec) ([]volumeMount, error) {
 	dir := filepath.Clean(spec.Tasks[0].Dir)
 	covered := false
 	for _, m := range ms {
-		if within(dir, m.path) {
+		if executor.Within(dir, m.path) {
 			covered = true
 		}
 	}
@@ -193,12 +193,12 @@ func (e *Executor) mounts(spec executor.JobSpec) ([]volumeMount, error) {
 			return nil, fmt.Errorf("%s is not inside the jobs directory %s, the only place tasks' pods can see", m.path, e.opts.JobsDir)
 		}
 		for _, p := range e.opts.Protected {
-			if within(filepath.Clean(p), m.path) {
+			if executor.Within(filepath.Clean(p), m.path) {
 				return nil, fmt.Errorf("mount %s would show %s to the job", m.path, p)
 			}
 		}
 		for _, t := range spec.Tasks {
-			if within(filepath.Clean(t.ExitCodePath), m.path) {
+			if executor.Within(filepath.Clean(t.ExitCodePath), m.path) {
 				return nil, fmt.Errorf("task %s's exit status path %s is inside %s, which the task sees", t.ID, t.ExitCodePath, m.path)
 			}
 		}
@@ -206,11 +206,6 @@ func (e *Executor) mounts(spec executor.JobSpec) ([]volumeMount, error) {
 	// Outer mounts first: a mount inside another one is mounted over it.
 	slices.SortFunc(ms, func(a, b volumeMount) int { return strings.Compare(a.path, b.path) })
 	return slices.CompactFunc(ms, func(a, b volumeMount) bool { return a.path == b.path && a.writable == b.writable }), nil
-}
-
-// within reports whether p is dir or inside it.
-func within(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator))
 }
 
 // giveToTasks lets the task user write Task.Dir and the writable mounts:

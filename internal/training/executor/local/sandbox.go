@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atelier-dev/atelier/internal/training/executor"
+	"github.com/atelier-dev/atelier/internal/training/executor/bwrap"
 )
 
 // NobodyID is the uid and gid tasks run as when the server is root and
@@ -54,17 +54,6 @@ type sandbox struct {
 	// protected are paths no task may see; a mount under one is allowed
 	// only when it is the job's own (JobSpec.Mounts, Task.Dir).
 	protected []string
-}
-
-// etcFiles are the parts of /etc programs need to resolve names, users and
-// certificates, load libraries and know the time zone. Everything else in
-// /etc (credentials, the server's configuration) stays hidden.
-var etcFiles = []string{
-	"/etc/alternatives", "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/debian_version",
-	"/etc/gai.conf", "/etc/group", "/etc/host.conf", "/etc/hostname", "/etc/hosts",
-	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/mime.types",
-	"/etc/nsswitch.conf", "/etc/os-release", "/etc/passwd", "/etc/pki", "/etc/protocols",
-	"/etc/resolv.conf", "/etc/services", "/etc/ssl", "/etc/timezone",
 }
 
 // newSandbox finds bubblewrap (and setpriv when root) and prepares the
@@ -120,36 +109,9 @@ func newSandbox(opts Options, gpus int) (*sandbox, error) {
 	} else {
 		b = append(b, "--unshare-user")
 	}
-	b = append(b, "--ro-bind", "/usr", "/usr")
-	s.visible = append(s.visible, "/usr")
-	for _, d := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
-		fi, err := os.Lstat(d)
-		switch {
-		case err != nil:
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if target, err := os.Readlink(d); err == nil {
-				b = append(b, "--symlink", target, d)
-			}
-		case fi.IsDir():
-			b = append(b, "--ro-bind", d, d)
-			s.visible = append(s.visible, d)
-		}
-	}
-	for _, f := range etcFiles {
-		b = append(b, "--ro-bind-try", f, f)
-	}
-	// /sys tells frameworks about CPUs, NUMA and GPUs; it holds no secrets
-	// and is read-only here.
-	b = append(b, "--ro-bind-try", "/sys", "/sys",
-		"--proc", "/proc", "--dev", "/dev",
-		"--perms", "1777", "--tmpfs", "/dev/shm",
-		"--perms", "1777", "--tmpfs", "/tmp")
-	if gpus > 0 {
-		devs, _ := filepath.Glob("/dev/nvidia*")
-		for _, d := range devs {
-			b = append(b, "--dev-bind-try", d, d)
-		}
-	}
+	runtime, visible := bwrap.Runtime(gpus > 0)
+	b = append(b, runtime...)
+	s.visible = visible
 	s.base = b
 	return s, nil
 }
@@ -193,54 +155,20 @@ func (s *sandbox) command(argv []string) []string {
 // working in dir with the job's mounts and the read-only runtime paths.
 func (s *sandbox) args(dir string, mounts []executor.Mount, runtime []string) []string {
 	a := slices.Clone(s.base)
-	type bind struct {
-		path     string
-		writable bool
-	}
-	var bs []bind
+	var bs []bwrap.Bind
 	for _, p := range runtime {
-		bs = append(bs, bind{p, false})
+		bs = append(bs, bwrap.Bind{Path: p})
 	}
 	for _, m := range mounts {
-		bs = append(bs, bind{m.Path, m.Writable})
+		bs = append(bs, bwrap.Bind{Path: m.Path, Writable: m.Writable})
 	}
 	if dir != "/" {
-		bs = append(bs, bind{dir, true})
+		bs = append(bs, bwrap.Bind{Path: dir, Writable: true})
 	}
-	// Parents before children, so that a nested mount is not hidden by its
-	// parent's.
-	slices.SortStableFunc(bs, func(x, y bind) int { return strings.Compare(x.path, y.path) })
-	// bubblewrap creates the mount points' missing parents as private
-	// directories; the task user must be able to walk through them.
-	made := map[string]bool{}
-	for _, b := range bs {
-		var parents []string
-		for d := filepath.Dir(b.path); d != "/" && !made[d]; d = filepath.Dir(d) {
-			parents = append(parents, d)
-			made[d] = true
-		}
-		for _, d := range slices.Backward(parents) {
-			a = append(a, "--perms", "0755", "--dir", d)
-		}
-	}
-	for _, b := range bs {
-		op := "--ro-bind"
-		if b.writable {
-			op = "--bind"
-		}
-		a = append(a, op, b.path, b.path)
-	}
+	a = append(a, bwrap.Binds(bs)...)
 	// The sandbox's own root (a tmpfs) is read-only too: a task writes
 	// only where a writable mount, /tmp or /dev/shm lets it.
 	return append(a, "--remount-ro", "/", "--chdir", dir, "--")
-}
-
-// within reports whether p is root or below it.
-func within(p, root string) bool {
-	if root == "/" {
-		return true
-	}
-	return p == root || strings.HasPrefix(p, root+"/")
 }
 
 // checkMount refuses a job mount that would show a task a protected path
@@ -250,7 +178,7 @@ func (s *sandbox) checkMount(p string) error {
 		return fmt.Errorf("mount %q is not an absolute path", p)
 	}
 	for _, q := range s.protected {
-		if within(q, p) && q != p {
+		if executor.Within(q, p) && q != p {
 			return fmt.Errorf("mount %s would show tasks %s", p, q)
 		}
 	}
@@ -274,35 +202,18 @@ func (s *sandbox) runtimeFor(cmd string, own []string) ([]string, error) {
 		if real, err := filepath.EvalSymlinks(dir); err == nil {
 			dir = real
 		}
-		if slices.ContainsFunc(append(slices.Clone(s.visible), own...), func(v string) bool { return within(dir, v) }) {
+		if slices.ContainsFunc(append(slices.Clone(s.visible), own...), func(v string) bool { return executor.Within(dir, v) }) {
 			continue
 		}
-		p := installation(c)
+		p := bwrap.Installation(c)
 		for _, q := range s.protected {
-			if within(q, p) || within(p, q) {
+			if executor.Within(q, p) || executor.Within(p, q) {
 				return nil, fmt.Errorf("command %s is in %s, which tasks may not see (it holds or is in %s)", cmd, p, q)
 			}
 		}
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// installation is the directory to make visible for an executable: the
-// prefix above its bin/ (where an interpreter keeps its libraries) when
-// that prefix is at least two levels deep, else the executable's own
-// directory when that is, else the file alone. A home directory such as
-// /root is never bound whole.
-func installation(file string) string {
-	dir := filepath.Dir(file)
-	depth := func(p string) int { return strings.Count(strings.Trim(p, "/"), "/") + 1 }
-	if b := filepath.Base(dir); (b == "bin" || b == "sbin") && depth(filepath.Dir(dir)) >= 2 {
-		return filepath.Dir(dir)
-	}
-	if depth(dir) >= 2 {
-		return dir
-	}
-	return file
 }
 
 // nsPIDs is a process's pid in each PID namespace it is in, outermost

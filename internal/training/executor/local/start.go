@@ -206,11 +206,11 @@ func (e *Executor) prepare(spec executor.JobSpec, i int, t executor.Task, port i
 		// A task could rewrite whatever it can write: its exit status
 		// and log must be out of its reach.
 		for _, p := range []string{l.exitPath, l.logPath} {
-			if within(p, l.dir) {
+			if executor.Within(p, l.dir) {
 				return launch{}, fmt.Errorf("%s is inside the working directory, where the task could forge it", p)
 			}
 			for _, m := range spec.Mounts {
-				if m.Writable && within(p, m.Path) {
+				if m.Writable && executor.Within(p, m.Path) {
 					return launch{}, fmt.Errorf("%s is inside the writable mount %s, where the task could forge it", p, m.Path)
 				}
 			}

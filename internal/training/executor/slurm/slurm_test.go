@@ -65,7 +65,7 @@ func reachableTempDir(t testing.TB) string {
 // account must reach its task's files like it reaches the jobs directory.
 func openPath(p string) error {
 	tmp := os.TempDir()
-	for d := p; within(d, tmp) && d != tmp; d = filepath.Dir(d) {
+	for d := p; executor.Within(d, tmp) && d != tmp; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
 			continue

@@ -186,7 +186,7 @@ func (e *Executor) prepare(spec executor.JobSpec, t executor.Task, writable []st
 		return err
 	}
 	for _, w := range append([]string{t.Dir}, writable...) {
-		if within(t.ExitCodePath, w) {
+		if executor.Within(t.ExitCodePath, w) {
 			return fmt.Errorf("exit status file %s is inside %s, where the task could forge it", t.ExitCodePath, w)
 		}
 	}
@@ -316,17 +316,9 @@ func (e *Executor) checkVisible(p string) error {
 		return fmt.Errorf("path %q is not absolute", p)
 	}
 	for _, q := range e.opts.Protected {
-		if q != "" && within(q, p) {
+		if q != "" && executor.Within(q, p) {
 			return fmt.Errorf("%s would show tasks %s", p, q)
 		}
 	}
 	return nil
-}
-
-// within reports whether p is root or below it.
-func within(p, root string) bool {
-	if root == "/" {
-		return true
-	}
-	return p == root || strings.HasPrefix(p, root+"/")
 }
