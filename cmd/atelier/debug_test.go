@@ -5,13 +5,16 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestServeDebugListener runs the binary with --debug-listen and holds the
 // profiling listener to what an operator relies on: the profiles answer on
 // the loopback address it logs, the command line (which may hold secrets)
-// is not among them, and the API's own listener serves no profile.
+// is not among them, the API's own listener serves no profile, and the
+// server still stops cleanly (exit code 0) on SIGTERM.
 func TestServeDebugListener(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the atelier command in a child process")
@@ -55,5 +58,11 @@ func TestServeDebugListener(t *testing.T) {
 	}
 	if status, body := get("http://" + s.addr + "/debug/pprof/heap?debug=1"); status == http.StatusOK || strings.Contains(body, "heap profile:") {
 		t.Errorf("the API's listener served a profile: %d %.200q", status, body)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.wait(t, 30*time.Second); err != nil {
+		t.Errorf("with the profiling listener on, SIGTERM ended the server with %v, want exit code 0; its log:\n%.3000s", err, s.text())
 	}
 }

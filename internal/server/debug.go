@@ -44,15 +44,17 @@ const (
 
 // serveDebug serves the profiles on addr until ctx ends (see serveAside),
 // with contention sampling on meanwhile.
-func (a *App) serveDebug(ctx context.Context, addr string) (wait func(), err error) {
-	wait, err = a.serveAside(ctx, "profiles are served (loopback only)", "debug_listen", addr, debugHandler())
+func (a *App) serveDebug(ctx context.Context, addr string) (func(), error) {
+	// Not a named result: the function returned calls this one, and would
+	// call itself once the result is assigned.
+	served, err := a.serveAside(ctx, "profiles are served (loopback only)", "debug_listen", addr, debugHandler())
 	if err != nil {
 		return nil, err
 	}
 	runtime.SetMutexProfileFraction(debugMutexFraction)
 	runtime.SetBlockProfileRate(debugBlockRate)
 	return func() {
-		wait()
+		served()
 		runtime.SetMutexProfileFraction(0)
 		runtime.SetBlockProfileRate(0)
 	}, nil
