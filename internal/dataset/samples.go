@@ -262,16 +262,26 @@ func (s *Service) WriteSamplesTx(ctx context.Context, tx *sql.Tx, projectID, dat
 
 // WritePreparedTx is WriteSamplesTx with the inputs already checked and
 // encoded by PrepareSamples (nil: prepared here, in the transaction). A
-// preparation for another dataset type or other options is done again.
+// preparation for another dataset type or other options is done again
+// from in; in may be nil when prepared is given (an import that keeps
+// only the preparation of a large run), and such a preparation must then
+// match.
 func (s *Service) WritePreparedTx(ctx context.Context, tx *sql.Tx, projectID, datasetID string, prepared *PreparedSamples, in []SampleInput, opts WriteOptions) ([]WriteResult, error) {
 	r, err := s.LoadRow(ctx, tx, projectID, datasetID, true)
 	if err != nil {
 		return nil, err
 	}
-	if prepared == nil || prepared.datasetType != r.Type || prepared.unconfirmed != opts.Unconfirmed || len(prepared.items) != len(in) {
+	n := len(in)
+	if prepared != nil && in == nil {
+		n = len(prepared.items)
+		if prepared.datasetType != r.Type || prepared.unconfirmed != opts.Unconfirmed {
+			return nil, fmt.Errorf("samples prepared for dataset type %d (unconfirmed %v) written to dataset %s of type %d (unconfirmed %v)",
+				prepared.datasetType, prepared.unconfirmed, datasetID, r.Type, opts.Unconfirmed)
+		}
+	} else if prepared == nil || prepared.datasetType != r.Type || prepared.unconfirmed != opts.Unconfirmed || len(prepared.items) != len(in) {
 		prepared = PrepareSamples(r.Type, in, opts)
 	}
-	results := make([]WriteResult, len(in))
+	results := make([]WriteResult, n)
 	if err := s.writeSamplesTx(ctx, tx, r, prepared, opts, results); err != nil {
 		return nil, err
 	}
@@ -305,6 +315,10 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, r *Row, prepar
 	now := s.now().UnixMilli()
 	seq := r.SampleSeq
 	n := len(prepared.items)
+	for _, l := range prepared.labelsFirst {
+		// An input that names the label reports what is wrong with it.
+		_, _ = ix.resolve(l.name, l.typ)
+	}
 	seen := make(map[string]int, n)
 	pending := make([]pendingRow, 0, n)
 	at := make([]int, 0, n) // input index of each pending row
@@ -379,12 +393,14 @@ func (s *Service) writeSamplesTx(ctx context.Context, tx *sql.Tx, r *Row, prepar
 // prepareSample validates one input's labels for the dataset and resolves
 // them to label seqs (planning labels the dataset lacks).
 func (s *Service) prepareSample(r *Row, ix *labelIndex, i int, item *SampleInput, opts WriteOptions) (pendingRow, error) {
-	c := checkSample(r.Type, i, item, opts)
+	c := checkSample(r.Type, item, opts)
 	return c.resolve(ix, i)
 }
 
 // checkedSample is an input validated and encoded for a dataset type: the
 // part of a sample write that needs no transaction (see PrepareSamples).
+// Its errors do not name the input's index, since a preparation may be
+// written in another order than it was made (Gather): resolve names it.
 type checkedSample struct {
 	in     *SampleInput
 	id     string
@@ -404,7 +420,7 @@ type labelKey struct {
 	typ  int
 }
 
-func checkSample(datasetType, i int, item *SampleInput, opts WriteOptions) checkedSample {
+func checkSample(datasetType int, item *SampleInput, opts WriteOptions) checkedSample {
 	c := checkedSample{in: item, id: SampleID(item.Source)}
 	content := ""
 	if strings.HasPrefix(item.Source, ContentScheme) {
@@ -412,7 +428,7 @@ func checkSample(datasetType, i int, item *SampleInput, opts WriteOptions) check
 	}
 	labels := append([]annotation.Label(nil), item.Labels...)
 	if err := annotation.Validate(datasetType, content, labels); err != nil {
-		c.err = Invalid(CodeInvalid, "samples[%d].%v", i, err)
+		c.err = err
 		return c
 	}
 	c.labels = make([]labelKey, len(labels))
@@ -432,7 +448,7 @@ func checkSample(datasetType, i int, item *SampleInput, opts WriteOptions) check
 	}
 	docJSON, err := json.Marshal(sampleDoc{Labels: labels, Metadata: item.Metadata})
 	if err != nil {
-		c.docErr = Invalid(CodeInvalid, "samples[%d]: %v", i, err)
+		c.docErr = err
 	}
 	c.doc, c.hard, c.props = string(docJSON), isHard(item.Metadata), userProps(item.Metadata)
 	return c
@@ -442,7 +458,7 @@ func checkSample(datasetType, i int, item *SampleInput, opts WriteOptions) check
 // resolved to label seqs through ix (planning labels the dataset lacks).
 func (c *checkedSample) resolve(ix *labelIndex, i int) (pendingRow, error) {
 	if c.err != nil {
-		return pendingRow{}, c.err
+		return pendingRow{}, Invalid(CodeInvalid, "samples[%d].%v", i, c.err)
 	}
 	counts := make(map[int64]int, len(c.labels))
 	for _, l := range c.labels {
@@ -453,7 +469,7 @@ func (c *checkedSample) resolve(ix *labelIndex, i int) (pendingRow, error) {
 		counts[seq]++
 	}
 	if c.docErr != nil {
-		return pendingRow{}, c.docErr
+		return pendingRow{}, Invalid(CodeInvalid, "samples[%d]: %v", i, c.docErr)
 	}
 	return pendingRow{in: c.in, id: c.id, state: c.state, hard: c.hard, labels: counts, doc: c.doc, score: c.score, props: c.props}, nil
 }
@@ -466,17 +482,80 @@ type PreparedSamples struct {
 	datasetType int
 	unconfirmed bool
 	items       []checkedSample
+	// labelsFirst are resolved before the items' labels (see Gather).
+	labelsFirst []labelKey
 }
 
 // PrepareSamples checks and encodes inputs for a dataset of the type, with
-// the options they will be written with. The inputs must not change until
-// they are written.
+// the options they will be written with. The preparation keeps what the
+// write needs of the inputs, not their labels and metadata, which it
+// holds encoded: a caller may drop the inputs once they are prepared.
 func PrepareSamples(datasetType int, in []SampleInput, opts WriteOptions) *PreparedSamples {
 	p := &PreparedSamples{datasetType: datasetType, unconfirmed: opts.Unconfirmed, items: make([]checkedSample, len(in))}
 	for i := range in {
-		p.items[i] = checkSample(datasetType, i, &in[i], opts)
+		p.items[i] = checkSample(datasetType, &in[i], opts)
+		// Each on its own: an item of a reordered run (Gather) keeps
+		// only itself alive.
+		lean := in[i]
+		lean.Labels, lean.Metadata = nil, nil
+		p.items[i].in = &lean
 	}
 	return p
+}
+
+// Len is the number of prepared inputs.
+func (p *PreparedSamples) Len() int { return len(p.items) }
+
+// ID is the sample ID of the i-th prepared input.
+func (p *PreparedSamples) ID(i int) string { return p.items[i].id }
+
+// Labeled reports whether the i-th prepared input has labels.
+func (p *PreparedSamples) Labeled(i int) bool { return len(p.items[i].labels) > 0 }
+
+// Pick names one prepared input: the Index-th of Part.
+type Pick struct {
+	Part  *PreparedSamples
+	Index int
+}
+
+// Gather makes one preparation of picked inputs, in the picks' order, for
+// an import that writes its inputs in another order than it read them (by
+// sample ID, so that a batch's inserts into the ID index fall on fewer
+// pages). The labels the inputs of parts name (in their order) are
+// resolved before the picks', so that the labels a write creates are
+// numbered in the order the source names them whatever the write order:
+// give parts to the first batch of a reordered run, nil to the others.
+// The inputs to write are the picked ones, in the picks' order. Gather
+// returns nil if the parts were prepared for different types or options
+// (the write then prepares them itself).
+func Gather(picks []Pick, parts []*PreparedSamples) *PreparedSamples {
+	if len(picks) == 0 {
+		return &PreparedSamples{}
+	}
+	first := picks[0].Part
+	out := &PreparedSamples{datasetType: first.datasetType, unconfirmed: first.unconfirmed, items: make([]checkedSample, len(picks))}
+	for i, pk := range picks {
+		if pk.Part.datasetType != out.datasetType || pk.Part.unconfirmed != out.unconfirmed {
+			return nil
+		}
+		out.items[i] = pk.Part.items[pk.Index]
+	}
+	seen := map[labelKey]bool{}
+	for _, part := range parts {
+		for i := range part.items {
+			c := &part.items[i]
+			if c.err != nil {
+				continue
+			}
+			for _, l := range c.labels {
+				if !seen[l] {
+					seen[l] = true
+					out.labelsFirst = append(out.labelsFirst, l)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // isHard reads the hard-example flag of sample metadata as 0 or 1.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/atelier-dev/atelier/internal/dataset"
@@ -284,5 +285,58 @@ func TestPreparedSamplesAreCheckedForTheDataset(t *testing.T) {
 			// Written as labeled (the options of the write), not unconfirmed.
 			checkStats(t, svc, id, map[string]int64{"total": 1, "manual_annotation": 1}, map[string][2]int64{"car": {1, 1}})
 		}
+	})
+}
+
+// TestGatheredSamples: a preparation gathered in another order is written
+// without its inputs, in the picks' order (messages name the write's
+// positions), creating its labels in the order of the preparations it came
+// from; written to a dataset of another type, it is refused whole.
+func TestGatheredSamples(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, id := newDataset(t, db, dataset.TypeImageClassification)
+		first := []dataset.SampleInput{{Source: "obs://data/g/1.jpg", Labels: cls("zebra")}, {Source: "obs://data/g/2.jpg", Labels: cls("")}}
+		second := []dataset.SampleInput{{Source: "obs://data/g/3.jpg", Labels: cls("ant")}}
+		parts := []*dataset.PreparedSamples{
+			dataset.PrepareSamples(dataset.TypeImageClassification, first, dataset.WriteOptions{}),
+			dataset.PrepareSamples(dataset.TypeImageClassification, second, dataset.WriteOptions{}),
+		}
+		picks := []dataset.Pick{{Part: parts[1], Index: 0}, {Part: parts[0], Index: 1}, {Part: parts[0], Index: 0}}
+		gathered := dataset.Gather(picks, parts)
+		var res []dataset.WriteResult
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			res, err = svc.WritePreparedTx(ctx, tx, project, id, gathered, nil, dataset.WriteOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 3 || res[0].Err != nil || res[2].Err != nil || res[1].Err == nil {
+			t.Fatalf("want the second pick refused (empty label name), the others written: %+v", res)
+		}
+		if msg := res[1].Err.Error(); !strings.Contains(msg, "samples[1]") {
+			t.Errorf("the refused pick is named %q, want samples[1]", msg)
+		}
+		if res[0].SampleID != dataset.SampleID(second[0].Source) || res[2].SampleID != dataset.SampleID(first[0].Source) {
+			t.Errorf("results not in the picks' order: %+v", res)
+		}
+		_, labels, err := svc.ListLabels(ctx, project, id, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(labels) != 2 || labels[0].Name != "zebra" || labels[1].Name != "ant" {
+			t.Errorf("labels %+v, want zebra then ant (the preparations' order)", labels)
+		}
+		detection := dataset.Gather([]dataset.Pick{{Part: dataset.PrepareSamples(dataset.TypeObjectDetection, second, dataset.WriteOptions{}), Index: 0}}, nil)
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := svc.WritePreparedTx(ctx, tx, project, id, detection, nil, dataset.WriteOptions{})
+			return err
+		})
+		if err == nil {
+			t.Error("a preparation for another dataset type was written without its inputs")
+		}
+		checkStats(t, svc, id, map[string]int64{"total": 2, "manual_annotation": 2}, map[string][2]int64{"zebra": {1, 1}, "ant": {1, 1}})
 	})
 }

@@ -667,3 +667,118 @@ func TestManifestLongLine(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestManifestWindows: a window's samples go to the writer in batches of
+// the batch size sorted by sample ID, its failures once with its last
+// batch; and resuming from any batch's checkpoint, the window's samples
+// before it are left out and those after it written, each exactly once.
+func TestManifestWindows(t *testing.T) {
+	var b strings.Builder
+	const lines = 100
+	for i := 1; i <= lines; i++ {
+		switch {
+		case i%17 == 0:
+			b.WriteString("{bad\n")
+		case i == 50: // the source of line 3 again: sorted next to it
+			b.WriteString(`{"source":"content://s003","annotation":[{"type":"text_classification","name":"l0"}]}` + "\n")
+		default:
+			fmt.Fprintf(&b, `{"source":"content://s%03d","annotation":[{"type":"text_classification","name":"l%d"}]}`+"\n", i, i%3)
+		}
+	}
+	data := []byte(b.String())
+	core := chunkCore(t)
+	const batchSize = 4
+	run := func(start importCursor) []*batch {
+		im := impChunkImporter(core, batchSize)
+		out := make(chan *batch, lines)
+		w := &window{im: im, start: start, out: out}
+		for _, c := range impSplitAll(t, im, data, start) {
+			if err := w.add(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		close(out)
+		var bs []*batch
+		for b := range out {
+			bs = append(bs, b)
+		}
+		return bs
+	}
+	flat := func(bs []*batch) []string {
+		var out []string
+		for _, b := range bs {
+			for i := range b.count() {
+				out = append(out, b.where[i]+" "+b.prepared.ID(i))
+			}
+			for _, f := range b.fails {
+				out = append(out, f.Item+" ! "+f.Reason)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	whole := run(importCursor{})
+	want := impFlatten(impSplitAll(t, impChunkImporter(core, batchSize), data, importCursor{})) // the chunks as read
+	if got := flat(whole); len(got) != len(want) {
+		t.Fatalf("the windows wrote %d items, the chunks hold %d:\n%q\n%q", len(got), len(want), got, want)
+	}
+	windows := 0
+	for i, b := range whole {
+		if b.count() > batchSize {
+			t.Errorf("batch %d holds %d samples, more than %d", i, b.count(), batchSize)
+		}
+		for j := 1; j < b.count(); j++ {
+			if b.prepared.ID(j-1) > b.prepared.ID(j) {
+				t.Errorf("batch %d is not in sample ID order at %d", i, j)
+			}
+		}
+		if b.cursor.Sorted == "" {
+			windows++
+		} else if len(b.fails) > 0 || b.skipped > 0 {
+			t.Errorf("batch %d, not the last of its window, carries %d failures", i, len(b.fails))
+		}
+	}
+	if want := (lines + windowChunks*batchSize - 1) / (windowChunks * batchSize); windows != want {
+		t.Errorf("%d batches end a window, want %d", windows, want)
+	}
+	for i := range whole {
+		rest := run(whole[i].cursor)
+		got := flat(append(slices.Clone(whole[:i+1]), rest...))
+		if all := flat(whole); !slices.Equal(got, all) {
+			t.Fatalf("resumed after batch %d (%+v):\n%q\nwant\n%q", i, whole[i].cursor, got, all)
+		}
+	}
+}
+
+// TestImportLabelsInManifestOrder: a window is written sorted by sample
+// ID, yet the labels a manifest brings are created in the order its lines
+// name them, the order the dataset lists them in.
+func TestImportLabelsInManifestOrder(t *testing.T) {
+	e := newImpEnv(t, store.SQLite)
+	id := e.dataset("order", dataset.TypeImageClassification, nil)
+	names := []string{"zeta", "alpha", "mid", "beta", "omega", "gamma", "kappa", "delta"}
+	var b strings.Builder
+	for i, n := range names {
+		b.WriteString(impClassLine(t, fmt.Sprintf("img/%d.jpg", i), n))
+		b.WriteByte('\n')
+	}
+	e.put("data", "o/labels.manifest", b.String())
+	task := e.wait(e.startImport(id, importParams{Path: "obs://data/o/labels.manifest", Manifest: true, BatchSize: 2}))
+	if task.Status != tasks.Succeeded || task.Succeeded != int64(len(names)) {
+		t.Fatalf("task: %s, %d succeeded (%q)", task.Status, task.Succeeded, task.ErrorMessage)
+	}
+	_, labels, err := e.ds.ListLabels(e.ctx, impProject, id, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range labels {
+		got = append(got, l.Name)
+	}
+	if !slices.Equal(got, names) {
+		t.Errorf("labels listed as %q, want the manifest's order %q", got, names)
+	}
+}

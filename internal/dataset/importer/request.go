@@ -144,6 +144,10 @@ type importCursor struct {
 	Line   int64  `json:"line,omitempty"`
 	Offset int64  `json:"offset,omitempty"`
 	ETag   string `json:"etag,omitempty"`
+	// Sorted, with Line and Offset at the start of a window of chunks,
+	// says that the window's samples up to this sort key are written
+	// (see window).
+	Sorted string `json:"sorted,omitempty"`
 	// Directories: the data source being scanned (syncs have several),
 	// every listed key up to After done, and the keys after it done too
 	// (those the listing order let through before an older one was

@@ -185,9 +185,12 @@ func (im *importer) finish(ctx context.Context) error {
 type batch struct {
 	inputs []dataset.SampleInput
 	// prepared are the inputs checked and encoded by the producer's
-	// worker (nil: the writer does it).
+	// worker (nil: the writer does it). A manifest's batch keeps only
+	// them (inputs nil): a window holds tens of thousands.
 	prepared *dataset.PreparedSamples
 	where    []string // the item each input came from ("line 12", "obs://b/k")
+	lines    []int64  // manifests: the line of each input
+	size     int64    // manifests: the chunk's bytes
 	fails    []tasks.Failure
 	skipped  int64 // samples a filter left out
 	files    int64 // objects examined
@@ -212,7 +215,16 @@ func (b *batch) fail(item, reason string) {
 	b.fails = append(b.fails, tasks.Failure{Item: item, Reason: reason})
 }
 
-func (b *batch) items() int { return len(b.inputs) + len(b.fails) }
+func (b *batch) items() int { return b.count() + len(b.fails) }
+
+// count is the number of samples to write: the inputs, or their
+// preparation alone.
+func (b *batch) count() int {
+	if b.inputs == nil && b.prepared != nil {
+		return b.prepared.Len()
+	}
+	return len(b.inputs)
+}
 
 // write commits one batch: its samples with the counters they change, its
 // failures, and the checkpoint after it, in one transaction.
@@ -240,7 +252,7 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 		}
 		var fails []tasks.Failure
 		var ok int64
-		if len(in) > 0 {
+		if b.count() > 0 {
 			// b.prepared is nil when onlyExisting filtered the inputs.
 			res, err := im.s.ds.WritePreparedTx(ctx, tx, im.projectID, im.ds.ID, b.prepared, in, im.opts)
 			if err != nil {
@@ -255,7 +267,8 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 				if wr.Created {
 					st.Added++
 				}
-				if len(in[i].Labels) > 0 && (wr.Created || !im.opts.KeepExisting) {
+				labeled := b.prepared != nil && b.prepared.Labeled(i) || b.prepared == nil && len(in[i].Labels) > 0
+				if labeled && (wr.Created || !im.opts.KeepExisting) {
 					if im.opts.Unconfirmed {
 						st.Unconfirmed++
 					} else {
