@@ -146,7 +146,7 @@ const (
 // commit writes to the WAL and the checkpoint copies again. Sorted, each
 // batch of a window of ten falls within a tenth of the index: about half
 // as many pages per batch, hot in the writer's cache (at a million
-// samples on SQLite, 1.6 times the samples per second; see
+// samples on SQLite, 1.4 to 1.9 times the samples per second; see
 // docs/performance.md). The writer commits a window while the next one is
 // gathered: two windows and the chunks being parsed are in memory.
 //
@@ -235,12 +235,12 @@ func (w *window) flush(ctx context.Context) error {
 			}
 		}
 	}
-	for from := 0; from < len(items) || from == 0; from += w.im.batchSize {
-		run := items[from:min(from+w.im.batchSize, len(items))]
-		out := &batch{cursor: w.start}
-		if from+w.im.batchSize >= len(items) {
-			out = tail
-		} else {
+	runs := max(1, (len(items)+w.im.batchSize-1)/w.im.batchSize) // the last one carries tail
+	for k := range runs {
+		run := items[k*w.im.batchSize : min((k+1)*w.im.batchSize, len(items))]
+		out := tail
+		if k < runs-1 {
+			out = &batch{cursor: w.start}
 			out.cursor.Sorted = run[len(run)-1].key()
 		}
 		// The chunks of a window are all prepared, or none is (an import
@@ -265,9 +265,6 @@ func (w *window) flush(ctx context.Context) error {
 		case w.out <- out:
 		case <-ctx.Done():
 			return ctx.Err()
-		}
-		if out == tail {
-			break
 		}
 	}
 	w.start = last.cursor

@@ -252,7 +252,9 @@ func (im *importer) write(ctx context.Context, b *batch) error {
 		}
 		var fails []tasks.Failure
 		var ok int64
-		if b.count() > 0 {
+		// A window's batch has its preparation only; onlyExisting may
+		// have filtered the inputs down to none.
+		if len(in) > 0 || in == nil && b.prepared != nil && b.prepared.Len() > 0 {
 			// b.prepared is nil when onlyExisting filtered the inputs.
 			res, err := im.s.ds.WritePreparedTx(ctx, tx, im.projectID, im.ds.ID, b.prepared, in, im.opts)
 			if err != nil {
