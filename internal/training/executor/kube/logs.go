@@ -89,7 +89,10 @@ func (e *Executor) ensureCopier(d handleData, pod *corev1.Pod) *copier {
 		}
 		return true // gone
 	}
-	if e.closed {
+	// Closed, or the task's end already recorded (the log complete: the
+	// copier that did it is forgotten, and a late caller, such as follow
+	// seeing the ended pod, must not copy again beside the record).
+	if e.closed || recorded(d.ExitFile) {
 		c.done = true
 		close(c.doneCh)
 		return c
@@ -183,6 +186,10 @@ func (c *copier) finish(now time.Time, drain time.Duration) bool {
 	done, late := c.done, now.Sub(c.endedAt) > drain
 	c.mu.Unlock()
 	if done {
+		// done is set before run's last save of the log position: wait
+		// for it, so that nothing writes beside the exit record once the
+		// task is reported ended (a caller may then remove the files).
+		<-c.doneCh
 		return true
 	}
 	if !late {

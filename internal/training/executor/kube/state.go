@@ -85,6 +85,12 @@ func readRecord(path string) (*exitRecord, error) {
 	return &r, nil
 }
 
+// recorded reports whether a task's exit record exists.
+func recorded(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 // writeFile replaces path's content atomically.
 func writeFile(path string, b []byte) error {
 	tmp := path + ".tmp"
