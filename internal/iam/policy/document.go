@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/atelier-dev/atelier/internal/jsonout"
 )
 
 // Effect is the effect of a statement. The zero value is not a valid effect.
@@ -355,7 +357,7 @@ func conditionValues(loc string, n *jsonNode) ([]string, *Error) {
 func (d Document) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"Version":`...)
-	b = appendJSONString(b, d.Version)
+	b = jsonout.String(b, d.Version)
 	b = append(b, `,"Statement":[`...)
 	for i := range d.Statements {
 		st := &d.Statements[i]
@@ -366,7 +368,7 @@ func (d Document) MarshalJSON() ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"Effect":`...)
-		b = appendJSONString(b, st.Effect.String())
+		b = jsonout.String(b, st.Effect.String())
 		b = append(b, `,"Action":`...)
 		b = appendStringArray(b, st.Actions)
 		if len(st.Resources) > 0 {
@@ -384,7 +386,7 @@ func (d Document) MarshalJSON() ([]byte, error) {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = appendJSONString(b, op)
+				b = jsonout.String(b, op)
 				b = append(b, ":{"...)
 				first := true
 				for k := j; k < len(st.Conditions); k++ {
@@ -397,7 +399,7 @@ func (d Document) MarshalJSON() ([]byte, error) {
 						b = append(b, ',')
 					}
 					first = false
-					b = appendJSONString(b, c.Key)
+					b = jsonout.String(b, c.Key)
 					b = append(b, ':')
 					b = appendStringArray(b, c.Values)
 				}
@@ -417,7 +419,7 @@ func appendStringArray(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = jsonout.String(b, s)
 	}
 	return append(b, ']')
 }
