@@ -92,11 +92,10 @@ func ValidateBucketName(name string) error {
 // Leading zeros count too ("010.0.0.1"): S3 refuses the shape, not only
 // addresses net.ParseIP would accept.
 func looksLikeIPv4(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
+	if strings.Count(s, ".") != 3 {
 		return false
 	}
-	for _, p := range parts {
+	for p := range strings.SplitSeq(s, ".") {
 		if p == "" || strings.Trim(p, "0123456789") != "" {
 			return false
 		}
@@ -140,8 +139,7 @@ func ValidateKey(key string) error {
 			return bad("contains a backslash")
 		}
 	}
-	segs := strings.Split(strings.TrimSuffix(key, "/"), "/")
-	for _, seg := range segs {
+	for seg := range strings.SplitSeq(strings.TrimSuffix(key, "/"), "/") {
 		switch seg {
 		case "":
 			return bad(`contains an empty segment ("//")`)
