@@ -52,7 +52,7 @@ BENCH_COUNT ?= 5
 bench:
 	go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'Decide|Verify$$|TokenVerify' ./internal/iam/policy/ ./internal/iam/authn/
 	go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'AuthenticatedGET' ./internal/server/
-	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ListSamples|SampleStats' ./internal/dataset/
+	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ListSamples|SamplePageResponse|SampleStats' ./internal/dataset/
 	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ImportManifest' ./internal/dataset/importer/
 	ATELIER_BENCH_SAMPLES=$(BENCH_SAMPLES) go test -run '^$$' -count $(BENCH_COUNT) -benchmem -bench 'ExportManifest' ./internal/dataset/exporter/
 

@@ -82,7 +82,7 @@ func (a *autoLabelAPI) listAutoSamples(w http.ResponseWriter, r *http.Request, c
 	}
 	st := dataset.StateUnconfirmed
 	q.State, q.TeamState = &st, false
-	count, samples, err := a.datasets.svc.ListSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+	count, samples, err := a.datasets.svc.ListSamplePage(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
 	if err != nil {
 		return err
 	}

@@ -52,12 +52,39 @@ func (b *jsonBuffer) release() {
 
 // write sends the encoded body with its status, length and content type.
 func (b *jsonBuffer) write(w http.ResponseWriter, status int) {
+	writeBody(w, status, b.buf.Bytes())
+	b.release()
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(b.buf.Len())}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	_, _ = w.Write(b.buf.Bytes())
-	b.release()
+	_, _ = w.Write(body)
+}
+
+// appendBuffers hold the bodies of hand-written encoders (WriteJSONWith).
+var appendBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// WriteJSONWith writes a success response whose body appendBody writes
+// (JSON, as WriteJSON would encode it): for the responses hot enough for
+// an encoder written by hand (sample pages). As with WriteJSON, nothing is
+// sent when appendBody fails.
+func WriteJSONWith(w http.ResponseWriter, status int, appendBody func([]byte) ([]byte, error)) error {
+	p := appendBuffers.Get().(*[]byte)
+	body, err := appendBody((*p)[:0])
+	if err == nil {
+		writeBody(w, status, body)
+	}
+	if cap(body) <= maxPooledBody {
+		*p = body[:0]
+		appendBuffers.Put(p)
+	}
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	return nil
 }
 
 // jsonContentType is shared by every response: header values are not

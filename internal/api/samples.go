@@ -130,7 +130,7 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 		// A version's samples, as its manifest froze them.
 		count, samples, err = d.versions.ListVersionSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), vid, q)
 	} else {
-		count, samples, err = d.svc.ListSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+		count, samples, err = d.svc.ListSamplePage(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
 	}
 	if err != nil {
 		return err
@@ -152,7 +152,23 @@ func (d *datasetAPI) writeSamplePage(w http.ResponseWriter, r *http.Request, c *
 			}
 		}
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"sample_count": count, "samples": samples})
+	// Written by hand: a page's samples carry their labels and metadata
+	// as stored (ListSamplePage), which AppendJSON copies.
+	return WriteJSONWith(w, http.StatusOK, func(b []byte) ([]byte, error) {
+		b = append(b, `{"sample_count":`...)
+		b = strconv.AppendInt(b, count, 10)
+		b = append(b, `,"samples":[`...)
+		for i, s := range samples {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = s.AppendJSON(b); err != nil {
+				return b, err
+			}
+		}
+		return append(b, "]}\n"...), nil
+	})
 }
 
 // showSample returns one sample with a presigned URL of its object as

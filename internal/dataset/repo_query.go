@@ -39,6 +39,25 @@ func scanSample(sc scanner) (*Sample, error) {
 	if sm.Metadata == nil {
 		sm.Metadata = map[string]any{}
 	}
+	sm.derive()
+	return &sm, nil
+}
+
+// scanSampleKeepDoc reads a sample for a response: its document is kept
+// as stored, for AppendJSON to copy, rather than decoded.
+func scanSampleKeepDoc(sc scanner) (*Sample, error) {
+	var sm Sample
+	if err := sc.Scan(&sm.seq, &sm.SampleID, &sm.Stored, &sm.SampleName, &sm.SampleType, &sm.state, &sm.SampleUsage,
+		&sm.SampleSize, &sm.SampleTime, &sm.WorkerID, &sm.doc); err != nil {
+		return nil, fmt.Errorf("read sample: %w", err)
+	}
+	sm.docKept = true
+	sm.derive()
+	return &sm, nil
+}
+
+// derive sets the fields that follow from the stored columns.
+func (sm *Sample) derive() {
 	sm.SampleStatus = stateNames[sm.state]
 	sm.Source = sm.Stored
 	if text, ok := strings.CutPrefix(sm.Stored, ContentScheme); ok {
@@ -47,7 +66,6 @@ func scanSample(sc scanner) (*Sample, error) {
 	} else if i := strings.LastIndexByte(sm.Stored, '/'); i >= 0 {
 		sm.SampleDir = sm.Stored[:i+1]
 	}
-	return &sm, nil
 }
 
 // sampleFilter is a FROM and WHERE over dataset_samples s, or, when one
@@ -287,7 +305,7 @@ func conditionSQL(field string, c SearchCondition, ix *labelIndex, key string, a
 // after the marker's seq when marker is set. The seq page is chosen from
 // the indexes alone, then the rows are fetched: an offset walks index
 // entries, never whole rows.
-func (rp *repo) listSamples(ctx context.Context, datasetID string, w *sampleFilter, asc bool, marker *int64, limit, offset int) ([]*Sample, error) {
+func (rp *repo) listSamples(ctx context.Context, w *sampleFilter, asc bool, marker *int64, limit, offset int, scan func(scanner) (*Sample, error)) ([]*Sample, error) {
 	dir := "DESC"
 	cmp := "<"
 	if asc {
@@ -302,7 +320,7 @@ func (rp *repo) listSamples(ctx context.Context, datasetID string, w *sampleFilt
 	query := fmt.Sprintf(`SELECT %s FROM dataset_samples x WHERE x.dataset_id=$1 AND x.seq IN (
 		SELECT %s FROM %s WHERE %s ORDER BY %s %s LIMIT $%d OFFSET $%d) ORDER BY x.seq %s`,
 		sampleColumns, w.key, w.from, where, w.key, dir, len(args)-1, len(args), dir)
-	out, err := store.QueryAll(ctx, rp.db, scanSample, query, args...)
+	out, err := store.QueryAll(ctx, rp.db, scan, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list samples: %w", err)
 	}

@@ -90,6 +90,11 @@ type Sample struct {
 	Stored string `json:"-"`
 	seq    int64
 	state  int
+	// doc is the stored document, kept as read (docKept) when the sample
+	// was read for a response (ListSamplePage): Labels and Metadata are
+	// nil then, and AppendJSON copies them from here.
+	doc     string
+	docKept bool
 }
 
 // sampleDoc is the JSON column of a sample.

@@ -2,8 +2,10 @@ package dataset_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -114,20 +116,50 @@ func BenchmarkListSamples(b *testing.B) {
 	}
 }
 
+// BenchmarkSamplePageResponse is a label's first page of 100 read and
+// written as JSON: decoded and encoded by encoding/json (ListSamples), and
+// with the stored documents copied (ListSamplePage, AppendJSON), as the
+// API writes pages.
+func BenchmarkSamplePageResponse(b *testing.B) {
+	svc, id := benchDataset(b)
+	ctx := context.Background()
+	q := dataset.SampleQuery{LabelName: "label-07", Limit: 100}
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, page, err := svc.ListSamples(ctx, project, id, q)
+			if err != nil || len(page) == 0 {
+				b.Fatalf("page of %d: %v", len(page), err)
+			}
+			if _, err := json.Marshal(page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("append-json", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			_, page, err := svc.ListSamplePage(ctx, project, id, q)
+			if err != nil || len(page) == 0 {
+				b.Fatalf("page of %d: %v", len(page), err)
+			}
+			buf = buf[:0]
+			for _, s := range page {
+				if buf, err = s.AppendJSON(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
 func reportP99(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
-	sortDurations(lat)
+	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-}
-
-func sortDurations(d []time.Duration) {
-	for i := 1; i < len(d); i++ {
-		for j := i; j > 0 && d[j] < d[j-1]; j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
 }
 
 // BenchmarkSampleStats answers statistics on the large dataset.

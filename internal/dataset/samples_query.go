@@ -78,6 +78,18 @@ type SampleQuery struct {
 // ListSamples answers a sample list: the page and the number of samples
 // that match.
 func (s *Service) ListSamples(ctx context.Context, projectID, datasetID string, q SampleQuery) (int64, []*Sample, error) {
+	return s.listSamples(ctx, projectID, datasetID, q, scanSample)
+}
+
+// ListSamplePage is ListSamples for a response: each sample keeps its
+// labels and metadata as stored (its Labels and Metadata are nil) for
+// AppendJSON to copy, which saves a page decoding 100 documents only to
+// encode them again.
+func (s *Service) ListSamplePage(ctx context.Context, projectID, datasetID string, q SampleQuery) (int64, []*Sample, error) {
+	return s.listSamples(ctx, projectID, datasetID, q, scanSampleKeepDoc)
+}
+
+func (s *Service) listSamples(ctx context.Context, projectID, datasetID string, q SampleQuery, scan func(scanner) (*Sample, error)) (int64, []*Sample, error) {
 	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
 	if err != nil {
 		return 0, nil, err
@@ -111,7 +123,7 @@ func (s *Service) ListSamples(ctx context.Context, projectID, datasetID string, 
 		}
 		marker = &mseq
 	}
-	out, err := s.repo.listSamples(ctx, r.ID, w, q.Asc, marker, q.Limit, q.Offset)
+	out, err := s.repo.listSamples(ctx, w, q.Asc, marker, q.Limit, q.Offset, scan)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,0 +1,103 @@
+package dataset
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestSplitDoc(t *testing.T) {
+	cases := []struct {
+		name, doc        string
+		labels, metadata string // "" is absent
+		ok               bool
+	}{
+		{"empty", `{}`, "", "", true},
+		{"labels only", `{"labels":[{"name":"cat","type":0}]}`, `[{"name":"cat","type":0}]`, "", true},
+		{"metadata only", `{"metadata":{"a":1}}`, "", `{"a":1}`, true},
+		{"both", `{"labels":[{"name":"a]}\"{["}],"metadata":{"k":"}\\\\","n":[1,{"x":null}]}}`,
+			`[{"name":"a]}\"{["}]`, `{"k":"}\\\\","n":[1,{"x":null}]}`, true},
+		{"spaces", " { \"metadata\" : {\"a\": [ ]} ,\n\t\"labels\" : [ ] } ", "[ ]", `{"a": [ ]}`, true},
+		{"nulls", `{"labels":null,"metadata":null}`, "null", "null", true},
+		{"another member", `{"labels":[],"extra":1}`, "", "", false},
+		{"a member twice", `{"labels":[],"labels":[]}`, "", "", false},
+		{"labels not an array", `{"labels":{}}`, "", "", false},
+		{"metadata not an object", `{"metadata":"x"}`, "", "", false},
+		{"escaped key", `{"\u006cabels":[]}`, "", "", false},
+		{"bytes after", `{"labels":[]}x`, "", "", false},
+		{"cut short", `{"labels":[{"name":"cat"}`, "", "", false},
+		{"brackets crossed", `{"labels":[{"name":"cat"]}]}`, "", "", false},
+		{"unterminated string", `{"labels":["cat]}`, "", "", false},
+		{"not an object", `[]`, "", "", false},
+		{"nothing", ``, "", "", false},
+	}
+	for _, c := range cases {
+		labels, metadata, ok := splitDoc(c.doc)
+		if ok != c.ok {
+			t.Errorf("%s: splitDoc(%s) ok = %v, want %v", c.name, c.doc, ok, c.ok)
+			continue
+		}
+		if ok && (string(labels) != c.labels || string(metadata) != c.metadata) {
+			t.Errorf("%s: splitDoc(%s) = %q, %q; want %q, %q", c.name, c.doc, labels, metadata, c.labels, c.metadata)
+		}
+	}
+}
+
+// FuzzSplitDoc holds splitDoc to encoding/json on valid documents: what it
+// cuts out is what encoding/json finds under the same names.
+func FuzzSplitDoc(f *testing.F) {
+	for _, s := range []string{`{}`, `{"labels":[{"name":"cat","type":0,"property":{"a":"]"}}],"metadata":{"k":[1,2]}}`,
+		`{"metadata":{"x":"\"}"}}`, `{"labels":[]}`, `{"labels":null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		labels, metadata, ok := splitDoc(string(doc))
+		if !ok || !json.Valid(doc) {
+			return
+		}
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &members); err != nil {
+			t.Fatalf("splitDoc accepted %s, which is not an object: %v", doc, err)
+		}
+		for name, got := range map[string]string{"labels": labels, "metadata": metadata} {
+			want, present := members[name]
+			if present != (got != "") {
+				t.Fatalf("splitDoc(%s): %s present = %v, encoding/json says %v", doc, name, got != "", present)
+			}
+			if present && !equalJSON(t, []byte(got), want) {
+				t.Fatalf("splitDoc(%s): %s = %s, encoding/json reads %s", doc, name, got, want)
+			}
+		}
+	})
+}
+
+func equalJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("decode %s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+// TestAppendJSONOfAnOddDocument: a stored document splitDoc does not take
+// is decoded, and the sample is written as from its decoded fields.
+func TestAppendJSONOfAnOddDocument(t *testing.T) {
+	sm := &Sample{SampleID: "s1", docKept: true, doc: `{"metadata":{"a":1},"labels":[{"name":"cat","type":0}],"later":true}`}
+	got, err := sm.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"labels":[{"name":"cat","type":0}],"metadata":{"a":1},"sample_id":"s1","sample_name":"","sample_size":0,"sample_status":"","sample_time":0,"sample_type":0,"source":""}`
+	if !bytes.Equal(got, []byte(want)) {
+		t.Errorf("AppendJSON = %s\nwant        %s", got, want)
+	}
+	sm = &Sample{SampleID: "s2", docKept: true, doc: `{"labels":[`}
+	if _, err := sm.AppendJSON(nil); err == nil {
+		t.Errorf("AppendJSON of a broken document: no error")
+	}
+}
