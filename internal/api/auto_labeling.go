@@ -82,11 +82,7 @@ func (a *autoLabelAPI) listAutoSamples(w http.ResponseWriter, r *http.Request, c
 	}
 	st := dataset.StateUnconfirmed
 	q.State, q.TeamState = &st, false
-	count, samples, err := a.datasets.svc.ListSamplePage(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
-	if err != nil {
-		return err
-	}
-	return a.datasets.writeSamplePage(w, r, c, count, samples, preview)
+	return a.datasets.writeDatasetSamples(w, r, c, q, preview)
 }
 
 // showAutoSample is one sample whose labels await confirmation.

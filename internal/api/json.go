@@ -69,8 +69,9 @@ var appendBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // WriteJSONWith writes a success response whose body appendBody writes
 // (JSON, as WriteJSON would encode it): for the responses hot enough for
-// an encoder written by hand (sample pages). As with WriteJSON, nothing is
-// sent when appendBody fails.
+// an encoder written by hand (sample pages). Nothing is sent when
+// appendBody fails, and its error is returned as it is: appendBody may
+// read and authorize as it writes, so its error is the request's answer.
 func WriteJSONWith(w http.ResponseWriter, status int, appendBody func([]byte) ([]byte, error)) error {
 	p := appendBuffers.Get().(*[]byte)
 	body, err := appendBody((*p)[:0])
@@ -81,10 +82,7 @@ func WriteJSONWith(w http.ResponseWriter, status int, appendBody func([]byte) ([
 		*p = body[:0]
 		appendBuffers.Put(p)
 	}
-	if err != nil {
-		return fmt.Errorf("encode response: %w", err)
-	}
-	return nil
+	return err
 }
 
 // jsonContentType is shared by every response: header values are not

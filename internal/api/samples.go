@@ -20,7 +20,7 @@ import (
 
 // sampleRefs are the objects of samples (inline text has none).
 func sampleRefs(samples []*dataset.Sample) []ObjectRef {
-	var refs []ObjectRef
+	refs := make([]ObjectRef, 0, len(samples))
 	for _, s := range samples {
 		if p, ok := dataset.ObjectOf(s.Stored); ok {
 			refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
@@ -124,18 +124,40 @@ func (d *datasetAPI) listSamples(w http.ResponseWriter, r *http.Request, c *Call
 	if err != nil {
 		return err
 	}
-	var count int64
-	var samples []*dataset.Sample
 	if vid := r.URL.Query().Get("version_id"); vid != "" {
 		// A version's samples, as its manifest froze them.
-		count, samples, err = d.versions.ListVersionSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), vid, q)
-	} else {
-		count, samples, err = d.svc.ListSamplePage(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+		count, samples, err := d.versions.ListVersionSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), vid, q)
+		if err != nil {
+			return err
+		}
+		return d.writeSamplePage(w, r, c, count, samples, preview)
 	}
-	if err != nil {
-		return err
+	return d.writeDatasetSamples(w, r, c, q, preview)
+}
+
+// writeDatasetSamples answers a page of the dataset's samples, which hands
+// out their objects: GetObject on each, decided before anything is sent.
+// Without preview URLs the page is written as its rows are read
+// (AppendSamplePage).
+func (d *datasetAPI) writeDatasetSamples(w http.ResponseWriter, r *http.Request, c *Call, q dataset.SampleQuery, preview bool) error {
+	if preview {
+		count, samples, err := d.svc.ListSamples(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q)
+		if err != nil {
+			return err
+		}
+		return d.writeSamplePage(w, r, c, count, samples, preview)
 	}
-	return d.writeSamplePage(w, r, c, count, samples, preview)
+	return WriteJSONWith(w, http.StatusOK, func(b []byte) ([]byte, error) {
+		b, objects, err := d.svc.AppendSamplePage(r.Context(), c.ProjectID, r.PathValue("dataset_id"), q, b)
+		if err != nil {
+			return b, err
+		}
+		refs := make([]ObjectRef, len(objects))
+		for i, p := range objects {
+			refs[i] = ObjectRef{Bucket: p.Bucket, Key: p.Key}
+		}
+		return b, c.AuthorizeObjects(refs...)
+	})
 }
 
 // writeSamplePage answers a page of samples, which hands out their
@@ -152,22 +174,8 @@ func (d *datasetAPI) writeSamplePage(w http.ResponseWriter, r *http.Request, c *
 			}
 		}
 	}
-	// Written by hand: a page's samples carry their labels and metadata
-	// as stored (ListSamplePage), which AppendJSON copies.
 	return WriteJSONWith(w, http.StatusOK, func(b []byte) ([]byte, error) {
-		b = append(b, `{"sample_count":`...)
-		b = strconv.AppendInt(b, count, 10)
-		b = append(b, `,"samples":[`...)
-		for i, s := range samples {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = s.AppendJSON(b); err != nil {
-				return b, err
-			}
-		}
-		return append(b, "]}\n"...), nil
+		return dataset.AppendSampleList(b, count, samples)
 	})
 }
 

@@ -43,17 +43,17 @@ func scanSample(sc scanner) (*Sample, error) {
 	return &sm, nil
 }
 
-// scanSampleKeepDoc reads a sample for a response: its document is kept
-// as stored, for AppendJSON to copy, rather than decoded.
-func scanSampleKeepDoc(sc scanner) (*Sample, error) {
-	var sm Sample
+// scanSampleKeepDoc reads a sample into sm for a response: its document
+// is kept as stored, for AppendJSON to copy, rather than decoded.
+func scanSampleKeepDoc(sc scanner, sm *Sample) error {
+	*sm = Sample{}
 	if err := sc.Scan(&sm.seq, &sm.SampleID, &sm.Stored, &sm.SampleName, &sm.SampleType, &sm.state, &sm.SampleUsage,
 		&sm.SampleSize, &sm.SampleTime, &sm.WorkerID, &sm.doc); err != nil {
-		return nil, fmt.Errorf("read sample: %w", err)
+		return fmt.Errorf("read sample: %w", err)
 	}
 	sm.docKept = true
 	sm.derive()
-	return &sm, nil
+	return nil
 }
 
 // derive sets the fields that follow from the stored columns.
@@ -305,7 +305,41 @@ func conditionSQL(field string, c SearchCondition, ix *labelIndex, key string, a
 // after the marker's seq when marker is set. The seq page is chosen from
 // the indexes alone, then the rows are fetched: an offset walks index
 // entries, never whole rows.
-func (rp *repo) listSamples(ctx context.Context, w *sampleFilter, asc bool, marker *int64, limit, offset int, scan func(scanner) (*Sample, error)) ([]*Sample, error) {
+func (rp *repo) listSamples(ctx context.Context, w *sampleFilter, asc bool, marker *int64, limit, offset int) ([]*Sample, error) {
+	query, args := pageQuery(w, asc, marker, limit, offset)
+	out, err := store.QueryAll(ctx, rp.db, scanSample, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list samples: %w", err)
+	}
+	return out, nil
+}
+
+// eachSample reads the same page as listSamples and calls fn with each
+// sample as it is read, its document kept (scanSampleKeepDoc), in one
+// Sample that the next row overwrites.
+func (rp *repo) eachSample(ctx context.Context, w *sampleFilter, asc bool, marker *int64, limit, offset int, fn func(*Sample) error) error {
+	query, args := pageQuery(w, asc, marker, limit, offset)
+	rows, err := rp.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("list samples: %w", err)
+	}
+	defer rows.Close()
+	var sm Sample
+	for rows.Next() {
+		if err := scanSampleKeepDoc(rows, &sm); err != nil {
+			return err
+		}
+		if err := fn(&sm); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list samples: %w", err)
+	}
+	return nil
+}
+
+func pageQuery(w *sampleFilter, asc bool, marker *int64, limit, offset int) (string, []any) {
 	dir := "DESC"
 	cmp := "<"
 	if asc {
@@ -320,11 +354,7 @@ func (rp *repo) listSamples(ctx context.Context, w *sampleFilter, asc bool, mark
 	query := fmt.Sprintf(`SELECT %s FROM dataset_samples x WHERE x.dataset_id=$1 AND x.seq IN (
 		SELECT %s FROM %s WHERE %s ORDER BY %s %s LIMIT $%d OFFSET $%d) ORDER BY x.seq %s`,
 		sampleColumns, w.key, w.from, where, w.key, dir, len(args)-1, len(args), dir)
-	out, err := store.QueryAll(ctx, rp.db, scan, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list samples: %w", err)
-	}
-	return out, nil
+	return query, args
 }
 
 // countMatching counts the samples the filter selects, by an index scan.

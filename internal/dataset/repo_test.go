@@ -335,7 +335,7 @@ func TestRepoContract(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: filter: %v", c.name, err)
 				}
-				got, err := rp.listSamples(ctx, w, c.q.Asc, c.marker, c.q.Limit, c.q.Offset, scanSample)
+				got, err := rp.listSamples(ctx, w, c.q.Asc, c.marker, c.q.Limit, c.q.Offset)
 				if err != nil {
 					t.Fatalf("%s: %v", c.name, err)
 				}

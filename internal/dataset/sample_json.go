@@ -18,7 +18,7 @@ import (
 // AppendJSON appends the sample as encoding/json writes it with HTML
 // escaping off (the fields of Sample, in order), copying the labels and
 // metadata from the stored document when the sample was read with its
-// document kept (ListSamplePage). TestSamplePageWritesWhatEncodingJSONWrites
+// document kept (AppendSamplePage). TestSamplePageWritesWhatEncodingJSONWrites
 // holds it to encoding/json: a field added to Sample is written here too.
 func (sm *Sample) AppendJSON(b []byte) ([]byte, error) {
 	labels, metadata, err := sm.documentJSON()
@@ -54,6 +54,29 @@ func (sm *Sample) AppendJSON(b []byte) ([]byte, error) {
 	b = appendStringField(b, `,"source_error":`, sm.SourceError, true)
 	b = appendStringField(b, `,"worker_id":`, sm.WorkerID, true)
 	return append(b, '}'), nil
+}
+
+// AppendSampleList appends the sample list's response,
+// {"sample_count":…,"samples":[…]} and a newline, as encoding/json writes
+// it.
+func AppendSampleList(b []byte, count int64, samples []*Sample) ([]byte, error) {
+	b = appendListHead(b, count)
+	for i, sm := range samples {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = sm.AppendJSON(b); err != nil {
+			return b, err
+		}
+	}
+	return append(b, "]}\n"...), nil
+}
+
+func appendListHead(b []byte, count int64) []byte {
+	b = append(b, `{"sample_count":`...)
+	b = jsonout.Int(b, count)
+	return append(b, `,"samples":[`...)
 }
 
 func appendStringField(b []byte, key, v string, omitEmpty bool) []byte {

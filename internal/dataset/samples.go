@@ -91,7 +91,7 @@ type Sample struct {
 	seq    int64
 	state  int
 	// doc is the stored document, kept as read (docKept) when the sample
-	// was read for a response (ListSamplePage): Labels and Metadata are
+	// was read for a response (AppendSamplePage): Labels and Metadata are
 	// nil then, and AppendJSON copies them from here.
 	doc     string
 	docKept bool
