@@ -12,7 +12,9 @@
 #    cache): its load rate and its label pages per second;
 # 3. Atelier: import of the same number of samples (datagen's manifest)
 #    through the API, then label pages of 100 over HTTP at 1, 4 and 32
-#    clients, and the dataset's detail at 32 clients (bench/authload).
+#    clients, and the dataset's detail at 32 clients (bench/authload);
+#    then (unless ATELIER_ONLY) ROUNDS (3) rounds of the floor's label pages
+#    and Atelier's at one client in turn, for the page ratio side by side.
 # Needs wrk (apt-get install wrk) and GNU time. Run it on an idle machine.
 #
 #   ATELIER_ONLY=1 bench/floors.sh       # step 3 alone (a re-run of Atelier's side)
@@ -52,7 +54,8 @@ ATELIER_PID=$pid "$FLOORS/httpfloor/run.sh" "http://127.0.0.1:$PORT/v3/auth/proj
 kill $pid; wait $pid 2>/dev/null || true
 
 echo "## 2. SQLite floor, $N rows"
-SEQID=1 CACHE_MIB=64 ROWS=$N WORKDIR="$DIR/sqlitefloor" "$FLOORS/sqlitefloor/run.sh" | grep -E 'rows_per_s|pages_per_s|peak_rss'
+# KEEP: the floor's database stays (in $DIR) for the pages of step 3.
+SEQID=1 CACHE_MIB=64 ROWS=$N KEEP=1 BIN_DIR="$DIR/floorbin" WORKDIR="$DIR/sqlitefloor" "$FLOORS/sqlitefloor/run.sh" | grep -E 'rows_per_s|pages_per_s|peak_rss'
 fi
 
 echo "## 3. Atelier: import of $N samples, then pages and detail over HTTP${DATABASE:+ (PostgreSQL)}"
@@ -74,4 +77,21 @@ page="/v2/{project_id}/datasets/$id/data-annotations/samples?label_name=label-0{
 for c in 1 4 32; do
   "$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -path "$page" -c "$c" -d "$DURATION"
 done
+# The page ratio, side by side in time: the floor's label pages and
+# Atelier's (one client) in turn, ROUNDS times. A VM's speed drifts by a
+# third over minutes here, more than the gap between two runs of either, so
+# each Atelier run is held against the floor's runs just before and after.
+if [ -f "$DIR/sqlitefloor/index.db" ]; then
+  floor_pages() {
+    "$DIR/floorbin/sqlitefloor" -mode query -db "$DIR/sqlitefloor/index.db" -pages 3000 -cache-mib 64 |
+      sed -n 's/^label_side_table .*pages_per_s=\([0-9]*\).*/\1/p'
+  }
+  f=$(floor_pages)
+  for r in $(seq 1 "${ROUNDS:-3}"); do
+    a=$("$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -path "$page" -c 1 -d 10s | sed -n 's/.* \([0-9]*\) req\/s.*/\1/p')
+    g=$(floor_pages)
+    awk -v r="$r" -v f="$f" -v a="$a" -v g="$g" 'BEGIN{printf "pages side by side, round %d: floor %d, Atelier %d (1 client), floor %d: ratio %.2f\n", r, f, a, g, 2*a/(f+g)}'
+    f=$g
+  done
+fi
 "$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -path "/v2/{project_id}/datasets/$id" -c 32 -d "$DURATION"
