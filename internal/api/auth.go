@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/atelier-dev/atelier/internal/metrics"
+	"github.com/atelier-dev/atelier/internal/obs"
 
 	"github.com/atelier-dev/atelier/internal/iam"
 	"github.com/atelier-dev/atelier/internal/iam/authn"
@@ -35,11 +36,10 @@ type Call struct {
 }
 
 // ObjectRef names an object-storage location a handler will touch: a bucket
-// (Key "") or an object or prefix within it.
-type ObjectRef struct {
-	Bucket string
-	Key    string
-}
+// (Key "") or an object or prefix within it. It is obs.Path, so that the
+// paths a domain package gathers (a sample page's objects) are authorized
+// as they are.
+type ObjectRef = obs.Path
 
 // AuthorizeObjects checks each of the route's related object-storage actions
 // on the locations the handler names, before it causes any side effect.

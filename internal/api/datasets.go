@@ -83,7 +83,7 @@ func datasetScope(c *Call) dataset.Scope {
 func pathRefs(paths ...obs.Path) []ObjectRef {
 	refs := make([]ObjectRef, 0, len(paths))
 	for _, p := range paths {
-		refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+		refs = append(refs, p)
 	}
 	return refs
 }
@@ -415,7 +415,7 @@ func (d *datasetAPI) authorizeSourceDeletes(r *http.Request, c *Call, id string,
 	var refs []ObjectRef
 	for _, src := range sources {
 		if p, ok := dataset.ObjectOf(src); ok {
-			refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+			refs = append(refs, p)
 			allowed[src] = true
 		}
 	}
@@ -463,7 +463,7 @@ func (d *datasetAPI) deleteLabelWithSamples(w http.ResponseWriter, r *http.Reque
 		var refs []ObjectRef
 		for _, src := range sources {
 			if p, ok := dataset.ObjectOf(src); ok {
-				refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+				refs = append(refs, p)
 				allowed[src] = true
 			}
 		}

@@ -23,7 +23,7 @@ func sampleRefs(samples []*dataset.Sample) []ObjectRef {
 	refs := make([]ObjectRef, 0, len(samples))
 	for _, s := range samples {
 		if p, ok := dataset.ObjectOf(s.Stored); ok {
-			refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+			refs = append(refs, p)
 		}
 	}
 	return refs
@@ -152,11 +152,7 @@ func (d *datasetAPI) writeDatasetSamples(w http.ResponseWriter, r *http.Request,
 		if err != nil {
 			return b, err
 		}
-		refs := make([]ObjectRef, len(objects))
-		for i, p := range objects {
-			refs[i] = ObjectRef{Bucket: p.Bucket, Key: p.Key}
-		}
-		return b, c.AuthorizeObjects(refs...)
+		return b, c.AuthorizeObjects(objects...)
 	})
 }
 
@@ -437,7 +433,7 @@ func (d *datasetAPI) deleteSamples(w http.ResponseWriter, r *http.Request, c *Ca
 	if deleteSource {
 		for _, src := range plan.Sources {
 			if p, ok := dataset.ObjectOf(src); ok {
-				refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+				refs = append(refs, p)
 			}
 		}
 	}

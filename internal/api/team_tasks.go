@@ -155,7 +155,7 @@ func teamSampleRefs(samples []*teamtask.TeamSample) []ObjectRef {
 	refs := make([]ObjectRef, 0, len(samples))
 	for _, s := range samples {
 		if p, ok := dataset.ObjectOf(s.Stored); ok {
-			refs = append(refs, ObjectRef{Bucket: p.Bucket, Key: p.Key})
+			refs = append(refs, p)
 		}
 	}
 	return refs
