@@ -18,7 +18,7 @@ func authorizeReads(c *Call, locs []obs.Path) error {
 		if err := c.AuthorizeOBS("obs:bucket:ListBucket", ObjectRef{Bucket: l.Bucket}); err != nil {
 			return err
 		}
-		if err := c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: l.Bucket, Key: l.Key}); err != nil {
+		if err := c.AuthorizeOBS("obs:object:GetObject", l); err != nil {
 			return err
 		}
 	}

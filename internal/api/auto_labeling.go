@@ -28,7 +28,7 @@ func (a *autoLabelAPI) startSmartTask(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	if err := c.AuthorizeObjects(pathRefs(plan.Locations...)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Locations...); err != nil {
 		return err
 	}
 	// These checks refuse early; the task reads the samples' files (and

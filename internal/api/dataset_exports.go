@@ -21,10 +21,10 @@ func (d *datasetAPI) createExport(w http.ResponseWriter, r *http.Request, c *Cal
 	if err != nil {
 		return err
 	}
-	if err := c.AuthorizeOBS("obs:object:PutObject", pathRefs(plan.Output)...); err != nil {
+	if err := c.AuthorizeOBS("obs:object:PutObject", plan.Output); err != nil {
 		return err
 	}
-	if err := c.AuthorizeOBS("obs:object:GetObject", pathRefs(plan.Reads...)...); err != nil {
+	if err := c.AuthorizeOBS("obs:object:GetObject", plan.Reads...); err != nil {
 		return err
 	}
 	// These checks refuse early; the task decides again, for the caller,

@@ -71,7 +71,7 @@ func (d *datasetAPI) syncData(w http.ResponseWriter, r *http.Request, c *Call) e
 	}
 	// The seed's related actions (ListBucket, ListAllMyBuckets) on the data
 	// source directories.
-	if err := c.AuthorizeObjects(pathRefs(plan.Sources...)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Sources...); err != nil {
 		return err
 	}
 	plan.Requester = requester(c)

@@ -23,13 +23,13 @@ func (d *datasetAPI) createVersion(w http.ResponseWriter, r *http.Request, c *Ca
 		return err
 	}
 	// The seed's related action (PutObject) on the version's directory.
-	if err := c.AuthorizeObjects(pathRefs(plan.Output)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Output); err != nil {
 		return err
 	}
 	// export_images copies the samples' files: reading them is the
 	// caller's right to have.
 	if len(plan.Reads) > 0 {
-		if err := c.AuthorizeOBS("obs:object:GetObject", pathRefs(plan.Reads...)...); err != nil {
+		if err := c.AuthorizeOBS("obs:object:GetObject", plan.Reads...); err != nil {
 			return err
 		}
 	}
@@ -99,7 +99,7 @@ func (d *datasetAPI) deleteVersion(w http.ResponseWriter, r *http.Request, c *Ca
 	}
 	// The seed's related actions (ListAllMyBuckets, ListBucket,
 	// DeleteObject) on the version's directory.
-	if err := c.AuthorizeObjects(pathRefs(plan.Files)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Files); err != nil {
 		return err
 	}
 	if err := d.versions.CommitDeleteVersion(r.Context(), plan); err != nil {

@@ -80,14 +80,6 @@ func datasetScope(c *Call) dataset.Scope {
 	return sc
 }
 
-func pathRefs(paths ...obs.Path) []ObjectRef {
-	refs := make([]ObjectRef, 0, len(paths))
-	for _, p := range paths {
-		refs = append(refs, p)
-	}
-	return refs
-}
-
 func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) error {
 	var req dataset.CreateRequest
 	if err := decodeDataset(r, &req); err != nil {
@@ -99,7 +91,7 @@ func (d *datasetAPI) create(w http.ResponseWriter, r *http.Request, c *Call) err
 	}
 	// The seed's related actions (HeadBucket, ListBucket, PutObject,
 	// ListAllMyBuckets) on the input and work directories and their buckets.
-	if err := c.AuthorizeObjects(pathRefs(append(plan.Inputs, plan.Work)...)...); err != nil {
+	if err := c.AuthorizeObjects(append(plan.Inputs, plan.Work)...); err != nil {
 		return err
 	}
 	plan.Requester = requester(c)
@@ -258,7 +250,7 @@ func (d *datasetAPI) presignPreviews(r *http.Request, c *Call, items []*dataset.
 		shown := []dataset.SamplePreview{}
 		for _, p := range *ds.Samples {
 			if obj, ok := dataset.ObjectOf(p.URL); ok {
-				err := c.AuthorizeOBS("obs:object:GetObject", ObjectRef{Bucket: obj.Bucket, Key: obj.Key})
+				err := c.AuthorizeOBS("obs:object:GetObject", obj)
 				var ae *Error
 				if errors.As(err, &ae) && ae.Status == http.StatusForbidden {
 					continue
@@ -315,7 +307,7 @@ func (d *datasetAPI) delete(w http.ResponseWriter, r *http.Request, c *Call) err
 	}
 	// The seed's related actions (ListAllMyBuckets, ListBucket,
 	// DeleteObject) on the dataset's inner work directory.
-	if err := c.AuthorizeObjects(pathRefs(plan.Files)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Files); err != nil {
 		return err
 	}
 	if err := d.svc.CommitDelete(r.Context(), plan); err != nil {

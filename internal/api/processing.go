@@ -52,11 +52,11 @@ func (p *processingAPI) items(w http.ResponseWriter, r *http.Request, c *Call) e
 // and GetObject on what it reads, before anything is stored; the run
 // decides again, for the caller, each object it touches.
 func authorizePlan(c *Call, plan *processing.Plan) error {
-	if err := c.AuthorizeObjects(pathRefs(plan.Output)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Output); err != nil {
 		return err
 	}
 	if len(plan.Reads) > 0 {
-		if err := c.AuthorizeOBS("obs:object:GetObject", pathRefs(plan.Reads...)...); err != nil {
+		if err := c.AuthorizeOBS("obs:object:GetObject", plan.Reads...); err != nil {
 			return err
 		}
 	}
@@ -177,7 +177,7 @@ func (p *processingAPI) deleteTask(w http.ResponseWriter, r *http.Request, c *Ca
 	if err != nil {
 		return err
 	}
-	if err := c.AuthorizeObjects(pathRefs(plan.Files...)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Files...); err != nil {
 		return err
 	}
 	if err := p.svc.CommitDeleteTask(r.Context(), plan); err != nil {
@@ -197,11 +197,11 @@ func (p *processingAPI) createVersion(w http.ResponseWriter, r *http.Request, c 
 	}
 	// The seed lists no related action here: the version's output and
 	// inputs are checked as creating the task checks them.
-	if err := c.AuthorizeOBS("obs:object:PutObject", pathRefs(plan.Output)...); err != nil {
+	if err := c.AuthorizeOBS("obs:object:PutObject", plan.Output); err != nil {
 		return err
 	}
 	if len(plan.Reads) > 0 {
-		if err := c.AuthorizeOBS("obs:object:GetObject", pathRefs(plan.Reads...)...); err != nil {
+		if err := c.AuthorizeOBS("obs:object:GetObject", plan.Reads...); err != nil {
 			return err
 		}
 	}
@@ -239,7 +239,7 @@ func (p *processingAPI) listVersions(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	if err := c.AuthorizeObjects(pathRefs(out)...); err != nil {
+	if err := c.AuthorizeObjects(out); err != nil {
 		return err
 	}
 	total, list, err := p.svc.ListVersions(r.Context(), c.ProjectID, r.PathValue("task_id"), q)
@@ -263,7 +263,7 @@ func (p *processingAPI) deleteVersion(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	if err := c.AuthorizeObjects(pathRefs(plan.Files...)...); err != nil {
+	if err := c.AuthorizeObjects(plan.Files...); err != nil {
 		return err
 	}
 	if err := p.svc.CommitDeleteVersion(r.Context(), plan); err != nil {
@@ -305,11 +305,10 @@ func (p *processingAPI) results(w http.ResponseWriter, r *http.Request, c *Call)
 		if err != nil || o.Key == "" || !strings.HasPrefix(source, "obs://") {
 			return "", nil
 		}
-		ref := ObjectRef{Bucket: o.Bucket, Key: o.Key}
-		if c.AuthorizeOBS("obs:object:GetObject", ref) != nil {
+		if c.AuthorizeOBS("obs:object:GetObject", o) != nil {
 			return "", nil
 		}
-		allowed = append(allowed, ref)
+		allowed = append(allowed, o)
 		return p.svc.SignedURL(r.Context(), source)
 	}
 	for _, res := range list {

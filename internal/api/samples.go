@@ -399,7 +399,7 @@ func (d *datasetAPI) updateSamples(w http.ResponseWriter, r *http.Request, c *Ca
 		return err
 	}
 	// Labeling reads the samples: GetObject on the dataset's data.
-	if err := c.AuthorizeObjects(pathRefs(append(inputs, work)...)...); err != nil {
+	if err := c.AuthorizeObjects(append(inputs, work)...); err != nil {
 		return err
 	}
 	errs, err := d.svc.UpdateSampleLabels(r.Context(), c.ProjectID, r.PathValue("dataset_id"), items)

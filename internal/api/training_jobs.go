@@ -28,7 +28,7 @@ func (t *trainingAPI) createJob(w http.ResponseWriter, r *http.Request, c *Call)
 		return err
 	}
 	for _, l := range plan.Writes {
-		if err := c.AuthorizeOBS("obs:object:PutObject", ObjectRef{Bucket: l.Bucket, Key: l.Key}); err != nil {
+		if err := c.AuthorizeOBS("obs:object:PutObject", l); err != nil {
 			return err
 		}
 	}
