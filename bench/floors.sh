@@ -90,6 +90,10 @@ if [ -f "$DIR/sqlitefloor/index.db" ]; then
   for r in $(seq 1 "${ROUNDS:-3}"); do
     a=$("$DIR/authload" -bootstrap "$ATELIER_BOOTSTRAP" -path "$page" -c 1 -d 10s | sed -n 's/.* \([0-9]*\) req\/s.*/\1/p')
     g=$(floor_pages)
+    if [ -z "$a" ] || [ -z "$f" ] || [ -z "$g" ]; then
+      echo "pages side by side, round $r: a rate could not be read (floor '$f' '$g', Atelier '$a')" >&2
+      exit 1
+    fi
     awk -v r="$r" -v f="$f" -v a="$a" -v g="$g" 'BEGIN{printf "pages side by side, round %d: floor %d, Atelier %d (1 client), floor %d: ratio %.2f\n", r, f, a, g, 2*a/(f+g)}'
     f=$g
   done
