@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -99,5 +100,32 @@ func TestAppendJSONOfAnOddDocument(t *testing.T) {
 	sm = &Sample{SampleID: "s2", docKept: true, doc: `{"labels":[`}
 	if _, err := sm.AppendJSON(nil); err == nil {
 		t.Errorf("AppendJSON of a broken document: no error")
+	}
+}
+
+func TestParseSampleRecord(t *testing.T) {
+	const id, src, name = "5d41402abc4b2a76b9719d911017c592", "obs://b/猫,1.jpg", "猫,1.jpg"
+	head := fmt.Sprintf("7,0,1,120,1700000000000,%d,%d,%d,5,0,", len(id), len(src), len(name))
+	good := head + id + src + name + "TRAIN" + `{"labels":[]}`
+	var sm Sample
+	if err := parseSampleRecord(good, &sm); err != nil {
+		t.Fatalf("parse %q: %v", good, err)
+	}
+	want := Sample{SampleID: id, Stored: src, Source: src, SampleDir: "obs://b/", SampleName: "猫,1.jpg", SampleUsage: "TRAIN",
+		SampleSize: 120, SampleTime: 1700000000000, SampleStatus: stateNames[StateLabeled],
+		seq: 7, state: StateLabeled, doc: `{"labels":[]}`, docKept: true}
+	if !reflect.DeepEqual(sm, want) {
+		t.Errorf("parse %q:\n got %+v\nwant %+v", good, sm, want)
+	}
+	for _, c := range []struct{ name, rec string }{
+		{"empty", ""},
+		{"header cut short", "7,0,1,120,1700000000000,32,18,9"},
+		{"not a number", "7,0,x,120,1700000000000,32,18,9,5,0," + id},
+		{"negative length", "7,0,1,120,1700000000000,-1,18,9,5,0," + id},
+		{"texts shorter than their lengths", head + id + src},
+	} {
+		if err := parseSampleRecord(c.rec, &sm); err == nil {
+			t.Errorf("%s: parsed %q without an error", c.name, c.rec)
+		}
 	}
 }

@@ -47,7 +47,7 @@ func TestSamplePageWritesWhatEncodingJSONWrites(t *testing.T) {
 				svc, id := newDataset(t, db, typ)
 				var in []dataset.SampleInput
 				for i := range 12 {
-					s := dataset.SampleInput{Source: fmt.Sprintf("obs://data/in/dir %d/%02d.jpg", i%3, i), Size: int64(100 + i), SampleTime: 1700000000000 + int64(i)}
+					s := dataset.SampleInput{Source: fmt.Sprintf("obs://data/in/dir %d/猫,%02d.jpg", i%3, i), Size: int64(100 + i), SampleTime: 1700000000000 + int64(i)}
 					if typ == dataset.TypeTextClassification {
 						s = dataset.SampleInput{Source: fmt.Sprintf("%stext %d: %s", dataset.ContentScheme, i, odd), SampleType: 1}
 					}
