@@ -138,6 +138,28 @@ func (rp *repo) loadRow(ctx context.Context, q rowQuerier, projectID, id string,
 	return r, nil
 }
 
+// listRow reads what a sample list uses of a dataset's row (ID, Type,
+// LabelSeq, LabelsRev and the sample counters; its other fields are left
+// zero) and the sample counter of the label named label (-1 when the
+// dataset has none of that name), in one statement and so one snapshot.
+// The whole row, its document decoded, and the label's counter read
+// apart were a tenth of the CPU of a label page.
+func (rp *repo) listRow(ctx context.Context, projectID, id, label string) (*Row, int64, error) {
+	r := Row{ID: id, ProjectID: projectID}
+	var labelCount int64
+	err := rp.db.QueryRowContext(ctx, `SELECT dataset_type, label_seq, labels_rev, total_sample_count, annotated_sample_count,
+		unconfirmed_sample_count, COALESCE((SELECT sample_count FROM dataset_labels WHERE dataset_id=datasets.id AND name=$3), -1)
+		FROM datasets WHERE project_id=$1 AND id=$2`, projectID, id, label).Scan(&r.Type, &r.LabelSeq, &r.LabelsRev,
+		&r.Total, &r.Annotated, &r.Unconfirmed, &labelCount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, errDatasetNotFound(id)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("load dataset: %w", err)
+	}
+	return &r, labelCount, nil
+}
+
 // workspace is the workspace of a dataset of the project (not found
 // otherwise).
 func (rp *repo) workspace(ctx context.Context, projectID, id string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -239,6 +240,28 @@ func TestRepoContract(t *testing.T) {
 			if n, err := rp.labelSampleCount(ctx, a.ID, 1); err != nil || n != 300 {
 				t.Fatalf("label counter: %d, %v", n, err)
 			}
+			// A list reads the same counters, with the label's, in one
+			// statement scoped like loadRow.
+			var catName string
+			if err := db.QueryRowContext(ctx, `SELECT name FROM dataset_labels WHERE dataset_id=$1 AND seq=1`, a.ID).Scan(&catName); err != nil {
+				t.Fatalf("name of label 1: %v", err)
+			}
+			for _, c := range []struct {
+				label string
+				want  int64
+			}{{catName, 300}, {"no such label", -1}, {"", -1}} {
+				r, n, err := rp.listRow(ctx, "p1", a.ID, c.label)
+				if err != nil || n != c.want {
+					t.Fatalf("list row with label %q: label count %d, %v; want %d", c.label, n, err, c.want)
+				}
+				if r.ID != a.ID || r.Total != got.Total || r.Annotated != got.Annotated || r.Unconfirmed != got.Unconfirmed ||
+					r.LabelSeq != got.LabelSeq || r.LabelsRev != got.LabelsRev || r.Type != got.Type {
+					t.Fatalf("list row %+v does not hold the row's counters %+v", r, got)
+				}
+			}
+			if _, _, err := rp.listRow(ctx, "p2", a.ID, catName); codeOf(err) != CodeDatasetNotFound {
+				t.Fatalf("list row of another project's dataset: got %v, want %s", err, CodeDatasetNotFound)
+			}
 			// A failed transaction leaves the counters and the samples.
 			err := db.InTx(ctx, func(tx *sql.Tx) error {
 				if err := rp.deleteSamples(ctx, tx, a.ID, []int64{1, 2}, func(*existingSample) {}); err != nil {
@@ -341,6 +364,33 @@ func TestRepoContract(t *testing.T) {
 				}
 				if !slices.Equal(sampleIDs(got), c.want) {
 					t.Errorf("%s: got %v, want %v", c.name, sampleIDs(got), c.want)
+				}
+				// The pages as the API reads them (one record per row on
+				// SQLite) hold the same samples, field for field.
+				var each []*Sample
+				err = rp.eachSample(ctx, w, c.q.Asc, c.marker, c.q.Limit, c.q.Offset, func(sm *Sample) error {
+					kept := *sm
+					each = append(each, &kept)
+					return nil
+				})
+				if err != nil || len(each) != len(got) {
+					t.Fatalf("%s: eachSample read %d samples, %v; want %d", c.name, len(each), err, len(got))
+				}
+				for i, sm := range each {
+					labels, metadata, err := sm.documentJSON()
+					if err != nil {
+						t.Fatalf("%s: document of %s: %v", c.name, sm.SampleID, err)
+					}
+					want := *got[i]
+					wantLabels, _ := json.Marshal(want.Labels)
+					wantMetadata, _ := json.Marshal(want.Metadata)
+					if labels != string(wantLabels) || metadata != string(wantMetadata) {
+						t.Errorf("%s: sample %s: eachSample's document %s %s, listSamples' %s %s", c.name, sm.SampleID, labels, metadata, wantLabels, wantMetadata)
+					}
+					sm.doc, sm.docKept, want.Labels, want.Metadata = "", false, nil, nil
+					if !reflect.DeepEqual(*sm, want) {
+						t.Errorf("%s: eachSample read %+v, listSamples %+v", c.name, *sm, want)
+					}
 				}
 				if c.name == "label and state" {
 					if n, err := rp.countMatching(ctx, w); err != nil || n != 300 {

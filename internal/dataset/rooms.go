@@ -90,7 +90,6 @@ func (s *Service) TaskMessage(ctx context.Context, step string, err error) strin
 type Selection struct {
 	s      *Service
 	r      *Row
-	ix     *labelIndex
 	q      SampleQuery
 	f      *sampleFilter
 	maxSeq int64
@@ -111,7 +110,7 @@ func (s *Service) Select(ctx context.Context, r *Row, q SampleQuery, maxSeq int6
 	if q.TeamState {
 		f.none = true
 	}
-	return &Selection{s: s, r: r, ix: ix, q: q, f: f, maxSeq: maxSeq}, nil
+	return &Selection{s: s, r: r, q: q, f: f, maxSeq: maxSeq}, nil
 }
 
 // Count counts the selection: from the counters when no sample was added
@@ -122,7 +121,7 @@ func (sel *Selection) Count(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	if sel.r.SampleSeq == sel.maxSeq {
-		return sel.s.countSamples(ctx, sel.r, sel.ix, sel.q, f)
+		return sel.s.countSamples(ctx, sel.r, -1, sel.q, f)
 	}
 	return sel.s.repo.countSelection(ctx, f, sel.maxSeq)
 }

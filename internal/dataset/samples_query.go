@@ -141,7 +141,7 @@ type listPlan struct {
 }
 
 func (s *Service) planList(ctx context.Context, projectID, datasetID string, q SampleQuery) (listPlan, error) {
-	r, err := s.LoadRow(ctx, s.db, projectID, datasetID, false)
+	r, labelCount, err := s.repo.listRow(ctx, projectID, datasetID, q.LabelName)
 	if err != nil {
 		return listPlan{}, err
 	}
@@ -159,7 +159,7 @@ func (s *Service) planList(ctx context.Context, projectID, datasetID string, q S
 	if w.none {
 		return listPlan{empty: true}, nil
 	}
-	count, err := s.countSamples(ctx, r, ix, q, w)
+	count, err := s.countSamples(ctx, r, labelCount, q, w)
 	if err != nil {
 		return listPlan{}, err
 	}
@@ -204,8 +204,10 @@ func parseSampleTime(v string, now time.Time) (int64, int64, error) {
 }
 
 // countSamples counts matches from counters when the filter allows (state
-// and/or one label), by an index scan otherwise.
-func (s *Service) countSamples(ctx context.Context, r *Row, ix *labelIndex, q SampleQuery, w *sampleFilter) (int64, error) {
+// and/or one label: labelCount is the counter of the label the filter
+// names, read with r, or negative when not read), by an index scan
+// otherwise.
+func (s *Service) countSamples(ctx context.Context, r *Row, labelCount int64, q SampleQuery, w *sampleFilter) (int64, error) {
 	if w.simple {
 		if w.label == 0 {
 			switch {
@@ -221,9 +223,12 @@ func (s *Service) countSamples(ctx context.Context, r *Row, ix *labelIndex, q Sa
 		if q.State != nil && *q.State == StateUnlabeled {
 			return 0, nil // an unlabeled sample carries no label
 		}
-		n, err := s.repo.labelSampleCount(ctx, r.ID, w.label)
-		if err != nil {
-			return 0, err
+		n := labelCount
+		if n < 0 {
+			var err error
+			if n, err = s.repo.labelSampleCount(ctx, r.ID, w.label); err != nil {
+				return 0, err
+			}
 		}
 		// A sample with a label is labeled or to be confirmed: when the
 		// dataset has samples in only one of those states, the label's
