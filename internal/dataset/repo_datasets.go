@@ -143,11 +143,13 @@ func (rp *repo) loadRow(ctx context.Context, q rowQuerier, projectID, id string,
 // zero) and the sample counter of the label named label (-1 when the
 // dataset has none of that name), in one statement and so one snapshot.
 // The whole row, its document decoded, and the label's counter read
-// apart were a tenth of the CPU of a label page.
+// apart were a tenth of the CPU of a label page. Two primary-key lookups
+// are not worth cancelling: they run without ctx's cancellation (see
+// eachSample).
 func (rp *repo) listRow(ctx context.Context, projectID, id, label string) (*Row, int64, error) {
 	r := Row{ID: id, ProjectID: projectID}
 	var labelCount int64
-	err := rp.db.QueryRowContext(ctx, `SELECT dataset_type, label_seq, labels_rev, total_sample_count, annotated_sample_count,
+	err := rp.db.QueryRowContext(context.WithoutCancel(ctx), `SELECT dataset_type, label_seq, labels_rev, total_sample_count, annotated_sample_count,
 		unconfirmed_sample_count, COALESCE((SELECT sample_count FROM dataset_labels WHERE dataset_id=datasets.id AND name=$3), -1)
 		FROM datasets WHERE project_id=$1 AND id=$2`, projectID, id, label).Scan(&r.Type, &r.LabelSeq, &r.LabelsRev,
 		&r.Total, &r.Annotated, &r.Unconfirmed, &labelCount)

@@ -142,8 +142,12 @@ type sampleFilter struct {
 	args   []any
 	none   bool // a condition no sample can meet (an unknown label)
 	simple bool // only dataset, state and one label: counters answer the count
-	label  int64
-	props  *propFilter // the attribute condition that drives the scan
+	// bounded: one index alone selects the samples (the dataset's, its
+	// state's or one label's), so a page reads offset+limit of its
+	// entries and no row it does not return.
+	bounded bool
+	label   int64
+	props   *propFilter // the attribute condition that drives the scan
 }
 
 func buildSampleFilter(r *Row, ix *labelIndex, q SampleQuery) (*sampleFilter, error) {
@@ -258,6 +262,7 @@ func buildSampleFilter(r *Row, ix *labelIndex, q SampleQuery) (*sampleFilter, er
 		f.join = "JOIN dataset_sample_props p ON p.dataset_id=s.dataset_id AND p.sample_seq=s.seq"
 	}
 	f.where = strings.Join(conds, " AND ")
+	f.bounded = f.simple && (f.label == 0 || q.State == nil)
 	return f, nil
 }
 
@@ -376,10 +381,21 @@ func (rp *repo) listSamples(ctx context.Context, w *sampleFilter, asc bool, mark
 // sample as it is read, its document kept (scanSampleKeepDoc), in one
 // Sample that the next row overwrites. On SQLite each row is read as one
 // record (sampleRecordSQLite).
+//
+// A bounded page (w.bounded) is read without ctx's cancellation: it reads
+// offset+limit index entries, a millisecond for the first pages and tens
+// at the deepest offset of a million samples, and watching a context
+// costs two goroutines per statement (database/sql's and the driver's)
+// and, on two cores, the wake-up of the other: an eighth of a label
+// page's query (418 against 480 µs, the query alone on two cores). A
+// filtered page may scan the whole dataset and stays cancellable.
 func (rp *repo) eachSample(ctx context.Context, w *sampleFilter, asc bool, marker *int64, limit, offset int, fn func(*Sample) error) error {
 	columns, scan := sampleColumns, scanSampleKeepDoc
 	if rp.db.Engine == store.SQLite {
 		columns, scan = sampleRecordSQLite, scanSampleRecord
+	}
+	if w.bounded {
+		ctx = context.WithoutCancel(ctx)
 	}
 	query, args := pageQuery(columns, w, asc, marker, limit, offset)
 	rows, err := rp.db.QueryContext(ctx, query, args...)

@@ -398,6 +398,34 @@ func TestRepoContract(t *testing.T) {
 					}
 				}
 			}
+			// Pages one index selects alone are read to the end even when
+			// the request is gone; a page with a condition on rows is not.
+			gone, cancel := context.WithCancel(ctx)
+			cancel()
+			for _, c := range []struct {
+				name    string
+				q       SampleQuery
+				bounded bool
+			}{
+				{"the dataset's samples", SampleQuery{Limit: 2}, true},
+				{"one state", SampleQuery{Limit: 2, State: &labeled}, true},
+				{"one label", SampleQuery{Limit: 2, LabelName: "cat"}, true},
+				{"a label and a state", SampleQuery{Limit: 2, LabelName: "cat", State: &labeled}, false},
+				{"a sample name", SampleQuery{Limit: 2, Conditions: []SearchCondition{{SampleName: "s1"}}}, false},
+			} {
+				w, err := buildSampleFilter(cur, ix, c.q)
+				if err != nil || w.bounded != c.bounded {
+					t.Fatalf("%s: bounded %v, %v; want %v", c.name, w != nil && w.bounded, err, c.bounded)
+				}
+				n := 0
+				err = rp.eachSample(gone, w, false, nil, c.q.Limit, 0, func(*Sample) error { n++; return nil })
+				if c.bounded && (err != nil || n != 2) {
+					t.Errorf("%s: a cancelled request read %d samples, %v; want the page of 2", c.name, n, err)
+				}
+				if !c.bounded && !errors.Is(err, context.Canceled) {
+					t.Errorf("%s: a cancelled request read %d samples, %v; want %v", c.name, n, err, context.Canceled)
+				}
+			}
 			// A selection stops at its maxSeq and pages in seq order.
 			w, _ := buildSampleFilter(cur, ix, SampleQuery{LabelName: "cat"})
 			if n, err := rp.countSelection(ctx, w, 10); err != nil || n != 5 {
