@@ -52,12 +52,54 @@ func scanRow(sc scanner) (*Row, error) {
 		&r.CurrentVersionName, &r.LabelsRev); err != nil {
 		return nil, err
 	}
+	if err := r.decodeDoc(data); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// rowRecordSQLite is rowColumns as one record (store.RecordSQL), for
+// SQLite's loadRow: a dataset's detail reads little else.
+var rowRecordSQLite = store.RecordSQL(
+	[]string{"dataset_type", "status", "create_time", "update_time", "data_update_time", "total_sample_count",
+		"annotated_sample_count", "unconfirmed_sample_count", "deleted_sample_count", "loading_sample_count",
+		"total_sub_sample_count", "annotated_sub_sample_count", "dataset_version_count", "label_seq", "sample_seq",
+		"hard_sample_count", "next_version_num", "labels_rev"},
+	[]string{"id", "project_id", "workspace_id", "name", "description", "current_version_id", "current_version_name", "doc"})
+
+// scanRowRecord reads a row of rowRecordSQLite, as scanRow reads
+// rowColumns.
+func scanRowRecord(sc scanner) (*Row, error) {
+	var rec string
+	if err := sc.Scan(&rec); err != nil {
+		return nil, err
+	}
+	var r Row
+	var typ, status, versions, next int64
+	var data string
+	err := store.ParseRecord(rec, []*int64{&typ, &status, &r.CreateTime, &r.UpdateTime, &r.DataUpdateTime, &r.Total,
+		&r.Annotated, &r.Unconfirmed, &r.Deleted, &r.Loading, &r.TotalSub, &r.AnnotatedSub, &versions, &r.LabelSeq,
+		&r.SampleSeq, &r.Hard, &next, &r.LabelsRev},
+		[]*string{&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.CurrentVersionID, &r.CurrentVersionName, &data})
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	r.Type, r.Status, r.Versions, r.NextVersion = int(typ), int(status), int(versions), int(next)
+	if err := r.decodeDoc(data); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// decodeDoc sets the row's document and inner work path from the stored
+// JSON.
+func (r *Row) decodeDoc(data string) error {
 	var d storedDoc
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
-		return nil, fmt.Errorf("decode dataset %s: %w", r.ID, err)
+		return fmt.Errorf("decode dataset %s: %w", r.ID, err)
 	}
 	r.Doc, r.InnerWorkPath = d.doc, d.InnerWorkPath
-	return &r, nil
+	return nil
 }
 
 // filePreview lists the first files of a dataset for the list's
@@ -124,11 +166,15 @@ func (rp *repo) insertDataset(ctx context.Context, tx *sql.Tx, r *Row, doc strin
 // loadRow loads a dataset of the project through q, locked for update
 // when lock is set; another project's dataset is not found.
 func (rp *repo) loadRow(ctx context.Context, q rowQuerier, projectID, id string, lock bool) (*Row, error) {
-	query := `SELECT ` + rowColumns + ` FROM datasets WHERE project_id=$1 AND id=$2`
+	columns, scan := rowColumns, scanRow
+	if rp.db.Engine == store.SQLite {
+		columns, scan = rowRecordSQLite, scanRowRecord
+	}
+	query := `SELECT ` + columns + ` FROM datasets WHERE project_id=$1 AND id=$2`
 	if lock {
 		query += rp.db.ForUpdate()
 	}
-	r, err := scanRow(q.QueryRowContext(ctx, query, projectID, id))
+	r, err := scan(q.QueryRowContext(ctx, query, projectID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errDatasetNotFound(id)
 	}

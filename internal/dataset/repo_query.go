@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,21 +56,13 @@ func scanSampleKeepDoc(sc scanner, sm *Sample) error {
 	return nil
 }
 
-// sampleRecordSQLite is sampleColumns as one text value, for SQLite's
-// pages: five integers (seq, sample_type, state, size, sample_time) and
-// the byte lengths of five texts (id, source, name, usage, labeler), each
-// followed by a comma, then those texts and the document back to back.
-// Through modernc's driver each column of a row costs three calls into
-// SQLite, each taking the connection's mutex, and a Go value of its own;
-// one column is one set of calls and one string, which scanSampleRecord
-// slices without a copy: a label page read and written in process took
+// sampleRecordSQLite is sampleColumns as one record (store.RecordSQL),
+// for SQLite's pages: a label page read and written in process took
 // 350-361 µs instead of 410-469, with 568 allocations instead of 1,388
 // (BenchmarkSamplePageResponse/append-page, 200k samples).
-// PostgreSQL's driver reads a row's columns from one message, so it reads
-// them as they are.
-const sampleRecordSQLite = `concat(x.seq, ',', x.sample_type, ',', x.state, ',', x.size, ',', x.sample_time, ',',
-	octet_length(x.id), ',', octet_length(x.source), ',', octet_length(x.name), ',', octet_length(x.usage), ',',
-	octet_length(x.labeler), ',', x.id, x.source, x.name, x.usage, x.labeler, x.doc)`
+var sampleRecordSQLite = store.RecordSQL(
+	[]string{"x.seq", "x.sample_type", "x.state", "x.size", "x.sample_time"},
+	[]string{"x.id", "x.source", "x.name", "x.usage", "x.labeler", "x.doc"})
 
 // scanSampleRecord reads a row of sampleRecordSQLite into sm, as
 // scanSampleKeepDoc reads sampleColumns.
@@ -90,28 +81,13 @@ func scanSampleRecord(sc scanner, sm *Sample) error {
 // strings slices of rec.
 func parseSampleRecord(rec string, sm *Sample) error {
 	*sm = Sample{}
-	var n [10]int64
-	rest := rec
-	for i := range n {
-		num, after, ok := strings.Cut(rest, ",")
-		if !ok {
-			return fmt.Errorf("sample record %.40q ends before its header", rec)
-		}
-		v, err := strconv.ParseInt(num, 10, 64)
-		if err != nil {
-			return fmt.Errorf("sample record %.40q: header field %d: %w", rec, i, err)
-		}
-		n[i], rest = v, after
+	var typ, state int64
+	err := store.ParseRecord(rec, []*int64{&sm.seq, &typ, &state, &sm.SampleSize, &sm.SampleTime},
+		[]*string{&sm.SampleID, &sm.Stored, &sm.SampleName, &sm.SampleUsage, &sm.WorkerID, &sm.doc})
+	if err != nil {
+		return fmt.Errorf("sample: %w", err)
 	}
-	for i, field := range [...]*string{&sm.SampleID, &sm.Stored, &sm.SampleName, &sm.SampleUsage, &sm.WorkerID} {
-		size := n[5+i]
-		if size < 0 || size > int64(len(rest)) {
-			return fmt.Errorf("sample record %.40q: text %d of %d bytes, %d left", rec, i, size, len(rest))
-		}
-		*field, rest = rest[:size], rest[size:]
-	}
-	sm.seq, sm.SampleType, sm.state, sm.SampleSize, sm.SampleTime = n[0], int(n[1]), int(n[2]), n[3], n[4]
-	sm.doc, sm.docKept = rest, true
+	sm.SampleType, sm.state, sm.docKept = int(typ), int(state), true
 	sm.derive()
 	return nil
 }

@@ -137,6 +137,35 @@ func TestRepoContract(t *testing.T) {
 			}
 		})
 
+		t.Run("a row reads back every column", func(t *testing.T) {
+			odd := f.dataset("p1", "0", "odd, 猫 1", 6000)
+			if _, err := db.ExecContext(ctx, `UPDATE datasets SET description=$1, current_version_id=$2, current_version_name=$3,
+				status=$4, deleted_sample_count=$5, dataset_version_count=$6, next_version_num=$7, labels_rev=$8 WHERE id=$9`,
+				"a, b\n\u2028 猫", "v1,2", "V002", 2, int64(1)<<40, 3, 4, -5, odd.ID); err != nil {
+				t.Fatal(err)
+			}
+			got, err := rp.loadRow(ctx, db, "p1", odd.ID, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What loadRow reads (one record on SQLite) is what the
+			// columns hold.
+			want, err := scanRow(db.QueryRowContext(ctx, `SELECT `+rowColumns+` FROM datasets WHERE id=$1`, odd.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("loadRow read\n%+v\nthe columns hold\n%+v", got, want)
+			}
+			if got.Name != "odd, 猫 1" || got.Description != "a, b\n\u2028 猫" || got.CurrentVersionName != "V002" ||
+				got.Deleted != 1<<40 || got.LabelsRev != -5 || got.InnerWorkPath != odd.InnerWorkPath {
+				t.Errorf("loadRow read %+v", got)
+			}
+			if err := rp.deleteDataset(ctx, "p1", odd.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+
 		t.Run("unique names", func(t *testing.T) {
 			dup := &Row{ID: store.NewID(), ProjectID: "p1", WorkspaceID: "0", Name: "alpha", Type: TypeImageClassification}
 			err := db.InTx(ctx, func(tx *sql.Tx) error { return rp.insertDataset(ctx, tx, dup, f.docOf(dup)) })
