@@ -82,7 +82,7 @@ func scanRowRecord(sc scanner) (*Row, error) {
 		&r.SampleSeq, &r.Hard, &next, &r.LabelsRev},
 		[]*string{&r.ID, &r.ProjectID, &r.WorkspaceID, &r.Name, &r.Description, &r.CurrentVersionID, &r.CurrentVersionName, &data})
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
+		return nil, err // loadRow says what was being read
 	}
 	r.Type, r.Status, r.Versions, r.NextVersion = int(typ), int(status), int(versions), int(next)
 	if err := r.decodeDoc(data); err != nil {

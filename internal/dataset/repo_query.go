@@ -85,7 +85,7 @@ func parseSampleRecord(rec string, sm *Sample) error {
 	err := store.ParseRecord(rec, []*int64{&sm.seq, &typ, &state, &sm.SampleSize, &sm.SampleTime},
 		[]*string{&sm.SampleID, &sm.Stored, &sm.SampleName, &sm.SampleUsage, &sm.WorkerID, &sm.doc})
 	if err != nil {
-		return fmt.Errorf("sample: %w", err)
+		return err // scanSampleRecord says what was being read
 	}
 	sm.SampleType, sm.state, sm.docKept = int(typ), int(state), true
 	sm.derive()
